@@ -1,0 +1,35 @@
+# vssim: two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help demo test test-full lint clean venv
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install vssim with its dev tools
+
+demo: $(STAMP)  ## run the default experiment and write its report
+	$(VENV)/bin/vssim hydra.run.dir=outputs/demo
+	@echo "report: outputs/demo/report.md"
+
+test: $(STAMP)  ## the default test suite (fast; `slow` tests excluded)
+	$(PY) -m pytest -n 2 -q
+
+test-full: $(STAMP)  ## every test, the slow statistical ones too
+	$(PY) -m pytest -n 2 -q -m ''
+
+lint: $(STAMP)  ## ruff
+	$(VENV)/bin/ruff check vssim tests
+
+clean:  ## remove outputs and caches (keeps .venv)
+	rm -rf outputs multirun .pytest_cache .hypothesis
