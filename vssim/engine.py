@@ -1,0 +1,680 @@
+"""The SimPy engine: one replication of a stream, event by event.
+
+SimPy's `Environment` is the event calendar; the board's state (columns, queues, free people)
+lives in plain lists indexed by step, pool and item number, and every transition is a callback,
+not a process, so that an item-step costs one scheduled event. Records go into typed arrays.
+
+Semantics (DESIGN.md §2), in the order an item meets them:
+
+* it arrives into the backlog (priority: class of service, then arrival), or is rejected when
+  the backlog is at `backlog_limit`;
+* it is committed into the first column when the release policy allows (CONWIP count, the
+  first column's limit; items returning to that column by rework go first);
+* in a column it first waits the handoff of the step it came from and, with the step's
+  dependency probability, the dependency delay; then it is workable and queues for a person of
+  the step's pools (class of service, then first come);
+* a person works it for draw x size (+ switch cost + interruptions); people are never
+  blocked by done items;
+* after work, with the rework probability it returns to the rework step, else it joins the
+  step's outgoing transfer batch; a full batch waits for the cadence, then for room in the next
+  column (oldest first, whole batches only); leaving the last column is being done.
+
+A column counts its waiting, in-progress and done-not-pulled items against its WIP limit; an
+item counts in a column from the moment it is admitted (handoff and dependency waits included)
+until it is admitted to the next one.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from array import array
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from vssim.errors import DeadlockError
+from vssim.records import Records
+from vssim.rng import Draws, Uniforms, generator
+from vssim.spec import CLASSES_OF_SERVICE, StreamSpec
+
+UNLIMITED = 1 << 62
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A stream compiled to index-based tables for the engine (built once per run)."""
+
+    spec: StreamSpec
+    n_steps: int
+    limit: list[int]
+    batch: list[int]
+    cadence: list[float | None]
+    rework_p: list[float]
+    rework_to: list[int]
+    dependency_p: list[float]
+    step_pools: list[list[int]]
+    pool_sizes: list[int]
+    pool_steps: list[list[int]]          # steps each pool serves, in its dispatch order
+    pool_fifo: list[bool]
+    person_pool: list[int]
+    pool_people: list[list[int]]
+    type_priority: list[int]
+    type_size: list[float | None]        # None when the size is drawn
+    type_value: list[float]
+    type_shares: np.ndarray
+    conwip: int
+
+    @classmethod
+    def of(cls, spec: StreamSpec) -> Plan:
+        names = spec.step_names
+        steps = list(spec.steps.values())
+        pool_names = list(spec.pools)
+        step_pools = [[pool_names.index(p) for p in s.pools] for s in steps]
+        pool_steps, pool_fifo = [], []
+        for p, pool in enumerate(spec.pools.values()):
+            served = [j for j in range(len(steps)) if p in step_pools[j]]
+            if pool.dispatch == "downstream_first":
+                served.reverse()
+            pool_steps.append(served)
+            pool_fifo.append(pool.dispatch == "fifo")
+        person_pool, pool_people = [], []
+        for p, pool in enumerate(spec.pools.values()):
+            pool_people.append(list(range(len(person_pool), len(person_pool) + pool.size)))
+            person_pool.extend([p] * pool.size)
+        types = list(spec.item_types.values())
+        return cls(
+            spec=spec,
+            n_steps=len(steps),
+            limit=[UNLIMITED if s.wip_limit is None else s.wip_limit for s in steps],
+            batch=[s.batch for s in steps],
+            cadence=[s.cadence for s in steps],
+            rework_p=[s.rework.probability if s.rework else 0.0 for s in steps],
+            rework_to=[names.index(s.rework.to) if s.rework else -1 for s in steps],
+            dependency_p=[s.dependency.probability if s.dependency else 0.0 for s in steps],
+            step_pools=step_pools,
+            pool_sizes=[pool.size for pool in spec.pools.values()],
+            pool_steps=pool_steps,
+            pool_fifo=pool_fifo,
+            person_pool=person_pool,
+            pool_people=pool_people,
+            type_priority=[t.priority for t in types],
+            type_size=[None if hasattr(t.size, "sample") else float(t.size) for t in types],
+            type_value=[t.business_value for t in types],
+            type_shares=np.array([t.share for t in types]),
+            conwip=UNLIMITED if spec.release.conwip is None else spec.release.conwip,
+        )
+
+
+class Replication:
+    """One replication. `run()` returns its `Records`."""
+
+    def __init__(self, plan: Plan, *, horizon: float | None, warmup: float, seed: int, replication: int,
+                 progress=None):
+        self.plan = plan
+        self.spec = spec = plan.spec
+        self.horizon = horizon
+        self.warmup = warmup
+        self.seed = seed
+        self.rep = replication
+        self.progress = progress
+        self.env = simpy.Environment()
+        n = plan.n_steps
+        rng = lambda name: generator(seed, replication, name)  # noqa: E731
+        steps = list(spec.steps.values())
+        # random sources, one per purpose and step/pool (common random numbers across scenarios)
+        self.work = [Draws(s.work, rng(f"work/{s.name}")) for s in steps]
+        self.rework_work = [Draws(s.work, rng(f"rework_work/{s.name}")) for s in steps]
+        self.rework_u = [Uniforms(rng(f"rework/{s.name}")) for s in steps]
+        self.handoff = [Draws(s.handoff, rng(f"handoff/{s.name}")) if s.handoff else None for s in steps]
+        self.dep_u = [Uniforms(rng(f"dependency/{s.name}")) for s in steps]
+        self.dep_delay = [Draws(s.dependency.delay, rng(f"dependency_delay/{s.name}")) if s.dependency else None
+                          for s in steps]
+        pools = list(spec.pools.values())
+        self.switch = [Draws(p.switch_cost, rng(f"switch/{p.name}")) if p.switch_cost else None for p in pools]
+        self.intr_gap = [None] * len(pools)
+        self.intr_len = [None] * len(pools)
+        for k, p in enumerate(pools):
+            if p.interruptions is not None:
+                from vssim.distributions import parse_distribution
+                gap = parse_distribution({"dist": "exponential", "mean": 1.0 / p.interruptions.rate}, "")
+                self.intr_gap[k] = Draws(gap, rng(f"interruptions/{p.name}"))
+                self.intr_len[k] = Draws(p.interruptions.duration, rng(f"interruption_length/{p.name}"))
+        self.type_rng = rng("arrivals/type")
+        self.type_buf: list[int] = []
+        self.size_draws = [Draws(t.size, rng(f"size/{t.name}")) if plan.type_size[i] is None else None
+                           for i, t in enumerate(spec.item_types.values())]
+        self.arrival_rng = rng("arrivals")
+
+        # board state
+        self.count = [0] * n                # items in each column
+        self.done_in = [0] * n              # of which done (batching, gated, or waiting to move)
+        self.queue: list[list] = [[] for _ in range(n)]          # workable items: (priority, seq, item)
+        self.entry: list[deque] = [deque() for _ in range(n)]    # groups waiting to enter: (group, src)
+        self.outgoing: list[list[int]] = [[] for _ in range(n)]  # partial transfer batch
+        self.gate: list[deque] = [deque() for _ in range(n)]     # full batches waiting for the cadence
+        self.tick_pending = [False] * n
+        self.blocked_to: list[dict[int, int]] = [{} for _ in range(n)]  # src -> {dest: items}
+        self.free = [list(reversed(people)) for people in plan.pool_people]
+        self.last_step = [-1] * len(plan.person_pool)
+        self.backlog: list = []             # (priority, seq, item)
+        self.wip = 0
+        self.busy = 0
+        self.timers = 0
+        self.seq = 0
+        self.order = 0                      # causal event counter for the event log
+        self.arrivals_done = False
+        self.flushed = 0
+
+        # item records
+        self.arrival = array("d")
+        self.commit_t = array("d")
+        self.done_t = array("d")
+        self.itype = array("l")
+        self.prio = array("l")
+        self.size = array("d")
+        self.touch = array("d")
+        self.reworks = array("l")
+        self.cur_visit = array("l")
+        self.first_done: list[int] = []    # bitmask of the steps each item has started once
+        self.arrival_seq = array("q")
+        self.commit_seq = array("q")
+        self.done_seq = array("q")
+        self.rejected = array("d")
+        # visit records
+        self.v_item = array("l")
+        self.v_step = array("l")
+        self.v_enter = array("d")
+        self.v_ready = array("d")
+        self.v_start = array("d")
+        self.v_end = array("d")
+        self.v_leave = array("d")
+        self.v_person = array("l")
+        self.v_work = array("d")
+        self.v_rew = array("b")
+        self.v_sseq = array("q")
+        self.v_eseq = array("q")
+
+    # ------------------------------------------------------------------ arrivals
+    def _new_item(self, t: float, type_index: int | None = None, size: float | None = None) -> int:
+        i = len(self.arrival)
+        if type_index is None:
+            if i >= len(self.type_buf):
+                shares = self.plan.type_shares
+                self.type_buf.extend(
+                    self.type_rng.choice(len(shares), size=max(1024, i + 1 - len(self.type_buf)), p=shares).tolist())
+            type_index = self.type_buf[i]
+        if size is None:
+            size = self.plan.type_size[type_index]
+            if size is None:
+                size = self.size_draws[type_index].at(i)
+        nan = math.nan
+        self.arrival.append(t)
+        self.commit_t.append(nan)
+        self.done_t.append(nan)
+        self.itype.append(type_index)
+        self.prio.append(self.plan.type_priority[type_index])
+        self.size.append(size)
+        self.touch.append(0.0)
+        self.reworks.append(0)
+        self.cur_visit.append(-1)
+        self.first_done.append(0)
+        self.arrival_seq.append(self._next_order())
+        self.commit_seq.append(-1)
+        self.done_seq.append(-1)
+        return i
+
+    def _next_order(self) -> int:
+        self.order += 1
+        return self.order
+
+    def _arrive(self, i: int) -> None:
+        """Item i has arrived in the backlog: commit it, keep it, or reject it."""
+        entry = (self.prio[i], self.seq, i)
+        self.seq += 1
+        heapq.heappush(self.backlog, entry)
+        self._commit()
+        limit = self.spec.release.backlog_limit
+        if limit is not None and len(self.backlog) > limit:
+            # the newcomer is the one that does not fit
+            self.backlog.remove(entry)
+            heapq.heapify(self.backlog)
+            self.rejected.append(self.arrival[i])
+            self.itype[i] = -1 - self.itype[i]      # marked rejected; kept apart in the records
+
+    def _open_arrivals(self, ev=None) -> None:
+        """Poisson, renewal or deterministic arrivals: one item now, the next one scheduled."""
+        i = self._new_item(self.env.now)
+        self._arrive(i)
+        gap = self._gap()
+        if self.horizon is None or self.env.now + gap <= self.horizon:
+            self.env.timeout(gap).callbacks.append(self._open_arrivals)
+
+    def _make_gaps(self):
+        a = self.spec.arrivals
+        if a.process == "poisson":
+            from vssim.distributions import parse_distribution
+            return Draws(parse_distribution({"dist": "exponential", "mean": 1.0 / a.rate}, ""), self.arrival_rng)
+        if a.process == "renewal":
+            return Draws(a.interarrival, self.arrival_rng)
+        return None
+
+    def _trace_arrival(self, ev) -> None:
+        k = ev._value
+        a = self.spec.arrivals
+        tname = a.types[k]
+        t_index = None if tname is None else list(self.spec.item_types).index(tname)
+        i = self._new_item(self.env.now, t_index, a.sizes[k])
+        self._arrive(i)
+        if k + 1 < len(a.times):
+            self.env.timeout(a.times[k + 1] - self.env.now, k + 1).callbacks.append(self._trace_arrival)
+        else:
+            self.arrivals_done = True
+            self._check_frozen()
+
+    # ------------------------------------------------------------------ release
+    def _commit(self) -> None:
+        plan = self.plan
+        count0 = self.count
+        lim0 = plan.limit[0]
+        saturated = self.spec.arrivals.process == "saturated"
+        while self.wip < plan.conwip and count0[0] < lim0 and not self.entry[0]:
+            if self.backlog:
+                i = heapq.heappop(self.backlog)[2]
+            elif saturated:
+                i = self._new_item(self.env.now)
+            else:
+                return
+            self.commit_t[i] = self.env.now
+            self.commit_seq[i] = self._next_order()
+            self.wip += 1
+            count0[0] += 1
+            self._enter(0, i, -1)
+
+    # ------------------------------------------------------------------ columns
+    def _enter(self, k: int, i: int, src: int) -> None:
+        """Item i has been admitted to column k (already counted) from column src (-1: backlog)."""
+        now = self.env.now
+        self.cur_visit[i] = len(self.v_item)
+        self.v_item.append(i)
+        self.v_step.append(k)
+        self.v_enter.append(now)
+        self.v_ready.append(math.nan)
+        self.v_start.append(math.nan)
+        self.v_end.append(math.nan)
+        self.v_leave.append(math.nan)
+        self.v_person.append(-1)
+        self.v_work.append(0.0)
+        self.v_rew.append(0)
+        self.v_sseq.append(-1)
+        self.v_eseq.append(-1)
+        delay = 0.0
+        if src >= 0 and src != k:
+            h = self.handoff[src]
+            if h is not None:
+                delay = h.next()
+        if self.plan.dependency_p[k] and self.dep_u[k].next() < self.plan.dependency_p[k]:
+            delay += self.dep_delay[k].next()
+        if delay > 0.0:
+            self.timers += 1
+            self.env.timeout(delay, i).callbacks.append(self._delay_over)
+        else:
+            self._workable(k, i)
+
+    def _delay_over(self, ev) -> None:
+        self.timers -= 1
+        i = ev._value
+        self._workable(self.v_step[self.cur_visit[i]], i)
+        if not self.busy and not self.timers:
+            self._check_frozen()
+
+    def _workable(self, k: int, i: int) -> None:
+        self.v_ready[self.cur_visit[i]] = self.env.now
+        for p in self.plan.step_pools[k]:
+            free = self.free[p]
+            if free:
+                self._start(k, i, p, self._pick_person(free, k, p))
+                return
+        heapq.heappush(self.queue[k], (self.prio[i], self.seq, i))
+        self.seq += 1
+
+    def _pick_person(self, free: list[int], k: int, p: int) -> int:
+        """A free person of pool p for step k: one who last worked on k if switching costs."""
+        if self.switch[p] is not None:
+            last = self.last_step
+            for n in range(len(free) - 1, -1, -1):
+                if last[free[n]] == k:
+                    return free.pop(n)
+        return free.pop()
+
+    def _start(self, k: int, i: int, p: int, g: int) -> None:
+        now = self.env.now
+        bit = 1 << k
+        seen = self.first_done[i]
+        if seen & bit:
+            w = self.rework_work[k].next()
+        else:
+            w = self.work[k].at(i)
+            self.first_done[i] = seen | bit
+        w *= self.size[i]
+        dur = w
+        sw = self.switch[p]
+        if sw is not None and self.last_step[g] not in (-1, k):
+            dur += sw.next()
+        gap = self.intr_gap[p]
+        if gap is not None:
+            acc = gap.next()
+            lengths = self.intr_len[p]
+            while acc < w:
+                dur += lengths.next()
+                if sw is not None:
+                    dur += sw.next()          # refocusing after the interruption
+                acc += gap.next()
+        self.last_step[g] = k
+        self.touch[i] += w
+        v = self.cur_visit[i]
+        self.v_start[v] = now
+        self.v_person[v] = g
+        self.v_work[v] = w
+        self.v_sseq[v] = self._next_order()
+        self.busy += 1
+        self.env.timeout(dur, (k, i, p, g)).callbacks.append(self._finish)
+
+    def _finish(self, ev) -> None:
+        k, i, p, g = ev._value
+        self.busy -= 1
+        v = self.cur_visit[i]
+        self.v_end[v] = self.env.now
+        self.v_eseq[v] = self._next_order()
+        plan = self.plan
+        self.done_in[k] += 1
+        if plan.rework_p[k] and self.rework_u[k].next() < plan.rework_p[k]:
+            self.v_rew[v] = 1
+            self.reworks[i] += 1
+            to = plan.rework_to[k]
+            if to == k:                     # redone in the same column: it never leaves
+                self.done_in[k] -= 1
+                self.v_leave[v] = self.env.now
+                self._enter(k, i, k)
+            else:
+                self._request(to, [i], k)
+        else:
+            out = self.outgoing[k]
+            out.append(i)
+            if len(out) >= plan.batch[k]:
+                self.outgoing[k] = []
+                self._release(k, out)
+        # the person takes the next item
+        self._dispatch(p, g)
+        if self.done_in[k] == self.count[k] and self.entry[k]:
+            self._check_deadlock(k)
+        if not self.busy and not self.timers:
+            self._check_frozen()
+
+    def _dispatch(self, p: int, g: int) -> None:
+        queue = self.queue
+        if self.plan.pool_fifo[p]:
+            best = None
+            for k in self.plan.pool_steps[p]:
+                q = queue[k]
+                if q and (best is None or q[0] < queue[best][0]):
+                    best = k
+            if best is not None:
+                self._start(best, heapq.heappop(queue[best])[2], p, g)
+                return
+        else:
+            for k in self.plan.pool_steps[p]:
+                q = queue[k]
+                if q:
+                    self._start(k, heapq.heappop(q)[2], p, g)
+                    return
+        self.free[p].append(g)
+
+    def _release(self, k: int, group: list[int]) -> None:
+        """A full transfer batch leaves step k: through the cadence gate if any, then onward."""
+        if self.plan.cadence[k] is not None:
+            self.gate[k].append(group)
+            self._add_blocked(k, k + 1, len(group))
+            if not self.tick_pending[k]:
+                self._schedule_tick(k)
+        else:
+            self._request(k + 1, group, k)
+
+    def _schedule_tick(self, k: int) -> None:
+        period = self.plan.cadence[k]
+        now = self.env.now
+        n = math.ceil(now / period - 1e-9)
+        self.tick_pending[k] = True
+        self.env.timeout(max(0.0, n * period - now), k).callbacks.append(self._tick)
+
+    def _tick(self, ev) -> None:
+        k = ev._value
+        self.tick_pending[k] = False
+        gate = self.gate[k]
+        nxt = k + 1
+        while gate:
+            group = gate[0]
+            if nxt < self.plan.n_steps and (self.entry[nxt] or
+                                            self.count[nxt] + len(group) > self.plan.limit[nxt]):
+                break
+            gate.popleft()
+            self._add_blocked(k, nxt, -len(group))
+            self._request(nxt, group, k)
+        if gate:
+            self.tick_pending[k] = True
+            self.env.timeout(self.plan.cadence[k], k).callbacks.append(self._tick)
+            if nxt < self.plan.n_steps:
+                self._check_deadlock(nxt)
+        if not self.busy and not self.timers:
+            self._check_frozen()
+
+    def _add_blocked(self, src: int, dest: int, n: int) -> None:
+        b = self.blocked_to[src]
+        b[dest] = b.get(dest, 0) + n
+        if not b[dest]:
+            del b[dest]
+
+    def _request(self, k: int, group: list[int], src: int) -> None:
+        """Group (done at src) asks to enter column k; k == n_steps means done."""
+        if k == self.plan.n_steps:
+            self._exit(group, src)
+            return
+        self.entry[k].append((group, src))
+        self._add_blocked(src, k, len(group))
+        self._fill(k)
+        if self.entry[k]:
+            self._check_deadlock(k)
+
+    def _fill(self, k: int) -> None:
+        """Admit waiting groups into column k, oldest first, while they fit."""
+        q = self.entry[k]
+        lim = self.plan.limit[k]
+        count = self.count
+        freed = []
+        while q:
+            group, src = q[0]
+            m = len(group)
+            if count[k] + m > lim:
+                break
+            q.popleft()
+            self._add_blocked(src, k, -m)
+            count[src] -= m
+            self.done_in[src] -= m
+            count[k] += m
+            now = self.env.now
+            for i in group:
+                self.v_leave[self.cur_visit[i]] = now
+                self._enter(k, i, src)
+            freed.append(src)
+        for src in freed:
+            self._fill(src)
+        if k == 0:
+            self._commit()
+
+    def _exit(self, group: list[int], src: int) -> None:
+        now = self.env.now
+        m = len(group)
+        self.count[src] -= m
+        self.done_in[src] -= m
+        self.wip -= m
+        for i in group:
+            self.v_leave[self.cur_visit[i]] = now
+            self.done_t[i] = now
+            self.done_seq[i] = self._next_order()
+        self._fill(src)
+        if src != 0:
+            self._commit()
+
+    # ------------------------------------------------------------------ stuck states
+    def _check_deadlock(self, k: int) -> None:
+        """Raise if column k can never admit anyone again: a cycle of full columns whose
+        items are all done and waiting to enter another column of the cycle."""
+        count, done_in, blocked = self.count, self.done_in, self.blocked_to
+        seen = {k}
+        stack = [k]
+        while stack:
+            x = stack.pop()
+            if not self._full(x) or done_in[x] != count[x]:
+                return
+            for dest in blocked[x]:
+                if dest == self.plan.n_steps:
+                    return
+                if dest not in seen:
+                    seen.add(dest)
+                    stack.append(dest)
+        raise DeadlockError(self._describe_stuck(sorted(seen)))
+
+    def _full(self, x: int) -> bool:
+        """Column x cannot admit the group first in line for it (from upstream or a cadence gate)."""
+        need = len(self.entry[x][0][0]) if self.entry[x] else UNLIMITED
+        if x > 0 and self.gate[x - 1]:
+            need = min(need, len(self.gate[x - 1][0]))
+        return need < UNLIMITED and self.count[x] + need > self.plan.limit[x]
+
+    def _check_frozen(self) -> None:
+        """Called when no work or delay is under way: finish partial batches that can never
+        fill, or report a stream that stopped moving."""
+        if self.wip == 0 or self.busy or self.timers:
+            return
+        n = self.plan.n_steps
+        for k in range(n):
+            if self.gate[k]:
+                nxt = k + 1
+                if nxt == n or (not self.entry[nxt] and
+                                self.count[nxt] + len(self.gate[k][0]) <= self.plan.limit[nxt]):
+                    return                   # the next tick moves it
+        can_commit = (self.wip < self.plan.conwip and self.count[0] < self.plan.limit[0]
+                      and not self.entry[0])
+        if not self.arrivals_done and can_commit:
+            return                          # new arrivals can still fill partial batches
+        if self.spec.arrivals.process == "saturated" and can_commit:
+            return
+        for k in range(n - 1, -1, -1):
+            if self.outgoing[k]:
+                group, self.outgoing[k] = self.outgoing[k], []
+                self.flushed += 1
+                self._release(k, group)
+                if not self.busy and not self.timers:
+                    self._check_frozen()
+                return
+        raise DeadlockError(self._describe_stuck([k for k in range(n) if self.count[k]]))
+
+    def _describe_stuck(self, columns: list[int]) -> str:
+        names = self.spec.step_names
+        parts = []
+        for x in columns:
+            lim = self.plan.limit[x]
+            waits = ", ".join(f"{m} waiting to enter {names[d] if d < len(names) else 'done'}"
+                              for d, m in self.blocked_to[x].items())
+            parts.append(f"{names[x]} (wip_limit {lim if lim < UNLIMITED else 'null'}) holds "
+                         f"{self.count[x]} done item(s){': ' + waits if waits else ''}")
+        return (f"deadlock at t={self.env.now:g} in replication {self.rep}: " + "; ".join(parts)
+                + ". Every column in this cycle is full of items that wait for room in another one;"
+                  " raise a wip_limit in the cycle or send rework to a column with room.")
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> Records:
+        spec, env = self.spec, self.env
+        a = spec.arrivals
+        if a.process in ("poisson", "renewal", "deterministic"):
+            gaps = self._make_gaps()
+            if gaps is None:
+                self._gap = lambda: 1.0 / a.rate
+            else:
+                self._gap = gaps.next
+            # the first arrival comes after one gap (a renewal process started at 0)
+            env.timeout(self._gap()).callbacks.append(self._open_arrivals)
+        elif a.process == "backlog":
+            for _ in range(a.count):
+                self._arrive(self._new_item(0.0))
+            self.arrivals_done = True
+        elif a.process == "trace":
+            env.timeout(a.times[0], 0).callbacks.append(self._trace_arrival)
+        else:  # saturated
+            self._commit()
+        self._check_frozen()
+        if self.horizon is None:
+            env.run()
+            end = env.now
+        else:
+            steps = 50 if self.progress is not None else 1
+            for s in range(1, steps + 1):
+                env.run(until=self.horizon * s / steps)
+                if self.progress is not None:
+                    self.progress(1.0 / steps)
+            end = self.horizon
+        if self.horizon is None and self.progress is not None:
+            self.progress(1.0)
+        return self._records(end)
+
+    def _records(self, end: float) -> Records:
+        plan = self.plan
+        f = lambda a, dt=float: np.frombuffer(a, dtype=dt) if len(a) else np.zeros(0, dtype=dt)  # noqa: E731
+        itype = np.array(self.itype, dtype=np.int64)
+        keep = itype >= 0                  # rejected arrivals are kept apart
+        remap = np.cumsum(keep) - 1
+        vi = np.array(self.v_item, dtype=np.int64)
+        items = {
+            "item_type": itype[keep],
+            "item_priority": np.array(self.prio, dtype=np.int64)[keep],
+            "item_size": f(self.size)[keep],
+            "item_value": np.array(plan.type_value, dtype=float)[itype[keep]] if keep.any() else np.zeros(0),
+            "arrival": f(self.arrival)[keep],
+            "commit": f(self.commit_t)[keep],
+            "done": f(self.done_t)[keep],
+            "touch": f(self.touch)[keep],
+            "rework_count": np.array(self.reworks, dtype=np.int64)[keep],
+            "arrival_seq": np.array(self.arrival_seq, dtype=np.int64)[keep],
+            "commit_seq": np.array(self.commit_seq, dtype=np.int64)[keep],
+            "done_seq": np.array(self.done_seq, dtype=np.int64)[keep],
+        }
+        caps = [sum(plan.pool_sizes[p] for p in pools) for pools in plan.step_pools]
+        return Records(
+            replication=self.rep, seed=self.seed, warmup=self.warmup, end=end,
+            step_names=self.spec.step_names, type_names=list(self.spec.item_types),
+            pool_names=list(self.spec.pools),
+            person_pool=np.array(plan.person_pool, dtype=np.int64),
+            step_capacity=np.array(caps, dtype=np.int64),
+            **items,
+            visit_item=remap[vi] if len(vi) else vi,
+            visit_step=np.array(self.v_step, dtype=np.int64),
+            visit_enter=f(self.v_enter).copy(), visit_ready=f(self.v_ready).copy(),
+            visit_start=f(self.v_start).copy(), visit_end=f(self.v_end).copy(),
+            visit_leave=f(self.v_leave).copy(),
+            visit_person=np.array(self.v_person, dtype=np.int64),
+            visit_work=f(self.v_work).copy(),
+            visit_reworked=np.array(self.v_rew, dtype=bool),
+            rejected_times=f(self.rejected).copy(),
+            visit_start_seq=np.array(self.v_sseq, dtype=np.int64),
+            visit_end_seq=np.array(self.v_eseq, dtype=np.int64),
+            class_names=list(CLASSES_OF_SERVICE),
+            flushed_batches=self.flushed,
+        )
+
+
+def run_replication(plan: Plan, *, horizon: float | None, warmup: float, seed: int, replication: int,
+                    progress=None) -> Records:
+    """Simulate one replication of a compiled stream."""
+    return Replication(plan, horizon=horizon, warmup=warmup, seed=seed, replication=replication,
+                       progress=progress).run()
