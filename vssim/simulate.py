@@ -46,14 +46,15 @@ class SimResult:
         """The process-mining event log (case, activity, lifecycle, timestamp, resource)."""
         return pd.concat([r.event_log() for r in self.records], ignore_index=True)
 
-    def save(self, directory: str | Path) -> Path:
+    def save(self, directory: str | Path, *, event_log: bool = True) -> Path:
         """Write summary.json, items.parquet, steps.parquet and events.csv, each atomically."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         write_atomic(d / "summary.json", lambda p: p.write_text(json.dumps(self.summary, indent=2)))
         write_atomic(d / "items.parquet", lambda p: self.items.to_parquet(p, index=False))
         write_atomic(d / "steps.parquet", lambda p: self.steps.to_parquet(p, index=False))
-        write_atomic(d / "events.csv", lambda p: self.event_log().to_csv(p, index=False))
+        if event_log:
+            write_atomic(d / "events.csv", lambda p: self.event_log().to_csv(p, index=False))
         return d
 
 

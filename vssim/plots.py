@@ -1,0 +1,111 @@
+"""Figures drawn from records (a layer above them; the engine knows nothing of plots).
+
+Matplotlib's object API (`Figure`) is used rather than pyplot: no global state, no backend
+to choose, safe in worker processes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from vssim.records import Records
+
+STYLE = {"font.size": 11}
+
+
+def _figure(width: float = 8.0, height: float = 4.5) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    return fig
+
+
+def lead_time_histogram(lead_times: np.ndarray, time_unit: str, title: str, path: Path) -> Path:
+    """Histogram of lead times with the p50 / p85 / p95 lines a forecast is read from."""
+    fig = _figure()
+    ax = fig.subplots()
+    x = lead_times[np.isfinite(lead_times)]
+    ax.hist(x, bins=min(60, max(10, int(np.sqrt(len(x))))), color="#4C72B0", alpha=0.85)
+    for q, style in ((50, ":"), (85, "--"), (95, "-.")):
+        if len(x):
+            v = np.percentile(x, q)
+            ax.axvline(v, color="#C44E52", linestyle=style, linewidth=2, label=f"p{q} = {v:.3g} {time_unit}")
+    ax.set_xlabel(f"lead time ({time_unit})")
+    ax.set_ylabel("items")
+    ax.set_title(title)
+    if len(x):
+        ax.legend()
+    fig.savefig(path)
+    return path
+
+
+def cumulative_flow(rec: Records, time_unit: str, title: str, path: Path, points: int = 800,
+                    span: float | None = None) -> Path:
+    """Cumulative flow diagram of one replication: arrived, entered each column, done.
+
+    A band's height is the number of items in that state; its width is the time spent there.
+    Entries count each item's first entry to a column, so the curves never cross. Over a long
+    run the bands are too thin to see, so by default the diagram shows a stretch of about ten
+    mean lead times after the warmup, counted from the items done at its start.
+    """
+    lo = rec.warmup
+    if span is None:
+        done_ok = ~np.isnan(rec.done)
+        lead = float(np.mean(rec.done[done_ok] - rec.arrival[done_ok])) if done_ok.any() else rec.end
+        span = max(10 * lead, 1e-9)
+    end = min(rec.end, lo + span)
+    if end - lo >= 0.8 * rec.end:      # short run: show all of it
+        lo, end = 0.0, rec.end
+    t = np.linspace(lo, end, points)
+    curves = [("backlog", np.sort(rec.arrival))]
+    first = {}
+    for j, name in enumerate(rec.step_names):
+        m = rec.visit_step == j
+        items, enter = rec.visit_item[m], rec.visit_enter[m]
+        order = np.lexsort((enter, items))
+        items, enter = items[order], enter[order]
+        keep = np.ones(len(items), dtype=bool)
+        keep[1:] = items[1:] != items[:-1]
+        first[name] = np.sort(enter[keep])
+        curves.append((name, first[name]))
+    done = np.sort(rec.done[~np.isnan(rec.done)])
+    counts = [np.searchsorted(times, t, side="right") for _, times in curves]
+    counts.append(np.searchsorted(done, t, side="right"))
+    base = int(counts[-1][0])
+    counts = [c - base for c in counts]
+    fig = _figure(9, 5)
+    ax = fig.subplots()
+    colors = ["#BBBBBB", *[f"C{k}" for k in range(len(rec.step_names))]]
+    for k, (name, _) in enumerate(curves):
+        ax.fill_between(t, counts[k + 1], counts[k], step="post", color=colors[k], alpha=0.8, label=name,
+                        linewidth=0)
+    ax.plot(t, counts[-1], color="black", linewidth=1.2, drawstyle="steps-post", label="done")
+    if 0 < rec.warmup and lo < rec.warmup:
+        ax.axvline(rec.warmup, color="black", linestyle=":", linewidth=1, label="end of warmup")
+    ax.set_xlabel(f"time ({time_unit})")
+    ax.set_ylabel("items (cumulative)" + (f", less the {base} done before" if base else ""))
+    ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], labels[::-1], loc="upper left", fontsize=9)
+    ax.set_xlim(lo, end)
+    fig.savefig(path)
+    return path
+
+
+def step_times(steps: dict, time_unit: str, title: str, path: Path) -> Path:
+    """Per step: wait, process and blocked time per visit (where the lead time goes)."""
+    names = list(steps)
+    parts = [("wait", "#DD8452"), ("process_time", "#55A868"), ("blocked", "#C44E52")]
+    fig = _figure(8, 0.6 * len(names) + 2)
+    ax = fig.subplots()
+    left = np.zeros(len(names))
+    for key, color in parts:
+        v = np.array([steps[n][key] or 0.0 for n in names])
+        ax.barh(names, v, left=left, color=color, label=key.replace("_", " "))
+        left += v
+    ax.invert_yaxis()
+    ax.set_xlabel(f"time per visit ({time_unit})")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.savefig(path)
+    return path
