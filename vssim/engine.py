@@ -624,9 +624,16 @@ class Replication:
                 if self.progress is not None:
                     self.progress(1.0 / steps)
             end = self.horizon
+            if a.finite and self.arrivals_done and self.wip == 0 and not self.backlog:
+                end = self._last_event()
         if self.horizon is None and self.progress is not None:
             self.progress(1.0)
         return self._records(end)
+
+    def _last_event(self) -> float:
+        """When a finite stream finished: its last completion (or arrival, if none was done)."""
+        done = [t for t in self.done_t if t == t]
+        return max(done) if done else max(self.arrival, default=0.0)
 
     def _records(self, end: float) -> Records:
         plan = self.plan

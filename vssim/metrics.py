@@ -152,8 +152,13 @@ def _finite(x: float) -> float | None:
 SCALARS = ("lead_time", "flow_time", "throughput", "wip", "backlog", "flow_efficiency")
 
 
-def summarize(records: list[Records], *, planning_interval: float | None = None) -> dict:
-    """The `metrics`, `steps`, `pools` and `replications` parts of summary.json."""
+def summarize(records: list[Records], *, planning_interval: float | None = None,
+              steady_state: bool = True) -> dict:
+    """The `metrics`, `steps`, `pools` and `replications` parts of summary.json.
+
+    With one replication, intervals come from batch means, which assume a steady state; a
+    transient run (`steady_state=False`: backlog or trace arrivals) then gets no interval.
+    """
     per_rep = []
     for rec in records:
         m = window_metrics(rec, rec.warmup, rec.end)
@@ -168,6 +173,8 @@ def summarize(records: list[Records], *, planning_interval: float | None = None)
     # confidence intervals: across replications, or batch means within a single one
     if len(records) >= 2:
         units = {k: [r[k] for r in per_rep] for k in SCALARS + ("flow_predictability",)}
+    elif not steady_state:
+        units = {k: [] for k in SCALARS + ("flow_predictability",)}
     else:
         rec = records[0]
         batches = [window_metrics(rec, lo, hi) for lo, hi in _batch_windows(rec)]

@@ -130,7 +130,7 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
     finally:
         if bar is not None:
             bar.close()
-    parts = summarize(records, planning_interval=planning_interval)
+    parts = summarize(records, planning_interval=planning_interval, steady_state=not spec.arrivals.finite)
     steps = parts.pop("_steps_frame")
     summary = {
         "stream": spec.name,
