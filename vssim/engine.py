@@ -155,7 +155,7 @@ class Replication:
         self.outgoing: list[list[int]] = [[] for _ in range(n)]  # partial transfer batch
         self.gate: list[deque] = [deque() for _ in range(n)]     # full batches waiting for the cadence
         self.tick_pending = [False] * n
-        self.blocked_to: list[dict[int, int]] = [{} for _ in range(n)]  # src -> {dest: items}
+        self.blocked_to = [[0] * (n + 1) for _ in range(n)]  # [src][dest]: done items waiting to move
         self.free = [list(reversed(people)) for people in plan.pool_people]
         self.last_step = [-1] * len(plan.person_pool)
         self.backlog: list = []             # (priority, seq, item)
@@ -435,7 +435,7 @@ class Replication:
         """A full transfer batch leaves step k: through the cadence gate if any, then onward."""
         if self.plan.cadence[k] is not None:
             self.gate[k].append(group)
-            self._add_blocked(k, k + 1, len(group))
+            self.blocked_to[k][k + 1] += len(group)
             if not self.tick_pending[k]:
                 self._schedule_tick(k)
         else:
@@ -459,7 +459,7 @@ class Replication:
                                             self.count[nxt] + len(group) > self.plan.limit[nxt]):
                 break
             gate.popleft()
-            self._add_blocked(k, nxt, -len(group))
+            self.blocked_to[k][nxt] -= len(group)
             self._request(nxt, group, k)
         if gate:
             self.tick_pending[k] = True
@@ -469,19 +469,26 @@ class Replication:
         if not self.busy and not self.timers:
             self._check_frozen()
 
-    def _add_blocked(self, src: int, dest: int, n: int) -> None:
-        b = self.blocked_to[src]
-        b[dest] = b.get(dest, 0) + n
-        if not b[dest]:
-            del b[dest]
-
     def _request(self, k: int, group: list[int], src: int) -> None:
         """Group (done at src) asks to enter column k; k == n_steps means done."""
         if k == self.plan.n_steps:
             self._exit(group, src)
             return
+        m = len(group)
+        if not self.entry[k] and self.count[k] + m <= self.plan.limit[k]:
+            # room at once: the usual case, without queueing for entry
+            self.count[src] -= m
+            self.done_in[src] -= m
+            self.count[k] += m
+            now = self.env.now
+            for i in group:
+                self.v_leave[self.cur_visit[i]] = now
+                self._enter(k, i, src)
+            if self.entry[src] or src == 0:
+                self._fill(src)
+            return
         self.entry[k].append((group, src))
-        self._add_blocked(src, k, len(group))
+        self.blocked_to[src][k] += len(group)
         self._fill(k)
         if self.entry[k]:
             self._check_deadlock(k)
@@ -498,7 +505,7 @@ class Replication:
             if count[k] + m > lim:
                 break
             q.popleft()
-            self._add_blocked(src, k, -m)
+            self.blocked_to[src][k] -= m
             count[src] -= m
             self.done_in[src] -= m
             count[k] += m
@@ -537,7 +544,9 @@ class Replication:
             x = stack.pop()
             if not self._full(x) or done_in[x] != count[x]:
                 return
-            for dest in blocked[x]:
+            for dest, waiting in enumerate(blocked[x]):
+                if not waiting:
+                    continue
                 if dest == self.plan.n_steps:
                     return
                 if dest not in seen:
@@ -586,7 +595,7 @@ class Replication:
         for x in columns:
             lim = self.plan.limit[x]
             waits = ", ".join(f"{m} waiting to enter {names[d] if d < len(names) else 'done'}"
-                              for d, m in self.blocked_to[x].items())
+                              for d, m in enumerate(self.blocked_to[x]) if m)
             parts.append(f"{names[x]} (wip_limit {lim if lim < UNLIMITED else 'null'}) holds "
                          f"{self.count[x]} done item(s){': ' + waits if waits else ''}")
         return (f"deadlock at t={self.env.now:g} in replication {self.rep}: " + "; ".join(parts)
