@@ -126,9 +126,12 @@ class Replication:
         # random sources, one per purpose and step/pool (common random numbers across scenarios)
         self.work = [Draws(s.work, rng(f"work/{s.name}")) for s in steps]
         self.rework_work = [Draws(s.work, rng(f"rework_work/{s.name}")) for s in steps]
+        # decisions at an item's first visit are tied to the item; later ones come in order
         self.rework_u = [Uniforms(rng(f"rework/{s.name}")) for s in steps]
+        self.rework_again_u = [Uniforms(rng(f"rework_again/{s.name}")) for s in steps]
         self.handoff = [Draws(s.handoff, rng(f"handoff/{s.name}")) if s.handoff else None for s in steps]
         self.dep_u = [Uniforms(rng(f"dependency/{s.name}")) for s in steps]
+        self.dep_again_u = [Uniforms(rng(f"dependency_again/{s.name}")) for s in steps]
         self.dep_delay = [Draws(s.dependency.delay, rng(f"dependency_delay/{s.name}")) if s.dependency else None
                           for s in steps]
         pools = list(spec.pools.values())
@@ -178,6 +181,7 @@ class Replication:
         self.reworks = array("l")
         self.cur_visit = array("l")
         self.first_done: list[int] = []    # bitmask of the steps each item has started once
+        self.first_enter: list[int] = []   # bitmask of the steps each item has entered once
         self.arrival_seq = array("q")
         self.commit_seq = array("q")
         self.done_seq = array("q")
@@ -220,6 +224,7 @@ class Replication:
         self.reworks.append(0)
         self.cur_visit.append(-1)
         self.first_done.append(0)
+        self.first_enter.append(0)
         self.arrival_seq.append(self._next_order())
         self.commit_seq.append(-1)
         self.done_seq.append(-1)
@@ -314,8 +319,16 @@ class Replication:
             h = self.handoff[src]
             if h is not None:
                 delay = h.next()
-        if self.plan.dependency_p[k] and self.dep_u[k].next() < self.plan.dependency_p[k]:
-            delay += self.dep_delay[k].next()
+        p = self.plan.dependency_p[k]
+        if p:
+            bit = 1 << k
+            if self.first_enter[i] & bit:
+                u = self.dep_again_u[k].next()
+            else:
+                u = self.dep_u[k].at(i)
+                self.first_enter[i] |= bit
+            if u < p:
+                delay += self.dep_delay[k].next()
         if delay > 0.0:
             self.timers += 1
             self.env.timeout(delay, i).callbacks.append(self._delay_over)
@@ -352,11 +365,12 @@ class Replication:
         now = self.env.now
         bit = 1 << k
         seen = self.first_done[i]
-        if seen & bit:
-            w = self.rework_work[k].next()
-        else:
+        first = not seen & bit
+        if first:
             w = self.work[k].at(i)
             self.first_done[i] = seen | bit
+        else:
+            w = self.rework_work[k].next()
         w *= self.size[i]
         dur = w
         sw = self.switch[p]
@@ -379,17 +393,18 @@ class Replication:
         self.v_work[v] = w
         self.v_sseq[v] = self._next_order()
         self.busy += 1
-        self.env.timeout(dur, (k, i, p, g)).callbacks.append(self._finish)
+        self.env.timeout(dur, (k, i, p, g, first)).callbacks.append(self._finish)
 
     def _finish(self, ev) -> None:
-        k, i, p, g = ev._value
+        k, i, p, g, first = ev._value
         self.busy -= 1
         v = self.cur_visit[i]
         self.v_end[v] = self.env.now
         self.v_eseq[v] = self._next_order()
         plan = self.plan
         self.done_in[k] += 1
-        if plan.rework_p[k] and self.rework_u[k].next() < plan.rework_p[k]:
+        pr = plan.rework_p[k]
+        if pr and (self.rework_u[k].at(i) if first else self.rework_again_u[k].next()) < pr:
             self.v_rew[v] = 1
             self.reworks[i] += 1
             to = plan.rework_to[k]

@@ -67,7 +67,10 @@ class Draws:
 
 
 class Uniforms:
-    """Uniform(0, 1) draws in blocks, for Bernoulli decisions (rework, dependencies)."""
+    """Uniform(0, 1) draws in blocks, for Bernoulli decisions (rework, dependencies).
+
+    Like `Draws`: `next()` in order, `at(k)` tied to item k.
+    """
 
     __slots__ = ("_rng", "_buf", "_i")
 
@@ -79,7 +82,11 @@ class Uniforms:
     def next(self) -> float:
         i = self._i
         if i >= len(self._buf):
-            self._buf = self._rng.random(BLOCK).tolist()
-            self._i = i = 0
+            self._buf.extend(self._rng.random(BLOCK).tolist())
         self._i = i + 1
         return self._buf[i]
+
+    def at(self, k: int) -> float:
+        if k >= len(self._buf):
+            self._buf.extend(self._rng.random(max(BLOCK, k + 1 - len(self._buf))).tolist())
+        return self._buf[k]
