@@ -130,6 +130,10 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
     finally:
         if bar is not None:
             bar.close()
+    if spec.arrivals.finite and warmup > 0 and all(warmup >= r.end for r in records):
+        raise SpecError("sim.warmup", message=(
+            f"must be below the end of the run ({max(r.end for r in records):g} {spec.time_unit}) for "
+            f"{spec.arrivals.process} arrivals, got {warmup:g}: no item arrives after it (try sim.warmup=0)"))
     parts = summarize(records, planning_interval=planning_interval, steady_state=not spec.arrivals.finite)
     steps = parts.pop("_steps_frame")
     summary = {
@@ -138,9 +142,8 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
         "time_unit": spec.time_unit,
         "sim": {"horizon": horizon, "warmup": warmup, "replications": replications, "seed": seed,
                 "engine": engine, "planning_interval": parts["metrics"]["flow_predictability"]["planning_interval"],
-                "end": [r.end for r in records]},
+                "end": [r.end for r in records],
+                "random": "replication r, source s: SeedSequence(seed, spawn_key=(r, crc32(s)))"},
         **parts,
     }
-    for rep in summary["replications"]:
-        rep["spawn_key"] = [rep["replication"]]
     return SimResult(spec=spec, summary=summary, records=records, steps=steps)
