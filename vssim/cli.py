@@ -12,7 +12,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from vssim.errors import VssimError
+from vssim.errors import SpecError, VssimError
 from vssim.report import write_report
 from vssim.simulate import simulate
 from vssim.spec import StreamSpec
@@ -30,7 +30,12 @@ def config_dir() -> str:
 def run_config(cfg: DictConfig, out_dir: str | Path) -> dict:
     """Run the stream and settings of a composed config; write results and report to out_dir."""
     stream = OmegaConf.to_container(cfg.stream, resolve=True)
-    spec = StreamSpec.from_dict(stream)
+    try:
+        spec = StreamSpec.from_dict(stream)
+    except SpecError as e:
+        # name the field as it is overridden on the command line: stream.steps.build.wip_limit=...
+        path = "stream" if e.path in ("", "stream") else f"stream.{e.path}"
+        raise SpecError(path, message=e.reason) from None
     sim = cfg.sim
     result = simulate(spec, horizon=sim.horizon, warmup=sim.warmup, replications=sim.replications,
                       seed=sim.seed, engine=sim.engine, planning_interval=sim.planning_interval,

@@ -342,8 +342,8 @@ def _parse_item_types(value: Any) -> dict[str, ItemType]:
         types[str(name)] = ItemType(str(name), share, size, cos, value_)
     total = math.fsum(t.share for t in types.values())
     if abs(total - 1.0) > 1e-9:
-        raise SpecError("item_types", "shares that sum to 1",
-                        f"{total:g} ({' + '.join(f'{t.share:g}' for t in types.values())})")
+        raise SpecError("item_types", message=f"must be shares that sum to 1, got {total:g} "
+                                              f"({' + '.join(f'{t.share:g}' for t in types.values())})")
     return types
 
 
@@ -392,16 +392,18 @@ def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str |
         p = f"{where}[{i}]"
         if isinstance(row, Mapping):
             _keys(row, p, ("time", "type", "size"), required=("time",))
-            t = _number(row["time"], f"{p}.time", low=0)
+            raw = row["time"]
+            t = _number(raw, f"{p}.time", low=0)
             typ = row.get("type")
             if typ is not None and typ not in item_types:
                 raise SpecError(f"{p}.type", "one of " + ", ".join(item_types), typ)
             size = row.get("size")
             size = None if size is None else _number(size, f"{p}.size", low=0, low_open=True)
         else:
+            raw = row
             t, typ, size = _number(row, p, low=0), None, None
         if times and t < times[-1]:
-            raise SpecError(p, f"a time >= the previous one ({times[-1]:g}): traces are sorted", t)
+            raise SpecError(p, f"a time >= the previous one ({times[-1]:g}): traces are sorted", raw)
         times.append(t)
         types.append(typ)
         sizes.append(size)
@@ -539,18 +541,18 @@ def _check_can_flow(spec: StreamSpec) -> None:
     for j, s in enumerate(steps):
         if s.wip_limit is not None and s.batch > s.wip_limit:
             raise SpecError(f"steps.{s.name}.batch", message=(
-                f"must be <= steps.{s.name}.wip_limit ({s.wip_limit}): a batch of {s.batch} "
+                f"must be <= steps.{s.name}.wip_limit ({s.wip_limit}), got {s.batch}: a larger batch "
                 f"could never fill the column{finite}"))
         if j + 1 < len(steps):
             nxt = steps[j + 1]
             if nxt.wip_limit is not None and s.batch > nxt.wip_limit:
                 raise SpecError(f"steps.{s.name}.batch", message=(
-                    f"must be <= steps.{nxt.name}.wip_limit ({nxt.wip_limit}): a batch of {s.batch} "
+                    f"must be <= steps.{nxt.name}.wip_limit ({nxt.wip_limit}), got {s.batch}: a larger batch "
                     f"could never enter the next column{finite}"))
         conwip = spec.release.conwip
         if conwip is not None and s.batch > conwip:
             raise SpecError(f"steps.{s.name}.batch", message=(
-                f"must be <= release.conwip ({conwip}): a batch of {s.batch} could never fill{finite}"))
+                f"must be <= release.conwip ({conwip}), got {s.batch}: a larger batch could never fill{finite}"))
     if spec.arrivals.process == "saturated" and spec.release.conwip is None and steps[0].wip_limit is None:
         raise SpecError("arrivals.process", message=(
             "saturated needs release.conwip or a wip_limit on the first step, "

@@ -1,0 +1,481 @@
+"""Bad input is refused before the run with one line naming the field, the value and what is
+allowed (DESIGN.md §7); a stream that stops moving at run time raises DeadlockError, not a hang."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import vssim
+from vssim import DeadlockError, SpecError, StreamSpec
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+BASE = yaml.safe_load((CONFIGS / "stream" / "dvs_basic.yaml").read_text())
+BACKLOG = {"process": "backlog", "count": 20}
+
+
+def broken(changes: dict) -> dict:
+    """A deep copy of the valid base stream with `changes` ({dotted.path: value}) applied."""
+    d = copy.deepcopy(BASE)
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = d
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return d
+
+
+def assert_one_line(err: BaseException, path: str, got: str, allowed: str) -> str:
+    msg = str(err)
+    assert "\n" not in msg, msg
+    assert msg.startswith(f"{path}: "), msg
+    assert got in msg, msg
+    assert allowed in msg, msg
+    return msg
+
+
+@contextlib.contextmanager
+def deadline(seconds: int):
+    """Fail instead of hanging (pytest-timeout is not installed)."""
+    if not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def _expired(signum, frame):
+        raise TimeoutError(f"no result within {seconds} s: the simulation hangs")
+
+    old = signal.signal(signal.SIGALRM, _expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_base_stream_is_valid():
+    assert StreamSpec.from_dict(copy.deepcopy(BASE)).step_names == [
+        "define",
+        "build",
+        "validate",
+        "release",
+    ]
+
+
+# (changes to the base stream, field path, offending value as shown, a word of the allowed set)
+SPEC_CASES = {
+    # unknown keys name the key and the allowed keys
+    "unknown-top-key": ({"colour": "red"}, "colour", "colour", "steps"),
+    "unknown-step-key": ({"steps.build.wip": 3}, "steps.build.wip", "wip", "wip_limit"),
+    "unknown-arrivals-key": ({"arrivals.lambda": 1}, "arrivals.lambda", "lambda", "rate"),
+    "unknown-pool-key": (
+        {"pools.devs": {"size": 5, "people": 5}},
+        "pools.devs.people",
+        "people",
+        "dispatch",
+    ),
+    "unknown-release-key": ({"release.wip": 5}, "release.wip", "wip", "conwip"),
+    "unknown-item-type-key": (
+        {"item_types.feature.weight": 2},
+        "item_types.feature.weight",
+        "weight",
+        "share",
+    ),
+    # arrivals and item types
+    "rate-zero": ({"arrivals.rate": 0}, "arrivals.rate", "got 0", "> 0"),
+    "rate-negative": ({"arrivals.rate": -0.5}, "arrivals.rate", "got -0.5", "> 0"),
+    "unknown-process": (
+        {"arrivals.process": "magic"},
+        "arrivals.process",
+        "got 'magic'",
+        "poisson",
+    ),
+    "shares-not-one": (
+        {"item_types": {"feature": {"share": 0.5}, "defect": {"share": 0.3}}},
+        "item_types",
+        "0.5 + 0.3",
+        "sum to 1",
+    ),
+    "unknown-class-of-service": (
+        {"item_types.defect.class_of_service": "urgent"},
+        "item_types.defect.class_of_service",
+        "got 'urgent'",
+        "expedite",
+    ),
+    # WIP limits
+    "wip-zero": (
+        {"steps.build.wip_limit": 0},
+        "steps.build.wip_limit",
+        "got 0",
+        "positive integer or null",
+    ),
+    "wip-negative": (
+        {"steps.build.wip_limit": -1},
+        "steps.build.wip_limit",
+        "got -1",
+        "positive integer",
+    ),
+    "wip-fraction": (
+        {"steps.build.wip_limit": 2.5},
+        "steps.build.wip_limit",
+        "got 2.5",
+        "positive integer",
+    ),
+    "wip-text": (
+        {"steps.build.wip_limit": "five"},
+        "steps.build.wip_limit",
+        "got 'five'",
+        "positive integer",
+    ),
+    "wip-bool": (
+        {"steps.build.wip_limit": True},
+        "steps.build.wip_limit",
+        "got true",
+        "positive integer",
+    ),
+    # rework
+    "rework-to-later-step": (
+        {"steps.build.rework": {"probability": 0.1, "to": "validate"}},
+        "steps.build.rework.to",
+        "got 'validate'",
+        "earlier",
+    ),
+    "rework-to-unknown-step": (
+        {"steps.validate.rework.to": "qa"},
+        "steps.validate.rework.to",
+        "got 'qa'",
+        "build",
+    ),
+    "rework-probability-one": (
+        {"steps.validate.rework.probability": 1},
+        "steps.validate.rework.probability",
+        "got 1",
+        "[0, 1)",
+    ),
+    "rework-probability-negative": (
+        {"steps.validate.rework.probability": -0.1},
+        "steps.validate.rework.probability",
+        "got -0.1",
+        "probability",
+    ),
+    # pools
+    "unknown-pool": ({"steps.build.pool": "wizards"}, "steps.build.pool", "got 'wizards'", "devs"),
+    "unknown-pool-in-list": (
+        {"steps.build.pool": ["devs", "wizards"]},
+        "steps.build.pool",
+        "got 'wizards'",
+        "testers",
+    ),
+    "pool-size-zero": ({"pools.ops": 0}, "pools.ops", "got 0", "positive integer"),
+    "unknown-dispatch": (
+        {"pools.devs": {"size": 5, "dispatch": "random"}},
+        "pools.devs.dispatch",
+        "got 'random'",
+        "downstream_first",
+    ),
+    # distributions
+    "lognormal-cv-negative": (
+        {"steps.build.work": {"dist": "lognormal", "mean": 4.0, "cv": -1}},
+        "steps.build.work.cv",
+        "got -1",
+        "> 0",
+    ),
+    "exponential-cv-not-one": (
+        {"steps.build.work": {"dist": "exponential", "mean": 4.0, "cv": 2}},
+        "steps.build.work.cv",
+        "got 2",
+        "exponential",
+    ),
+    "unknown-distribution": (
+        {"steps.build.work": {"dist": "foo", "mean": 4.0}},
+        "steps.build.work.dist",
+        "got 'foo'",
+        "lognormal",
+    ),
+    # backlog runs that could never finish
+    "batch-above-own-wip-limit": (
+        {"arrivals": BACKLOG, "steps.build.batch": 9},
+        "steps.build.batch",
+        "got 9",
+        "<= steps.build.wip_limit (8)",
+    ),
+    "batch-above-next-wip-limit": (
+        {"arrivals": BACKLOG, "steps.define.batch": 9},
+        "steps.define.batch",
+        "got 9",
+        "<= steps.build.wip_limit (8)",
+    ),
+    "batch-above-conwip": (
+        {
+            "arrivals": BACKLOG,
+            "release": {"policy": "conwip", "conwip": 3},
+            "steps.validate.batch": 4,
+        },
+        "steps.validate.batch",
+        "got 4",
+        "<= release.conwip (3)",
+    ),
+    "backlog-count-zero": (
+        {"arrivals": {"process": "backlog", "count": 0}},
+        "arrivals.count",
+        "got 0",
+        "positive integer",
+    ),
+    # release
+    "saturated-without-limit": (
+        {"arrivals": {"process": "saturated"}},
+        "arrivals.process",
+        "'saturated'",
+        "release.conwip",
+    ),
+    "conwip-policy-without-conwip": (
+        {"release.policy": "conwip"},
+        "release.conwip",
+        "got null",
+        "positive integer",
+    ),
+    "conwip-number-with-push": ({"release.conwip": 5}, "release.conwip", "got 5", "policy: conwip"),
+    "unknown-release-policy": (
+        {"release.policy": "pull"},
+        "release.policy",
+        "got 'pull'",
+        "conwip",
+    ),
+    # traces
+    "trace-not-sorted": (
+        {"arrivals": {"process": "trace", "times": [1, 3, 2]}},
+        "arrivals.times[2]",
+        "got 2",
+        "previous",
+    ),
+    "trace-mapping-not-sorted": (
+        {"arrivals": {"process": "trace", "times": [{"time": 5}, {"time": 4.5}]}},
+        "arrivals.times[1]",
+        "got 4.5",
+        "previous",
+    ),
+    "trace-missing-file": (
+        {"arrivals": {"process": "trace", "file": "no_such_trace.csv"}},
+        "arrivals.file",
+        "got 'no_such_trace.csv'",
+        "existing CSV file",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "got", "allowed"), list(SPEC_CASES.values()), ids=list(SPEC_CASES)
+)
+def test_bad_stream_is_refused_with_one_line(changes, path, got, allowed):
+    with pytest.raises(SpecError) as info:
+        StreamSpec.from_dict(broken(changes))
+    assert info.value.path == path
+    assert_one_line(info.value, path, got, allowed)
+
+
+def test_wip_limit_zero_message_is_exact():
+    with pytest.raises(SpecError) as info:
+        StreamSpec.from_dict(broken({"steps.build.wip_limit": 0}))
+    assert str(info.value) == "steps.build.wip_limit: must be a positive integer or null, got 0"
+
+
+def test_unknown_key_lists_every_allowed_key():
+    with pytest.raises(SpecError) as info:
+        StreamSpec.from_dict(broken({"steps.build.colour": "red"}))
+    msg = assert_one_line(info.value, "steps.build.colour", "colour", "allowed")
+    for key in ("pool", "work", "wip_limit", "handoff", "dependency", "rework", "batch", "cadence"):
+        assert key in msg
+
+
+def test_bad_stream_is_refused_by_simulate_before_any_replication(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("a replication ran")
+
+    monkeypatch.setattr(sys.modules["vssim.simulate"], "run_replication", boom)
+    with pytest.raises(SpecError, match=r"^steps\.build\.wip_limit: "):
+        vssim.simulate(broken({"steps.build.wip_limit": 0}), horizon=10)
+
+
+# ----------------------------------------------------------------------------- sim settings
+SIM_CASES = {
+    "horizon-zero": ({"horizon": 0}, "sim.horizon", "got 0", "positive number"),
+    "horizon-negative": ({"horizon": -5}, "sim.horizon", "got -5", "positive number"),
+    "horizon-null-poisson": (
+        {"horizon": None},
+        "sim.horizon",
+        "got null",
+        "poisson arrivals never end",
+    ),
+    "horizon-text": ({"horizon": "long"}, "sim.horizon", "got 'long'", "positive number"),
+    "warmup-equals-horizon": (
+        {"horizon": 100, "warmup": 100},
+        "sim.warmup",
+        "got 100",
+        "below sim.horizon",
+    ),
+    "warmup-above-horizon": (
+        {"horizon": 100, "warmup": 150},
+        "sim.warmup",
+        "got 150",
+        "below sim.horizon",
+    ),
+    "warmup-negative": ({"horizon": 100, "warmup": -1}, "sim.warmup", "got -1", ">= 0"),
+    "replications-zero": (
+        {"horizon": 100, "replications": 0},
+        "sim.replications",
+        "got 0",
+        "positive integer",
+    ),
+    "seed-negative": ({"horizon": 100, "seed": -1}, "sim.seed", "got -1", "non-negative integer"),
+    "unknown-engine": ({"horizon": 100, "engine": "ciw"}, "sim.engine", "got 'ciw'", "simpy"),
+    "planning-interval-zero": (
+        {"horizon": 100, "planning_interval": 0},
+        "sim.planning_interval",
+        "got 0",
+        "positive number",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def base_spec() -> StreamSpec:
+    return StreamSpec.from_dict(copy.deepcopy(BASE))
+
+
+@pytest.mark.parametrize(
+    ("settings", "path", "got", "allowed"), list(SIM_CASES.values()), ids=list(SIM_CASES)
+)
+def test_bad_sim_settings_are_refused_before_the_run(
+    base_spec, monkeypatch, settings, path, got, allowed
+):
+    def boom(*args, **kwargs):
+        raise AssertionError("a replication ran")
+
+    monkeypatch.setattr(sys.modules["vssim.simulate"], "run_replication", boom)
+    with pytest.raises(SpecError) as info:
+        vssim.simulate(base_spec, progress=False, **settings)
+    assert info.value.path == path
+    assert_one_line(info.value, path, got, allowed)
+
+
+def test_horizon_null_is_fine_for_a_backlog():
+    spec = StreamSpec.from_dict(broken({"arrivals": {"process": "backlog", "count": 5}}))
+    result = vssim.simulate(spec, horizon=None, progress=False)
+    assert result.summary["metrics"]["completed"] == 5
+
+
+# ----------------------------------------------------------------------------- files
+def test_missing_stream_file(tmp_path):
+    missing = tmp_path / "nowhere.yaml"
+    with pytest.raises(SpecError) as info:
+        vssim.load_stream(missing)
+    assert_one_line(info.value, "stream", str(missing), "existing YAML file")
+
+
+def test_invalid_yaml(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nsteps: [build, validate\n  release: {pool: ops\n")
+    with pytest.raises(SpecError) as info:
+        vssim.load_stream(bad)
+    msg = assert_one_line(info.value, str(bad), "line", "not valid YAML")
+    assert "Traceback" not in msg
+
+
+def test_stream_file_that_is_not_a_mapping(tmp_path):
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- build\n- validate\n")
+    with pytest.raises(SpecError) as info:
+        vssim.load_stream(bad)
+    assert_one_line(info.value, "stream", "'build'", "a mapping")
+
+
+def test_bad_field_in_a_file_is_named_like_in_a_dict(tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text(yaml.safe_dump(broken({"steps.build.wip_limit": 0}), sort_keys=False))
+    with pytest.raises(SpecError) as info:
+        vssim.load_stream(f)
+    assert str(info.value) == "steps.build.wip_limit: must be a positive integer or null, got 0"
+
+
+def test_trace_file_is_found_next_to_the_stream_file(tmp_path):
+    (tmp_path / "arrivals.csv").write_text("time,type\n0.5,feature\n1.0,defect\n2.5,\n")
+    f = tmp_path / "traced.yaml"
+    f.write_text(yaml.safe_dump(broken({"arrivals": {"process": "trace", "file": "arrivals.csv"}})))
+    spec = vssim.load_stream(f)
+    assert spec.arrivals.times == (0.5, 1.0, 2.5)
+    assert spec.arrivals.types == ("feature", "defect", None)
+
+
+def test_trace_file_without_time_column(tmp_path):
+    (tmp_path / "arrivals.csv").write_text("when\n1\n2\n")
+    with pytest.raises(SpecError) as info:
+        StreamSpec.from_dict(
+            broken({"arrivals": {"process": "trace", "file": "arrivals.csv"}}), base_dir=tmp_path
+        )
+    assert_one_line(info.value, "arrivals.file", "when", "'time' column")
+
+
+# ------------------------------------------------------------------------ deadlocks at run time
+def loop_stream(arrivals: dict, *, to: str = "build", release: dict | None = None) -> dict:
+    """build (wip 1) -> validate (wip 1), half of the validated items go back to `to`."""
+    d = {
+        "name": "loop",
+        "arrivals": arrivals,
+        "pools": {"devs": 1, "testers": 1},
+        "steps": {
+            "build": {"pool": "devs", "work": {"dist": "exponential", "mean": 1.0}, "wip_limit": 1},
+            "validate": {
+                "pool": "testers",
+                "work": {"dist": "exponential", "mean": 1.0},
+                "wip_limit": 1,
+                "rework": {"probability": 0.5, "to": to},
+            },
+        },
+    }
+    if release is not None:
+        d["release"] = release
+    return d
+
+
+LOOPS = {
+    "poisson": ({"process": "poisson", "rate": 0.5}, None, 200.0),
+    "backlog": ({"process": "backlog", "count": 50}, None, None),
+    "saturated-conwip": ({"process": "saturated"}, {"policy": "conwip", "conwip": 3}, 200.0),
+    "saturated-first-column-limit": ({"process": "saturated"}, None, 200.0),
+}
+
+
+@pytest.mark.parametrize(("arrivals", "release", "horizon"), list(LOOPS.values()), ids=list(LOOPS))
+def test_rework_into_a_full_column_deadlocks(arrivals, release, horizon):
+    spec = StreamSpec.from_dict(loop_stream(arrivals, release=release))  # valid before the run
+    with deadline(20), pytest.raises(DeadlockError) as info:
+        vssim.simulate(spec, horizon=horizon, replications=2, seed=0, progress=False)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert "deadlock" in msg
+    assert "build" in msg and "validate" in msg
+    assert "wip_limit 1" in msg
+    assert "'loop'" in msg
+
+
+@pytest.mark.parametrize(("arrivals", "release", "horizon"), list(LOOPS.values()), ids=list(LOOPS))
+def test_rework_to_the_same_step_never_deadlocks(arrivals, release, horizon):
+    if arrivals["process"] == "poisson":
+        arrivals = {"process": "poisson", "rate": 0.3}  # stable: the tester's load is 0.6
+    spec = StreamSpec.from_dict(loop_stream(arrivals, to="validate", release=release))
+    with deadline(20):
+        result = vssim.simulate(
+            spec, horizon=None if horizon is None else 500.0, replications=2, seed=0, progress=False
+        )
+    m = result.summary["metrics"]
+    assert m["completed"] > 0
+    assert result.items["rework_count"].max() > 0
+    if arrivals["process"] == "backlog":
+        assert m["completed"] == 2 * arrivals["count"]
