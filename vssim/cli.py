@@ -13,7 +13,6 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from vssim.errors import SpecError, VssimError
-from vssim.report import write_report
 from vssim.simulate import simulate
 from vssim.spec import StreamSpec
 
@@ -43,6 +42,8 @@ def run_config(cfg: DictConfig, out_dir: str | Path) -> dict:
                       progress=sim.get("progress"))
     out = Path(out_dir)
     result.save(out, event_log=bool(cfg.report.get("event_log", True)))
+    from vssim.report import write_report  # matplotlib only when a report is written
+
     report = write_report(result, out, figures=bool(cfg.report.get("figures", True)))
     m = result.summary["metrics"]
     lt, th = m["lead_time"], m["throughput"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import sys
 import tempfile
@@ -43,8 +44,14 @@ class SimResult:
         return pd.concat([r.visits_frame() for r in self.records], ignore_index=True)
 
     def event_log(self) -> pd.DataFrame:
-        """The process-mining event log (case, activity, lifecycle, timestamp, resource)."""
-        return pd.concat([r.event_log() for r in self.records], ignore_index=True)
+        """The process-mining event log (case, activity, lifecycle, timestamp, resource).
+
+        A case is one item of one replication, named `replication-item` so that case ids are
+        unique across the whole log.
+        """
+        log = pd.concat([r.event_log() for r in self.records], ignore_index=True)
+        log["case"] = log["replication"].astype(str) + "-" + log["case"].astype(str)
+        return log
 
     def save(self, directory: str | Path, *, event_log: bool = True) -> Path:
         """Write summary.json, items.parquet, steps.parquet and events.csv, each atomically."""
@@ -85,9 +92,9 @@ def check_settings(spec: StreamSpec, horizon, warmup, replications, seed, engine
         raise SpecError("sim.warmup", "a number >= 0", warmup)
     if horizon is not None and warmup >= horizon:
         raise SpecError("sim.warmup", f"a number below sim.horizon ({horizon:g})", warmup)
-    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
+    if isinstance(replications, bool) or not isinstance(replications, numbers.Integral) or replications < 1:
         raise SpecError("sim.replications", "a positive integer", replications)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise SpecError("sim.seed", "a non-negative integer", seed)
     if engine not in ENGINES:
         raise SpecError("sim.engine", "one of " + ", ".join(ENGINES), engine)
@@ -123,7 +130,7 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
         for r in range(replications):
             tick = bar.update if bar is not None else None
             try:
-                records.append(run_replication(plan, horizon=horizon, warmup=float(warmup), seed=seed,
+                records.append(run_replication(plan, horizon=horizon, warmup=float(warmup), seed=int(seed),
                                                replication=r, progress=tick))
             except DeadlockError as e:
                 raise DeadlockError(f"stream {spec.name!r}: {e}") from None

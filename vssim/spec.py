@@ -38,7 +38,8 @@ def _keys(d: Mapping, path: str, allowed: Sequence[str], required: Sequence[str]
             raise SpecError(where, message=f"unknown key; allowed: {', '.join(allowed)}")
     for key in required:
         if key not in d or d[key] is None:
-            raise SpecError(f"{path}.{key}" if path else key, message="required")
+            raise SpecError(f"{path}.{key}" if path else key,
+                            message="required" + (", got null" if key in d else ""))
 
 
 def _number(value: Any, path: str, *, low: float | None = None, low_open: bool = False,
