@@ -2,25 +2,29 @@
 
 Every statistical comparison here follows one recipe:
 
-* run R independent replications (fixed seed, so the test is deterministic);
+* run R = 10 independent replications (fixed seed, so the test is deterministic);
 * take one value per replication (its mean over the window after warmup);
-* build the Student-t interval of the mean of those R values at the level ``LEVEL`` = 99.9 %,
-  i.e. mean ± t_{0.9995, R−1} · s / √R (t = 4.78 for R = 10);
-* assert that the theoretical value lies inside that interval (a correct engine fails this
-  with probability 0.1 % per comparison: with ~60 comparisons in the file about 6 % for a
-  fresh seed, hence the wide level and fixed seeds), and
-* assert that the interval is narrow (relative half-width below a bound stated per case), so
-  that a real discrepancy of that size would be caught: the test has power.
+* build the Student-t interval of the mean of those R values at the confidence level
+  ``LEVEL`` = 99.9 %, i.e. mean ± t_{0.9995, R−1} · s / √R (t = 4.78 for R = 10);
+* assert that the theoretical value lies inside that interval (a correct engine fails one
+  comparison with probability 0.1 %; the file makes about 50, so about 5 % for a fresh seed:
+  hence the wide level, and fixed seeds), and
+* assert that the interval is narrow: its half-width below ``rel_width`` × theory, stated per
+  case, so that the test has power (a discrepancy of that size would be caught). The bounds are
+  about twice the typical half-width (measured over 8 seeds when this file was written), so that
+  they survive a change of random streams but fail if a run is made too short to resolve them.
 
-No tolerance is guessed: the only numbers chosen are the level and the power bound.
-Little's law is checked on every run of this file (``check_littles_law``) against an exact
-edge-effect bound, not a statistical one.
+No tolerance is guessed: the acceptance interval comes from the replications themselves; the
+only numbers chosen are the level and the power bounds. Little's law is checked on every run of
+this file (``check_littles_law``) against an exact edge-effect bound, not a statistical one.
+In a sweep over 8 other seeds at writing time, the largest |sim − theory| / half-width of any
+comparison was 0.91 (all inside), and no Little's-law bound was exceeded.
 
-The default cases take about 15 s on one core; ``slow`` cases are heavier (``make test-full``).
+The default cases take about 17 s of CPU on one core; ``slow`` cases are longer runs of the
+same comparisons at ρ = 0.8 (``make test-full``).
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -102,7 +106,8 @@ def check_littles_law(res) -> None:
         assert abs(a - b) <= bound * (1 + 1e-9) + 1e-9 * a, (
             f"Little's law, replication {rep['replication']}: wip·S = {a:.6g}, "
             f"throughput·S·flow_time = {b:.6g}, |diff| = {abs(a - b):.4g} > edge bound {bound:.4g}")
-        assert bound <= 0.02 * a, f"edge bound {bound:.4g} is {bound / a:.1%} of wip·S: run too short"
+        assert bound <= 0.02 * a, (
+            f"edge bound {bound:.4g} is {bound / a:.1%} of wip·S: run too short")
 
 
 def simulate(d: dict, *, horizon: float, warmup: float, seed: int, replications: int = R):
@@ -130,7 +135,7 @@ def exp_step(pool: str, mean: float, **extra) -> dict:
 
 
 @pytest.mark.parametrize(("lam", "horizon", "rel_width"), [
-    (0.5, 20_000, 0.06),
+    (0.5, 15_000, 0.10),
     pytest.param(0.8, 200_000, 0.06, marks=pytest.mark.slow, id="rho0.8"),
 ])
 def test_mm1_lead_time_and_wait(lam, horizon, rel_width):
@@ -138,26 +143,33 @@ def test_mm1_lead_time_and_wait(lam, horizon, rel_width):
          "steps": {"work": exp_step("dev", 1.0)}}
     res = simulate(d, horizon=horizon, warmup=1000, seed=11)
     q = theory.mm1(lam, 1.0)
-    assert_matches(per_rep(res, "lead_time"), q.w, rel_width=rel_width, what=f"M/M/1 rho={lam} lead time")
+    assert_matches(per_rep(res, "lead_time"), q.w, rel_width=rel_width,
+                   what=f"M/M/1 rho={lam} lead time")
     assert_matches(step_per_rep(res, "work", "wait"), q.wq, rel_width=rel_width * 1.5,
                    what=f"M/M/1 rho={lam} wait (Wq)")
-    assert_matches(step_per_rep(res, "work", "utilization"), q.rho, rel_width=0.02,
+    assert_matches(step_per_rep(res, "work", "utilization"), q.rho, rel_width=0.04,
                    what=f"M/M/1 rho={lam} utilization")
-    assert_matches(per_rep(res, "wip"), q.l, rel_width=rel_width * 1.2, what=f"M/M/1 rho={lam} WIP (L)")
+    assert_matches(per_rep(res, "wip"), q.l, rel_width=rel_width * 1.2,
+                   what=f"M/M/1 rho={lam} WIP (L)")
 
 
 # --------------------------------------------------------------------------- 2. M/M/c
 
 
-def test_mmc_erlang_c_lead_time_and_utilization():
+@pytest.mark.parametrize(("horizon", "rel_width"), [
+    (10_000, 0.15),
+    pytest.param(100_000, 0.04, marks=pytest.mark.slow, id="long"),
+])
+def test_mmc_erlang_c_lead_time_and_utilization(horizon, rel_width):
     lam, mu, c = 2.4, 1.0, 3
     d = {"name": "mmc", "arrivals": {"process": "poisson", "rate": lam}, "pools": {"devs": c},
          "steps": {"work": exp_step("devs", 1.0 / mu)}}
-    res = simulate(d, horizon=6000, warmup=500, seed=22)
+    res = simulate(d, horizon=horizon, warmup=500, seed=22)
     q = theory.mmc(lam, mu, c)
-    assert_matches(per_rep(res, "lead_time"), q.w, rel_width=0.08, what="M/M/3 lead time")
-    assert_matches(step_per_rep(res, "work", "wait"), q.wq, rel_width=0.15, what="M/M/3 wait (Wq)")
-    assert_matches(step_per_rep(res, "work", "utilization"), q.rho, rel_width=0.02,
+    assert_matches(per_rep(res, "lead_time"), q.w, rel_width=rel_width, what="M/M/3 lead time")
+    assert_matches(step_per_rep(res, "work", "wait"), q.wq, rel_width=2 * rel_width,
+                   what="M/M/3 wait (Wq)")
+    assert_matches(step_per_rep(res, "work", "utilization"), q.rho, rel_width=0.03,
                    what="M/M/3 utilization")
 
 
@@ -175,20 +187,21 @@ def test_jackson_line_with_rework_loop():
     routing = np.array([[0, 1, 0], [0, 0, 1], [0, p, 0]], dtype=float)
     jk = theory.jackson_open(np.array([lam, 0, 0]), routing, 1 / means, np.ones(3, dtype=int))
     np.testing.assert_allclose(jk.visit_ratio, [1, 1 / (1 - p), 1 / (1 - p)])
-    assert_matches(per_rep(res, "lead_time"), jk.lead_time, rel_width=0.08, what="Jackson lead time")
+    assert_matches(per_rep(res, "lead_time"), jk.lead_time, rel_width=0.10,
+                   what="Jackson lead time")
     # reworks per item: geometric number of failures, mean p/(1−p)
     it = res.items
     lo = res.summary["sim"]["warmup"]
     fresh = it[(it["arrival"] >= lo) & it["done"].notna()]
     reworks = fresh.groupby("replication")["rework_count"].mean().tolist()
-    assert_matches(reworks, p / (1 - p), rel_width=0.08, what="Jackson mean rework_count")
+    assert_matches(reworks, p / (1 - p), rel_width=0.10, what="Jackson mean rework_count")
     for j, name in enumerate(("s1", "s2", "s3")):
-        assert_matches(step_per_rep(res, name, "throughput"), jk.arrival_rate[j], rel_width=0.03,
+        assert_matches(step_per_rep(res, name, "throughput"), jk.arrival_rate[j], rel_width=0.05,
                        what=f"Jackson {name} throughput (lam * visit ratio)")
-        assert_matches(step_per_rep(res, name, "utilization"), jk.rho[j], rel_width=0.03,
+        assert_matches(step_per_rep(res, name, "utilization"), jk.rho[j], rel_width=0.06,
                        what=f"Jackson {name} utilization")
         wq = jk.w[j] - means[j]
-        assert_matches(step_per_rep(res, name, "wait"), wq, rel_width=0.15,
+        assert_matches(step_per_rep(res, name, "wait"), wq, rel_width=0.30,
                        what=f"Jackson {name} wait per visit (Wq)")
 
 
@@ -209,16 +222,18 @@ def test_conwip_balanced_line_vs_mva_and_factory_physics(n):
     exact = theory.mva(means, n)
     th_mva, ct_mva = float(exact.throughput[-1]), float(exact.cycle_time[-1])
     th = per_rep(res, "throughput")
-    mean, half = assert_matches(th, th_mva, rel_width=0.04, what=f"CONWIP N={n} throughput vs MVA")
-    assert_matches(per_rep(res, "flow_time"), ct_mva, rel_width=0.04, what=f"CONWIP N={n} cycle time vs MVA")
-    # Factory Physics: worst ≤ TH ≤ best, and the balanced exponential line is the practical worst case
+    mean, half = assert_matches(th, th_mva, rel_width=0.05, what=f"CONWIP N={n} throughput vs MVA")
+    assert_matches(per_rep(res, "flow_time"), ct_mva, rel_width=0.05,
+                   what=f"CONWIP N={n} cycle time vs MVA")
+    # Factory Physics: worst ≤ TH ≤ best (up to the interval), and the balanced exponential
+    # line is exactly the practical worst case
     rb, t0, _ = theory.line_parameters(mean_times=means)
     best, _ = theory.best_case(n, rb, t0)
     worst, _ = theory.worst_case(n, rb, t0)
     pwc, _ = theory.practical_worst_case(n, rb, t0)
-    assert worst <= mean + half, f"N={n}: TH {mean:.4f} ± {half:.3g} below the worst case {worst:.4f}"
-    assert mean - half <= best, f"N={n}: TH {mean:.4f} ± {half:.3g} above the best case {best:.4f}"
-    assert_matches(th, pwc, rel_width=0.04, what=f"CONWIP N={n} throughput vs practical worst case")
+    assert worst <= mean + half, f"N={n}: TH {mean:.4f} ± {half:.3g} below worst case {worst:.4f}"
+    assert mean - half <= best, f"N={n}: TH {mean:.4f} ± {half:.3g} above best case {best:.4f}"
+    assert_matches(th, pwc, rel_width=0.05, what=f"CONWIP N={n} throughput vs practical worst case")
     # the saturated backlog refills at once: WIP is exactly N after the warmup
     np.testing.assert_allclose(per_rep(res, "wip"), n, rtol=1e-9)
 
@@ -227,13 +242,13 @@ def test_conwip_unbalanced_line_vs_mva():
     means, n = [1.0, 1.5, 0.8], 3
     res = simulate(conwip_line(means, n), horizon=6000, warmup=200, seed=49)
     exact = theory.mva(means, n)
-    assert_matches(per_rep(res, "throughput"), float(exact.throughput[-1]), rel_width=0.04,
+    assert_matches(per_rep(res, "throughput"), float(exact.throughput[-1]), rel_width=0.05,
                    what="CONWIP unbalanced N=3 throughput vs MVA")
-    assert_matches(per_rep(res, "flow_time"), float(exact.cycle_time[-1]), rel_width=0.04,
+    assert_matches(per_rep(res, "flow_time"), float(exact.cycle_time[-1]), rel_width=0.05,
                    what="CONWIP unbalanced N=3 cycle time vs MVA")
     for j in range(3):
         assert_matches(step_per_rep(res, f"s{j}", "utilization"), float(exact.utilization[-1, j]),
-                       rel_width=0.04, what=f"CONWIP unbalanced s{j} utilization vs MVA")
+                       rel_width=0.06, what=f"CONWIP unbalanced s{j} utilization vs MVA")
 
 
 # --------------------------------------------------------------------------- 5. priority (Cobham)
@@ -246,16 +261,18 @@ def class_waits(res) -> dict[str, list[float]]:
     it = res.items[["replication", "item", "class_of_service"]]
     v = v.merge(it, on=["replication", "item"], how="left", validate="many_to_one")
     v = v[(v["enter"] >= lo) & v["start"].notna()]
-    waits = (v["start"] - v["enter"]).groupby([v["class_of_service"].astype(str), v["replication"]]).mean()
+    cls = v["class_of_service"].astype(str)
+    waits = (v["start"] - v["enter"]).groupby([cls, v["replication"]]).mean()
     return {cls: waits.loc[cls].sort_index().tolist() for cls in ("expedite", "standard")}
 
 
-PRIORITY_TYPES = {"urgent": {"share": 0.3, "class_of_service": "expedite"}, "normal": {"share": 0.7}}
+PRIORITY_TYPES = {"urgent": {"share": 0.3, "class_of_service": "expedite"},
+                  "normal": {"share": 0.7}}
 
 
 @pytest.mark.parametrize(("servers", "lam", "horizon"), [
-    (1, 0.8, 25_000),
-    (2, 1.4, 15_000),
+    (1, 0.8, 40_000),
+    (2, 1.4, 10_000),
     pytest.param(2, 1.6, 100_000, marks=pytest.mark.slow, id="c2-rho0.8"),
 ])
 def test_nonpreemptive_priority_vs_cobham(servers, lam, horizon):
@@ -271,8 +288,10 @@ def test_nonpreemptive_priority_vs_cobham(servers, lam, horizon):
     else:
         wq = theory.cobham_mmc_wq(lams, 1.0, servers)
     waits = class_waits(res)
-    assert_matches(waits["expedite"], wq[0], rel_width=0.10, what=f"priority c={servers} expedite wait")
-    assert_matches(waits["standard"], wq[1], rel_width=0.15, what=f"priority c={servers} standard wait")
+    assert_matches(waits["expedite"], wq[0], rel_width=0.10,
+                   what=f"priority c={servers} expedite wait")
+    assert_matches(waits["standard"], wq[1], rel_width=0.20,
+                   what=f"priority c={servers} standard wait")
     # the same waits from the items table: lead time − work (one step, committed on arrival)
     it = res.items
     fresh = it[(it["arrival"] >= res.summary["sim"]["warmup"]) & it["done"].notna()]
@@ -280,13 +299,15 @@ def test_nonpreemptive_priority_vs_cobham(servers, lam, horizon):
     for k, cls in enumerate(("expedite", "standard")):
         mine = fresh["class_of_service"] == cls
         by_rep = wait[mine].groupby(fresh["replication"][mine]).mean().tolist()
-        assert_matches(by_rep, wq[k], rel_width=0.15, what=f"priority c={servers} {cls} lead time - work")
+        assert_matches(by_rep, wq[k], rel_width=(0.10, 0.20)[k],
+                       what=f"priority c={servers} {cls} lead time - work")
 
 
-# --------------------------------------------------------------------------- 6. WIP limits, exact CTMC
+# --------------------------------------------------------------------------- 6. WIP limits vs CTMC
 
 
-def two_column_ctmc(lam: float, mu1: float, mu2: float, l1: int, l2: int, big_b: int) -> dict[str, float]:
+def two_column_ctmc(lam: float, mu1: float, mu2: float, l1: int, l2: int,
+                    big_b: int) -> dict[str, float]:
     """Exact steady state of the two-column Kanban line with a bounded backlog.
 
     State (b, n1, d1, n2): b items in the backlog, n1 in column a of which d1 done (waiting for
@@ -344,7 +365,8 @@ def two_column_ctmc(lam: float, mu1: float, mu2: float, l1: int, l2: int, big_b:
     assert math.isclose(throughput, mu2 * float(pi[st[:, 3] > 0].sum()), rel_tol=1e-10)
     return {"p_reject": p_reject, "throughput": throughput,
             "wip": float(pi @ (st[:, 1] + st[:, 3])), "backlog": float(pi @ st[:, 0]),
-            "util_a": float(pi[st[:, 1] - st[:, 2] > 0].sum()), "util_b": float(pi[st[:, 3] > 0].sum())}
+            "util_a": float(pi[st[:, 1] - st[:, 2] > 0].sum()),
+            "util_b": float(pi[st[:, 3] > 0].sum())}
 
 
 def test_two_column_ctmc_sanity():
@@ -368,22 +390,28 @@ def test_wip_limited_two_column_line_vs_ctmc():
     lam, mu1, mu2, l1, l2, big_b = 0.9, 1.2, 1.0, 2, 2, 3
     d = {"name": "kanban2", "arrivals": {"process": "poisson", "rate": lam},
          "release": {"policy": "push", "backlog_limit": big_b}, "pools": {"pa": 1, "pb": 1},
-         "steps": {"a": exp_step("pa", 1 / mu1, wip_limit=l1), "b": exp_step("pb", 1 / mu2, wip_limit=l2)}}
-    horizon, warmup = 10_000, 500
+         "steps": {"a": exp_step("pa", 1 / mu1, wip_limit=l1),
+                   "b": exp_step("pb", 1 / mu2, wip_limit=l2)}}
+    horizon, warmup = 8_000, 500
     res = simulate(d, horizon=horizon, warmup=warmup, seed=66)
     exact = two_column_ctmc(lam, mu1, mu2, l1, l2, big_b)
-    assert_matches(per_rep(res, "throughput"), exact["throughput"], rel_width=0.03,
+    assert_matches(per_rep(res, "throughput"), exact["throughput"], rel_width=0.04,
                    what="Kanban line throughput vs CTMC")
-    assert_matches(per_rep(res, "wip"), exact["wip"], rel_width=0.03, what="Kanban line WIP vs CTMC")
-    assert_matches(per_rep(res, "backlog"), exact["backlog"], rel_width=0.06,
+    assert_matches(per_rep(res, "wip"), exact["wip"], rel_width=0.05,
+                   what="Kanban line WIP vs CTMC")
+    assert_matches(per_rep(res, "backlog"), exact["backlog"], rel_width=0.10,
                    what="Kanban line backlog vs CTMC")
-    frac = [r["rejected"] / (r["rejected"] + r["completed"]) for r in res.summary["replications"]]
-    assert_matches(frac, exact["p_reject"], rel_width=0.08, what="Kanban line rejected fraction vs CTMC")
+    reps = res.summary["replications"]
+    # rejected / (rejected + completed) estimates P(reject) (arrivals in the window = both, up
+    # to the change of the few items in the system between lo and hi)
+    frac = [r["rejected"] / (r["rejected"] + r["completed"]) for r in reps]
+    assert_matches(frac, exact["p_reject"], rel_width=0.15,
+                   what="Kanban line rejected fraction vs CTMC")
     span = horizon - warmup
-    assert_matches([r["rejected"] / span for r in res.summary["replications"]], lam * exact["p_reject"],
-                   rel_width=0.08, what="Kanban line rejection rate vs CTMC")
-    assert_matches(step_per_rep(res, "a", "utilization"), exact["util_a"], rel_width=0.03,
+    assert_matches([r["rejected"] / span for r in reps], lam * exact["p_reject"],
+                   rel_width=0.15, what="Kanban line rejection rate vs CTMC (PASTA)")
+    assert_matches(step_per_rep(res, "a", "utilization"), exact["util_a"], rel_width=0.04,
                    what="Kanban line a utilization vs CTMC")
-    assert_matches(step_per_rep(res, "b", "utilization"), exact["util_b"], rel_width=0.03,
+    assert_matches(step_per_rep(res, "b", "utilization"), exact["util_b"], rel_width=0.04,
                    what="Kanban line b utilization vs CTMC")
-    assert res.summary["metrics"]["rejected"] == sum(r["rejected"] for r in res.summary["replications"])
+    assert res.summary["metrics"]["rejected"] == sum(r["rejected"] for r in reps)
