@@ -4,6 +4,7 @@ Every expected number here is worked out by hand (or by a recursion written in t
 the semantics in `vssim/engine.py`; the comparisons are exact (times are sums of binary-exact
 floats) except the max-plus check, which recomputes random work times and allows 1e-9.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,7 +55,9 @@ def penny_done_by_hand(batch: int, n: int = 20, steps: int = 4) -> list[float]:
     return [d[i // batch][steps - 1] for i in range(n)]
 
 
-@pytest.mark.parametrize(("batch", "last", "first"), [(20, 80.0, 80.0), (5, 35.0, 20.0), (1, 23.0, 4.0)])
+@pytest.mark.parametrize(
+    ("batch", "last", "first"), [(20, 80.0, 80.0), (5, 35.0, 20.0), (1, 23.0, 4.0)]
+)
 def test_penny_game(run, batch, last, first):
     r = run(penny(batch), horizon=None)
     items = r.items
@@ -122,10 +125,23 @@ def test_tiny_event_log_row_by_row(run):
         (2, "done", "complete", 5.25, ""),
     ]
     log = run(TINY, horizon=None).event_log()
-    assert list(log.columns) == ["replication", "case", "activity", "lifecycle", "timestamp", "resource"]
+    assert list(log.columns) == [
+        "replication",
+        "case",
+        "activity",
+        "lifecycle",
+        "timestamp",
+        "resource",
+    ]
     assert (log["replication"] == 0).all()
-    got = [(int(c), a, lc, float(t), res) for c, a, lc, t, res in
-           log[["case", "activity", "lifecycle", "timestamp", "resource"]].itertuples(index=False)]
+    # a case is one item of one replication, named `replication-item`
+    expected = [(f"0-{case}", *rest) for case, *rest in expected]
+    got = [
+        (c, a, lc, float(t), res)
+        for c, a, lc, t, res in log[
+            ["case", "activity", "lifecycle", "timestamp", "resource"]
+        ].itertuples(index=False)
+    ]
     assert got == expected
 
 
@@ -243,7 +259,7 @@ def test_rework_with_probability_zero_changes_nothing(run):
 
 
 def test_rework_deterministic_work_isolated_items(run):
-    """Items 100 apart never meet: each pass of s1+s2 takes 1 + 1, so flow time = 2 (1 + reworks)."""
+    """Items 100 apart never meet: a pass of s1 + s2 takes 1 + 1, so flow time = 2 (1 + reworks)."""
     d = {
         "name": "rework",
         "arrivals": {"process": "trace", "times": [100.0 * k for k in range(40)]},
@@ -255,11 +271,14 @@ def test_rework_deterministic_work_isolated_items(run):
     }
     r = run(d, horizon=None, seed=3)
     items = r.items
-    assert items["rework_count"].sum() > 0           # the decisions did send items back
+    assert items["rework_count"].sum() > 0  # the decisions did send items back
     assert (items["flow_time"] == 2.0 * (1 + items["rework_count"])).all()
     assert (items["touch_time"] == items["flow_time"]).all()
     visits = r.visits
-    assert visits.groupby("item").size().tolist() == (2 * (1 + items.sort_values("item")["rework_count"])).tolist()
+    assert (
+        visits.groupby("item").size().tolist()
+        == (2 * (1 + items.sort_values("item")["rework_count"])).tolist()
+    )
 
 
 # --------------------------------------------------------------------------- dependency
@@ -268,8 +287,12 @@ def test_dependency_adds_exactly_its_delay(run):
         s2 = {"pool": "b", "work": det(1)}
         if dep:
             s2["dependency"] = {"probability": 1.0, "delay": det(2)}
-        return {"name": "dep", "arrivals": {"process": "trace", "times": [0, 10, 20]},
-                "pools": {"a": 1, "b": 1}, "steps": {"s1": {"pool": "a", "work": det(1)}, "s2": s2}}
+        return {
+            "name": "dep",
+            "arrivals": {"process": "trace", "times": [0, 10, 20]},
+            "pools": {"a": 1, "b": 1},
+            "steps": {"s1": {"pool": "a", "work": det(1)}, "s2": s2},
+        }
 
     without = run(stream(False), horizon=None)
     with_dep = run(stream(True), horizon=None)
@@ -325,7 +348,7 @@ def test_backlog_limit_one_keeps_one_waiting(run):
         "steps": {"s1": {"pool": "a", "work": det(10), "wip_limit": 1}},
     }
     r = run(d, horizon=None, warmup=0)
-    assert r.summary["metrics"]["rejected"] == 1              # the arrival at 2
+    assert r.summary["metrics"]["rejected"] == 1  # the arrival at 2
     items = r.items.sort_values("item")
     assert items["arrival"].tolist() == [0.0, 1.0, 11.0]
     assert items["commit"].tolist() == [0.0, 10.0, 20.0]
@@ -367,8 +390,10 @@ def test_max_plus_recursion_serial_line(run):
         "name": "maxplus",
         "arrivals": {"process": "trace", "times": trace},
         "pools": {f"p{j}": 1 for j in range(3)},
-        "steps": {f"s{j}": {"pool": f"p{j}", "work": {"dist": "lognormal", "mean": m, "cv": 1.2}}
-                  for j, m in enumerate(means)},
+        "steps": {
+            f"s{j}": {"pool": f"p{j}", "work": {"dist": "lognormal", "mean": m, "cv": 1.2}}
+            for j, m in enumerate(means)
+        },
     }
     r = run(d, horizon=None, seed=9)
     v = r.visits
@@ -384,7 +409,9 @@ def test_max_plus_recursion_serial_line(run):
     for j, m in enumerate(means):
         dist = parse_distribution({"dist": "lognormal", "mean": m, "cv": 1.2}, "")
         draws = Draws(dist, generator(9, 0, f"work/s{j}"))
-        np.testing.assert_allclose(work[:, j], [draws.at(k) * sizes[k] for k in range(n)], rtol=1e-15)
+        np.testing.assert_allclose(
+            work[:, j], [draws.at(k) * sizes[k] for k in range(n)], rtol=1e-15
+        )
     arrival = r.items.sort_values("item")["arrival"].to_numpy()
     assert np.array_equal(arrival, times)
     dep = np.zeros((n, 3))
