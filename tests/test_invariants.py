@@ -382,10 +382,8 @@ def classify_deadlock(d: dict, message: str) -> str:
     """Why the engine stopped, or fail if it should not have.
 
     'rework': the stream sends rework into a column with a WIP limit, so a cycle of full
-    columns can legitimately form. 'partial batch': a column holds only done items that wait
-    for nothing (a partial transfer batch) and cannot admit the next group; the engine reports
-    it as a deadlock even when its own flush rule would finish the batch (a known engine issue,
-    see test_partial_batch_is_flushed_not_a_deadlock). Anything else is a failure.
+    columns can legitimately form. Anything else is a failure (a partial transfer batch that
+    fills its column is sent on, see test_partial_batch_is_flushed_not_a_deadlock).
     """
     assert message.startswith(f"stream {d['name']!r}: deadlock at t=")
     named = [s for s in d["steps"] if f"{s} (wip_limit" in message]
@@ -396,13 +394,6 @@ def classify_deadlock(d: dict, message: str) -> str:
         for s in steps.values()
     ):
         return "deadlock: rework into a limited column"
-    if any(
-        f"{s} (wip_limit {steps[s].get('wip_limit')}) holds {k} done item(s)." in message
-        or f"{s} (wip_limit {steps[s].get('wip_limit')}) holds {k} done item(s);" in message
-        for s in named
-        for k in range(1, 10)
-    ):
-        return "deadlock: partial batch (known engine issue)"
     raise AssertionError(f"unexplained deadlock: {message}")
 
 
@@ -589,22 +580,12 @@ def test_rework_into_full_columns_deadlocks_with_the_steps_named():
     assert classify_deadlock(d, msg).startswith("deadlock: rework")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=vssim.DeadlockError,
-    reason=(
-        "engine: _check_deadlock reports a column holding a partial transfer batch (done items "
-        "waiting for batch-mates, not for another column) as a deadlock cycle, although nothing is "
-        "busy, no arrivals remain, and _check_frozen would flush the partial batch"
-    ),
-)
 def test_partial_batch_is_flushed_not_a_deadlock():
     """s1 sends groups of 2 into s2 (wip_limit 3, batch 3). Items 0, 1 enter s2 at 2 and are
     worked 2-3, 3-4; items 2, 3 are done at s1 at 4 but their group of 2 does not fit next to
     s2's partial batch. At 4 nobody works and no item will arrive, so by the engine's own rule
-    (finish partial batches that can never fill) s2's batch [0, 1] leaves at 4, [2, 3] enters
-    s2, is worked 4-5, 5-6 and is flushed at 6. The same stream without s2's wip_limit, or with
-    3 items, finishes by flushing. The engine raises DeadlockError at t=4 instead."""
+    (a partial batch that fills its column and whose mates cannot get in leaves as it is)
+    s2's batch [0, 1] leaves at 4, [2, 3] enters s2, is worked 4-5, 5-6 and is flushed at 6."""
     det = {"dist": "deterministic", "value": 1}
     d = {
         "name": "stall",

@@ -550,14 +550,22 @@ class Replication:
 
     # ------------------------------------------------------------------ stuck states
     def _check_deadlock(self, k: int) -> None:
-        """Raise if column k can never admit anyone again: a cycle of full columns whose
-        items are all done and waiting to enter another column of the cycle."""
+        """Column k cannot admit the group first in line. If a partial batch alone fills it,
+        send the batch on; if k is in a cycle of full columns whose items are all done and
+        waiting to enter another column of the cycle, raise."""
         count, done_in, blocked = self.count, self.done_in, self.blocked_to
+        if self.outgoing[k] and count[k] == len(self.outgoing[k]) and self._full(k):
+            # a partial batch fills its column and its mates cannot get in: it can never
+            # grow, so it leaves as it is
+            group, self.outgoing[k] = self.outgoing[k], []
+            self.flushed += 1
+            self._release(k, group)
+            return
         seen = {k}
         stack = [k]
         while stack:
             x = stack.pop()
-            if not self._full(x) or done_in[x] != count[x]:
+            if not self._full(x) or done_in[x] != count[x] or self.outgoing[x]:
                 return
             for dest, waiting in enumerate(blocked[x]):
                 if not waiting:

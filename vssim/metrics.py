@@ -220,9 +220,11 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
     metrics["completed"] = int(sum(r["completed"] for r in per_rep))
     metrics["rejected"] = int(sum(r["rejected"] for r in per_rep))
     metrics["unfinished"] = int(sum(r["unfinished"] for r in per_rep))
-    little = metrics["throughput"]["mean"], metrics["flow_time"]["mean"], metrics["wip"]["mean"]
-    if all(v is not None for v in little) and little[2] > 0:
-        metrics["littles_law_residual"] = abs(little[2] - little[0] * little[1]) / little[2]
+    # Little's law per replication (wip = throughput x flow time); the worst one is reported
+    residuals = [abs(r["wip"] - r["throughput"] * r["flow_time"]) / r["wip"] for r in per_rep
+                 if r["wip"] > 0 and math.isfinite(r["flow_time"])]
+    if residuals:
+        metrics["littles_law_residual"] = max(residuals)
 
     steps = pd.concat([step_metrics(rec) for rec in records], ignore_index=True)
     step_summary = {}
