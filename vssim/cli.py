@@ -57,7 +57,7 @@ def run_config(cfg: DictConfig, out_dir: str | Path) -> dict:
 
 def _ci(ci) -> str:
     lo, hi = ci
-    return "n/a" if lo is None else f"{lo:.3g}-{hi:.3g}"
+    return "n/a" if lo is None else f"{lo:.3g} to {hi:.3g}"
 
 
 @hydra.main(config_path=config_dir(), config_name="config", version_base="1.3")

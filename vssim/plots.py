@@ -106,6 +106,6 @@ def step_times(steps: dict, time_unit: str, title: str, path: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel(f"time per visit ({time_unit})")
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    fig.legend(loc="outside lower center", ncol=len(parts), frameon=False)
     fig.savefig(path)
     return path
