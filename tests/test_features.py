@@ -172,3 +172,41 @@ def test_dispatch_rules_of_a_shared_pool(rule, first_done):
               "steps": {"a": {"pool": "p", "work": det(1.0)}, "b": {"pool": "p", "work": det(1.0)}}}
     res = vssim.simulate(vssim.StreamSpec.from_dict(stream), horizon=None, seed=1)
     assert res.items["done"].tolist() == first_done
+
+
+def test_routing_by_type_is_a_jackson_network():
+    """Features visit both steps, defects only the second: Burke's theorem makes each step M/M/1
+    with its own arrival rate, so each type's lead time is the sum of the W of the steps it visits."""
+    lam, share = 0.6, 0.5
+    stream = {"name": "routes", "arrivals": {"process": "poisson", "rate": lam},
+              "item_types": {"feature": {"share": share}, "defect": {"share": 1 - share}},
+              "pools": {"a": 1, "b": 1},
+              "steps": {"one": {"pool": "a", "work": expo(1.0), "types": ["feature"]},
+                        "two": {"pool": "b", "work": expo(1.0)}}}
+    spec = vssim.StreamSpec.from_dict(stream)
+    assert spec.visit_ratios("defect") == {"one": 0.0, "two": 1.0}
+    assert spec.offered_load() == pytest.approx({"a": lam * share, "b": lam})
+    res = run(stream, horizon=40000.0)
+    items = res.items[res.items.arrival >= 1000]
+    by_type = items.groupby(["replication", "type"], observed=True)["lead_time"].mean().unstack()
+    w1, w2 = theory.mm1(lam * share, 1.0).w, theory.mm1(lam, 1.0).w
+    assert_agrees(by_type["feature"], w1 + w2, 0.08, "feature lead time")
+    assert_agrees(by_type["defect"], w2, 0.08, "defect lead time")
+    first = res.records[0]
+    defects = set(np.flatnonzero(first.item_type == first.type_names.index("defect")))
+    assert defects and not set(first.visit_item[first.visit_step == 0].tolist()) & defects
+
+
+def test_split_streams_commit_independently():
+    """Two types on disjoint steps with their own first columns: a full column of one stream
+    does not hold back commits of the other."""
+    stream = {"name": "split", "arrivals": {"process": "trace", "times": [0, 0, 0, 0]},
+              "item_types": {"a": {"share": 0.5}, "b": {"share": 0.5}},
+              "pools": {"pa": 1, "pb": 1},
+              "steps": {"sa": {"pool": "pa", "work": det(1.0), "wip_limit": 1, "types": ["a"]},
+                        "sb": {"pool": "pb", "work": det(1.0), "wip_limit": 1, "types": ["b"]}}}
+    stream["arrivals"] = {"process": "trace", "times": [{"time": 0, "type": "a"}, {"time": 0, "type": "a"},
+                                                        {"time": 0, "type": "b"}, {"time": 0, "type": "b"}]}
+    res = vssim.simulate(vssim.StreamSpec.from_dict(stream), horizon=None, seed=1)
+    assert res.items["done"].tolist() == [1.0, 2.0, 1.0, 2.0]
+    assert res.items["commit"].tolist() == [0.0, 1.0, 0.0, 1.0]

@@ -161,6 +161,23 @@ def build_stream(c, *, size: int = 1) -> tuple[dict, dict]:
         item_types["t0"]["share"] = 1.0 - sum(
             item_types[f"t{t}"]["share"] for t in range(1, n_types)
         )
+    if n_types > 1 and n_steps > 1 and c.chance(0.3):
+        # routing by type: some steps are visited by some types only (each type visits one)
+        for name in names:
+            if c.chance(0.5):
+                steps[name]["types"] = [t for t in item_types if c.chance(0.5)] or ["t0"]
+        for t in item_types:
+            if not any(t in s.get("types", [t]) for s in steps.values()):
+                steps[names[-1]].setdefault("types", []).append(t)
+        # a batch goes to each of its types' next steps: keep it within their limits
+        for j, name in enumerate(names):
+            s = steps[name]
+            for k in range(j + 1, n_steps):
+                lim = steps[names[k]].get("wip_limit")
+                if lim is not None and s.get("batch", 1) > lim:
+                    s["batch"] = lim
+            if s.get("batch") == 1:
+                s.pop("batch")
     release: dict = (
         {"policy": "conwip", "conwip": conwip} if conwip is not None else {"policy": "push"}
     )
@@ -222,8 +239,8 @@ def max_concurrent(starts: np.ndarray, stops: np.ndarray) -> int:
     return int(np.cumsum(delta[order]).max())
 
 
-def next_step(step: int, reworked: bool, rework_to: list[int]) -> int:
-    return rework_to[step] if reworked else step + 1
+def next_step(step: int, reworked: bool, rework_to: list[int], route: list[int]) -> int:
+    return route[rework_to[step]] if reworked else route[step + 1]
 
 
 def check_replication(spec: vssim.StreamSpec, rec, sim: dict) -> None:
@@ -288,18 +305,23 @@ def check_replication(spec: vssim.StreamSpec, rec, sim: dict) -> None:
     assert (n_visits[~committed] == 0).all()  # still in the backlog
     commit_t = items["commit"].to_numpy()
     done_t = items["done"].to_numpy()
+    routes = {t: spec.route(t) for t in spec.item_types}
+    item_type = items["type"].astype(str).to_numpy()
     for item, g in v.groupby("item", sort=False):
+        route = routes[item_type[item]]
         steps_ = g["s"].to_numpy()
         enter, leave = g["enter"].to_numpy(), g["leave"].to_numpy()
         rew = g["reworked"].to_numpy()
-        assert steps_[0] == 0 and enter[0] == commit_t[item]
+        assert steps_[0] == route[0] and enter[0] == commit_t[item]
         assert (enter[1:] == leave[:-1]).all(), f"item {item}: visits not contiguous"
         for k in range(1, len(steps_)):
-            assert steps_[k] == next_step(steps_[k - 1], rew[k - 1], rework_to), (
+            assert steps_[k] == next_step(steps_[k - 1], rew[k - 1], rework_to, route), (
                 f"item {item} routing"
             )
         if done[item]:
-            assert steps_[-1] == n - 1 and not rew[-1] and leave[-1] == done_t[item]
+            last = max(k for k in range(n) if route[k] == k)
+            assert steps_[-1] == last and not rew[-1] and leave[-1] == done_t[item]
+        if done[item] and all(r == k for k, r in enumerate(route[:n])):  # not routed by type
             assert len(steps_) == n + sum(
                 steps_[k] - rework_to[steps_[k]] + 1 for k in range(len(steps_)) if rew[k]
             )

@@ -65,6 +65,10 @@ class Plan:
     type_value: list[float]
     type_shares: np.ndarray
     conwip: int
+    routed: bool                         # some step is visited by some item types only
+    route: list[list[int]]               # route[type][k]: first step >= k the type visits (n: done)
+    first_columns: list[int]             # the columns items are committed into
+    is_first: list[bool]
 
     @classmethod
     def of(cls, spec: StreamSpec) -> Plan:
@@ -84,6 +88,7 @@ class Plan:
             pool_people.append(list(range(len(person_pool), len(person_pool) + pool.size)))
             person_pool.extend([p] * pool.size)
         types = list(spec.item_types.values())
+        route = [spec.route(t.name) for t in types]
         return cls(
             spec=spec,
             n_steps=len(steps),
@@ -104,6 +109,10 @@ class Plan:
             type_value=[t.business_value for t in types],
             type_shares=np.array([t.share for t in types]),
             conwip=UNLIMITED if spec.release.conwip is None else spec.release.conwip,
+            routed=any(s.types is not None for s in steps),
+            route=route,
+            first_columns=sorted({r[0] for r in route}),
+            is_first=[k in {r[0] for r in route} for k in range(len(steps))],
         )
 
 
@@ -161,7 +170,8 @@ class Replication:
         self.blocked_to = [[0] * (n + 1) for _ in range(n)]  # [src][dest]: done items waiting to move
         self.free = [list(reversed(people)) for people in plan.pool_people]
         self.last_step = [-1] * len(plan.person_pool)
-        self.backlog: list = []             # (priority, seq, item)
+        self.backlogs: list[list] = [[] for _ in range(n)]  # per first column: (priority, seq, item)
+        self.backlog_n = 0
         self.wip = 0
         self.busy = 0
         self.timers = 0
@@ -238,13 +248,16 @@ class Replication:
         """Item i has arrived in the backlog: commit it, keep it, or reject it."""
         entry = (self.prio[i], self.seq, i)
         self.seq += 1
-        heapq.heappush(self.backlog, entry)
+        backlog = self.backlogs[self.plan.route[self.itype[i]][0]]
+        heapq.heappush(backlog, entry)
+        self.backlog_n += 1
         self._commit()
         limit = self.spec.release.backlog_limit
-        if limit is not None and len(self.backlog) > limit:
+        if limit is not None and self.backlog_n > limit:
             # the newcomer is the one that does not fit
-            self.backlog.remove(entry)
-            heapq.heapify(self.backlog)
+            backlog.remove(entry)
+            heapq.heapify(backlog)
+            self.backlog_n -= 1
             self.rejected.append(self.arrival[i])
             self.itype[i] = -1 - self.itype[i]      # marked rejected; kept apart in the records
 
@@ -280,22 +293,32 @@ class Replication:
 
     # ------------------------------------------------------------------ release
     def _commit(self) -> None:
+        """Commit backlog items, best class first, while CONWIP and their first column allow."""
         plan = self.plan
-        count0 = self.count
-        lim0 = plan.limit[0]
+        count, limit, entry, backlogs = self.count, plan.limit, self.entry, self.backlogs
         saturated = self.spec.arrivals.process == "saturated"
-        while self.wip < plan.conwip and count0[0] < lim0 and not self.entry[0]:
-            if self.backlog:
-                i = heapq.heappop(self.backlog)[2]
-            elif saturated:
-                i = self._new_item(self.env.now)
-            else:
+        while self.wip < plan.conwip:
+            best = -1
+            for c in plan.first_columns:
+                b = backlogs[c]
+                if b and count[c] < limit[c] and not entry[c] and (best < 0 or b[0] < backlogs[best][0]):
+                    best = c
+            if best < 0:
+                if saturated and not self.backlog_n:
+                    # the backlog never empties: the next item is made when it is needed
+                    i = self._new_item(self.env.now)
+                    heapq.heappush(backlogs[plan.route[self.itype[i]][0]], (self.prio[i], self.seq, i))
+                    self.seq += 1
+                    self.backlog_n += 1
+                    continue
                 return
+            i = heapq.heappop(backlogs[best])[2]
+            self.backlog_n -= 1
             self.commit_t[i] = self.env.now
             self.commit_seq[i] = self._next_order()
             self.wip += 1
-            count0[0] += 1
-            self._enter(0, i, -1)
+            count[best] += 1
+            self._enter(best, i, -1)
 
     # ------------------------------------------------------------------ columns
     def _enter(self, k: int, i: int, src: int) -> None:
@@ -407,7 +430,7 @@ class Replication:
         if pr and (self.rework_u[k].at(i) if first else self.rework_again_u[k].next()) < pr:
             self.v_rew[v] = 1
             self.reworks[i] += 1
-            to = plan.rework_to[k]
+            to = plan.route[self.itype[i]][plan.rework_to[k]] if plan.routed else plan.rework_to[k]
             if to == k:                     # redone in the same column: it never leaves
                 self.done_in[k] -= 1
                 self.v_leave[v] = self.env.now
@@ -450,11 +473,29 @@ class Replication:
         """A full transfer batch leaves step k: through the cadence gate if any, then onward."""
         if self.plan.cadence[k] is not None:
             self.gate[k].append(group)
-            self.blocked_to[k][k + 1] += len(group)
+            for dest, sub in self._split(k, group):
+                self.blocked_to[k][dest] += len(sub)
             if not self.tick_pending[k]:
                 self._schedule_tick(k)
+        elif self.plan.routed:
+            for dest, sub in self._split(k, group):
+                self._request(dest, sub, k)
         else:
             self._request(k + 1, group, k)
+
+    def _split(self, k: int, group: list[int]) -> list[tuple[int, list[int]]]:
+        """Where the items of a group leaving step k go next, in first-come order."""
+        if not self.plan.routed:
+            return [(k + 1, group)]
+        route, itype = self.plan.route, self.itype
+        parts: dict[int, list[int]] = {}
+        for i in group:
+            parts.setdefault(route[itype[i]][k + 1], []).append(i)
+        return list(parts.items())
+
+    def _fits(self, dest: int, m: int) -> bool:
+        """A group of m items can enter column dest now (done always can)."""
+        return dest == self.plan.n_steps or (not self.entry[dest] and self.count[dest] + m <= self.plan.limit[dest])
 
     def _schedule_tick(self, k: int) -> None:
         period = self.plan.cadence[k]
@@ -467,20 +508,22 @@ class Replication:
         k = ev._value
         self.tick_pending[k] = False
         gate = self.gate[k]
-        nxt = k + 1
+        blocked_at = -1
         while gate:
-            group = gate[0]
-            if nxt < self.plan.n_steps and (self.entry[nxt] or
-                                            self.count[nxt] + len(group) > self.plan.limit[nxt]):
+            parts = self._split(k, gate[0])
+            stuck = [dest for dest, sub in parts if not self._fits(dest, len(sub))]
+            if stuck:
+                blocked_at = stuck[0]
                 break
             gate.popleft()
-            self.blocked_to[k][nxt] -= len(group)
-            self._request(nxt, group, k)
+            for dest, sub in parts:
+                self.blocked_to[k][dest] -= len(sub)
+                self._request(dest, sub, k)
         if gate:
             self.tick_pending[k] = True
             self.env.timeout(self.plan.cadence[k], k).callbacks.append(self._tick)
-            if nxt < self.plan.n_steps:
-                self._check_deadlock(nxt)
+            if 0 <= blocked_at < self.plan.n_steps:
+                self._check_deadlock(blocked_at)
         if not self.busy and not self.timers:
             self._check_frozen()
 
@@ -499,7 +542,7 @@ class Replication:
             for i in group:
                 self.v_leave[self.cur_visit[i]] = now
                 self._enter(k, i, src)
-            if self.entry[src] or src == 0:
+            if self.entry[src] or self.plan.is_first[src]:
                 self._fill(src)
             return
         self.entry[k].append((group, src))
@@ -531,7 +574,7 @@ class Replication:
             freed.append(src)
         for src in freed:
             self._fill(src)
-        if k == 0:
+        if self.plan.is_first[k]:
             self._commit()
 
     def _exit(self, group: list[int], src: int) -> None:
@@ -545,7 +588,7 @@ class Replication:
             self.done_t[i] = now
             self.done_seq[i] = self._next_order()
         self._fill(src)
-        if src != 0:
+        if not self.plan.is_first[src]:
             self._commit()
 
     # ------------------------------------------------------------------ stuck states
@@ -591,13 +634,10 @@ class Replication:
             return
         n = self.plan.n_steps
         for k in range(n):
-            if self.gate[k]:
-                nxt = k + 1
-                if nxt == n or (not self.entry[nxt] and
-                                self.count[nxt] + len(self.gate[k][0]) <= self.plan.limit[nxt]):
-                    return                   # the next tick moves it
-        can_commit = (self.wip < self.plan.conwip and self.count[0] < self.plan.limit[0]
-                      and not self.entry[0])
+            if self.gate[k] and all(self._fits(dest, len(sub)) for dest, sub in self._split(k, self.gate[k][0])):
+                return                       # the next tick moves it
+        can_commit = self.wip < self.plan.conwip and any(
+            self.count[c] < self.plan.limit[c] and not self.entry[c] for c in self.plan.first_columns)
         if not self.arrivals_done and can_commit:
             return                          # new arrivals can still fill partial batches
         if self.spec.arrivals.process == "saturated" and can_commit:
@@ -656,7 +696,7 @@ class Replication:
                 if self.progress is not None:
                     self.progress(1.0 / steps)
             end = self.horizon
-            if a.finite and self.arrivals_done and self.wip == 0 and not self.backlog:
+            if a.finite and self.arrivals_done and self.wip == 0 and not self.backlog_n:
                 end = self._last_event()
         if self.horizon is None and self.progress is not None:
             self.progress(1.0)

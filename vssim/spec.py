@@ -159,6 +159,10 @@ class Step:
     rework: Rework | None = None
     batch: int = 1
     cadence: float | None = None
+    types: tuple[str, ...] | None = None   # item types that visit this step (None: all)
+
+    def visited_by(self, item_type: str) -> bool:
+        return self.types is None or item_type in self.types
 
 
 @dataclass(frozen=True)
@@ -223,7 +227,7 @@ class StreamSpec:
         arrivals = _parse_arrivals(d["arrivals"], item_types, base_dir)
         pools = _parse_pools(d["pools"])
         release = _parse_release(d.get("release"))
-        steps = _parse_steps(d["steps"], pools)
+        steps = _parse_steps(d["steps"], pools, item_types)
         spec = cls(name=name, arrivals=arrivals, item_types=item_types, pools=pools, release=release,
                    steps=steps, time_unit=time_unit, description=str(description),
                    source=_plain(d))
@@ -251,24 +255,41 @@ class StreamSpec:
     def mean_size(self) -> float:
         return sum(t.share * t.mean_size for t in self.item_types.values())
 
-    def visit_ratios(self) -> dict[str, float]:
-        """Mean visits per item to each step, rework loops included (solves v = e1 + vP)."""
+    def route(self, item_type: str) -> list[int]:
+        """`route[k]`: the first step at or after k that items of this type visit (n: done)."""
+        steps = list(self.steps.values())
+        n = len(steps)
+        out = [n] * (n + 1)
+        for k in range(n - 1, -1, -1):
+            out[k] = k if steps[k].visited_by(item_type) else out[k + 1]
+        return out
+
+    def visit_ratios(self, item_type: str | None = None) -> dict[str, float]:
+        """Mean visits per item to each step, rework loops included (solves v = e + vP).
+
+        For one item type, or averaged over the types' shares when `item_type` is None.
+        """
         import numpy as np
 
         names = self.step_names
         n = len(names)
-        p = np.zeros((n, n))
+        if item_type is None:
+            total = np.zeros(n)
+            for t in self.item_types.values():
+                total += t.share * np.array(list(self.visit_ratios(t.name).values()))
+            return dict(zip(names, total.tolist(), strict=True))
+        route = self.route(item_type)
+        p = np.zeros((n + 1, n + 1))
         for j, s in enumerate(self.steps.values()):
-            nxt = j + 1
             pr = s.rework.probability if s.rework else 0.0
             if s.rework:
-                p[j, names.index(s.rework.to)] += pr
-            if nxt < n:
-                p[j, nxt] += 1.0 - pr
-        e = np.zeros(n)
-        e[0] = 1.0
-        v = np.linalg.solve((np.eye(n) - p).T, e)
-        return dict(zip(names, v.tolist(), strict=True))
+                p[j, route[names.index(s.rework.to)]] += pr
+            p[j, route[j + 1]] += 1.0 - pr
+        e = np.zeros(n + 1)
+        e[route[0]] = 1.0
+        p[n, :] = 0.0                      # done is absorbing: no visits after it
+        v = np.linalg.solve((np.eye(n + 1) - p).T, e)
+        return dict(zip(names, v[:n].tolist(), strict=True))
 
     def offered_load(self) -> dict[str, float]:
         """Offered load per pool (λ · visits · work · size / people); ≥ 1 means queues grow forever.
@@ -279,17 +300,17 @@ class StreamSpec:
         lam = self.arrival_rate()
         if lam is None:
             return {}
-        visits = self.visit_ratios()
-        size = self.mean_size()
         load = dict.fromkeys(self.pools, 0.0)
-        for s in self.steps.values():
-            extra = 0.0
-            work = s.work.mean * size
-            for p in s.pools:
-                pool = self.pools[p]
-                if pool.interruptions is not None:
-                    extra = work * pool.interruptions.rate * pool.interruptions.duration.mean
-                load[p] += lam * visits[s.name] * (work + extra) / len(s.pools)
+        for t in self.item_types.values():
+            visits = self.visit_ratios(t.name)
+            for s in self.steps.values():
+                work = s.work.mean * t.mean_size
+                for p in s.pools:
+                    pool = self.pools[p]
+                    extra = 0.0
+                    if pool.interruptions is not None:
+                        extra = work * pool.interruptions.rate * pool.interruptions.duration.mean
+                    load[p] += t.share * lam * visits[s.name] * (work + extra) / len(s.pools)
         return {p: v / self.pools[p].size for p, v in load.items()}
 
 
@@ -483,10 +504,10 @@ def _parse_release(value: Any) -> Release:
 
 
 _STEP_KEYS = ("pool", "work", "wip_limit", "handoff", "dependency", "rework", "batch", "cadence",
-              "description")
+              "types", "description")
 
 
-def _parse_steps(value: Any, pools: dict[str, Pool]) -> dict[str, Step]:
+def _parse_steps(value: Any, pools: dict[str, Pool], item_types: dict[str, ItemType]) -> dict[str, Step]:
     d = _mapping(value, "steps")
     if not d:
         raise SpecError("steps", "a non-empty ordered mapping of steps", value)
@@ -531,7 +552,18 @@ def _parse_steps(value: Any, pools: dict[str, Pool]) -> dict[str, Step]:
         cadence = s.get("cadence")
         cadence = None if cadence is None else _number(cadence, f"{path}.cadence", low=0, low_open=True,
                                                       allowed="a positive number or null")
-        steps[name] = Step(name, tuple(pool_names), work, wip_limit, handoff, dependency, rework, batch, cadence)
+        types = s.get("types")
+        if types is not None:
+            if isinstance(types, str):
+                types = [types]
+            if not isinstance(types, Sequence) or not types:
+                raise SpecError(f"{path}.types", "a non-empty list of item types or null (all types)", types)
+            for t in types:
+                if t not in item_types:
+                    raise SpecError(f"{path}.types", "a list of the item types " + ", ".join(item_types), t)
+            types = tuple(str(t) for t in types)
+        steps[name] = Step(name, tuple(pool_names), work, wip_limit, handoff, dependency, rework, batch, cadence,
+                           types)
     return steps
 
 
@@ -544,8 +576,9 @@ def _check_can_flow(spec: StreamSpec) -> None:
             raise SpecError(f"steps.{s.name}.batch", message=(
                 f"must be <= steps.{s.name}.wip_limit ({s.wip_limit}), got {s.batch}: a larger batch "
                 f"could never fill the column{finite}"))
-        if j + 1 < len(steps):
-            nxt = steps[j + 1]
+        nexts = sorted({spec.route(t)[j + 1] for t in spec.item_types if s.visited_by(t)} - {len(steps)})
+        for k in nexts:
+            nxt = steps[k]
             if nxt.wip_limit is not None and s.batch > nxt.wip_limit:
                 raise SpecError(f"steps.{s.name}.batch", message=(
                     f"must be <= steps.{nxt.name}.wip_limit ({nxt.wip_limit}), got {s.batch}: a larger batch "
@@ -554,6 +587,9 @@ def _check_can_flow(spec: StreamSpec) -> None:
         if conwip is not None and s.batch > conwip:
             raise SpecError(f"steps.{s.name}.batch", message=(
                 f"must be <= release.conwip ({conwip}), got {s.batch}: a larger batch could never fill{finite}"))
+    for t in spec.item_types:
+        if not any(s.visited_by(t) for s in steps):
+            raise SpecError("item_types", message=f"{t!r} visits no step: add it to some step's types")
     if spec.arrivals.process == "saturated" and spec.release.conwip is None and steps[0].wip_limit is None:
         raise SpecError("arrivals.process", message=(
             "saturated needs release.conwip or a wip_limit on the first step, "
