@@ -1,0 +1,301 @@
+"""Report figures (vssim.figures): each writes a readable PNG and draws the numbers it is given."""
+from __future__ import annotations
+
+import types
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
+
+import vssim
+from vssim import figures as F
+
+STREAM = {
+    "name": "tiny",
+    "time_unit": "day",
+    "arrivals": {"process": "poisson", "rate": 0.8},
+    "item_types": {"feature": {"share": 0.7}, "defect": {"share": 0.3, "size": 0.5}},
+    "pools": {"devs": 2, "testers": 1},
+    "steps": {
+        "build": {"pool": "devs", "work": {"dist": "exponential", "mean": 1.5}, "wip_limit": 6},
+        "test": {"pool": "testers", "work": {"dist": "lognormal", "mean": 0.8, "cv": 0.5},
+                 "rework": {"probability": 0.2, "to": "build"}},
+    },
+}
+WARMUP = 20.0
+
+
+@pytest.fixture(scope="module")
+def result():
+    return vssim.simulate(vssim.StreamSpec.from_dict(STREAM), horizon=200, warmup=WARMUP, replications=2, seed=3,
+                          progress=False)
+
+
+@pytest.fixture(scope="module")
+def table():
+    """A tidy comparison table built by hand: baseline and two scenarios, three metrics."""
+    rows = []
+    spec = {"lead_time": (10.0, [0.0, -3.0, 1.0]), "throughput": (0.8, [0.0, 0.1, -0.01]),
+            "flow_efficiency": (0.3, [0.0, 0.05, 0.0])}
+    for metric, (base, diffs) in spec.items():
+        for k, (name, d) in enumerate(zip(["baseline", "limit_wip", "kaikaku"], diffs, strict=True)):
+            mean = base + d
+            paired = 0.02 * base * (k + 1)
+            indep = 3 * paired
+            rows.append({"scenario": name, "metric": metric, "mean": mean, "ci_lo": mean - 0.05 * base,
+                         "ci_hi": mean + 0.05 * base, "baseline_mean": base, "diff": d,
+                         "diff_lo": d - paired if k else 0.0, "diff_hi": d + paired if k else 0.0,
+                         "pct_change": 100 * d / base, "significant": bool(k and abs(d) > paired),
+                         "indep_lo": d - indep if k else 0.0, "indep_hi": d + indep if k else 0.0,
+                         "variance_reduction": 9.0 if k else np.nan, "replications": 10})
+    return pd.DataFrame(rows)
+
+
+def vsm_stand_in():
+    steps = pd.DataFrame({"step": ["build", "test"], "visits": [1.25, 1.25], "process_time": [1.9, 1.0],
+                          "wait_time": [4.2, 0.7], "lead_time": [6.1, 1.7], "pct_complete_accurate": [1.0, 0.8]})
+    return types.SimpleNamespace(steps=steps, total_process_time=2.9, total_wait_time=4.9, total_lead_time=7.8,
+                                 flow_efficiency=2.9 / 7.8, rolled_pct_complete_accurate=0.8, time_unit="day")
+
+
+def texts(fig) -> list[str]:
+    return [t.get_text() for t in fig.findobj(Text)]
+
+
+def by_gid(fig, gid, kind=None):
+    return [a for a in fig.findobj(kind) if a.get_gid() == gid]
+
+
+def check_png(path, fig):
+    """The PNG exists, is an image, and has the figure's size at 110 dpi."""
+    assert path.exists()
+    img = mpimg.imread(path)
+    w, h = fig.get_size_inches() * F.DPI
+    assert abs(img.shape[0] - h) <= 1 and abs(img.shape[1] - w) <= 1
+    assert img.shape[2] in (3, 4)
+    assert img[..., :3].std() > 0.01                  # not blank
+
+
+def check_readable(fig):
+    """A title, and every text at least 10 pt."""
+    titled = fig.get_suptitle() or any(ax.get_title() for ax in fig.axes)
+    assert titled
+    for t in fig.findobj(Text):
+        if t.get_text().strip():
+            assert t.get_fontsize() >= 10, t.get_text()
+
+
+# ------------------------------------------------------------------------------------ dashboard
+def test_dashboard_tiles_hold_the_formatted_numbers(result, tmp_path):
+    s = result.summary
+    m = s["metrics"]
+    fig = F._build_dashboard(s)
+    check_readable(fig)
+    t = "\n".join(texts(fig))
+    assert F.fmt(m["throughput"]["mean"]) in t
+    assert f"{F.fmt(m['lead_time']['mean'])} day" in t
+    assert f"p85 {F.fmt(m['lead_time']['p85'])} day" in t
+    assert F.fmt(m["wip"]["mean"]) in t
+    assert F.pct(m["flow_efficiency"]["mean"]) in t
+    assert F.pct(m["flow_predictability"]["mean"]) in t
+    for name in ("Flow distribution", "Flow velocity", "Flow time", "Flow load", "Flow efficiency",
+                 "Flow predictability"):
+        assert name in t
+    for typ, share in m["flow_distribution"].items():
+        assert f"{typ} {F.pct(share)}" in t
+        bar = by_gid(fig, f"distribution:{typ}", Rectangle)
+        assert len(bar) == 1 and bar[0].get_width() == pytest.approx(share * 0.88)
+    lo, hi = m["throughput"]["ci95"]
+    assert f"95 % CI {F.fmt(lo)} to {F.fmt(hi)}" in t
+    path = F.dashboard(s, tmp_path / "dash.png")
+    assert path == tmp_path / "dash.png"
+    check_png(path, fig)
+
+
+def test_dashboard_without_intervals_says_na(result, tmp_path):
+    s = {**result.summary, "metrics": {**result.summary["metrics"]}}
+    s["metrics"]["throughput"] = {"mean": 0.5, "ci95": [None, None]}
+    s["metrics"]["flow_predictability"] = {"mean": None, "ci95": [None, None], "in_band": None}
+    fig = F._build_dashboard(s, title="custom")
+    t = texts(fig)
+    assert "95 % CI n/a" in t and "n/a" in t and fig.get_suptitle() == "custom"
+    F.dashboard(s, tmp_path / "d.png")
+
+
+# ------------------------------------------------------------------------------------ scatter
+def test_cycle_time_scatter_points_and_percentile_lines(result, tmp_path):
+    items = result.items
+    fig = F._build_cycle_time_scatter(items, "day", warmup=WARMUP)
+    check_readable(fig)
+    done = items[items["done"].notna()]
+    points = sum(len(c.get_offsets()) for c in fig.findobj(PathCollection) if str(c.get_gid()).startswith("items:"))
+    assert points == len(done)
+    after = done[done["arrival"] >= WARMUP]["lead_time"]
+    for q in (50, 85, 95):
+        (line,) = by_gid(fig, f"p{q}")
+        assert line.get_ydata()[0] == pytest.approx(np.percentile(after, q))
+    assert by_gid(fig, "warmup")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "done at (day)" and ax.get_ylabel() == "lead time (day)"
+    path = F.cycle_time_scatter(items, "day", tmp_path / "scatter.png", warmup=WARMUP)
+    check_png(path, fig)
+
+
+def test_cycle_time_scatter_without_arrival_column(result, tmp_path):
+    items = result.items[["done", "lead_time", "type"]]
+    F.cycle_time_scatter(items, "week", tmp_path / "s.png")
+
+
+# ------------------------------------------------------------------------------------ throughput
+@pytest.mark.parametrize("span", [7.0, 45.0, 122.0, 180.0, 1000.0, 3650.0, 0.37])
+def test_default_period_gives_30_to_60_periods(span):
+    p = F.nice_period(span)
+    assert 30 <= span / p <= 60 + 1e-9
+
+
+def test_throughput_run_chart_bars_mean_and_band(result, tmp_path):
+    items = result.items
+    rec = result.records[0]
+    fig = F._build_throughput_run_chart(items, "day", period=5.0, warmup=WARMUP, end=rec.end)
+    check_readable(fig)
+    one = items[items["replication"] == 0]["done"].to_numpy()
+    edges = np.arange(WARMUP, rec.end + 1e-9, 5.0)
+    expected, _ = np.histogram(one[np.isfinite(one)], bins=edges)
+    bars = by_gid(fig, "bars", Rectangle)
+    assert [p.get_height() for p in bars] == list(expected)
+    (mean,) = by_gid(fig, "mean")
+    assert mean.get_ydata()[0] == pytest.approx(expected.mean())
+    (band,) = by_gid(fig, "band")
+    ys = band.get_path().vertices[:, 1] if not isinstance(band, Rectangle) else [band.get_y(),
+                                                                                band.get_y() + band.get_height()]
+    assert min(ys) == pytest.approx(np.percentile(expected, 5)) and max(ys) == pytest.approx(
+        np.percentile(expected, 95))
+    warm = by_gid(fig, "bars:warmup")
+    assert len(warm) == 4          # 20 days of warmup in 5-day periods
+    assert fig.axes[0].get_ylabel() == "items done per 5 day"
+    path = F.throughput_run_chart(items, "day", tmp_path / "tp.png", period=5.0, warmup=WARMUP, end=rec.end)
+    check_png(path, fig)
+
+
+def test_throughput_run_chart_default_period(result, tmp_path):
+    rec = result.records[0]
+    fig = F._build_throughput_run_chart(result.items, "day", warmup=WARMUP, end=rec.end)
+    assert 30 <= len(by_gid(fig, "bars", Rectangle)) <= 60
+    F.throughput_run_chart(result.items, "day", tmp_path / "tp.png")
+
+
+# ------------------------------------------------------------------------------------ aging WIP
+def test_aging_wip_one_dot_per_item_in_progress(result, tmp_path):
+    rec = result.records[0]
+    fig = F._build_aging_wip(rec, "day")
+    check_readable(fig)
+    open_ = (rec.commit <= rec.end) & np.isnan(rec.done)
+    dots = [c for c in fig.findobj(PathCollection) if str(c.get_gid()).startswith("items")]
+    ages = np.sort(np.concatenate([c.get_offsets()[:, 1] for c in dots]))
+    assert len(ages) == open_.sum() > 0
+    np.testing.assert_allclose(ages, np.sort(rec.end - rec.commit[open_]))
+    # each dot sits in its item's current column (the step of its last visit)
+    wip = F.in_progress(rec)
+    for item, col in zip(wip["item"], wip["column"], strict=True):
+        assert rec.visit_step[np.flatnonzero(rec.visit_item == item)[-1]] == col
+    # the bands: p50 and p85 of done items' time from commit to (last) leaving each column
+    bands = F.column_age_percentiles(rec)
+    ok = ~np.isnan(rec.done) & (rec.arrival >= rec.warmup)
+    for j, name in enumerate(rec.step_names):
+        times = []
+        for i in np.flatnonzero(ok):
+            leave = rec.visit_leave[(rec.visit_item == i) & (rec.visit_step == j)]
+            if len(leave):
+                times.append(leave.max() - rec.commit[i])
+        np.testing.assert_allclose(bands[j], np.percentile(times, [50, 85]))
+        rects = by_gid(fig, f"band:{name}", Rectangle)
+        tops = sorted(r.get_y() + r.get_height() for r in rects)
+        assert tops[0] == pytest.approx(bands[j, 0]) and tops[1] == pytest.approx(bands[j, 1])
+    # at-risk dots are exactly those above their column's p85
+    (risk,) = by_gid(fig, "items:at_risk")
+    assert len(risk.get_offsets()) == int((wip["age"].to_numpy() > bands[wip["column"].to_numpy(), 1]).sum())
+    path = F.aging_wip(rec, "day", tmp_path / "aging.png")
+    check_png(path, fig)
+
+
+# ------------------------------------------------------------------------------------ VSM
+def test_vsm_timeline_ladder_and_totals(tmp_path):
+    vsm = vsm_stand_in()
+    fig = F._build_vsm_timeline(vsm)
+    check_readable(fig)
+    for _, row in vsm.steps.iterrows():
+        (wait,) = by_gid(fig, f"wait:{row['step']}")
+        (proc,) = by_gid(fig, f"process:{row['step']}")
+        assert wait.get_ydata()[0] > proc.get_ydata()[0]          # wait on the upper level
+    t = texts(fig)
+    for s in ("4.2 day", "0.7 day", "1.9 day", "1 day", "7.8 day", "2.9 day", "4.9 day", "37 %", "80 %"):
+        assert s in t, s
+    assert any("%C&A 80 %" in x for x in t)
+    path = F.vsm_timeline(vsm, tmp_path / "vsm.png")
+    check_png(path, fig)
+
+
+# ------------------------------------------------------------------------------------ comparisons
+def test_comparison_bars_heights_and_annotations(table, tmp_path):
+    fig = F._build_comparison_bars(table, time_unit="day")
+    check_readable(fig)
+    for metric in ("lead_time", "throughput", "flow_efficiency"):
+        bars = by_gid(fig, f"bars:{metric}", Rectangle)
+        rows = table[table["metric"] == metric]
+        assert [p.get_width() for p in bars] == pytest.approx(rows["mean"].tolist())
+        assert bars[0].get_facecolor()[:3] == pytest.approx((0.498, 0.498, 0.498), abs=0.01)  # grey
+    (lt,) = by_gid(fig, "change:lead_time:limit_wip")
+    assert lt.get_text() == "-30 %*"
+    (kk,) = by_gid(fig, "change:lead_time:kaikaku")
+    assert kk.get_text() == "+10 %*"
+    (fe,) = by_gid(fig, "change:flow_efficiency:kaikaku")
+    assert fe.get_text() == "+0 %"
+    labels = [ax.get_xlabel() for ax in fig.axes if ax.get_xlabel()]
+    assert labels == ["lead time, mean (day)", "throughput (items/day)", "flow efficiency (%)"]
+    path = F.comparison_bars(table, tmp_path / "cmp.png", time_unit="day")
+    check_png(path, fig)
+
+
+def test_comparison_baseline_first_even_when_listed_last(table):
+    t = pd.concat([table[table["scenario"] != "baseline"], table[table["scenario"] == "baseline"]])
+    t["scenario"] = t["scenario"].replace("baseline", "today")
+    fig = F._build_comparison_bars(t, metrics=("lead_time",))
+    bars = by_gid(fig, "bars:lead_time", Rectangle)
+    assert bars[0].get_width() == pytest.approx(10.0)
+    assert [x.get_text() for x in fig.axes[0].get_yticklabels()][0] == "today"
+
+
+def test_crn_widths_half_widths_and_factor(table, tmp_path):
+    fig = F._build_crn_widths(table)
+    check_readable(fig)
+    (paired,) = by_gid(fig, "paired:lead_time")
+    (indep,) = by_gid(fig, "independent:lead_time")
+    np.testing.assert_allclose(paired.get_offsets()[:, 0], [0.4, 0.6])     # (diff_hi - diff_lo) / 2
+    np.testing.assert_allclose(indep.get_offsets()[:, 0], [1.2, 1.8])
+    (f,) = by_gid(fig, "factor:throughput:kaikaku")
+    assert f.get_text() == "×9"
+    assert fig.axes[0].get_xscale() == "log"
+    w = F.crn_halfwidths(table.assign(variance_reduction=np.nan))
+    np.testing.assert_allclose(w["factor"], 9.0)
+    path = F.crn_widths(table, tmp_path / "crn.png")
+    check_png(path, fig)
+
+
+def test_lead_time_distributions_p85_markers(result, tmp_path):
+    lt = result.items["lead_time"].to_numpy()
+    data = {"baseline": lt, "faster": lt[np.isfinite(lt)] * 0.7}
+    fig = F._build_lead_time_distributions(data, "day")
+    check_readable(fig)
+    for name, v in data.items():
+        v = v[np.isfinite(v)]
+        (marker,) = by_gid(fig, f"p85:{name}")
+        assert marker.get_xdata()[0] == pytest.approx(np.percentile(v, 85))
+        (ecdf,) = by_gid(fig, f"ecdf:{name}")
+        assert ecdf.get_ydata()[-1] == pytest.approx(1.0) and len(ecdf.get_xdata()) == len(v) + 1
+    assert fig.axes[0].get_xlabel() == "lead time (day)"
+    path = F.lead_time_distributions(data, "day", tmp_path / "ltd.png")
+    check_png(path, fig)
