@@ -279,6 +279,7 @@ def test_crn_widths_half_widths_and_factor(table, tmp_path):
     (f,) = by_gid(fig, "factor:throughput:kaikaku")
     assert f.get_text() == "×9"
     assert fig.axes[0].get_xscale() == "log"
+    assert (F._factor(4.24), F._factor(1234.0), F._factor(np.nan)) == ("×4.2", "×1,234", "n/a")
     w = F.crn_halfwidths(table.assign(variance_reduction=np.nan))
     np.testing.assert_allclose(w["factor"], 9.0)
     path = F.crn_widths(table, tmp_path / "crn.png")

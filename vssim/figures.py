@@ -617,6 +617,13 @@ def crn_halfwidths(table: pd.DataFrame) -> pd.DataFrame:
     return t[["scenario", "metric", "paired", "independent", "factor"]].reset_index(drop=True)
 
 
+def _factor(f: float) -> str:
+    """"×4.2", "×59", "×1,200": a variance-reduction factor, never in scientific notation."""
+    if f is None or not np.isfinite(f):
+        return "n/a"
+    return f"×{fmt(f, 2)}" if f < 100 else f"×{f:,.0f}"
+
+
 def _build_crn_widths(table: pd.DataFrame, title: str | None = None, *, time_unit: str = "day") -> Figure:
     w = crn_halfwidths(table)
     metrics = list(dict.fromkeys(w["metric"]))
@@ -658,7 +665,7 @@ def _build_crn_widths(table: pd.DataFrame, title: str | None = None, *, time_uni
                 f = rows.loc[s, "factor"]
                 right = np.nanmax([p[k], q[k]]) if np.isfinite([p[k], q[k]]).any() else np.nan
                 if np.isfinite(right):
-                    ax.annotate(f"×{fmt(f, 2)}" if np.isfinite(f) else "n/a", xy=(right, k), xytext=(8, 0),
+                    ax.annotate(_factor(f), xy=(right, k), xytext=(8, 0),
                                 textcoords="offset points", va="center", fontsize=10, gid=f"factor:{metric}:{s}")
             ax.set_yticks(y, names)
             ax.set_ylim(len(names) - 0.5, -0.5)
