@@ -13,7 +13,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from vssim.errors import SpecError, VssimError
-from vssim.simulate import simulate
+from vssim.experiment import Settings, run_experiment
+from vssim.scenario import Scenario
+from vssim.simulate import check_settings
 from vssim.spec import StreamSpec
 
 
@@ -26,33 +28,62 @@ def config_dir() -> str:
     raise RuntimeError(f"vssim: no configs/ found next to {here}")
 
 
-def run_config(cfg: DictConfig, out_dir: str | Path) -> dict:
-    """Run the stream and settings of a composed config; write results and report to out_dir."""
+DEFAULT_EXPERIMENT = "accelerators"
+"""What `vssim` with no argument runs (DESIGN.md §4)."""
+
+
+def _stream_spec(cfg: DictConfig) -> StreamSpec:
     stream = OmegaConf.to_container(cfg.stream, resolve=True)
     try:
-        spec = StreamSpec.from_dict(stream)
+        return StreamSpec.from_dict(stream)
     except SpecError as e:
         # name the field as it is overridden on the command line: stream.steps.build.wip_limit=...
         path = "stream" if e.path in ("", "stream") else f"stream.{e.path}"
         raise SpecError(path, message=e.reason) from None
-    sim = cfg.sim
-    result = simulate(spec, horizon=sim.horizon, warmup=sim.warmup, replications=sim.replications,
-                      seed=sim.seed, engine=sim.engine, planning_interval=sim.planning_interval,
-                      scenario=str(cfg.get("scenario_name", "baseline")),
-                      progress=sim.get("progress"))
-    out = Path(out_dir)
-    result.save(out, event_log=bool(cfg.report.get("event_log", True)))
-    from vssim.report import write_report  # matplotlib only when a report is written
 
-    report = write_report(result, out, figures=bool(cfg.report.get("figures", True)))
-    m = result.summary["metrics"]
-    lt, th = m["lead_time"], m["throughput"]
+
+def _scenarios(cfg: DictConfig) -> dict[str, Scenario]:
+    loaded = OmegaConf.to_container(cfg.get("scenario") or {}, resolve=True)
+    if not isinstance(loaded, dict):
+        raise SpecError("scenario", "scenario files selected from configs/scenario", loaded)
+    return {name: Scenario.from_dict(d or {}, name) for name, d in loaded.items()}
+
+
+def run_config(cfg: DictConfig, out_dir: str | Path) -> dict:
+    """Run the stream, scenarios and settings of a composed config; write results and report."""
+    spec = _stream_spec(cfg)
+    scenarios = _scenarios(cfg)
+    sim = cfg.sim
+    settings = Settings(horizon=sim.horizon, warmup=sim.warmup, replications=sim.replications, seed=sim.seed,
+                        engine=sim.engine, planning_interval=sim.planning_interval, progress=sim.get("progress"))
+    check_settings(spec, settings.horizon, settings.warmup, settings.replications, settings.seed, settings.engine,
+                   settings.planning_interval)
+    report_cfg = cfg.get("report") or {}
+    compare_cfg = cfg.get("compare")
+    compare_names = None
+    baseline = "baseline"
+    comparing = compare_cfg is not None
+    if comparing:
+        names = compare_cfg.get("alternatives")
+        compare_names = list(names) if names is not None else list(scenarios)
+        baseline = str(compare_cfg.get("baseline") or "baseline")
+    outcome = run_experiment(spec, scenarios, settings, out_dir, compare=comparing, compare_names=compare_names,
+                             baseline=baseline, figures=bool(report_cfg.get("figures", True)),
+                             event_log=bool(report_cfg.get("event_log", True)),
+                             title=report_cfg.get("title"), question=report_cfg.get("question"))
     unit = spec.time_unit
-    print(f"{spec.name}: lead time {lt['mean']:.3g} {unit} (95% CI {_ci(lt['ci95'])}), "
-          f"p85 {lt['p85']:.3g}; throughput {th['mean']:.3g}/{unit}; "
-          f"{m['completed']} items done over {sim.replications} replication(s)")
-    print(f"report: {report}")
-    return result.summary
+    for name, result in outcome.results.items():
+        m = result.summary["metrics"]
+        lt, th = m["lead_time"], m["throughput"]
+        print(f"{spec.name} [{name}]: lead time {_g(lt['mean'])} {unit} (95% CI {_ci(lt['ci95'])}), "
+              f"p85 {_g(lt['p85'])}; throughput {_g(th['mean'])}/{unit}; "
+              f"{m['completed']} items done over {settings.replications} replication(s)")
+    print(f"report: {outcome.report}")
+    return outcome.summary
+
+
+def _g(x) -> str:
+    return "n/a" if x is None else f"{x:.3g}"
 
 
 def _ci(ci) -> str:
@@ -71,7 +102,9 @@ def _main(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point. With no argument at all, the default experiment runs."""
+    if len(sys.argv) == 1:
+        sys.argv.append(f"experiment={DEFAULT_EXPERIMENT}")
     _main()
 
 

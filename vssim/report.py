@@ -58,15 +58,58 @@ def steps_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def write_report(result: SimResult, out: Path, *, figures: bool = True) -> Path:
+def _bottleneck_section(result: SimResult) -> list[str]:
+    from vssim.bottleneck import analyse
+
+    b = analyse(result, result.spec)
+    lines = ["## Bottleneck", "",
+             f"The constraint is the pool **{b.constraint_pool}**, at step **{b.constraint_step}**.", ""]
+    lines += [f"- {f}" for f in b.findings]
+    if b.accelerators:
+        lines += ["", "Flow accelerators that address this (scenario files in `configs/scenario/`): "
+                  + ", ".join(f"`{a}`" for a in b.accelerators) + "."]
+    return lines + [""]
+
+
+def _vsm_section(result: SimResult, out: Path, figures: bool) -> list[str]:
+    from vssim.vsm import value_stream_map
+
+    vsm = value_stream_map(result)
+    unit = vsm.time_unit
+    lines = ["## Value stream map", "",
+             f"| step | visits per item | process time ({unit}) | wait time ({unit}) | %C&A |", "|---|---|---|---|---|"]
+    for row in vsm.steps.itertuples():
+        lines.append(f"| {row.step} | {_f(row.visits)} | {_f(row.process_time)} | {_f(row.wait_time)} "
+                     f"| {_pct(row.pct_complete_accurate)} |")
+    lines += ["", f"Lead time {_f(vsm.total_lead_time)} {unit}: process time {_f(vsm.total_process_time)} {unit}, "
+              f"waiting {_f(vsm.total_wait_time)} {unit}; flow efficiency {_pct(vsm.flow_efficiency)}; "
+              f"rolled %C&A {_pct(vsm.rolled_pct_complete_accurate)}.", ""]
+    if figures:
+        from vssim import figures as fig
+
+        fig.vsm_timeline(vsm, out / "vsm.png", title=f"{result.summary['stream']}: value stream map")
+        lines += ["![value stream map](vsm.png)", ""]
+    return lines
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.0%}"
+
+
+def write_report(result: SimResult, out: Path, *, figures: bool = True, title: str | None = None,
+                 question: str | None = None) -> Path:
     """Write report.md (and its PNG figures) into `out`; return the report's path."""
     s = result.summary
     out = Path(out)
     sim = s["sim"]
     unit = s["time_unit"]
     parts = [
-        f"# {s['stream']} — {s['scenario']}",
+        f"# {title or s['stream'] + ' — ' + s['scenario']}",
         "",
+    ]
+    if question:
+        parts += [f"**Question.** {question}", ""]
+    parts += [
         result.spec.description or "",
         "",
         f"{sim['replications']} replication(s), horizon {sim['horizon']} {unit}, warmup {sim['warmup']} {unit}, "
@@ -78,25 +121,116 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True) -> Path:
         "",
         dashboard(s),
         "",
-        "## Steps",
-        "",
-        steps_table(s),
-        "",
-        "Pools: " + ", ".join(f"{p} {v['utilization']:.0%} busy" for p, v in s["pools"].items()
-                              if v["utilization"] is not None),
-        "",
     ]
+    rec = result.records[0]
+    items = result.items
     if figures:
-        lead = result.items
-        lead = lead[lead["arrival"] >= sim["warmup"]]["lead_time"].to_numpy()
-        plots.lead_time_histogram(lead, unit, f"{s['stream']}: lead time distribution", out / "lead_time.png")
-        rec = result.records[0]
+        from vssim import figures as fig
+
+        fig.dashboard(s, out / "dashboard.png", title=f"{s['stream']} — {s['scenario']}: the six flow metrics")
+        parts += ["![flow metrics](dashboard.png)", ""]
+    parts += ["## Steps", "", steps_table(s), "",
+              "Pools: " + ", ".join(f"{p} {v['utilization']:.0%} busy" for p, v in s["pools"].items()
+                                    if v["utilization"] is not None), ""]
+    parts += _bottleneck_section(result)
+    parts += _vsm_section(result, out, figures)
+    if figures:
+        from vssim import figures as fig
+
+        after = items[items["arrival"] >= sim["warmup"]]["lead_time"].to_numpy()
+        plots.lead_time_histogram(after, unit, f"{s['stream']}: lead time distribution", out / "lead_time.png")
         plots.cumulative_flow(rec, unit, f"{s['stream']}: cumulative flow (replication 0)", out / "cfd.png")
         plots.step_times(s["steps"], unit, f"{s['stream']}: where the time goes, per step", out / "steps.png")
-        parts += ["## Figures", "", "![lead time](lead_time.png)", "", "![cumulative flow](cfd.png)", "",
-                  "![steps](steps.png)", ""]
+        first = items[items["replication"] == rec.replication]
+        fig.cycle_time_scatter(first, unit, out / "cycle_time.png", warmup=sim["warmup"],
+                               title=f"{s['stream']}: lead time of each item (replication 0)")
+        fig.throughput_run_chart(first, unit, out / "throughput.png", warmup=sim["warmup"], end=rec.end,
+                                 title=f"{s['stream']}: throughput run chart (replication 0)")
+        fig.aging_wip(rec, unit, out / "aging_wip.png", title=f"{s['stream']}: aging WIP at the end of replication 0")
+        parts += ["## Figures", "",
+                  "![lead time](lead_time.png)", "", "![cumulative flow](cfd.png)", "",
+                  "![cycle time scatter](cycle_time.png)", "", "![throughput](throughput.png)", "",
+                  "![aging WIP](aging_wip.png)", "", "![steps](steps.png)", ""]
     parts += ["Files: `summary.json` (every metric), `items.parquet` (one row per item per replication), "
               "`steps.parquet` (one row per step per replication), `events.csv` (event log).", ""]
+    path = out / "report.md"
+    write_atomic(path, lambda p: p.write_text("\n".join(parts)))
+    return path
+
+
+def _summary(r) -> dict:
+    return r.summary if isinstance(r, SimResult) else r
+
+
+def answer(comparison, metric: str = "lead_time_p85") -> list[str]:
+    """Plain sentences: each alternative's effect on `metric` and throughput, ranked."""
+    t = comparison.table
+    rows = t[(t.metric == metric) & (t.scenario != comparison.baseline)].sort_values("pct_change")
+    th = t[t.metric == "throughput"].set_index("scenario")
+    lines = []
+    for r in rows.itertuples():
+        sig = "significant" if r.significant else "not significant"
+        tput = th.loc[r.scenario]
+        tput_sig = "a significant change" if tput["significant"] else "no significant change"
+        lines.append(f"- **{r.scenario}**: p85 lead time {r.pct_change:+.1f} % ({sig}; paired 95 % CI of the "
+                     f"difference {_f(r.diff_lo)} to {_f(r.diff_hi)}); throughput {tput['pct_change']:+.1f} % "
+                     f"({tput_sig}).")
+    return lines
+
+
+def write_comparison_report(results, comparison, out: Path, *, figures: bool = True, title: str | None = None,
+                            question: str | None = None, items=None, links=None) -> Path:
+    """The report of a comparison: the answer, the table with paired CIs, the figures, links.
+
+    `results` maps scenario to SimResult or to its summary dict (a sweep's runs); `items` maps
+    scenario to a frame with arrival and lead_time when results are summaries.
+    """
+    out = Path(out)
+    base = comparison.baseline
+    summaries = {k: _summary(v) for k, v in results.items()}
+    s0 = summaries[base]
+    unit = s0["time_unit"]
+    sim = s0["sim"]
+    parts = [f"# {title or s0['stream'] + ': ' + ', '.join(summaries)}", ""]
+    if question:
+        parts += [f"**Question.** {question}", ""]
+    parts += [f"Stream `{s0['stream']}`; alternatives {', '.join(f'`{k}`' for k in summaries)}, compared with "
+              f"`{base}`. {sim['replications']} replications each, horizon {sim['horizon']} {unit}, warmup "
+              f"{sim['warmup']} {unit}, seed {sim['seed']}: every alternative draws the same random numbers "
+              "(common random numbers), so each difference is computed replication by replication.", "",
+              "## Answer", "", "Ranked by the change of the 85th percentile of lead time against the baseline:", ""]
+    parts += answer(comparison) + [""]
+    parts += ["## Comparison", "", comparison.markdown(unit), ""]
+    if figures:
+        from vssim import figures as fig
+
+        fig.comparison_bars(comparison.table, out / "comparison.png", time_unit=unit,
+                            title=f"{s0['stream']}: alternatives against {base} (95 % CI)")
+        fig.crn_widths(comparison.table, out / "crn.png",
+                       title="What common random numbers bought: paired vs independent CI half-widths")
+        lead = {}
+        for name, r in results.items():
+            if isinstance(r, SimResult):
+                frame = r.items
+            elif items and name in items:
+                frame = items[name]
+            else:
+                continue
+            lead[name] = frame[frame["arrival"] >= sim["warmup"]]["lead_time"].dropna().to_numpy()
+        parts += ["![comparison](comparison.png)", "", "![common random numbers](crn.png)", ""]
+        if lead:
+            fig.lead_time_distributions(lead, unit, out / "lead_times.png",
+                                        title=f"{s0['stream']}: lead-time distributions")
+            parts += ["![lead time distributions](lead_times.png)", ""]
+    baseline_result = results[base]
+    if isinstance(baseline_result, SimResult):
+        parts += _bottleneck_section(baseline_result)
+    links = links or {name: f"scenarios/{name}/report.md" for name in summaries}
+    parts += ["## Each alternative", ""]
+    parts += [f"- [{name}]({link})" for name, link in links.items()]
+    parts += ["", "Files: `comparison.parquet` (one row per scenario and metric: value, CI, paired difference, "
+              "its CI, % change, significance, independent CI, variance reduction), `comparison.json`, "
+              "and each alternative's own results under its link.", ""]
     path = out / "report.md"
     write_atomic(path, lambda p: p.write_text("\n".join(parts)))
     return path
