@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install vssim with its dev tools
 
-demo: $(STAMP)  ## run the default experiment and write its report
-	$(VENV)/bin/vssim hydra.run.dir=outputs/demo
-	@echo "report: outputs/demo/report.md"
+demo: $(STAMP)  ## run the default experiment (the eight flow accelerators) and write its report
+	$(VENV)/bin/vssim experiment=accelerators hydra.run.dir=outputs/demo
+	@echo "open outputs/demo/report.md"
 
 test: $(STAMP)  ## the default test suite (fast; `slow` tests excluded)
 	$(PY) -m pytest -n 2 -q

@@ -601,8 +601,8 @@ def test_deep_merge():
     assert deep_merge({"w": work}, {"w": {"dist": "exponential", "mean": 2.0}}) == \
         {"w": {"dist": "exponential", "mean": 2.0}}
     assert deep_merge({"w": work}, {"w": {"cv": 0.1}})["w"] == {"dist": "lognormal", "mean": 1.0, "cv": 0.1}
-    pool = Scenario("x", patch={"pools": {"devs": {"dispatch": "fifo"}}}).apply_dict(STREAMS["dvs_basic"])
-    assert pool["pools"]["devs"] == {"size": 5, "dispatch": "fifo"}
+    pool = Scenario("x", patch={"pools": {"analysts": {"dispatch": "fifo"}}}).apply_dict(STREAMS["dvs_basic"])
+    assert pool["pools"]["analysts"] == {"size": 2, "dispatch": "fifo"}
 
 
 def test_compose_applies_in_order():
