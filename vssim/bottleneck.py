@@ -179,7 +179,7 @@ def analyse(result, spec=None) -> Bottleneck:
             ("elevate_constraint", "limit_wip"), _z(c["visits"]) * _z(c["queue_time"]), "constraint"))
     else:
         findings.append(Finding(
-            f"No pool is overloaded: the busiest, {constraint_pool} ({people}), is {_pct(_z(u_max))} busy, "
+            f"No pool is overloaded: the busiest, {constraint_pool} ({people}), is {100 * _z(u_max):.1f} % busy, "
             f"below the {_pct(UTILIZATION_HIGH)} at which queues grow steeply; its longest queue is at "
             f"{constraint_step} ({_t(_z(c['queue_time']))} {units}).", (), 0.0, "constraint"))
 
