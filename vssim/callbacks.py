@@ -1,19 +1,32 @@
 """Hydra callbacks (command-line edge): what happens when a sweep ends."""
 from __future__ import annotations
 
-import logging
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-log = logging.getLogger(__name__)
+
+def failed_runs(root: Path) -> list[tuple[Path, str]]:
+    """Runs of a sweep whose run.json says they failed, with the error."""
+    out = []
+    for marker in sorted(root.glob("*/run.json")):
+        try:
+            record = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("status") == "failed":
+            out.append((marker.parent, record.get("error", "")))
+    return out
 
 
 class CollectRuns(Callback):
-    """At the end of `vssim -m ...`: one tidy table of all runs, and a comparison report when
-    the sweep varied the scenario and includes the baseline."""
+    """At the end of `vssim -m ...`: one tidy table of all runs, a comparison report when the
+    sweep varied the scenario and includes the baseline, and the failed runs reported (the
+    command then exits with status 1; rerunning it retries only those)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from vssim.collect import collect
@@ -23,9 +36,14 @@ class CollectRuns(Callback):
         if not root.is_dir():
             return
         table = collect(root)
-        if not len(table):
-            return
-        print(f"vssim: {table['run'].nunique()} runs collected in {root / 'runs.parquet'}")
-        report = compare_sweep(root, table)
-        if report is not None:
-            print(f"vssim: comparison report {report}")
+        if len(table):
+            print(f"vssim: {table['run'].nunique()} runs collected in {root / 'runs.parquet'}")
+            report = compare_sweep(root, table)
+            if report is not None:
+                print(f"vssim: comparison report {report}")
+        failed = failed_runs(root)
+        if failed:
+            print(f"vssim: {len(failed)} run(s) failed; rerun the same command to retry them:", file=sys.stderr)
+            for run, error in failed:
+                print(f"  {run}: {error}", file=sys.stderr)
+            raise SystemExit(1)

@@ -5,17 +5,22 @@ path, so a user's own `DIR/stream/NAME.yaml` is found next to the packaged strea
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import sys
+import time
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from vssim.errors import SpecError, VssimError
 from vssim.experiment import Settings, run_experiment
 from vssim.scenario import Scenario
-from vssim.simulate import check_settings
+from vssim.simulate import check_settings, write_atomic
 from vssim.spec import StreamSpec
 
 
@@ -91,20 +96,80 @@ def _ci(ci) -> str:
     return "n/a" if lo is None else f"{lo:.3g} to {hi:.3g}"
 
 
+RUN_MARKER = "run.json"
+"""Written last into a run directory: the status of the run and a hash of its configuration."""
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """A hash of everything that determines a run's results (the config without hydra's node)."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    plain.pop("hydra", None)
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def finished(out: Path, digest: str) -> dict | None:
+    """The summary of a run already finished in `out` with the same configuration, else None."""
+    try:
+        marker = json.loads((out / RUN_MARKER).read_text())
+        if marker.get("status") == "done" and marker.get("config") == digest:
+            return json.loads((out / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def mark(out: Path, digest: str, status: str, started: float, error: str | None = None) -> None:
+    record = {"status": status, "config": digest, "seconds": round(time.time() - started, 3)}
+    if error:
+        record["error"] = error
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / RUN_MARKER, lambda p: p.write_text(json.dumps(record, indent=2)))
+
+
 @hydra.main(config_path=config_dir(), config_name="config", version_base="1.3")
 def _main(cfg: DictConfig) -> float | None:
+    hc = HydraConfig.get()
+    out = Path(hc.runtime.output_dir)
+    sweeping = hc.mode == RunMode.MULTIRUN
+    digest = config_hash(cfg)
+    if sweeping:
+        done = finished(out, digest)
+        if done is not None:         # a restarted sweep: this run is already finished
+            print(f"vssim: {out} already done, skipped")
+            return done["metrics"]["throughput"]["mean"]
+    started = time.time()
     try:
-        summary = run_config(cfg, HydraConfig.get().runtime.output_dir)
+        summary = run_config(cfg, out)
     except VssimError as e:
         print(f"vssim: error: {e}", file=sys.stderr)
-        sys.exit(2)
+        if not sweeping:
+            sys.exit(2)
+        mark(out, digest, "failed", started, str(e))   # reported at the end of the sweep
+        return None
+    except Exception as e:
+        if not sweeping:
+            raise
+        print(f"vssim: run {out} crashed: {type(e).__name__}: {e}", file=sys.stderr)
+        mark(out, digest, "failed", started, f"{type(e).__name__}: {e}")
+        return None
+    mark(out, digest, "done", started)
     return summary["metrics"]["throughput"]["mean"]
+
+
+def sweep_name() -> str:
+    """A sweep directory name that is the same for the same command, so a restarted sweep
+    finds its finished runs: the overrides, readable, plus a short hash."""
+    args = sorted(a for a in sys.argv[1:] if not a.startswith("-") and not a.startswith("hydra."))
+    text = " ".join(args) or "default"
+    slug = re.sub(r"[^A-Za-z0-9=.,_+-]+", "_", text)[:80].strip("_") or "sweep"
+    return f"{slug}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
 def main() -> None:
     """Console entry point. With no argument at all, the default experiment runs."""
     if len(sys.argv) == 1:
         sys.argv.append(f"experiment={DEFAULT_EXPERIMENT}")
+    OmegaConf.register_new_resolver("vssim_sweep_name", sweep_name, replace=True)
     _main()
 
 

@@ -26,8 +26,12 @@ def find_runs(root: str | Path) -> list[Path]:
     return sorted((r for r in runs if not (r / "comparison.json").is_file()), key=str)
 
 
-def _overrides(run: Path) -> dict[str, str]:
-    f = run / ".hydra" / "overrides.yaml"
+def _overrides(run: Path, root: Path) -> dict[str, str]:
+    """The Hydra overrides of a run; a comparison's `scenarios/NAME/` inherits those of the comparison."""
+    for d in (run, *run.parents):
+        f = d / ".hydra" / "overrides.yaml"
+        if f.is_file() or d == root:
+            break
     if not f.is_file():
         return {}
     import yaml
@@ -45,7 +49,7 @@ def run_rows(run: Path, root: Path) -> list[dict]:
     base = {"run": str(run.relative_to(root)) if run != root else ".",
             "stream": summary.get("stream"), "scenario": summary.get("scenario"),
             "time_unit": summary.get("time_unit"), "seed": summary.get("sim", {}).get("seed")}
-    base.update({f"override.{k}": v for k, v in _overrides(run).items()})
+    base.update({f"override.{k}": v for k, v in _overrides(run, root).items()})
     return [{**base, **{k: v for k, v in rep.items() if not isinstance(v, list | dict)}}
             for rep in summary.get("replications", [])]
 
