@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: help demo test test-full lint clean venv
+.PHONY: help demo test test-full lint bench clean venv
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -27,6 +28,13 @@ test: $(STAMP)  ## the default test suite (fast; `slow` tests excluded)
 
 test-full: $(STAMP)  ## every test, the slow statistical ones too
 	$(PY) -m pytest -n 2 -q -m ''
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## speed of one line in vssim, ciw and minimal SimPy (BENCH_ARGS='--json', benchmarks/README.md)
+	$(PY) benchmarks/line.py $(BENCH_ARGS)
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check vssim tests

@@ -30,7 +30,7 @@ class CollectRuns(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from vssim.collect import collect
-        from vssim.sweep import compare_sweep
+        from vssim.sweep import compare_sweep, wip_sweep_report
 
         root = Path(config.hydra.sweep.dir)
         if not root.is_dir():
@@ -38,9 +38,9 @@ class CollectRuns(Callback):
         table = collect(root)
         if len(table):
             print(f"vssim: {table['run'].nunique()} runs collected in {root / 'runs.parquet'}")
-            report = compare_sweep(root, table)
+            report = compare_sweep(root, table) or wip_sweep_report(root, table)
             if report is not None:
-                print(f"vssim: comparison report {report}")
+                print(f"vssim: sweep report {report}")
         failed = failed_runs(root)
         if failed:
             print(f"vssim: {len(failed)} run(s) failed; rerun the same command to retry them:", file=sys.stderr)

@@ -736,3 +736,52 @@ def lead_time_distributions(items_by_scenario: Mapping[str, np.ndarray], time_un
     a marker at each one's p85: "85 % of items are done within ...". The x axis stops at the
     largest p99.5 so that a few extreme items do not squash the rest."""
     return _save(_build_lead_time_distributions(items_by_scenario, time_unit, title), path)
+
+
+def _build_wip_curves(points: pd.DataFrame, curves, time_unit: str, vut: np.ndarray | None = None,
+                      title: str | None = None) -> Figure:
+    fig = _figure(12, 5)
+    ax_th, ax_ct = fig.subplots(1, 2)
+    w = curves.w
+    lines = [("best case", curves.best, "#009E73", "-"), ("practical worst case", curves.practical_worst,
+                                                           "#E69F00", "--"),
+             ("worst case", curves.worst, "#D55E00", ":")]
+    if curves.mva is not None:
+        lines.append(("exact MVA (exponential)", curves.mva, "#0072B2", "-."))
+    for label, (th, ct), col, style in lines:
+        ax_th.plot(w, th, style, color=col, linewidth=2, label=label)
+        ax_ct.plot(w, ct, style, color=col, linewidth=2, label=label)
+    x = points["level"].to_numpy()
+    for ax, m in ((ax_th, "throughput"), (ax_ct, "flow_time")):
+        y = points[m].to_numpy()
+        err = np.vstack([y - points[f"{m}_lo"].to_numpy(), points[f"{m}_hi"].to_numpy() - y])
+        ax.errorbar(x, y, yerr=np.nan_to_num(err), fmt="o", color="black", markersize=4, capsize=2,
+                    label="simulated (95 % CI)", zorder=5)
+    if vut is not None and np.isfinite(vut).any():
+        ax_ct.plot(x, vut, "s", color="#CC79A7", markersize=4, label="VUT (Kingman), open-line approximation, u ≤ 0.8")
+    ax_th.axvline(curves.w0, color="grey", linewidth=1)
+    ax_ct.axvline(curves.w0, color="grey", linewidth=1)
+    ax_th.annotate(f"W0 = {curves.w0:.3g}", (curves.w0, 0), xytext=(4, 4), textcoords="offset points",
+                   fontsize=10, color="grey")
+    ax_th.set_ylim(0, curves.rb * 1.15)
+    ax_th.set_xlabel("WIP, CONWIP level (items)")
+    ax_th.set_ylabel(f"throughput (items/{time_unit})")
+    ax_th.set_title("Throughput against WIP")
+    ax_ct.set_xlabel("WIP, CONWIP level (items)")
+    ax_ct.set_ylabel(f"cycle time, commit → done ({time_unit})")
+    ax_ct.set_title("Cycle time against WIP")
+    ax_ct.set_ylim(0, max(float(np.nanmax(points["flow_time_hi"])) * 1.3, curves.t0 * 2))
+    ax_th.legend(fontsize=10, loc="lower right")
+    ax_ct.legend(fontsize=10, loc="upper left")
+    for ax in (ax_th, ax_ct):
+        ax.grid(alpha=0.3)
+    fig.suptitle(title or f"WIP sweep: r_b = {curves.rb:.3g}/{time_unit}, T0 = {curves.t0:.3g} {time_unit}",
+                 fontsize=13, fontweight="bold")
+    return fig
+
+
+def wip_curves(points: pd.DataFrame, curves, time_unit: str, path, vut: np.ndarray | None = None,
+               title: str | None = None) -> Path:
+    """Throughput and cycle time of a CONWIP sweep against Factory Physics' best, worst and
+    practical-worst cases (and exact MVA where it applies). `points`: vssim.wipcurve.sweep_points."""
+    return _save(_build_wip_curves(points, curves, time_unit, vut, title), path)

@@ -18,7 +18,8 @@ from vssim.metrics import summarize
 from vssim.records import Records
 from vssim.spec import StreamSpec
 
-ENGINES = ("simpy",)
+ENGINES = ("simpy", "fast", "auto")
+"""`auto`: the fast engine (vssim/fast.py) when the stream qualifies, else the SimPy engine."""
 
 
 @dataclass
@@ -98,6 +99,12 @@ def check_settings(spec: StreamSpec, horizon, warmup, replications, seed, engine
         raise SpecError("sim.seed", "a non-negative integer", seed)
     if engine not in ENGINES:
         raise SpecError("sim.engine", "one of " + ", ".join(ENGINES), engine)
+    if engine == "fast":
+        from vssim.fast import qualifies
+
+        ok, why = qualifies(spec)
+        if not ok:
+            raise SpecError("sim.engine", message=f"'fast' cannot run stream {spec.name!r}: {why} (use simpy or auto)")
     if planning_interval is not None and (isinstance(planning_interval, bool)
                                           or not isinstance(planning_interval, int | float)
                                           or not planning_interval > 0):
@@ -118,6 +125,19 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
         spec = StreamSpec.from_dict(spec)
     check_settings(spec, horizon, warmup, replications, seed, engine, planning_interval)
     plan = Plan.of(spec)
+    run = run_replication
+    if engine == "auto":
+        from vssim.fast import qualifies
+
+        engine = "fast" if qualifies(spec)[0] else "simpy"
+    if engine == "fast":
+        from vssim.fast import run_fast
+
+        def run(plan, progress=None, **kw):
+            rec = run_fast(plan, **kw)
+            if progress is not None:
+                progress(1.0)
+            return rec
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:
@@ -130,8 +150,8 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
         for r in range(replications):
             tick = bar.update if bar is not None else None
             try:
-                records.append(run_replication(plan, horizon=horizon, warmup=float(warmup), seed=int(seed),
-                                               replication=r, progress=tick))
+                records.append(run(plan, horizon=horizon, warmup=float(warmup), seed=int(seed),
+                                   replication=r, progress=tick))
             except DeadlockError as e:
                 raise DeadlockError(f"stream {spec.name!r}: {e}") from None
     finally:

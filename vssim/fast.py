@@ -1,0 +1,565 @@
+"""The fast engine: exact max-plus recursions for serial FIFO lines (docs/engines.md).
+
+For the streams that `qualifies` accepts, every time of the SimPy engine (`vssim/engine.py`)
+follows from a recursion over items, without an event calendar:
+
+* one person per step (push or CONWIP N), item by item:
+  ``commit[k] = max(arrival[k], done[k - N])``,
+  ``ready[k][j] = done-at-step[k][j-1] + handoff[j-1]`` (``commit[k]`` at the first step),
+  ``end[k][j] = max(end[k-1][j], ready[k][j]) + S[k][j]``;
+* c people per step (push), step by step: items start in the order they became workable;
+  ``start = max(ready, the earliest time one of the c people is free)``; they leave in the
+  order they finish (ties: the order they started), which is the next step's FIFO order.
+
+The recursions run in compiled loops (numba) on the same floating-point operations as the SimPy
+engine (``start + work``, ``leave + handoff``, a max picks one operand), so the times are not
+close to the SimPy engine's, they are the same numbers. The random numbers are the SimPy
+engine's too: the same sources (`vssim.rng.generator`), drawn in the same blocks as
+`vssim.rng.Draws` draws them for the same requests, so the same seed gives the same items.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from vssim.distributions import parse_distribution
+from vssim.engine import Plan
+from vssim.errors import SpecError
+from vssim.records import Records
+from vssim.rng import BLOCK, generator
+from vssim.spec import CLASSES_OF_SERVICE, StreamSpec
+
+try:  # numba compiles the loops; without it they run as (slow) Python, with the same results
+    from numba import njit
+except ImportError:  # pragma: no cover
+    def njit(*args, **kwargs):
+        if args and callable(args[0]):
+            return args[0]
+        return lambda f: f
+
+__all__ = ["qualifies", "run_fast"]
+
+
+# --------------------------------------------------------------------------- which streams
+def qualifies(spec: StreamSpec | Plan) -> tuple[bool, str]:
+    """Whether the fast engine computes this stream exactly; if not, the reason (one line)."""
+    if isinstance(spec, Plan):
+        spec = spec.spec
+    rel = spec.release
+    if rel.backlog_limit is not None:
+        return False, (f"release.backlog_limit is {rel.backlog_limit}: rejecting arrivals needs the event engine")
+    classes = sorted({t.class_of_service for t in spec.item_types.values()})
+    if len(classes) > 1:
+        return False, (f"item_types have several classes of service ({', '.join(classes)}): "
+                       "priority queues are not FIFO")
+    users: dict[str, str] = {}
+    for s in spec.steps.values():
+        where = f"steps.{s.name}"
+        if s.types is not None:
+            return False, f"{where}.types: routing by item type"
+        if len(s.pools) > 1:
+            return False, f"{where}.pool: draws on several pools ({', '.join(s.pools)})"
+        p = s.pools[0]
+        if p in users:
+            return False, f"pools.{p}: shared by steps {users[p]} and {s.name}"
+        users[p] = s.name
+        if s.rework is not None and s.rework.probability > 0:
+            return False, f"{where}.rework: rework loops"
+        if s.dependency is not None and s.dependency.probability > 0:
+            return False, f"{where}.dependency: random dependency delays reorder items"
+        if s.handoff is not None and not s.handoff.is_deterministic:
+            return False, f"{where}.handoff: a random handoff ({s.handoff.name}) reorders items"
+        if s.batch > 1:
+            return False, f"{where}.batch: transfer batches"
+        if s.cadence is not None:
+            return False, f"{where}.cadence: release cadences"
+        if s.wip_limit is not None and (rel.conwip is None or s.wip_limit < rel.conwip):
+            return False, (f"{where}.wip_limit: a column limit that can bind (blocking); "
+                           "limits >= release.conwip are fine")
+    for p in users:
+        if spec.pools[p].interruptions is not None:
+            return False, f"pools.{p}.interruptions: interruptions"
+    if rel.conwip is not None:
+        for s in spec.steps.values():
+            c = spec.pools[s.pools[0]].size
+            if c > 1:
+                return False, (f"release.conwip with {c} people at steps.{s.name}: items overtake each other "
+                               "there and the release depends on the order they finish (one person per step only)")
+    return True, ""
+
+
+# --------------------------------------------------------------------------- random numbers
+def _blocks(sample, requests: np.ndarray) -> np.ndarray:
+    """Draws as `vssim.rng.Draws.at` makes them for `requests` (item indices, in request order).
+
+    Draws grows its buffer by max(BLOCK, k + 1 - len) when item k is asked for beyond it; the
+    same calls to `sample` give the same numbers whatever the distribution.
+    """
+    if not len(requests):
+        return np.zeros(0)
+    top = np.maximum.accumulate(np.asarray(requests, dtype=np.int64))
+    parts, have = [], 0
+    while True:
+        p = int(np.searchsorted(top, have, side="left"))
+        if p == len(top):
+            break
+        need = max(BLOCK, int(top[p]) + 1 - have)
+        parts.append(np.asarray(sample(need), dtype=np.float64))
+        have += need
+    return np.concatenate(parts)
+
+
+def _arrival_times(spec: StreamSpec, seed: int, rep: int, horizon: float) -> np.ndarray:
+    """Open arrivals before the horizon: the first after one gap, then one gap after another."""
+    a = spec.arrivals
+    if a.process == "deterministic":
+        gap = 1.0 / a.rate
+        sample = lambda n: np.full(n, gap)  # noqa: E731
+    else:
+        dist = (parse_distribution({"dist": "exponential", "mean": 1.0 / a.rate}, "")
+                if a.process == "poisson" else a.interarrival)
+        rng = generator(seed, rep, "arrivals")
+        sample = lambda n: dist.sample(rng, n)  # noqa: E731
+    chunks, last = [], 0.0
+    while last < horizon:
+        g = np.array(sample(BLOCK), dtype=np.float64)
+        g[0] = last + g[0]
+        t = np.cumsum(g)                 # sequential sums: the engine's now + gap, one by one
+        chunks.append(t)
+        last = float(t[-1])
+    times = np.concatenate(chunks)
+    return times[: int(np.searchsorted(times, horizon, side="left"))]
+
+
+def _trace_times(times: tuple[float, ...], horizon: float) -> np.ndarray:
+    """The times the engine reaches: now + (next - now), as its timeouts compute them."""
+    out, now = [], 0.0
+    for t in times:
+        now = now + (t - now)
+        if not now < horizon:
+            break
+        out.append(now)
+    return np.array(out, dtype=np.float64)
+
+
+def _types_and_sizes(plan: Plan, seed: int, rep: int, n: int, given_type=None, given_size=None):
+    """Item types (blocks of `rng.choice`) and sizes (item-indexed draws per type)."""
+    spec = plan.spec
+    shares = plan.type_shares
+    if given_type is None:
+        need = np.arange(n)
+        itype = np.zeros(n, dtype=np.int64)
+    else:
+        itype = np.array([-1 if t is None else t for t in given_type], dtype=np.int64)
+        need = np.flatnonzero(itype < 0)
+    if len(need):
+        if len(shares) > 1:
+            rng = generator(seed, rep, "arrivals/type")
+            drawn = _blocks(lambda k: rng.choice(len(shares), size=k, p=shares), need).astype(np.int64)
+            itype[need] = drawn[need]
+        else:
+            itype[need] = 0
+    size = np.empty(n, dtype=np.float64)
+    drawn_size = np.ones(n, dtype=bool)
+    if given_size is not None:
+        gs = np.array([np.nan if s is None else s for s in given_size], dtype=np.float64)
+        drawn_size = np.isnan(gs)
+        size[~drawn_size] = gs[~drawn_size]
+    for t, ty in enumerate(spec.item_types.values()):
+        mine = np.flatnonzero((itype == t) & drawn_size)
+        if not len(mine):
+            continue
+        fixed = plan.type_size[t]
+        if fixed is not None:
+            size[mine] = fixed
+        else:
+            rng = generator(seed, rep, f"size/{ty.name}")
+            vals = _blocks(lambda k, d=ty.size, r=rng: d.sample(r, k), mine)
+            size[mine] = vals[mine]
+    return itype, size
+
+
+def _work(step, seed: int, rep: int, order: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Work of each item at a step: its draw of `work/STEP` (asked in start order) x its size."""
+    rng = generator(seed, rep, f"work/{step.name}")
+    vals = _blocks(lambda k: step.work.sample(rng, k), order)
+    return vals[: len(size)] * size
+
+
+# --------------------------------------------------------------------------- recursions
+@njit(cache=True)
+def _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, ready, d_ready, start, d_start,
+                 end, d_end):  # pragma: no cover - compiled
+    """One person per step, item by item (FIFO order = commit order = item order at every step).
+
+    `conwip` 0: push. Depths (d_*) order simultaneous events causally: an event caused by
+    another at the same time gets a larger depth.
+    """
+    n, m = S.shape
+    prev = np.full(m, -np.inf)
+    dprev = np.zeros(m, dtype=np.int64)
+    for k in range(n):
+        if saturated:
+            if k >= conwip:
+                arrival[k] = end[k - conwip, m - 1]
+                d_arr[k] = d_end[k - conwip, m - 1] + 2      # after done, which follows the end
+            else:
+                arrival[k] = 0.0
+                d_arr[k] = 0
+            c = arrival[k]
+            dc = d_arr[k] + 1
+        else:
+            a = arrival[k]
+            c = a
+            dc = d_arr[k] + 1
+            if conwip > 0 and k >= conwip:
+                x = end[k - conwip, m - 1]
+                if x > c:
+                    c = x
+                    dc = d_end[k - conwip, m - 1] + 2
+                elif x == c:
+                    dx = d_end[k - conwip, m - 1] + 2
+                    if dx > dc:
+                        dc = dx
+        commit[k] = c
+        d_com[k] = dc
+        r = c
+        dr = dc
+        for j in range(m):
+            if j > 0:
+                e = end[k, j - 1]
+                r = e + hand[j - 1]
+                dr = d_end[k, j - 1] + 1 if r == e else 0
+            ready[k, j] = r
+            d_ready[k, j] = dr
+            p = prev[j]
+            if r >= p:
+                s = r
+                ds = dr + 1
+                if p == r and dprev[j] + 1 > ds:
+                    ds = dprev[j] + 1
+            else:
+                s = p
+                ds = dprev[j] + 1
+            start[k, j] = s
+            d_start[k, j] = ds
+            e = s + S[k, j]
+            end[k, j] = e
+            de = ds + 1 if e == s else 0
+            d_end[k, j] = de
+            prev[j] = e
+            dprev[j] = de
+
+
+@njit(cache=True)
+def _step_pass(order, ready, d_ready, S, c, start, d_start, end, d_end, person):  # pragma: no cover
+    """c people at one step, items in FIFO order `order` (the order they became workable).
+
+    A waiting item goes to the first person to free up (ties: the one who started first); an
+    item that finds people free goes to the one freed last (the engine's stack of free people).
+    """
+    free = np.full(c, -np.inf)
+    fkey = np.empty(c, dtype=np.int64)
+    fdep = np.zeros(c, dtype=np.int64)
+    for g in range(c):
+        fkey[g] = -1 - g                  # person 0 on top of the stack
+    for mth in range(len(order)):
+        i = order[mth]
+        r = ready[i]
+        first = 0
+        for g in range(1, c):
+            if free[g] < free[first] or (free[g] == free[first] and fkey[g] < fkey[first]):
+                first = g
+        if free[first] > r:
+            g = first
+            s = free[g]
+            ds = fdep[g] + 1
+        else:
+            g = -1
+            for h in range(c):
+                if free[h] <= r and (g < 0 or free[h] > free[g] or (free[h] == free[g] and fkey[h] > fkey[g])):
+                    g = h
+            s = r
+            ds = d_ready[i] + 1
+            if free[g] == r and fdep[g] + 1 > ds:
+                ds = fdep[g] + 1
+        e = s + S[i]
+        de = ds + 1 if e == s else 0
+        start[i] = s
+        d_start[i] = ds
+        end[i] = e
+        d_end[i] = de
+        person[i] = g
+        free[g] = e
+        fkey[g] = mth
+        fdep[g] = de
+
+
+@njit(cache=True)
+def _merge_ranks(T, D, P):  # pragma: no cover - compiled
+    """Ranks (1, 2, ...) of the events of K streams in causal order: by time, then depth.
+
+    Row r of T (times, +inf for events that did not happen), D (depths) and P (item of each
+    event) is one stream in time order; ties are put in depth order here, then the rows are
+    merged. Returns ranks (0: did not happen), or an empty array if a row was out of order.
+    """
+    K, n = T.shape
+    for r in range(K):
+        for i in range(1, n):
+            if T[r, i] < T[r, i - 1]:
+                return np.zeros((0, 0), dtype=np.int64)
+            j = i
+            while j > 0 and T[r, j - 1] == T[r, j] and D[r, j - 1] > D[r, j]:
+                T[r, j - 1], T[r, j] = T[r, j], T[r, j - 1]
+                D[r, j - 1], D[r, j] = D[r, j], D[r, j - 1]
+                P[r, j - 1], P[r, j] = P[r, j], P[r, j - 1]
+                j -= 1
+    head = np.zeros(K, dtype=np.int64)
+    rank = np.zeros((K, n), dtype=np.int64)
+    seq = 0
+    while True:
+        best = -1
+        bt = np.inf
+        bd = 0
+        for r in range(K):
+            i = head[r]
+            if i < n:
+                t = T[r, i]
+                if t < bt or (t == bt and best >= 0 and D[r, i] < bd):
+                    best, bt, bd = r, t, D[r, i]
+        if best < 0:
+            break
+        seq += 1
+        rank[best, head[best]] = seq
+        head[best] += 1
+    return rank
+
+
+def _event_seqs(streams, n: int) -> list[np.ndarray]:
+    """Event-log counters for the streams [(times, depths, order)] (item-indexed times and
+    depths, NaN/inf = did not happen; `order`: the items in the stream's time order)."""
+    K = len(streams)
+    T = np.empty((K, n))
+    D = np.empty((K, n), dtype=np.int64)
+    P = np.empty((K, n), dtype=np.int64)
+    for r, (t, d, o) in enumerate(streams):
+        T[r] = t[o]
+        D[r] = d[o]
+        P[r] = o
+    T[~(T < np.inf)] = np.inf
+    rank = _merge_ranks(T, D, P) if n else np.zeros((K, 0), dtype=np.int64)
+    if rank.shape != (K, n):   # a stream out of time order (not expected): sort them all
+        T = np.stack([t for t, _, _ in streams])
+        D = np.stack([d for _, d, _ in streams])
+        P = np.tile(np.arange(n), (K, 1))
+        flat = np.lexsort((D.ravel(), T.ravel()))
+        rank = np.zeros(K * n, dtype=np.int64)
+        ok = np.isfinite(T.ravel()[flat])
+        rank[flat[ok]] = np.arange(1, int(ok.sum()) + 1)
+        rank = rank.reshape(K, n)
+    out = []
+    for r in range(K):
+        seq = np.full(n, -1, dtype=np.int64)
+        hit = rank[r] > 0
+        seq[P[r][hit]] = rank[r][hit]
+        out.append(seq)
+    return out
+
+
+# --------------------------------------------------------------------------- the run
+def run_fast(plan_or_spec: Plan | StreamSpec, horizon: float | None, warmup: float = 0.0, seed: int = 0,
+             replication: int = 0) -> Records:
+    """One replication of a qualifying stream, the same records as `vssim.engine.run_replication`."""
+    plan = plan_or_spec if isinstance(plan_or_spec, Plan) else Plan.of(plan_or_spec)
+    spec = plan.spec
+    ok, why = qualifies(spec)
+    if not ok:
+        raise SpecError("sim.engine", message=f"'fast' cannot run stream {spec.name!r}: {why}")
+    a = spec.arrivals
+    if horizon is None and not a.finite:
+        raise SpecError("sim.horizon", f"a positive number ({a.process} arrivals never end)", horizon)
+    h = math.inf if horizon is None else float(horizon)
+    steps = list(spec.steps.values())
+    m = len(steps)
+    people = np.array([plan.pool_sizes[plan.step_pools[j][0]] for j in range(m)], dtype=np.int64)
+    hand = np.array([s.handoff.mean if s.handoff is not None else 0.0 for s in steps], dtype=np.float64)
+    conwip = spec.release.conwip or 0
+    rep = replication
+
+    given_type = given_size = None
+    saturated = a.process == "saturated"
+    if a.process in ("poisson", "renewal", "deterministic"):
+        arrival = _arrival_times(spec, seed, rep, h)
+    elif a.process == "backlog":
+        arrival = np.zeros(a.count)
+    elif a.process == "trace":
+        arrival = _trace_times(a.times, h)
+        names = list(spec.item_types)
+        given_type = [None if t is None else names.index(t) for t in a.types[: len(arrival)]]
+        given_size = list(a.sizes[: len(arrival)])
+    else:
+        arrival = None
+
+    if saturated:
+        n = max(4 * conwip, BLOCK)
+        while True:
+            out = _run_single(plan, steps, seed, rep, np.zeros(n), hand, conwip, True)
+            if out.arrival[-1] >= h:
+                break
+            n *= 4
+        out = out.head(int(np.searchsorted(out.arrival, h, side="left")))
+    elif (people == 1).all():
+        out = _run_single(plan, steps, seed, rep, arrival, hand, conwip, False, given_type, given_size)
+    else:
+        out = _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size)
+    return _records(plan, out, h, horizon, warmup, seed, rep)
+
+
+def _run_single(plan, steps, seed, rep, arrival, hand, conwip, saturated, given_type=None, given_size=None):
+    n, m = len(arrival), len(steps)
+    itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size)
+    order = np.arange(n)
+    S = np.empty((n, m))
+    for j, s in enumerate(steps):
+        S[:, j] = _work(s, seed, rep, order, size)
+    arrival = arrival.copy()
+    commit = np.empty(n)
+    d_arr = np.zeros(n, dtype=np.int64)
+    d_com = np.empty(n, dtype=np.int64)
+    ready, start, end = np.empty((n, m)), np.empty((n, m)), np.empty((n, m))
+    d_ready, d_start, d_end = (np.empty((n, m), dtype=np.int64) for _ in range(3))
+    _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, ready, d_ready, start, d_start,
+                 end, d_end)
+    person = np.zeros((n, m), dtype=np.int64)
+    orders = [order] * (m + 1)          # FIFO everywhere: every step serves items in item order
+    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person, orders)
+
+
+def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size):
+    n, m = len(arrival), len(steps)
+    itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size)
+    commit = arrival.copy()
+    d_arr = np.zeros(n, dtype=np.int64)
+    d_com = np.ones(n, dtype=np.int64)
+    S, ready, start, end = (np.empty((n, m)) for _ in range(4))
+    d_start, d_end, person = (np.empty((n, m), dtype=np.int64) for _ in range(3))
+    order = np.arange(n)
+    orders = [order]
+    r, dr = commit, d_com
+    for j, s in enumerate(steps):
+        work = _work(s, seed, rep, order, size)
+        cols = [np.empty(n), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64),
+                np.empty(n, dtype=np.int64)]
+        _step_pass(order, r, dr, work, int(people[j]), *cols)
+        S[:, j], ready[:, j] = work, r
+        start[:, j], d_start[:, j], end[:, j], d_end[:, j], person[:, j] = cols
+        e, de = cols[2], cols[3]
+        # they leave in the order they finish (ties: the order they started) and become
+        # workable downstream in that order, a constant handoff later
+        order = order[np.argsort(e[order], kind="stable")]
+        orders.append(order)
+        r = e + hand[j]
+        dr = np.where(r == e, de + 1, 0)
+    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person, orders)
+
+
+@dataclass
+class Run:
+    """Item-indexed results of a recursion ((n, m) arrays for visits). `orders[j]`: the FIFO
+    order at step j (the order items start there); `orders[m]`: the order they are done."""
+
+    arrival: np.ndarray
+    itype: np.ndarray
+    size: np.ndarray
+    S: np.ndarray
+    commit: np.ndarray
+    d_arr: np.ndarray
+    d_com: np.ndarray
+    ready: np.ndarray
+    start: np.ndarray
+    d_start: np.ndarray
+    end: np.ndarray
+    d_end: np.ndarray
+    person: np.ndarray
+    orders: list[np.ndarray]
+
+    def head(self, n: int) -> Run:
+        """The first n items (the others arrive at or after the horizon)."""
+        cut = [o[o < n] for o in self.orders]
+        return Run(*(getattr(self, f.name)[:n] for f in fields(self) if f.name != "orders"), cut)
+
+
+def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, rep: int) -> Records:
+    spec = plan.spec
+    S, start, end = run.S, run.start, run.end
+    n, m = S.shape
+    nan = np.nan
+    # what happened before the horizon (an event at the horizon does not happen either)
+    enter = np.empty((n, m))
+    enter[:, 0] = run.commit
+    enter[:, 1:] = end[:, :-1]
+    cut = math.isfinite(h)
+    mask = (lambda x: np.where(x < h, x, nan)) if cut else (lambda x: x)  # noqa: E731
+    commit = mask(run.commit)
+    done_t = end[:, -1]
+    done = mask(done_t)
+    enter_m, ready_m, start_m, end_m = mask(enter), mask(run.ready), mask(start), mask(end)
+    started = start < h if cut else np.ones((n, m), dtype=bool)
+    work = np.where(started, S, 0.0) if cut else S
+    touch = np.zeros(n)
+    for j in range(m):
+        touch = touch + work[:, j]
+    # event-log counters: a causal order (time, then depth: an event caused at the same time by
+    # another comes after it)
+    o = run.orders
+    streams = [(run.arrival, run.d_arr, o[0]), (commit, run.d_com, o[0])]
+    streams += [(start_m[:, j], run.d_start[:, j], o[j]) for j in range(m)]
+    streams += [(end_m[:, j], run.d_end[:, j], o[j + 1]) for j in range(m)]
+    streams.append((done, run.d_end[:, -1] + 1, o[m]))
+    seqs = _event_seqs(streams, n)
+    sseq = np.stack(seqs[2:2 + m], axis=1)
+    eseq = np.stack(seqs[2 + m:2 + 2 * m], axis=1)
+    # visits, item by item (each item's visits in step order); a visit exists once entered
+    v = (enter < h).ravel() if cut else slice(None)
+    nv = int(np.count_nonzero(v)) if cut else n * m
+    first_person = np.array([plan.pool_people[plan.step_pools[j][0]][0] for j in range(m)], dtype=np.int64)
+    vperson = np.where(started, run.person + first_person, -1)
+    if horizon is None:
+        stop = float(done_t.max()) if n else 0.0
+    else:
+        stop = float(horizon)
+        a = spec.arrivals
+        if a.finite and n and (a.process == "backlog" or n == len(a.times)) and bool((done_t < h).all()):
+            stop = float(done_t.max())
+    caps = [sum(plan.pool_sizes[p] for p in pools) for pools in plan.step_pools]
+    itype = run.itype
+    return Records(
+        replication=rep, seed=seed, warmup=float(warmup), end=stop,
+        step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
+        person_pool=np.array(plan.person_pool, dtype=np.int64),
+        step_capacity=np.array(caps, dtype=np.int64),
+        item_type=itype,
+        item_priority=np.array(plan.type_priority, dtype=np.int64)[itype],
+        item_size=run.size,
+        item_value=np.array(plan.type_value, dtype=float)[itype],
+        arrival=run.arrival, commit=commit, done=done, touch=touch,
+        rework_count=np.zeros(n, dtype=np.int64),
+        arrival_seq=seqs[0], commit_seq=seqs[1], done_seq=seqs[-1],
+        visit_item=np.repeat(np.arange(n, dtype=np.int64), m)[v],
+        visit_step=np.tile(np.arange(m, dtype=np.int64), n)[v],
+        visit_enter=enter_m.ravel()[v],
+        visit_ready=ready_m.ravel()[v],
+        visit_start=start_m.ravel()[v],
+        visit_end=end_m.ravel()[v],
+        visit_leave=end_m.ravel()[v],          # nobody is blocked: an item leaves when its work ends
+        visit_person=vperson.ravel()[v],
+        visit_work=work.ravel()[v],
+        visit_reworked=np.zeros(nv, dtype=bool),
+        rejected_times=np.zeros(0),
+        visit_start_seq=sseq.ravel()[v],
+        visit_end_seq=eseq.ravel()[v],
+        class_names=list(CLASSES_OF_SERVICE),
+        flushed_batches=0,
+    )
