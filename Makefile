@@ -33,8 +33,8 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)  ## speed of one line in vssim, ciw and minimal SimPy (BENCH_ARGS='--json', benchmarks/README.md)
-	$(PY) benchmarks/line.py $(BENCH_ARGS)
+bench: $(BENCH_STAMP)  ## speed of one line in vssim, ciw and minimal SimPy (BENCH_ARGS="--save bench.json"; benchmarks/README.md)
+	@$(PY) benchmarks/line.py $(BENCH_ARGS)
 
 lint: $(STAMP)  ## ruff
 	$(VENV)/bin/ruff check vssim tests

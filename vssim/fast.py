@@ -298,74 +298,61 @@ def _step_pass(order, ready, d_ready, S, c, start, d_start, end, d_end, person):
 
 
 @njit(cache=True)
-def _merge_ranks(T, D, P):  # pragma: no cover - compiled
-    """Ranks (1, 2, ...) of the events of K streams in causal order: by time, then depth.
+def _sort_ties(T, D, P):  # pragma: no cover - compiled
+    """Put the equal times of a stream in depth order; False if the stream is out of time order."""
+    for i in range(1, len(T)):
+        if T[i] < T[i - 1]:
+            return False
+        j = i
+        while j > 0 and T[j - 1] == T[j] and D[j - 1] > D[j]:
+            T[j - 1], T[j] = T[j], T[j - 1]
+            D[j - 1], D[j] = D[j], D[j - 1]
+            P[j - 1], P[j] = P[j], P[j - 1]
+            j -= 1
+    return True
 
-    Row r of T (times, +inf for events that did not happen), D (depths) and P (item of each
-    event) is one stream in time order; ties are put in depth order here, then the rows are
-    merged. Returns ranks (0: did not happen), or an empty array if a row was out of order.
-    """
-    K, n = T.shape
-    for r in range(K):
-        for i in range(1, n):
-            if T[r, i] < T[r, i - 1]:
-                return np.zeros((0, 0), dtype=np.int64)
-            j = i
-            while j > 0 and T[r, j - 1] == T[r, j] and D[r, j - 1] > D[r, j]:
-                T[r, j - 1], T[r, j] = T[r, j], T[r, j - 1]
-                D[r, j - 1], D[r, j] = D[r, j], D[r, j - 1]
-                P[r, j - 1], P[r, j] = P[r, j], P[r, j - 1]
-                j -= 1
-    head = np.zeros(K, dtype=np.int64)
-    rank = np.zeros((K, n), dtype=np.int64)
-    seq = 0
-    while True:
-        best = -1
-        bt = np.inf
-        bd = 0
-        for r in range(K):
-            i = head[r]
-            if i < n:
-                t = T[r, i]
-                if t < bt or (t == bt and best >= 0 and D[r, i] < bd):
-                    best, bt, bd = r, t, D[r, i]
-        if best < 0:
-            break
-        seq += 1
-        rank[best, head[best]] = seq
-        head[best] += 1
-    return rank
+
+@njit(cache=True)
+def _merge2(T1, D1, P1, T2, D2, P2):  # pragma: no cover - compiled
+    """Merge two streams sorted by (time, depth)."""
+    n1, n2 = len(T1), len(T2)
+    T = np.empty(n1 + n2)
+    D = np.empty(n1 + n2, dtype=np.int64)
+    P = np.empty(n1 + n2, dtype=np.int64)
+    i = j = 0
+    for k in range(n1 + n2):
+        if j >= n2 or (i < n1 and (T1[i] < T2[j] or (T1[i] == T2[j] and D1[i] <= D2[j]))):
+            T[k], D[k], P[k] = T1[i], D1[i], P1[i]
+            i += 1
+        else:
+            T[k], D[k], P[k] = T2[j], D2[j], P2[j]
+            j += 1
+    return T, D, P
 
 
 def _event_seqs(streams, n: int) -> list[np.ndarray]:
-    """Event-log counters for the streams [(times, depths, order)] (item-indexed times and
-    depths, NaN/inf = did not happen; `order`: the items in the stream's time order)."""
-    K = len(streams)
-    T = np.empty((K, n))
-    D = np.empty((K, n), dtype=np.int64)
-    P = np.empty((K, n), dtype=np.int64)
+    """Event-log counters (1, 2, ...; -1: did not happen) in a causal order: by time, then
+    depth (an event caused at the same time by another has a larger depth).
+
+    `streams`: [(times, depths, order)], item-indexed times (NaN: did not happen) and depths,
+    `order` the items in the stream's time order. Sorted streams merge in linear time.
+    """
+    parts = []
     for r, (t, d, o) in enumerate(streams):
-        T[r] = t[o]
-        D[r] = d[o]
-        P[r] = o
-    T[~(T < np.inf)] = np.inf
-    rank = _merge_ranks(T, D, P) if n else np.zeros((K, 0), dtype=np.int64)
-    if rank.shape != (K, n):   # a stream out of time order (not expected): sort them all
-        T = np.stack([t for t, _, _ in streams])
-        D = np.stack([d for _, d, _ in streams])
-        P = np.tile(np.arange(n), (K, 1))
-        flat = np.lexsort((D.ravel(), T.ravel()))
-        rank = np.zeros(K * n, dtype=np.int64)
-        ok = np.isfinite(T.ravel()[flat])
-        rank[flat[ok]] = np.arange(1, int(ok.sum()) + 1)
-        rank = rank.reshape(K, n)
-    out = []
-    for r in range(K):
-        seq = np.full(n, -1, dtype=np.int64)
-        hit = rank[r] > 0
-        seq[P[r][hit]] = rank[r][hit]
-        out.append(seq)
-    return out
+        ok = ~np.isnan(t[o])
+        o = o[ok]
+        T, D, P = t[o], d[o].astype(np.int64), o + r * n
+        if not _sort_ties(T, D, P):        # not expected: sort this stream
+            k = np.lexsort((D, T))
+            T, D, P = T[k], D[k], P[k]
+        parts.append((T, D, P))
+    while len(parts) > 1:
+        parts = [_merge2(*parts[i], *parts[i + 1]) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    seq = np.full(len(streams) * n, -1, dtype=np.int64)
+    P = parts[0][2]
+    seq[P] = np.arange(1, len(P) + 1)
+    return [seq[r * n:(r + 1) * n] for r in range(len(streams))]
 
 
 # --------------------------------------------------------------------------- the run
