@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from vssim.errors import SpecError
+from vssim.vsm import num as _num
 
 METRICS = ("lead_time", "lead_time_p85", "flow_time", "throughput", "wip", "flow_efficiency")
 """Per-replication keys of summary["replications"] that are compared."""
@@ -43,16 +44,6 @@ def _summary(result) -> dict:
     if not isinstance(summary, Mapping):
         raise TypeError(f"expected a SimResult or a summary dict, got {type(result).__name__}")
     return summary
-
-
-def _num(x) -> float:
-    if x is None:
-        return math.nan
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return math.nan
-    return v if math.isfinite(v) else math.nan
 
 
 def replication_values(result) -> pd.DataFrame:
