@@ -196,7 +196,9 @@ class Replication:
         self.commit_seq = array("q")
         self.done_seq = array("q")
         self.rejected = array("d")
-        # visit records
+        # visit records: typed arrays grown in chunks, filled by index (defaults preset)
+        self.n_visits = 0
+        self.v_cap = 0
         self.v_item = array("l")
         self.v_step = array("l")
         self.v_enter = array("d")
@@ -209,6 +211,25 @@ class Replication:
         self.v_rew = array("b")
         self.v_sseq = array("q")
         self.v_eseq = array("q")
+        # per step and pool: which optional features apply (so the usual case skips them)
+        self.plain_exit = [not plan.rework_p[k] and plan.batch[k] == 1 and plan.cadence[k] is None
+                           and not plan.routed for k in range(n)]
+        self.plain_pool = [self.switch[p] is None and self.intr_gap[p] is None for p in range(len(pools))]
+        self.saturated = spec.arrivals.process == "saturated"
+
+    def _grow_visits(self) -> None:
+        chunk = max(4096, self.v_cap)
+        nan = math.nan
+        self.v_item.extend(array("l", [0]) * chunk)
+        self.v_step.extend(array("l", [0]) * chunk)
+        for a in (self.v_enter, self.v_ready, self.v_start, self.v_end, self.v_leave):
+            a.extend(array("d", [nan]) * chunk)
+        self.v_person.extend(array("l", [-1]) * chunk)
+        self.v_work.extend(array("d", [0.0]) * chunk)
+        self.v_rew.extend(array("b", [0]) * chunk)
+        self.v_sseq.extend(array("q", [-1]) * chunk)
+        self.v_eseq.extend(array("q", [-1]) * chunk)
+        self.v_cap += chunk
 
     # ------------------------------------------------------------------ arrivals
     def _new_item(self, t: float, type_index: int | None = None, size: float | None = None) -> int:
@@ -263,10 +284,10 @@ class Replication:
 
     def _open_arrivals(self, ev=None) -> None:
         """Poisson, renewal or deterministic arrivals: one item now, the next one scheduled."""
-        i = self._new_item(self.env.now)
+        i = self._new_item(self.env._now)
         self._arrive(i)
         gap = self._gap()
-        if self.horizon is None or self.env.now + gap <= self.horizon:
+        if self.horizon is None or self.env._now + gap <= self.horizon:
             self.env.timeout(gap).callbacks.append(self._open_arrivals)
 
     def _make_gaps(self):
@@ -283,10 +304,10 @@ class Replication:
         a = self.spec.arrivals
         tname = a.types[k]
         t_index = None if tname is None else list(self.spec.item_types).index(tname)
-        i = self._new_item(self.env.now, t_index, a.sizes[k])
+        i = self._new_item(self.env._now, t_index, a.sizes[k])
         self._arrive(i)
         if k + 1 < len(a.times):
-            self.env.timeout(a.times[k + 1] - self.env.now, k + 1).callbacks.append(self._trace_arrival)
+            self.env.timeout(a.times[k + 1] - self.env._now, k + 1).callbacks.append(self._trace_arrival)
         else:
             self.arrivals_done = True
             self._check_frozen()
@@ -294,9 +315,11 @@ class Replication:
     # ------------------------------------------------------------------ release
     def _commit(self) -> None:
         """Commit backlog items, best class first, while CONWIP and their first column allow."""
+        if not self.backlog_n and not self.saturated:
+            return
         plan = self.plan
         count, limit, entry, backlogs = self.count, plan.limit, self.entry, self.backlogs
-        saturated = self.spec.arrivals.process == "saturated"
+        saturated = self.saturated
         while self.wip < plan.conwip:
             best = -1
             for c in plan.first_columns:
@@ -306,7 +329,7 @@ class Replication:
             if best < 0:
                 if saturated and not self.backlog_n:
                     # the backlog never empties: the next item is made when it is needed
-                    i = self._new_item(self.env.now)
+                    i = self._new_item(self.env._now)
                     heapq.heappush(backlogs[plan.route[self.itype[i]][0]], (self.prio[i], self.seq, i))
                     self.seq += 1
                     self.backlog_n += 1
@@ -314,7 +337,7 @@ class Replication:
                 return
             i = heapq.heappop(backlogs[best])[2]
             self.backlog_n -= 1
-            self.commit_t[i] = self.env.now
+            self.commit_t[i] = self.env._now
             self.commit_seq[i] = self._next_order()
             self.wip += 1
             count[best] += 1
@@ -323,20 +346,14 @@ class Replication:
     # ------------------------------------------------------------------ columns
     def _enter(self, k: int, i: int, src: int) -> None:
         """Item i has been admitted to column k (already counted) from column src (-1: backlog)."""
-        now = self.env.now
-        self.cur_visit[i] = len(self.v_item)
-        self.v_item.append(i)
-        self.v_step.append(k)
-        self.v_enter.append(now)
-        self.v_ready.append(math.nan)
-        self.v_start.append(math.nan)
-        self.v_end.append(math.nan)
-        self.v_leave.append(math.nan)
-        self.v_person.append(-1)
-        self.v_work.append(0.0)
-        self.v_rew.append(0)
-        self.v_sseq.append(-1)
-        self.v_eseq.append(-1)
+        v = self.n_visits
+        if v == self.v_cap:
+            self._grow_visits()
+        self.n_visits = v + 1
+        self.cur_visit[i] = v
+        self.v_item[v] = i
+        self.v_step[v] = k
+        self.v_enter[v] = self.env._now
         delay = 0.0
         if src >= 0 and src != k:
             h = self.handoff[src]
@@ -366,7 +383,7 @@ class Replication:
             self._check_frozen()
 
     def _workable(self, k: int, i: int) -> None:
-        self.v_ready[self.cur_visit[i]] = self.env.now
+        self.v_ready[self.cur_visit[i]] = self.env._now
         for p in self.plan.step_pools[k]:
             free = self.free[p]
             if free:
@@ -385,7 +402,7 @@ class Replication:
         return free.pop()
 
     def _start(self, k: int, i: int, p: int, g: int) -> None:
-        now = self.env.now
+        now = self.env._now
         bit = 1 << k
         seen = self.first_done[i]
         first = not seen & bit
@@ -396,25 +413,27 @@ class Replication:
             w = self.rework_work[k].next()
         w *= self.size[i]
         dur = w
-        sw = self.switch[p]
-        if sw is not None and self.last_step[g] not in (-1, k):
-            dur += sw.next()
-        gap = self.intr_gap[p]
-        if gap is not None:
-            acc = gap.next()
-            lengths = self.intr_len[p]
-            while acc < w:
-                dur += lengths.next()
-                if sw is not None:
-                    dur += sw.next()          # refocusing after the interruption
-                acc += gap.next()
+        if not self.plain_pool[p]:
+            sw = self.switch[p]
+            if sw is not None and self.last_step[g] not in (-1, k):
+                dur += sw.next()
+            gap = self.intr_gap[p]
+            if gap is not None:
+                acc = gap.next()
+                lengths = self.intr_len[p]
+                while acc < w:
+                    dur += lengths.next()
+                    if sw is not None:
+                        dur += sw.next()          # refocusing after the interruption
+                    acc += gap.next()
         self.last_step[g] = k
         self.touch[i] += w
         v = self.cur_visit[i]
         self.v_start[v] = now
         self.v_person[v] = g
         self.v_work[v] = w
-        self.v_sseq[v] = self._next_order()
+        self.order = order = self.order + 1
+        self.v_sseq[v] = order
         self.busy += 1
         self.env.timeout(dur, (k, i, p, g, first)).callbacks.append(self._finish)
 
@@ -422,10 +441,19 @@ class Replication:
         k, i, p, g, first = ev._value
         self.busy -= 1
         v = self.cur_visit[i]
-        self.v_end[v] = self.env.now
-        self.v_eseq[v] = self._next_order()
+        self.v_end[v] = self.env._now
+        self.order = order = self.order + 1
+        self.v_eseq[v] = order
         plan = self.plan
         self.done_in[k] += 1
+        if self.plain_exit[k]:
+            self._request(k + 1, [i], k)
+            self._dispatch(p, g)
+            if self.entry[k] and self.done_in[k] == self.count[k]:
+                self._check_deadlock(k)
+            if not self.busy and not self.timers:
+                self._check_frozen()
+            return
         pr = plan.rework_p[k]
         if pr and (self.rework_u[k].at(i) if first else self.rework_again_u[k].next()) < pr:
             self.v_rew[v] = 1
@@ -433,7 +461,7 @@ class Replication:
             to = plan.route[self.itype[i]][plan.rework_to[k]] if plan.routed else plan.rework_to[k]
             if to == k:                     # redone in the same column: it never leaves
                 self.done_in[k] -= 1
-                self.v_leave[v] = self.env.now
+                self.v_leave[v] = self.env._now
                 self._enter(k, i, k)
             else:
                 self._request(to, [i], k)
@@ -499,7 +527,7 @@ class Replication:
 
     def _schedule_tick(self, k: int) -> None:
         period = self.plan.cadence[k]
-        now = self.env.now
+        now = self.env._now
         n = math.ceil(now / period - 1e-9)
         self.tick_pending[k] = True
         self.env.timeout(max(0.0, n * period - now), k).callbacks.append(self._tick)
@@ -538,7 +566,7 @@ class Replication:
             self.count[src] -= m
             self.done_in[src] -= m
             self.count[k] += m
-            now = self.env.now
+            now = self.env._now
             for i in group:
                 self.v_leave[self.cur_visit[i]] = now
                 self._enter(k, i, src)
@@ -567,7 +595,7 @@ class Replication:
             count[src] -= m
             self.done_in[src] -= m
             count[k] += m
-            now = self.env.now
+            now = self.env._now
             for i in group:
                 self.v_leave[self.cur_visit[i]] = now
                 self._enter(k, i, src)
@@ -578,7 +606,7 @@ class Replication:
             self._commit()
 
     def _exit(self, group: list[int], src: int) -> None:
-        now = self.env.now
+        now = self.env._now
         m = len(group)
         self.count[src] -= m
         self.done_in[src] -= m
@@ -661,7 +689,7 @@ class Replication:
                               for d, m in enumerate(self.blocked_to[x]) if m)
             parts.append(f"{names[x]} (wip_limit {lim if lim < UNLIMITED else 'null'}) holds "
                          f"{self.count[x]} done item(s){': ' + waits if waits else ''}")
-        return (f"deadlock at t={self.env.now:g} in replication {self.rep}: " + "; ".join(parts)
+        return (f"deadlock at t={self.env._now:g} in replication {self.rep}: " + "; ".join(parts)
                 + ". Every column in this cycle is full of items that wait for room in another one;"
                   " raise a wip_limit in the cycle or send rework to a column with room.")
 
@@ -713,6 +741,10 @@ class Replication:
         itype = np.array(self.itype, dtype=np.int64)
         keep = itype >= 0                  # rejected arrivals are kept apart
         remap = np.cumsum(keep) - 1
+        nv = self.n_visits
+        for a in (self.v_item, self.v_step, self.v_enter, self.v_ready, self.v_start, self.v_end, self.v_leave,
+                  self.v_person, self.v_work, self.v_rew, self.v_sseq, self.v_eseq):
+            del a[nv:]
         vi = np.array(self.v_item, dtype=np.int64)
         items = {
             "item_type": itype[keep],
