@@ -297,62 +297,146 @@ def _step_pass(order, ready, d_ready, S, c, start, d_start, end, d_end, person):
         fdep[g] = de
 
 
-@njit(cache=True)
-def _sort_ties(T, D, P):  # pragma: no cover - compiled
-    """Put the equal times of a stream in depth order; False if the stream is out of time order."""
-    for i in range(1, len(T)):
-        if T[i] < T[i - 1]:
-            return False
-        j = i
-        while j > 0 and T[j - 1] == T[j] and D[j - 1] > D[j]:
-            T[j - 1], T[j] = T[j], T[j - 1]
-            D[j - 1], D[j] = D[j], D[j - 1]
-            P[j - 1], P[j] = P[j], P[j - 1]
-            j -= 1
-    return True
+DEPTH_BITS = 5
+"""Bits of an event-log key kept for the causal depth (the rest hold the time)."""
 
 
 @njit(cache=True)
-def _merge2(T1, D1, P1, T2, D2, P2):  # pragma: no cover - compiled
-    """Merge two streams sorted by (time, depth)."""
-    n1, n2 = len(T1), len(T2)
-    T = np.empty(n1 + n2)
-    D = np.empty(n1 + n2, dtype=np.int64)
-    P = np.empty(n1 + n2, dtype=np.int64)
-    i = j = 0
-    for k in range(n1 + n2):
-        if j >= n2 or (i < n1 and (T1[i] < T2[j] or (T1[i] == T2[j] and D1[i] <= D2[j]))):
-            T[k], D[k], P[k] = T1[i], D1[i], P1[i]
-            i += 1
-        else:
-            T[k], D[k], P[k] = T2[j], D2[j], P2[j]
-            j += 1
-    return T, D, P
+def _pack(h, arrival, commit, ready, start, end, S, person, first_person, d_arr, d_com, d_start, d_end):
+    # pragma: no cover - compiled
+    """Records arrays from the recursion's item-indexed times: what happened before the
+    horizon (an event at the horizon does not happen either), visits item by item, and
+    event-log keys.
 
-
-def _event_seqs(streams, n: int) -> list[np.ndarray]:
-    """Event-log counters (1, 2, ...; -1: did not happen) in a causal order: by time, then
-    depth (an event caused at the same time by another has a larger depth).
-
-    `streams`: [(times, depths, order)], item-indexed times (NaN: did not happen) and depths,
-    `order` the items in the stream's time order. Sorted streams merge in linear time.
+    A key is ``(bits(time) - bits(smallest positive time) + 1) << DEPTH_BITS | depth`` (0 for
+    time 0): the bits of a non-negative float increase with it, so keys order events by time,
+    then by depth (an event caused at the same time by another has a larger depth: a start
+    after the end that freed its person, a commit after the exit that made room), without a
+    sort. `ok` is False when the times span too many floats or a depth does not fit.
     """
-    parts = []
-    for r, (t, d, o) in enumerate(streams):
-        ok = ~np.isnan(t[o])
-        o = o[ok]
-        T, D, P = t[o], d[o].astype(np.int64), o + r * n
-        if not _sort_ties(T, D, P):        # not expected: sort this stream
-            k = np.lexsort((D, T))
-            T, D, P = T[k], D[k], P[k]
-        parts.append((T, D, P))
-    while len(parts) > 1:
-        parts = [_merge2(*parts[i], *parts[i + 1]) if i + 1 < len(parts) else parts[i]
-                 for i in range(0, len(parts), 2)]
-    seq = np.full(len(streams) * n, -1, dtype=np.int64)
-    P = parts[0][2]
-    seq[P] = np.arange(1, len(P) + 1)
-    return [seq[r * n:(r + 1) * n] for r in range(len(streams))]
+    n, m = S.shape
+    lo = np.inf
+    hi = 0.0
+    for k in range(n):
+        for t in (arrival[k], commit[k], start[k, 0], end[k, 0]):
+            if 0.0 < t < lo:
+                lo = t
+        for t in (arrival[k], commit[k], end[k, m - 1]):
+            if hi < t < h:
+                hi = t
+        for j in range(m):
+            t = end[k, j]
+            if hi < t < h:
+                hi = t
+    if lo == np.inf:
+        lo = 1.0
+    lo_bits = np.array([lo]).view(np.int64)[0] - 1
+    ok = np.array([hi]).view(np.int64)[0] - lo_bits < (1 << (63 - DEPTH_BITS))
+    ab = arrival.view(np.int64)
+    cb = commit.view(np.int64)
+    sb = start.view(np.int64)
+    eb = end.view(np.int64)
+    nan = np.nan
+    commit_o = np.empty(n)
+    done_o = np.empty(n)
+    touch = np.zeros(n)
+    aseq = np.empty(n, dtype=np.int64)
+    cseq = np.empty(n, dtype=np.int64)
+    dseq = np.empty(n, dtype=np.int64)
+    cap = n * m
+    v_item = np.empty(cap, dtype=np.int64)
+    v_step = np.empty(cap, dtype=np.int64)
+    v_enter = np.empty(cap)
+    v_ready = np.empty(cap)
+    v_start = np.empty(cap)
+    v_end = np.empty(cap)
+    v_work = np.empty(cap)
+    v_person = np.empty(cap, dtype=np.int64)
+    v_sseq = np.empty(cap, dtype=np.int64)
+    v_eseq = np.empty(cap, dtype=np.int64)
+    v_sdep = np.empty(cap, dtype=np.int64)
+    v_edep = np.empty(cap, dtype=np.int64)
+    limit = 1 << DEPTH_BITS
+    nv = 0
+    for k in range(n):
+        t = arrival[k]
+        d = d_arr[k]
+        ok = ok and d < limit
+        aseq[k] = ((ab[k] - lo_bits) << DEPTH_BITS | d) if t > 0.0 else d
+        c = commit[k]
+        if c < h:
+            d = d_com[k]
+            ok = ok and d < limit
+            commit_o[k] = c
+            cseq[k] = ((cb[k] - lo_bits) << DEPTH_BITS | d) if c > 0.0 else d
+        else:
+            commit_o[k] = nan
+            cseq[k] = -1
+        acc = 0.0
+        for j in range(m):
+            e_in = c if j == 0 else end[k, j - 1]
+            if not e_in < h:
+                break
+            v_item[nv] = k
+            v_step[nv] = j
+            v_enter[nv] = e_in
+            r = ready[k, j]
+            v_ready[nv] = r if r < h else nan
+            t = start[k, j]
+            d = d_start[k, j]
+            v_sdep[nv] = d
+            if t < h:
+                ok = ok and d < limit
+                v_start[nv] = t
+                w = S[k, j]
+                v_work[nv] = w
+                acc += w
+                v_person[nv] = person[k, j] + first_person[j]
+                v_sseq[nv] = ((sb[k, j] - lo_bits) << DEPTH_BITS | d) if t > 0.0 else d
+            else:
+                v_start[nv] = nan
+                v_work[nv] = 0.0
+                v_person[nv] = -1
+                v_sseq[nv] = -1
+            t = end[k, j]
+            d = d_end[k, j]
+            v_edep[nv] = d
+            if t < h:
+                ok = ok and d < limit
+                v_end[nv] = t
+                v_eseq[nv] = ((eb[k, j] - lo_bits) << DEPTH_BITS | d) if t > 0.0 else d
+            else:
+                v_end[nv] = nan
+                v_eseq[nv] = -1
+            nv += 1
+        touch[k] = acc
+        t = end[k, m - 1]
+        if t < h:
+            d = d_end[k, m - 1] + 1
+            ok = ok and d < limit
+            done_o[k] = t
+            dseq[k] = ((eb[k, m - 1] - lo_bits) << DEPTH_BITS | d) if t > 0.0 else d
+        else:
+            done_o[k] = nan
+            dseq[k] = -1
+    return (ok, nv, commit_o, done_o, touch, aseq, cseq, dseq, v_item, v_step, v_enter, v_ready, v_start,
+            v_end, v_work, v_person, v_sseq, v_eseq, v_sdep, v_edep)
+
+
+def _ranks(streams: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Event-log counters (1, 2, ...; -1: did not happen) by time, then depth, from a sort
+    (when `_pack`'s keys do not fit)."""
+    t_all = np.concatenate([t for t, _ in streams])
+    d_all = np.concatenate([d for _, d in streams])
+    order = np.lexsort((d_all, t_all))
+    ok = ~np.isnan(t_all[order])
+    rank = np.full(len(t_all), -1, dtype=np.int64)
+    rank[order[ok]] = np.arange(1, int(ok.sum()) + 1)
+    out, at = [], 0
+    for t, _ in streams:
+        out.append(rank[at:at + len(t)])
+        at += len(t)
+    return out
 
 
 # --------------------------------------------------------------------------- the run
@@ -420,8 +504,7 @@ def _run_single(plan, steps, seed, rep, arrival, hand, conwip, saturated, given_
     _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, ready, d_ready, start, d_start,
                  end, d_end)
     person = np.zeros((n, m), dtype=np.int64)
-    orders = [order] * (m + 1)          # FIFO everywhere: every step serves items in item order
-    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person, orders)
+    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person)
 
 
 def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size):
@@ -433,7 +516,6 @@ def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_
     S, ready, start, end = (np.empty((n, m)) for _ in range(4))
     d_start, d_end, person = (np.empty((n, m), dtype=np.int64) for _ in range(3))
     order = np.arange(n)
-    orders = [order]
     r, dr = commit, d_com
     for j, s in enumerate(steps):
         work = _work(s, seed, rep, order, size)
@@ -446,16 +528,14 @@ def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_
         # they leave in the order they finish (ties: the order they started) and become
         # workable downstream in that order, a constant handoff later
         order = order[np.argsort(e[order], kind="stable")]
-        orders.append(order)
         r = e + hand[j]
         dr = np.where(r == e, de + 1, 0)
-    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person, orders)
+    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person)
 
 
 @dataclass
 class Run:
-    """Item-indexed results of a recursion ((n, m) arrays for visits). `orders[j]`: the FIFO
-    order at step j (the order items start there); `orders[m]`: the order they are done."""
+    """Item-indexed results of a recursion ((n, m) arrays for visits; d_*: causal depths)."""
 
     arrival: np.ndarray
     itype: np.ndarray
@@ -470,49 +550,28 @@ class Run:
     end: np.ndarray
     d_end: np.ndarray
     person: np.ndarray
-    orders: list[np.ndarray]
 
     def head(self, n: int) -> Run:
         """The first n items (the others arrive at or after the horizon)."""
-        cut = [o[o < n] for o in self.orders]
-        return Run(*(getattr(self, f.name)[:n] for f in fields(self) if f.name != "orders"), cut)
+        return Run(*(getattr(self, f.name)[:n] for f in fields(self)))
 
 
 def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, rep: int) -> Records:
     spec = plan.spec
-    S, start, end = run.S, run.start, run.end
-    n, m = S.shape
-    nan = np.nan
-    # what happened before the horizon (an event at the horizon does not happen either)
-    enter = np.empty((n, m))
-    enter[:, 0] = run.commit
-    enter[:, 1:] = end[:, :-1]
-    cut = math.isfinite(h)
-    mask = (lambda x: np.where(x < h, x, nan)) if cut else (lambda x: x)  # noqa: E731
-    commit = mask(run.commit)
-    done_t = end[:, -1]
-    done = mask(done_t)
-    enter_m, ready_m, start_m, end_m = mask(enter), mask(run.ready), mask(start), mask(end)
-    started = start < h if cut else np.ones((n, m), dtype=bool)
-    work = np.where(started, S, 0.0) if cut else S
-    touch = np.zeros(n)
-    for j in range(m):
-        touch = touch + work[:, j]
-    # event-log counters: a causal order (time, then depth: an event caused at the same time by
-    # another comes after it)
-    o = run.orders
-    streams = [(run.arrival, run.d_arr, o[0]), (commit, run.d_com, o[0])]
-    streams += [(start_m[:, j], run.d_start[:, j], o[j]) for j in range(m)]
-    streams += [(end_m[:, j], run.d_end[:, j], o[j + 1]) for j in range(m)]
-    streams.append((done, run.d_end[:, -1] + 1, o[m]))
-    seqs = _event_seqs(streams, n)
-    sseq = np.stack(seqs[2:2 + m], axis=1)
-    eseq = np.stack(seqs[2 + m:2 + 2 * m], axis=1)
-    # visits, item by item (each item's visits in step order); a visit exists once entered
-    v = (enter < h).ravel() if cut else slice(None)
-    nv = int(np.count_nonzero(v)) if cut else n * m
+    n, m = run.S.shape
     first_person = np.array([plan.pool_people[plan.step_pools[j][0]][0] for j in range(m)], dtype=np.int64)
-    vperson = np.where(started, run.person + first_person, -1)
+    (ok, nv, commit, done, touch, aseq, cseq, dseq, v_item, v_step, v_enter, v_ready, v_start, v_end, v_work,
+     v_person, v_sseq, v_eseq, v_sdep, v_edep) = _pack(
+        h, run.arrival, run.commit, run.ready, run.start, run.end, run.S, run.person, first_person,
+        run.d_arr, run.d_com, run.d_start, run.d_end)
+    v_item, v_step, v_enter, v_ready, v_start, v_end, v_work, v_person, v_sseq, v_eseq, v_sdep, v_edep = (
+        x[:nv] for x in (v_item, v_step, v_enter, v_ready, v_start, v_end, v_work, v_person, v_sseq, v_eseq,
+                         v_sdep, v_edep))
+    if not ok:
+        aseq, cseq, v_sseq, v_eseq, dseq = _ranks([
+            (run.arrival, run.d_arr), (commit, run.d_com), (v_start, v_sdep), (v_end, v_edep),
+            (done, run.d_end[:, -1] + 1)])
+    done_t = run.end[:, -1]
     if horizon is None:
         stop = float(done_t.max()) if n else 0.0
     else:
@@ -533,20 +592,14 @@ def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, 
         item_value=np.array(plan.type_value, dtype=float)[itype],
         arrival=run.arrival, commit=commit, done=done, touch=touch,
         rework_count=np.zeros(n, dtype=np.int64),
-        arrival_seq=seqs[0], commit_seq=seqs[1], done_seq=seqs[-1],
-        visit_item=np.repeat(np.arange(n, dtype=np.int64), m)[v],
-        visit_step=np.tile(np.arange(m, dtype=np.int64), n)[v],
-        visit_enter=enter_m.ravel()[v],
-        visit_ready=ready_m.ravel()[v],
-        visit_start=start_m.ravel()[v],
-        visit_end=end_m.ravel()[v],
-        visit_leave=end_m.ravel()[v],          # nobody is blocked: an item leaves when its work ends
-        visit_person=vperson.ravel()[v],
-        visit_work=work.ravel()[v],
+        arrival_seq=aseq, commit_seq=cseq, done_seq=dseq,
+        visit_item=v_item, visit_step=v_step,
+        visit_enter=v_enter, visit_ready=v_ready, visit_start=v_start, visit_end=v_end,
+        visit_leave=v_end.copy(),              # nobody is blocked: an item leaves when its work ends
+        visit_person=v_person, visit_work=v_work,
         visit_reworked=np.zeros(nv, dtype=bool),
         rejected_times=np.zeros(0),
-        visit_start_seq=sseq.ravel()[v],
-        visit_end_seq=eseq.ravel()[v],
+        visit_start_seq=v_sseq, visit_end_seq=v_eseq,
         class_names=list(CLASSES_OF_SERVICE),
         flushed_batches=0,
     )

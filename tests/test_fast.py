@@ -1,0 +1,378 @@
+"""The fast engine (vssim/fast.py) against the SimPy engine, on the same random numbers.
+
+On random qualifying streams (hypothesis) every per-item and per-visit time of the fast engine
+equals the SimPy engine's to 1e-9, and so do the summary metrics; the records pass the same
+invariants (tests/test_invariants.py). Each feature the fast engine does not do is refused by
+`qualifies` with its reason, and `engine="auto"` / `engine="fast"` behave as documented in
+docs/engines.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_invariants import HypothesisChooser, check_replication
+
+import vssim
+from vssim.distributions import parse_distribution
+from vssim.engine import Plan, run_replication
+from vssim.errors import SpecError
+from vssim.fast import _blocks, qualifies, run_fast
+from vssim.rng import BLOCK, Draws, generator
+from vssim.spec import CLASSES_OF_SERVICE
+
+TOL = 1e-9
+
+
+# --------------------------------------------------------------------------- random qualifying streams
+def _work(c) -> dict:
+    kind = c.pick(["exponential", "lognormal", "gamma", "deterministic"])
+    mean = c.real(0.3, 1.5)
+    if kind == "exponential":
+        return {"dist": "exponential", "mean": mean}
+    if kind in ("lognormal", "gamma"):
+        return {"dist": kind, "mean": mean, "cv": c.real(0.2, 1.5)}
+    return {"dist": "deterministic", "value": c.pick([mean, 0.5, 1.0])}
+
+
+def build_qualifying(c) -> tuple[dict, dict]:
+    """A random stream the fast engine qualifies for, and simulation settings."""
+    n_steps = c.integer(1, 5)
+    single = c.chance(0.5)
+    people = [1 if single else c.integer(1, 3) for _ in range(n_steps)]
+    conwip = c.integer(1, 6) if single and c.chance(0.4) else None
+    pools, steps = {}, {}
+    for j in range(n_steps):
+        pool = {"size": people[j]}
+        if c.chance(0.15):
+            pool["switch_cost"] = {"dist": "deterministic", "value": 0.5}  # never paid: one step per pool
+        pools[f"p{j}"] = pool if len(pool) > 1 or c.chance(0.5) else people[j]
+        s: dict = {"pool": f"p{j}", "work": _work(c)}
+        if c.chance(0.3):
+            s["handoff"] = {"dist": "deterministic", "value": c.pick([0.0, 0.25, 0.5, c.real(0.01, 1.0)])}
+        if conwip is not None and c.chance(0.2):
+            s["wip_limit"] = conwip + c.integer(0, 2)      # never binds under CONWIP
+        if c.chance(0.1):
+            s["rework"] = {"probability": 0.0, "to": f"s{c.integer(0, j)}"}
+        if c.chance(0.1):
+            s["dependency"] = {"probability": 0.0, "delay": {"dist": "exponential", "mean": 1.0}}
+        steps[f"s{j}"] = s
+    cos = c.pick(CLASSES_OF_SERVICE)
+    n_types = c.integer(1, 3)
+    weights = [c.integer(1, 4) for _ in range(n_types)]
+    item_types = {}
+    for t in range(n_types):
+        ty: dict = {"share": weights[t] / sum(weights), "class_of_service": cos}
+        if c.chance(0.5):
+            ty["size"] = c.pick([0.5, 1.5, {"dist": "lognormal", "mean": 1.0, "cv": 0.5},
+                                 {"dist": "gamma", "mean": 1.2, "cv": 0.8}])
+        item_types[f"t{t}"] = ty
+    if n_types > 1:
+        item_types["t0"]["share"] = 1.0 - sum(item_types[f"t{t}"]["share"] for t in range(1, n_types))
+    release: dict = {"policy": "conwip", "conwip": conwip} if conwip is not None else {"policy": "push"}
+    d = {"name": "fastline", "item_types": item_types, "pools": pools, "release": release, "steps": steps,
+         "arrivals": {"process": "poisson", "rate": 1.0}}
+    spec = vssim.StreamSpec.from_dict(d)
+    bottleneck = max(spec.offered_load().values())
+    items = c.integer(20, 120)
+    processes = ["poisson", "poisson", "backlog", "deterministic", "renewal", "trace"]
+    if conwip is not None:
+        processes.append("saturated")
+    process = c.pick(processes)
+    sim: dict = {"seed": c.integer(0, 2**16), "replications": c.pick([1, 1, 2])}
+    rate = c.real(0.3, 1.2) / bottleneck
+    if process == "poisson":
+        d["arrivals"] = {"process": "poisson", "rate": rate}
+    elif process == "deterministic":
+        d["arrivals"] = {"process": "deterministic", "interval": round(1.0 / rate, 3)}
+    elif process == "renewal":
+        d["arrivals"] = {"process": "renewal",
+                         "interarrival": {"dist": "gamma", "mean": 1.0 / rate, "cv": c.real(0.3, 2.0)}}
+    elif process == "trace":
+        rng = np.random.default_rng(c.integer(0, 1000))
+        times = np.round(np.cumsum(rng.exponential(1.0 / rate, items)), c.pick([1, 3]))
+        rows = []
+        for t in times:
+            row: dict = {"time": float(t)}
+            if c.chance(0.2):
+                row["type"] = c.pick(list(item_types))
+            if c.chance(0.2):
+                row["size"] = c.pick([0.5, 2.0])
+            rows.append(row)
+        d["arrivals"] = {"process": "trace", "times": rows}
+    elif process == "backlog":
+        d["arrivals"] = {"process": "backlog", "count": items}
+    else:
+        d["arrivals"] = {"process": "saturated"}
+    finite = process in ("backlog", "trace")
+    if finite and c.chance(0.6):
+        sim["horizon"] = None
+    else:
+        sim["horizon"] = round(items / rate * c.pick([0.5, 1.0, 1.5]), c.pick([0, 3]))
+    if sim["horizon"] is not None and c.chance(0.4):
+        sim["warmup"] = round(0.1 * sim["horizon"], 3)
+    return d, sim
+
+
+@st.composite
+def qualifying(draw):
+    return build_qualifying(HypothesisChooser(draw))
+
+
+# --------------------------------------------------------------------------- comparisons
+def assert_same_records(a, b) -> None:
+    """SimPy records a and fast records b describe the same sample path (persons aside)."""
+    assert a.n_items == b.n_items
+    for f in ("item_type", "item_priority", "rework_count"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    for f in ("arrival", "commit", "done", "item_size", "item_value", "touch"):
+        np.testing.assert_allclose(getattr(a, f), getattr(b, f), rtol=0, atol=TOL, err_msg=f)
+    assert len(a.visit_item) == len(b.visit_item)
+    oa = np.lexsort((a.visit_step, a.visit_item))
+    ob = np.lexsort((b.visit_step, b.visit_item))
+    np.testing.assert_array_equal(a.visit_item[oa], b.visit_item[ob])
+    np.testing.assert_array_equal(a.visit_step[oa], b.visit_step[ob])
+    for f in ("visit_enter", "visit_ready", "visit_start", "visit_end", "visit_leave", "visit_work"):
+        np.testing.assert_allclose(getattr(a, f)[oa], getattr(b, f)[ob], rtol=0, atol=TOL, err_msg=f)
+    np.testing.assert_array_equal(a.visit_person[oa] >= 0, b.visit_person[ob] >= 0)
+    assert len(b.rejected_times) == 0
+    assert a.end == pytest.approx(b.end, abs=TOL)
+
+
+def assert_close_tree(x, y, path="summary") -> None:
+    if isinstance(x, dict):
+        assert set(x) == set(y), path
+        for k in x:
+            assert_close_tree(x[k], y[k], f"{path}.{k}")
+    elif isinstance(x, list | tuple):
+        assert len(x) == len(y), path
+        for i, (u, v) in enumerate(zip(x, y, strict=True)):
+            assert_close_tree(u, v, f"{path}[{i}]")
+    elif isinstance(x, float) or isinstance(y, float):
+        if x is None or y is None:
+            assert x is None and y is None, path
+        elif math.isnan(x):
+            assert math.isnan(y), path
+        else:
+            assert y == pytest.approx(x, rel=1e-9, abs=1e-9), path
+    else:
+        assert x == y, path
+
+
+def assert_causal_log(rec) -> None:
+    """The fast engine's event log: times never go back, and each item's events in order."""
+    log = rec.event_log()
+    assert (np.diff(log["timestamp"].to_numpy()) >= 0).all()
+    for _, events in log.groupby("case", sort=False):
+        acts = list(zip(events["activity"], events["lifecycle"], strict=True))
+        assert acts[0] == ("arrive", "complete")
+        expected = [("arrive", "complete"), ("commit", "complete")]
+        for name in rec.step_names:
+            expected += [(name, "start"), (name, "complete")]
+        expected.append(("done", "complete"))
+        assert acts == expected[: len(acts)]
+
+
+def check_people(spec, rec) -> None:
+    """Persons of each step belong to its pool and work one item at a time."""
+    plan = Plan.of(spec)
+    for j in range(len(spec.steps)):
+        m = (rec.visit_step == j) & (rec.visit_person >= 0)
+        assert set(rec.visit_person[m]) <= set(plan.pool_people[plan.step_pools[j][0]])
+        for g in set(rec.visit_person[m]):
+            w = m & (rec.visit_person == g)
+            order = np.argsort(rec.visit_start[w], kind="stable")
+            s, e = rec.visit_start[w][order], rec.visit_end[w][order]
+            e = np.where(np.isnan(e), np.inf, e)
+            assert (s[1:] >= e[:-1] - TOL).all()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(qualifying())
+def test_fast_equals_simpy_on_random_qualifying_streams(case):
+    d, sim = case
+    spec = vssim.StreamSpec.from_dict(d)
+    ok, why = qualifies(spec)
+    assert ok, why
+    kw = {"progress": False, **sim}
+    slow = vssim.simulate(spec, engine="simpy", **kw)
+    fast = vssim.simulate(spec, engine="fast", **kw)
+    assert fast.summary["sim"]["engine"] == "fast" and slow.summary["sim"]["engine"] == "simpy"
+    for a, b in zip(slow.records, fast.records, strict=True):
+        assert_same_records(a, b)
+        assert_causal_log(b)
+        check_people(spec, b)
+        check_replication(spec, b, sim)
+    s1 = {k: v for k, v in slow.summary.items() if k != "sim"}
+    s2 = {k: v for k, v in fast.summary.items() if k != "sim"}
+    assert_close_tree(s1, s2)
+    assert slow.summary["sim"]["end"] == pytest.approx(fast.summary["sim"]["end"], abs=TOL)
+
+
+# --------------------------------------------------------------------------- fixed cases
+def line(people=(1, 1, 1, 1, 1), rate=0.8, **extra) -> dict:
+    d = {"name": "line", "arrivals": {"process": "poisson", "rate": rate},
+         "pools": {f"p{j}": c for j, c in enumerate(people)},
+         "steps": {f"s{j}": {"pool": f"p{j}", "work": {"dist": "exponential", "mean": 1.0}}
+                   for j in range(len(people))}}
+    d.update(extra)
+    return d
+
+
+@pytest.mark.parametrize("people", [(1, 1, 1, 1, 1), (2, 1, 3), (3,)])
+def test_long_line_equal(people):
+    spec = vssim.StreamSpec.from_dict(line(people, rate=0.8 * min(people)))
+    plan = Plan.of(spec)
+    a = run_replication(plan, horizon=1500.0, warmup=0.0, seed=4, replication=1)
+    b = run_fast(plan, 1500.0, 0.0, 4, 1)
+    assert a.n_items > 1000
+    assert_same_records(a, b)
+
+
+def test_conwip_line_equal():
+    d = line(rate=0.95, release={"policy": "conwip", "conwip": 3})
+    spec = vssim.StreamSpec.from_dict(d)
+    a = run_replication(Plan.of(spec), horizon=1000.0, warmup=0.0, seed=2, replication=0)
+    b = run_fast(spec, 1000.0, 0.0, 2, 0)
+    assert_same_records(a, b)
+    assert np.nanmax(b.commit - b.arrival) > 0        # the CONWIP limit held items back
+
+
+def test_penny_game_one_by_one(run):
+    """Backlog of 20 pennies, four single-person steps of 1: item k done at 4 + k (exactly)."""
+    d = {"name": "penny", "arrivals": {"process": "backlog", "count": 20},
+         "pools": {f"p{j}": 1 for j in range(4)},
+         "steps": {f"s{j}": {"pool": f"p{j}", "work": {"dist": "deterministic", "value": 1}} for j in range(4)}}
+    r = run(d, horizon=None, engine="auto")
+    assert r.summary["sim"]["engine"] == "fast"
+    assert r.items.sort_values("item")["done"].tolist() == [4.0 + k for k in range(20)]
+    assert r.summary["sim"]["end"] == [23.0]
+
+
+def test_ties_with_several_people(run):
+    """Deterministic work with two people: many events at equal times, same path as SimPy."""
+    d = {"name": "ties", "arrivals": {"process": "backlog", "count": 30},
+         "pools": {"a": 2, "b": 3, "c": 1},
+         "steps": {"one": {"pool": "a", "work": {"dist": "deterministic", "value": 1.0}},
+                   "two": {"pool": "b", "work": {"dist": "deterministic", "value": 2.0},
+                           "handoff": {"dist": "deterministic", "value": 0.5}},
+                   "three": {"pool": "c", "work": {"dist": "deterministic", "value": 0.5}}}}
+    for horizon in (None, 10.0, 10.5):
+        slow = run(d, horizon=horizon, engine="simpy")
+        fast = run(d, horizon=horizon, engine="fast")
+        assert_same_records(slow.records[0], fast.records[0])
+        assert_causal_log(fast.records[0])
+
+
+def test_horizon_cuts_events_at_the_horizon(run):
+    """An event exactly at the horizon does not happen, in either engine."""
+    d = {"name": "cut", "arrivals": {"process": "deterministic", "interval": 1.0},
+         "pools": {"a": 1}, "steps": {"s": {"pool": "a", "work": {"dist": "deterministic", "value": 1.0}}}}
+    slow = run(d, horizon=5.0, engine="simpy")
+    fast = run(d, horizon=5.0, engine="fast")
+    assert_same_records(slow.records[0], fast.records[0])
+    assert fast.items["arrival"].tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert fast.items["done"].tolist()[:3] == [2.0, 3.0, 4.0] and math.isnan(fast.items["done"].iloc[3])
+
+
+def test_event_log_of_tiny_trace(run):
+    """The trace of tests/test_exact.py: the same events, timestamps and resources as SimPy."""
+    d = {"name": "tiny", "arrivals": {"process": "trace", "times": [0, 1, 2]}, "pools": {"a": 1, "b": 1},
+         "steps": {"one": {"pool": "a", "work": {"dist": "deterministic", "value": 1.5},
+                           "handoff": {"dist": "deterministic", "value": 0.25}},
+                   "two": {"pool": "b", "work": {"dist": "deterministic", "value": 0.5}}}}
+    slow = run(d, horizon=None, engine="simpy").event_log()
+    fast = run(d, horizon=None, engine="fast").event_log()
+    pd.testing.assert_frame_equal(slow, fast)
+
+
+# --------------------------------------------------------------------------- random numbers
+@pytest.mark.parametrize("dist", [{"dist": "gamma", "mean": 1.0, "cv": 0.7},
+                                  {"dist": "lognormal", "mean": 2.0, "cv": 1.0},
+                                  {"dist": "empirical", "values": [1, 2, 3, 5]}])
+def test_blocks_are_the_draws_of_draws_at(dist):
+    """`_blocks` draws what `Draws.at` draws for the same requests, jumps beyond a block too."""
+    d = parse_distribution(dist, "work")
+    rng = np.random.default_rng(0)
+    requests = np.concatenate([rng.permutation(300), [5000, 10], 5001 + rng.permutation(3 * BLOCK)])
+    draws = Draws(d, generator(1, 2, "work/x"))
+    expected = [draws.at(int(k)) for k in requests]
+    g = generator(1, 2, "work/x")
+    got = _blocks(lambda n: d.sample(g, n), requests)
+    np.testing.assert_array_equal(got[requests], expected)
+
+
+# --------------------------------------------------------------------------- what does not qualify
+BASE = {"name": "base", "arrivals": {"process": "poisson", "rate": 0.5}, "pools": {"a": 1, "b": 2},
+        "steps": {"one": {"pool": "a", "work": {"dist": "exponential", "mean": 1.0}},
+                  "two": {"pool": "b", "work": {"dist": "exponential", "mean": 1.0}}}}
+
+
+def variant(**changes) -> dict:
+    import copy
+
+    d = copy.deepcopy(BASE)
+    for path, value in changes.items():
+        *keys, last = path.split("__")
+        node = d
+        for k in keys:
+            node = node.setdefault(k, {})
+        node[last] = value
+    return d
+
+
+NOT_QUALIFYING = [
+    ("backlog_limit", variant(release={"policy": "push", "backlog_limit": 3}), "release.backlog_limit"),
+    ("classes", variant(item_types={"f": {"share": 0.5}, "d": {"share": 0.5, "class_of_service": "expedite"}}),
+     "classes of service"),
+    ("types", variant(item_types={"f": {"share": 0.5}, "d": {"share": 0.5}}, steps__two__types=["f"]),
+     "steps.two.types"),
+    ("several pools", variant(steps__two__pool=["b", "a"]), "steps.two.pool"),
+    ("shared pool", variant(steps__two__pool="a"), "pools.a: shared by steps one and two"),
+    ("rework", variant(steps__two__rework={"probability": 0.1, "to": "one"}), "steps.two.rework"),
+    ("dependency", variant(steps__one__dependency={"probability": 0.3, "delay": {"dist": "deterministic",
+                                                                                 "value": 1}}),
+     "steps.one.dependency"),
+    ("random handoff", variant(steps__one__handoff={"dist": "exponential", "mean": 0.5}), "steps.one.handoff"),
+    ("batch", variant(steps__one__batch=2), "steps.one.batch"),
+    ("cadence", variant(steps__two__cadence=5), "steps.two.cadence"),
+    ("wip_limit", variant(steps__two__wip_limit=3), "steps.two.wip_limit"),
+    ("binding wip_limit under conwip", variant(release={"policy": "conwip", "conwip": 4}, pools={"a": 1, "b": 1},
+                                               steps__two__wip_limit=2), "steps.two.wip_limit"),
+    ("interruptions", variant(pools={"a": {"size": 1, "interruptions": {"rate": 0.5, "duration": {
+        "dist": "deterministic", "value": 0.1}}}, "b": 2}), "pools.a.interruptions"),
+    ("conwip with several people", variant(release={"policy": "conwip", "conwip": 4}), "release.conwip"),
+]
+
+
+@pytest.mark.parametrize(("what", "d", "reason"), NOT_QUALIFYING, ids=[c[0] for c in NOT_QUALIFYING])
+def test_not_qualifying(what, d, reason, run):
+    spec = vssim.StreamSpec.from_dict(d)
+    ok, why = qualifies(spec)
+    assert not ok
+    assert reason in why and "\n" not in why
+    with pytest.raises(SpecError) as e:
+        run(d, horizon=50, engine="fast")
+    assert e.value.path == "sim.engine"
+    assert reason in str(e.value) and "\n" not in str(e.value)
+    assert str(e.value).startswith("sim.engine: ")
+    r = run(d, horizon=50, engine="auto")
+    assert r.summary["sim"]["engine"] == "simpy"
+
+
+def test_auto_picks_fast_when_it_qualifies(run):
+    r = run(BASE, horizon=200, engine="auto", seed=3)
+    assert r.summary["sim"]["engine"] == "fast"
+    s = run(BASE, horizon=200, engine="simpy", seed=3)
+    assert s.summary["sim"]["engine"] == "simpy"
+    assert_same_records(s.records[0], r.records[0])
+
+
+def test_unknown_engine_names_the_choices(run):
+    with pytest.raises(SpecError, match="sim.engine: must be one of simpy, fast, auto"):
+        run(BASE, horizon=10, engine="warp")
