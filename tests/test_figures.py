@@ -232,7 +232,8 @@ def test_vsm_timeline_ladder_and_totals(tmp_path):
         (proc,) = by_gid(fig, f"process:{row['step']}")
         assert wait.get_ydata()[0] > proc.get_ydata()[0]          # wait on the upper level
     t = texts(fig)
-    for s in ("4.2 day", "0.7 day", "1.9 day", "1 day", "7.8 day", "2.9 day", "4.9 day", "37 %", "80 %"):
+    # the ladder is per item: visits (1.25) x the per-visit times; the totals as given
+    for s in ("5.25 day", "0.875 day", "2.38 day", "1.25 day", "7.8 day", "2.9 day", "4.9 day", "37 %", "80 %"):
         assert s in t, s
     assert any("%C&A 80 %" in x for x in t)
     path = F.vsm_timeline(vsm, tmp_path / "vsm.png")
@@ -277,9 +278,9 @@ def test_crn_widths_half_widths_and_factor(table, tmp_path):
     np.testing.assert_allclose(paired.get_offsets()[:, 0], [0.4, 0.6])     # (diff_hi - diff_lo) / 2
     np.testing.assert_allclose(indep.get_offsets()[:, 0], [1.2, 1.8])
     (f,) = by_gid(fig, "factor:throughput:kaikaku")
-    assert f.get_text() == "×9"
+    assert f.get_text() == "variance ×9"
     assert fig.axes[0].get_xscale() == "log"
-    assert (F._factor(4.24), F._factor(1234.0), F._factor(np.nan)) == ("×4.2", "×1,234", "n/a")
+    assert (F._factor(4.24), F._factor(1234.0), F._factor(np.nan)) == ("variance ×4.2", "variance ×1,234", "n/a")
     w = F.crn_halfwidths(table.assign(variance_reduction=np.nan))
     np.testing.assert_allclose(w["factor"], 9.0)
     path = F.crn_widths(table, tmp_path / "crn.png")

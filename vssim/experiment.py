@@ -121,5 +121,6 @@ def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings
     summary = dict(results[baseline].summary)
     summary["comparison"] = {"baseline": baseline, "alternatives": list(results), "table": "comparison.parquet"}
     write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2)))
-    report = write_comparison_report(results, comparison, out, figures=figures, title=title, question=question)
+    report = write_comparison_report(results, comparison, out, figures=figures, title=title, question=question,
+                                     descriptions={name: alts[name].description for name in results})
     return Outcome(results, comparison=comparison, report=report, out=out, baseline=baseline)

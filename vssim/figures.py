@@ -464,14 +464,19 @@ def _build_vsm_timeline(vsm, title: str | None = None) -> Figure:
         x = 0.0
         for i, row in steps.iterrows():
             name = str(row["step"])
+            # per item: a step visited 1.25 times costs 1.25 x its per-visit times, so the ladder
+            # adds up to the totals (with the backlog's wait)
+            per = row.get("visits")
+            per = float(per) if per is not None and np.isfinite(per) else 1.0
             # wait (upper level) then process (lower level): not to scale, as on a paper VSM
             ax.plot([x, x + 1], [up, up], color=color(3), linewidth=3, solid_capstyle="butt", gid=f"wait:{name}")
-            ax.text(x + 0.5, up + 0.08, f"{fmt(row['wait_time'])} {unit}", ha="center", va="bottom", fontsize=11,
+            ax.text(x + 0.5, up + 0.08, f"{fmt(per * row['wait_time'])} {unit}", ha="center", va="bottom", fontsize=11,
                     color=color(3), fontweight="bold")
             ax.plot([x + 1, x + 1], [up, low], color="#555555", linewidth=1.2)
             ax.plot([x + 1, x + 2], [low, low], color=color(0), linewidth=3, solid_capstyle="butt",
                     gid=f"process:{name}")
-            ax.text(x + 1.5, low - 0.08, f"{fmt(row['process_time'])} {unit}", ha="center", va="top", fontsize=11,
+            ax.text(x + 1.5, low - 0.08, f"{fmt(per * row['process_time'])} {unit}", ha="center", va="top",
+                    fontsize=11,
                     color=color(0), fontweight="bold")
             if i < n - 1:
                 ax.plot([x + 2, x + 2], [low, up], color="#555555", linewidth=1.2)
@@ -493,7 +498,9 @@ def _build_vsm_timeline(vsm, title: str | None = None) -> Figure:
         ax.set_xlim(-1.3, 2 * n + 0.1)
         ax.set_ylim(-0.55, 2.05)
         ax.set_axis_off()
-        ax.set_title(f"per step, {unit} per item (not to scale)", fontsize=11, loc="left")
+        backlog = getattr(vsm, "backlog_time", None)
+        extra = f"; plus {fmt(backlog)} {unit} in the backlog" if backlog is not None and backlog > 0.005 else ""
+        ax.set_title(f"per step, {unit} per item, visits included (not to scale){extra}", fontsize=11, loc="left")
         box.set_axis_off()
         box.set_xlim(0, 1)
         box.set_ylim(0, 1)
@@ -621,7 +628,7 @@ def _factor(f: float) -> str:
     """"×4.2", "×59", "×1,200": a variance-reduction factor, never in scientific notation."""
     if f is None or not np.isfinite(f):
         return "n/a"
-    return f"×{fmt(f, 2)}" if f < 100 else f"×{f:,.0f}"
+    return f"variance ×{fmt(f, 2)}" if f < 100 else f"variance ×{f:,.0f}"
 
 
 def _build_crn_widths(table: pd.DataFrame, title: str | None = None, *, time_unit: str = "day") -> Figure:

@@ -59,11 +59,16 @@ def steps_table(summary: dict) -> str:
 
 
 def _bottleneck_section(result: SimResult) -> list[str]:
-    from vssim.bottleneck import analyse
+    from vssim.bottleneck import UTILIZATION_HIGH, analyse
 
     b = analyse(result, result.spec)
-    lines = ["## Bottleneck", "",
-             f"The constraint is the pool **{b.constraint_pool}**, at step **{b.constraint_step}**.", ""]
+    util = (result.summary["pools"].get(b.constraint_pool) or {}).get("utilization") or 0.0
+    if util >= UTILIZATION_HIGH:
+        head = f"The constraint is the pool **{b.constraint_pool}**, at step **{b.constraint_step}**."
+    else:
+        head = (f"The busiest pool is **{b.constraint_pool}** (longest queue at step **{b.constraint_step}**); "
+                "no pool is overloaded.")
+    lines = ["## Bottleneck", "", head, ""]
     lines += [f"- {f}" for f in b.findings]
     if b.accelerators:
         lines += ["", "Flow accelerators that address this (scenario files in `configs/scenario/`): "
@@ -87,7 +92,8 @@ def _vsm_section(result: SimResult, out: Path, figures: bool) -> list[str]:
     if figures:
         from vssim import figures as fig
 
-        fig.vsm_timeline(vsm, out / "vsm.png", title=f"{result.summary['stream']}: value stream map")
+        fig.vsm_timeline(vsm, out / "vsm.png",
+                         title=f"{result.summary['stream']} [{result.summary['scenario']}]: value stream map")
         lines += ["![value stream map](vsm.png)", ""]
     return lines
 
@@ -122,6 +128,10 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
         dashboard(s),
         "",
     ]
+    if result.spec.arrivals.finite:
+        lt = s["metrics"]["lead_time"]
+        parts += [f"Time to first value: the first item is done after {_f(lt['min'])} {unit}; the last after "
+                  f"{_f(lt['max'])} {unit} (lead times pooled over replications).", ""]
     rec = result.records[0]
     items = result.items
     if figures:
@@ -137,16 +147,17 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
     if figures:
         from vssim import figures as fig
 
+        name = f"{s['stream']} [{s['scenario']}]"
         after = items[items["arrival"] >= sim["warmup"]]["lead_time"].to_numpy()
-        plots.lead_time_histogram(after, unit, f"{s['stream']}: lead time distribution", out / "lead_time.png")
-        plots.cumulative_flow(rec, unit, f"{s['stream']}: cumulative flow (replication 0)", out / "cfd.png")
-        plots.step_times(s["steps"], unit, f"{s['stream']}: where the time goes, per step", out / "steps.png")
+        plots.lead_time_histogram(after, unit, f"{name}: lead time distribution", out / "lead_time.png")
+        plots.cumulative_flow(rec, unit, f"{name}: cumulative flow (replication 0)", out / "cfd.png")
+        plots.step_times(s["steps"], unit, f"{name}: where the time goes, per step", out / "steps.png")
         first = items[items["replication"] == rec.replication]
         fig.cycle_time_scatter(first, unit, out / "cycle_time.png", warmup=sim["warmup"],
-                               title=f"{s['stream']}: lead time of each item (replication 0)")
+                               title=f"{name}: lead time of each item (replication 0)")
         fig.throughput_run_chart(first, unit, out / "throughput.png", warmup=sim["warmup"], end=rec.end,
-                                 title=f"{s['stream']}: throughput run chart (replication 0)")
-        fig.aging_wip(rec, unit, out / "aging_wip.png", title=f"{s['stream']}: aging WIP at the end of replication 0")
+                                 title=f"{name}: throughput run chart (replication 0)")
+        fig.aging_wip(rec, unit, out / "aging_wip.png", title=f"{name}: aging WIP at the end of replication 0")
         parts += ["## Figures", "",
                   "![lead time](lead_time.png)", "", "![cumulative flow](cfd.png)", "",
                   "![cycle time scatter](cycle_time.png)", "", "![throughput](throughput.png)", "",
@@ -162,6 +173,13 @@ def _summary(r) -> dict:
     return r.summary if isinstance(r, SimResult) else r
 
 
+def _change(pct: float) -> str:
+    """A % change with enough digits that a significant change never reads +0.0 %."""
+    if pct is None or not np.isfinite(pct):
+        return "n/a"
+    return f"{pct:+.2f} %" if 0 < abs(pct) < 0.1 else f"{pct:+.1f} %"
+
+
 def answer(comparison, metric: str = "lead_time_p85") -> list[str]:
     """Plain sentences: each alternative's effect on `metric` and throughput, ranked."""
     t = comparison.table
@@ -172,14 +190,15 @@ def answer(comparison, metric: str = "lead_time_p85") -> list[str]:
         sig = "significant" if r.significant else "not significant"
         tput = th.loc[r.scenario]
         tput_sig = "a significant change" if tput["significant"] else "no significant change"
-        lines.append(f"- **{r.scenario}**: p85 lead time {r.pct_change:+.1f} % ({sig}; paired 95 % CI of the "
-                     f"difference {_f(r.diff_lo)} to {_f(r.diff_hi)}); throughput {tput['pct_change']:+.1f} % "
+        lines.append(f"- **{r.scenario}**: p85 lead time {_change(r.pct_change)} ({sig}; paired 95 % CI of the "
+                     f"difference {_f(r.diff_lo)} to {_f(r.diff_hi)}); throughput {_change(tput['pct_change'])} "
                      f"({tput_sig}).")
     return lines
 
 
 def write_comparison_report(results, comparison, out: Path, *, figures: bool = True, title: str | None = None,
-                            question: str | None = None, items=None, links=None) -> Path:
+                            question: str | None = None, items=None, links=None,
+                            descriptions: dict[str, str] | None = None) -> Path:
     """The report of a comparison: the answer, the table with paired CIs, the figures, links.
 
     `results` maps scenario to SimResult or to its summary dict (a sweep's runs); `items` maps
@@ -196,9 +215,18 @@ def write_comparison_report(results, comparison, out: Path, *, figures: bool = T
         parts += [f"**Question.** {question}", ""]
     parts += [f"Stream `{s0['stream']}`; alternatives {', '.join(f'`{k}`' for k in summaries)}, compared with "
               f"`{base}`. {sim['replications']} replications each, horizon {sim['horizon']} {unit}, warmup "
-              f"{sim['warmup']} {unit}, seed {sim['seed']}: every alternative draws the same random numbers "
-              "(common random numbers), so each difference is computed replication by replication.", "",
-              "## Answer", "", "Ranked by the change of the 85th percentile of lead time against the baseline:", ""]
+              f"{sim['warmup']} {unit}, seed {sim['seed']}: every alternative draws the same random numbers for the "
+              "same sources (arrivals, and each step's and pool's draws where they keep their names: common random "
+              "numbers), so each difference is computed replication by replication.", ""]
+    if descriptions:
+        parts += ["## Alternatives", ""]
+        parts += [f"- **{name}**: {descriptions.get(name) or 'the stream as it is.'}" for name in summaries]
+        parts += [""]
+    rejected = {name: x["metrics"]["rejected"] for name, x in summaries.items() if x["metrics"]["rejected"]}
+    if rejected:
+        parts += ["Arrivals rejected by a backlog limit (after the warmup, all replications): "
+                  + ", ".join(f"{k} {v}" for k, v in rejected.items()) + ".", ""]
+    parts += ["## Answer", "", "Ranked by the change of the 85th percentile of lead time against the baseline:", ""]
     parts += answer(comparison) + [""]
     parts += ["## Comparison", "", comparison.markdown(unit), ""]
     if figures:
