@@ -190,7 +190,7 @@ def _work(step, seed: int, rep: int, order: np.ndarray, size: np.ndarray) -> np.
 
 # --------------------------------------------------------------------------- recursions
 @njit(cache=True)
-def _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, ready, d_ready, start, d_start,
+def _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, ready, start, d_start,
                  end, d_end):  # pragma: no cover - compiled
     """One person per step, item by item (FIFO order = commit order = item order at every step).
 
@@ -233,7 +233,6 @@ def _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, read
                 r = e + hand[j - 1]
                 dr = d_end[k, j - 1] + 1 if r == e else 0
             ready[k, j] = r
-            d_ready[k, j] = dr
             p = prev[j]
             if r >= p:
                 s = r
@@ -302,125 +301,109 @@ DEPTH_BITS = 5
 
 
 @njit(cache=True)
-def _pack(h, arrival, commit, ready, start, end, S, person, first_person, d_arr, d_com, d_start, d_end):
-    # pragma: no cover - compiled
-    """Records arrays from the recursion's item-indexed times: what happened before the
-    horizon (an event at the horizon does not happen either), visits item by item, and
-    event-log keys.
-
-    A key is ``(bits(time) - bits(smallest positive time) + 1) << DEPTH_BITS | depth`` (0 for
-    time 0): the bits of a non-negative float increase with it, so keys order events by time,
-    then by depth (an event caused at the same time by another has a larger depth: a start
-    after the end that freed its person, a commit after the exit that made room), without a
-    sort. `ok` is False when the times span too many floats or a depth does not fit.
-    """
-    n, m = S.shape
+def _key_base(h, arrival, commit, start, end, d_arr, d_com, d_start, d_end):  # pragma: no cover - compiled
+    """(keys fit, bits of the smallest positive event time - 1) for `_pack`'s event-log keys."""
+    n, m = start.shape
     lo = np.inf
     hi = 0.0
+    deep = 0
     for k in range(n):
         for t in (arrival[k], commit[k], start[k, 0], end[k, 0]):
             if 0.0 < t < lo:
                 lo = t
-        for t in (arrival[k], commit[k], end[k, m - 1]):
-            if hi < t < h:
-                hi = t
+        deep = max(deep, d_arr[k], d_com[k], d_end[k, m - 1] + 1)
         for j in range(m):
-            t = end[k, j]
+            for t in (start[k, j], end[k, j]):
+                if hi < t < h:
+                    hi = t
+            deep = max(deep, d_start[k, j], d_end[k, j])
+        for t in (arrival[k], commit[k]):
             if hi < t < h:
                 hi = t
     if lo == np.inf:
         lo = 1.0
     lo_bits = np.array([lo]).view(np.int64)[0] - 1
-    ok = np.array([hi]).view(np.int64)[0] - lo_bits < (1 << (63 - DEPTH_BITS))
+    ok = np.array([hi]).view(np.int64)[0] - lo_bits < (1 << (63 - DEPTH_BITS)) and deep < (1 << DEPTH_BITS)
+    return ok, lo_bits
+
+
+@njit(cache=True)
+def _pack(h, lo_bits, m, arrival, commit, ready, start, end, S, person, first_person, d_arr, d_com, d_start,
+          d_end, enter, v_item, v_step):  # pragma: no cover - compiled
+    """Records arrays from the recursion's item-indexed times, in place.
+
+    What happened before the horizon is kept (an event at the horizon does not happen either:
+    NaN), and the visits that exist (their item entered the column) are moved to the front of
+    the flat (item, step) arrays: `ready`, `start`, `end`, `S` (work), `person` become visit
+    arrays, `d_start` and `d_end` their event-log keys, `commit` is masked and `d_arr`, `d_com`
+    become keys. A key is ``(bits(time) - lo_bits) << DEPTH_BITS | depth`` (``depth`` for time
+    0): the bits of a non-negative float increase with it, so keys order events by time, then
+    by depth (an event caused at the same time by another has a larger depth: a start after the
+    end that freed its person, a commit after the exit that made room), without a sort.
+    Returns the number of visits, done times, their keys and touch times.
+    """
+    n = len(arrival)
+    nan = np.nan
     ab = arrival.view(np.int64)
     cb = commit.view(np.int64)
     sb = start.view(np.int64)
     eb = end.view(np.int64)
-    nan = np.nan
-    commit_o = np.empty(n)
-    done_o = np.empty(n)
-    touch = np.zeros(n)
-    aseq = np.empty(n, dtype=np.int64)
-    cseq = np.empty(n, dtype=np.int64)
+    done = np.empty(n)
     dseq = np.empty(n, dtype=np.int64)
-    cap = n * m
-    v_item = np.empty(cap, dtype=np.int64)
-    v_step = np.empty(cap, dtype=np.int64)
-    v_enter = np.empty(cap)
-    v_ready = np.empty(cap)
-    v_start = np.empty(cap)
-    v_end = np.empty(cap)
-    v_work = np.empty(cap)
-    v_person = np.empty(cap, dtype=np.int64)
-    v_sseq = np.empty(cap, dtype=np.int64)
-    v_eseq = np.empty(cap, dtype=np.int64)
-    v_sdep = np.empty(cap, dtype=np.int64)
-    v_edep = np.empty(cap, dtype=np.int64)
-    limit = 1 << DEPTH_BITS
+    touch = np.zeros(n)
     nv = 0
     for k in range(n):
         t = arrival[k]
-        d = d_arr[k]
-        ok = ok and d < limit
-        aseq[k] = ((ab[k] - lo_bits) << DEPTH_BITS | d) if t > 0.0 else d
+        d_arr[k] = ((ab[k] - lo_bits) << DEPTH_BITS | d_arr[k]) if t > 0.0 else d_arr[k]
         c = commit[k]
         if c < h:
-            d = d_com[k]
-            ok = ok and d < limit
-            commit_o[k] = c
-            cseq[k] = ((cb[k] - lo_bits) << DEPTH_BITS | d) if c > 0.0 else d
+            d_com[k] = ((cb[k] - lo_bits) << DEPTH_BITS | d_com[k]) if c > 0.0 else d_com[k]
         else:
-            commit_o[k] = nan
-            cseq[k] = -1
+            commit[k] = nan
+            d_com[k] = -1
+        prev = c
         acc = 0.0
         for j in range(m):
-            e_in = c if j == 0 else end[k, j - 1]
-            if not e_in < h:
+            i = k * m + j
+            if not prev < h:
                 break
+            r, s, e, w, g, ds, de = ready[i], start[i], end[i], S[i], person[i], d_start[i], d_end[i]
+            sk, ek = sb[i], eb[i]
             v_item[nv] = k
             v_step[nv] = j
-            v_enter[nv] = e_in
-            r = ready[k, j]
-            v_ready[nv] = r if r < h else nan
-            t = start[k, j]
-            d = d_start[k, j]
-            v_sdep[nv] = d
-            if t < h:
-                ok = ok and d < limit
-                v_start[nv] = t
-                w = S[k, j]
-                v_work[nv] = w
+            enter[nv] = prev
+            ready[nv] = r if r < h else nan
+            if s < h:
+                start[nv] = s
+                S[nv] = w
                 acc += w
-                v_person[nv] = person[k, j] + first_person[j]
-                v_sseq[nv] = ((sb[k, j] - lo_bits) << DEPTH_BITS | d) if t > 0.0 else d
+                person[nv] = g + first_person[j]
+                d_start[nv] = ((sk - lo_bits) << DEPTH_BITS | ds) if s > 0.0 else ds
             else:
-                v_start[nv] = nan
-                v_work[nv] = 0.0
-                v_person[nv] = -1
-                v_sseq[nv] = -1
-            t = end[k, j]
-            d = d_end[k, j]
-            v_edep[nv] = d
-            if t < h:
-                ok = ok and d < limit
-                v_end[nv] = t
-                v_eseq[nv] = ((eb[k, j] - lo_bits) << DEPTH_BITS | d) if t > 0.0 else d
+                start[nv] = nan
+                S[nv] = 0.0
+                person[nv] = -1
+                d_start[nv] = -1
+            if e < h:
+                end[nv] = e
+                d_end[nv] = ((ek - lo_bits) << DEPTH_BITS | de) if e > 0.0 else de
             else:
-                v_end[nv] = nan
-                v_eseq[nv] = -1
+                end[nv] = nan
+                d_end[nv] = -1
+            if j == m - 1:
+                if e < h:
+                    done[k] = e
+                    dseq[k] = ((ek - lo_bits) << DEPTH_BITS | (de + 1)) if e > 0.0 else de + 1
+                else:
+                    done[k] = nan
+                    dseq[k] = -1
+            prev = e
             nv += 1
         touch[k] = acc
-        t = end[k, m - 1]
-        if t < h:
-            d = d_end[k, m - 1] + 1
-            ok = ok and d < limit
-            done_o[k] = t
-            dseq[k] = ((eb[k, m - 1] - lo_bits) << DEPTH_BITS | d) if t > 0.0 else d
-        else:
-            done_o[k] = nan
+        if nv == 0 or v_item[nv - 1] != k or v_step[nv - 1] != m - 1:
+            done[k] = nan
             dseq[k] = -1
-    return (ok, nv, commit_o, done_o, touch, aseq, cseq, dseq, v_item, v_step, v_enter, v_ready, v_start,
-            v_end, v_work, v_person, v_sseq, v_eseq, v_sdep, v_edep)
+    return nv, done, dseq, touch
 
 
 def _ranks(streams: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
@@ -500,11 +483,10 @@ def _run_single(plan, steps, seed, rep, arrival, hand, conwip, saturated, given_
     d_arr = np.zeros(n, dtype=np.int64)
     d_com = np.empty(n, dtype=np.int64)
     ready, start, end = np.empty((n, m)), np.empty((n, m)), np.empty((n, m))
-    d_ready, d_start, d_end = (np.empty((n, m), dtype=np.int64) for _ in range(3))
-    _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, ready, d_ready, start, d_start,
+    d_start, d_end = (np.empty((n, m), dtype=np.int64) for _ in range(2))
+    _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, ready, start, d_start,
                  end, d_end)
-    person = np.zeros((n, m), dtype=np.int64)
-    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person)
+    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, None)
 
 
 def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size):
@@ -549,29 +531,42 @@ class Run:
     d_start: np.ndarray
     end: np.ndarray
     d_end: np.ndarray
-    person: np.ndarray
+    person: np.ndarray | None           # None: person 0 of each step's pool (one person per step)
 
     def head(self, n: int) -> Run:
         """The first n items (the others arrive at or after the horizon)."""
-        return Run(*(getattr(self, f.name)[:n] for f in fields(self)))
+        return Run(*(None if getattr(self, f.name) is None else getattr(self, f.name)[:n] for f in fields(self)))
 
 
 def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, rep: int) -> Records:
     spec = plan.spec
     n, m = run.S.shape
+    done_t = run.end[:, -1].copy()
+    ok, lo_bits = _key_base(h, run.arrival, run.commit, run.start, run.end, run.d_arr, run.d_com, run.d_start,
+                            run.d_end)
+    if not ok:      # keys would not fit: ranks from a sort, on the depths saved before `_pack`
+        depths = [run.d_arr.copy(), run.d_com.copy(), run.d_start.copy(), run.d_end.copy()]
     first_person = np.array([plan.pool_people[plan.step_pools[j][0]][0] for j in range(m)], dtype=np.int64)
-    (ok, nv, commit, done, touch, aseq, cseq, dseq, v_item, v_step, v_enter, v_ready, v_start, v_end, v_work,
-     v_person, v_sseq, v_eseq, v_sdep, v_edep) = _pack(
-        h, run.arrival, run.commit, run.ready, run.start, run.end, run.S, run.person, first_person,
-        run.d_arr, run.d_com, run.d_start, run.d_end)
-    v_item, v_step, v_enter, v_ready, v_start, v_end, v_work, v_person, v_sseq, v_eseq, v_sdep, v_edep = (
-        x[:nv] for x in (v_item, v_step, v_enter, v_ready, v_start, v_end, v_work, v_person, v_sseq, v_eseq,
-                         v_sdep, v_edep))
+    person = run.person if run.person is not None else np.zeros((n, m), dtype=np.int64)
+    flat = lambda x: x.reshape(-1)  # noqa: E731
+    enter = np.empty(n * m)
+    v_item = np.empty(n * m, dtype=np.int64)
+    v_step = np.empty(n * m, dtype=np.int64)
+    commit = run.commit
+    nv, done, dseq, touch = _pack(h, lo_bits, m, run.arrival, commit, flat(run.ready), flat(run.start),
+                                  flat(run.end), flat(run.S), flat(person), first_person, run.d_arr, run.d_com,
+                                  flat(run.d_start), flat(run.d_end), enter, v_item, v_step)
+    v_enter, v_item, v_step = enter[:nv], v_item[:nv], v_step[:nv]
+    v_ready, v_start, v_end, v_work, v_person = (flat(x)[:nv] for x in (run.ready, run.start, run.end, run.S,
+                                                                         person))
+    aseq, cseq, v_sseq, v_eseq = run.d_arr, run.d_com, flat(run.d_start)[:nv], flat(run.d_end)[:nv]
     if not ok:
+        d_arr, d_com, d_start, d_end = depths
+        exists = np.zeros((n, m), dtype=bool)
+        exists[v_item, v_step] = True
         aseq, cseq, v_sseq, v_eseq, dseq = _ranks([
-            (run.arrival, run.d_arr), (commit, run.d_com), (v_start, v_sdep), (v_end, v_edep),
-            (done, run.d_end[:, -1] + 1)])
-    done_t = run.end[:, -1]
+            (run.arrival, d_arr), (commit, d_com), (v_start, d_start[exists]), (v_end, d_end[exists]),
+            (done, d_end[:, -1] + 1)])
     if horizon is None:
         stop = float(done_t.max()) if n else 0.0
     else:
@@ -595,7 +590,7 @@ def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, 
         arrival_seq=aseq, commit_seq=cseq, done_seq=dseq,
         visit_item=v_item, visit_step=v_step,
         visit_enter=v_enter, visit_ready=v_ready, visit_start=v_start, visit_end=v_end,
-        visit_leave=v_end.copy(),              # nobody is blocked: an item leaves when its work ends
+        visit_leave=v_end,                     # nobody is blocked: an item leaves when its work ends
         visit_person=v_person, visit_work=v_work,
         visit_reworked=np.zeros(nv, dtype=bool),
         rejected_times=np.zeros(0),
