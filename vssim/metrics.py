@@ -94,37 +94,49 @@ def predictability(rec: Records, interval: float) -> dict[str, float]:
 
 
 def step_metrics(rec: Records) -> pd.DataFrame:
-    """Per-step statistics of one replication (one row per step)."""
+    """Per-step statistics of one replication (one row per step), vectorised over all visits."""
     lo, hi = rec.warmup, rec.end
     span = hi - lo
-    rows = []
+    n = len(rec.step_names)
     vs = rec.visit_step
-    for j, name in enumerate(rec.step_names):
-        m = vs == j
-        enter, ready, start = rec.visit_enter[m], rec.visit_ready[m], rec.visit_start[m]
-        end, leave, rew = rec.visit_end[m], rec.visit_leave[m], rec.visit_reworked[m]
-        fresh = enter >= lo
-        started = fresh & ~np.isnan(start)
-        ended = fresh & ~np.isnan(end)
-        left = fresh & ~np.isnan(leave)
-        checked = (end >= lo) & (end <= hi)
-        busy = _overlap(start, end, lo, hi).sum()
-        cap = rec.step_capacity[j]
-        rows.append({
+    enter, ready, start = rec.visit_enter, rec.visit_ready, rec.visit_start
+    end, leave = rec.visit_end, rec.visit_leave
+    fresh = enter >= lo
+    started = fresh & ~np.isnan(start)
+    ended = fresh & ~np.isnan(end)
+    left = fresh & ~np.isnan(leave)
+    checked = (end >= lo) & (end <= hi)
+
+    def total(weights: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        if mask is None:
+            return np.bincount(vs, weights=weights, minlength=n)
+        return np.bincount(vs[mask], weights=weights[mask], minlength=n)
+
+    def mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        count = np.bincount(vs[mask], minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total(values, mask) / np.maximum(count, 1), np.nan)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_span = (lambda x: x / span) if span > 0 else (lambda x: np.full(n, np.nan))
+        busy = total(_overlap(start, end, lo, hi))
+        n_checked = np.bincount(vs[checked], minlength=n)
+        reworked = np.bincount(vs[checked & rec.visit_reworked], minlength=n)
+        frame = pd.DataFrame({
             "replication": rec.replication,
-            "step": name,
-            "utilization": float(busy / (cap * span)) if span > 0 else math.nan,
-            "queue_length": float(_overlap(ready, start, lo, hi).sum() / span) if span > 0 else math.nan,
-            "wip": float(_overlap(enter, leave, lo, hi).sum() / span) if span > 0 else math.nan,
-            "wait": _mean(start[started] - enter[started]),
-            "process_time": _mean(end[ended] - start[ended]),
-            "blocked": _mean(leave[left] - end[left]),
-            "touch_time": _mean(rec.visit_work[m][ended]),
-            "pct_complete_accurate": float(1.0 - rew[checked].mean()) if checked.any() else math.nan,
-            "throughput": float(checked.sum() / span) if span > 0 else math.nan,
-            "visits": int(checked.sum()),
+            "step": rec.step_names,
+            "utilization": per_span(busy) / rec.step_capacity,
+            "queue_length": per_span(total(_overlap(ready, start, lo, hi))),
+            "wip": per_span(total(_overlap(enter, leave, lo, hi))),
+            "wait": mean(start - enter, started),
+            "process_time": mean(end - start, ended),
+            "blocked": mean(leave - end, left),
+            "touch_time": mean(rec.visit_work, ended),
+            "pct_complete_accurate": np.where(n_checked > 0, 1.0 - reworked / np.maximum(n_checked, 1), np.nan),
+            "throughput": per_span(n_checked.astype(float)),
+            "visits": n_checked.astype(np.int64),
         })
-    return pd.DataFrame(rows)
+    return frame
 
 
 def pool_utilization(rec: Records) -> dict[str, float]:
@@ -227,11 +239,10 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
         metrics["littles_law_residual"] = max(residuals)
 
     steps = pd.concat([step_metrics(rec) for rec in records], ignore_index=True)
-    step_summary = {}
-    for name, g in steps.groupby("step", sort=False):
-        step_summary[name] = {c: _finite(float(np.nanmean(g[c]))) if g[c].notna().any() else None
-                              for c in ("utilization", "queue_length", "wip", "wait", "process_time",
-                                        "blocked", "touch_time", "pct_complete_accurate", "throughput")}
+    cols = ["utilization", "queue_length", "wip", "wait", "process_time", "blocked", "touch_time",
+            "pct_complete_accurate", "throughput"]
+    means = steps.groupby("step", sort=False)[cols].mean()          # NaN replications are skipped
+    step_summary = {name: {c: _finite(float(row[c])) for c in cols} for name, row in means.iterrows()}
     pools = [pool_utilization(rec) for rec in records]
     pool_summary = {p: {"utilization": _finite(float(np.nanmean([u[p] for u in pools])))}
                     for p in records[0].pool_names}
