@@ -394,3 +394,22 @@ def test_event_log_when_keys_do_not_fit(run):
                                rec.done_seq])
         happened = seqs[seqs >= 0]
         assert sorted(happened) == list(range(1, len(happened) + 1))   # dense ranks
+
+
+@pytest.mark.parametrize("dist", [{"dist": "exponential", "mean": 2.0}, {"dist": "lognormal", "mean": 1.0, "cv": 2.0},
+                                  {"dist": "gamma", "mean": 1.0, "cv": 0.3}, {"dist": "gamma", "mean": 1.0, "cv": 3.0},
+                                  {"dist": "weibull", "mean": 1.0, "cv": 0.5},
+                                  {"dist": "uniform", "low": 1, "high": 2},
+                                  {"dist": "triangular", "low": 1, "mode": 2, "high": 4},
+                                  {"dist": "pert", "low": 1, "mode": 2, "high": 4},
+                                  {"dist": "deterministic", "value": 1.5}])
+def test_splittable_distributions_draw_the_same_in_one_call(dist):
+    """The fast engine draws SPLITTABLE distributions in one call instead of blocks of 1024."""
+    from vssim.fast import SPLITTABLE
+
+    d = parse_distribution(dist, "work")
+    assert d.name in SPLITTABLE
+    one = d.sample(generator(3, 0, "x"), 3 * BLOCK + 7)
+    g = generator(3, 0, "x")
+    blocks = np.concatenate([d.sample(g, BLOCK), d.sample(g, 7), d.sample(g, 2 * BLOCK)])
+    np.testing.assert_array_equal(one, blocks)

@@ -91,24 +91,40 @@ def qualifies(spec: StreamSpec | Plan) -> tuple[bool, str]:
 
 
 # --------------------------------------------------------------------------- random numbers
-def _blocks(sample, requests: np.ndarray) -> np.ndarray:
-    """Draws as `vssim.rng.Draws.at` makes them for `requests` (item indices, in request order).
+SPLITTABLE = frozenset({"exponential", "lognormal", "gamma", "weibull", "deterministic", "uniform", "triangular",
+                        "pert"})
+"""Distributions whose draws do not depend on how they are split into calls (numpy Generator
+methods that keep no state between calls but the bit generator's): n + m draws in one call are
+the n draws of one call followed by the m of the next. Checked by tests/test_fast.py."""
+
+
+def _blocks(sample, requests: np.ndarray | int, splittable: bool = False) -> np.ndarray:
+    """Draws as `vssim.rng.Draws.at` makes them for `requests` (item indices, in request order;
+    an int n: 0, 1, ..., n - 1).
 
     Draws grows its buffer by max(BLOCK, k + 1 - len) when item k is asked for beyond it; the
-    same calls to `sample` give the same numbers whatever the distribution.
+    same calls to `sample` give the same numbers whatever the distribution. A `splittable`
+    distribution's blocks are drawn in one call (the same numbers, faster).
     """
-    if not len(requests):
-        return np.zeros(0)
-    top = np.maximum.accumulate(np.asarray(requests, dtype=np.int64))
-    parts, have = [], 0
-    while True:
-        p = int(np.searchsorted(top, have, side="left"))
-        if p == len(top):
-            break
-        need = max(BLOCK, int(top[p]) + 1 - have)
-        parts.append(np.asarray(sample(need), dtype=np.float64))
-        have += need
-    return np.concatenate(parts)
+    if isinstance(requests, int):
+        if not requests:
+            return np.zeros(0)
+        sizes = [BLOCK] * -(-requests // BLOCK)
+    else:
+        if not len(requests):
+            return np.zeros(0)
+        top = np.maximum.accumulate(np.asarray(requests, dtype=np.int64))
+        sizes, have = [], 0
+        while True:
+            p = int(np.searchsorted(top, have, side="left"))
+            if p == len(top):
+                break
+            need = max(BLOCK, int(top[p]) + 1 - have)
+            sizes.append(need)
+            have += need
+    if splittable:
+        return np.asarray(sample(sum(sizes)), dtype=np.float64)
+    return np.concatenate([np.asarray(sample(k), dtype=np.float64) for k in sizes])
 
 
 def _arrival_times(spec: StreamSpec, seed: int, rep: int, horizon: float) -> np.ndarray:
@@ -122,9 +138,13 @@ def _arrival_times(spec: StreamSpec, seed: int, rep: int, horizon: float) -> np.
                 if a.process == "poisson" else a.interarrival)
         rng = generator(seed, rep, "arrivals")
         sample = lambda n: dist.sample(rng, n)  # noqa: E731
+    chunk = BLOCK
+    mean = 1.0 / a.rate if a.process in ("poisson", "deterministic") else a.interarrival.mean
+    if (a.process == "deterministic" or dist.name in SPLITTABLE) and math.isfinite(horizon) and mean > 0:
+        chunk = BLOCK * (int(horizon / mean * 1.02) // BLOCK + 1)     # the same numbers in fewer calls
     chunks, last = [], 0.0
     while last < horizon:
-        g = np.array(sample(BLOCK), dtype=np.float64)
+        g = np.array(sample(chunk), dtype=np.float64)
         g[0] = last + g[0]
         t = np.cumsum(g)                 # sequential sums: the engine's now + gap, one by one
         chunks.append(t)
@@ -149,16 +169,16 @@ def _types_and_sizes(plan: Plan, seed: int, rep: int, n: int, given_type=None, g
     spec = plan.spec
     shares = plan.type_shares
     if given_type is None:
-        need = np.arange(n)
         itype = np.zeros(n, dtype=np.int64)
+        if len(shares) > 1 and n:
+            rng = generator(seed, rep, "arrivals/type")
+            itype = _blocks(lambda k: rng.choice(len(shares), size=k, p=shares), n)[:n].astype(np.int64)
     else:
         itype = np.array([-1 if t is None else t for t in given_type], dtype=np.int64)
         need = np.flatnonzero(itype < 0)
-    if len(need):
-        if len(shares) > 1:
+        if len(need) and len(shares) > 1:
             rng = generator(seed, rep, "arrivals/type")
-            drawn = _blocks(lambda k: rng.choice(len(shares), size=k, p=shares), need).astype(np.int64)
-            itype[need] = drawn[need]
+            itype[need] = _blocks(lambda k: rng.choice(len(shares), size=k, p=shares), need)[need].astype(np.int64)
         else:
             itype[need] = 0
     size = np.empty(n, dtype=np.float64)
@@ -176,15 +196,15 @@ def _types_and_sizes(plan: Plan, seed: int, rep: int, n: int, given_type=None, g
             size[mine] = fixed
         else:
             rng = generator(seed, rep, f"size/{ty.name}")
-            vals = _blocks(lambda k, d=ty.size, r=rng: d.sample(r, k), mine)
+            vals = _blocks(lambda k, d=ty.size, r=rng: d.sample(r, k), mine, ty.size.name in SPLITTABLE)
             size[mine] = vals[mine]
     return itype, size
 
 
-def _work(step, seed: int, rep: int, order: np.ndarray, size: np.ndarray) -> np.ndarray:
+def _work(step, seed: int, rep: int, order: np.ndarray | int, size: np.ndarray) -> np.ndarray:
     """Work of each item at a step: its draw of `work/STEP` (asked in start order) x its size."""
     rng = generator(seed, rep, f"work/{step.name}")
-    vals = _blocks(lambda k: step.work.sample(rng, k), order)
+    vals = _blocks(lambda k: step.work.sample(rng, k), order, step.work.name in SPLITTABLE)
     return vals[: len(size)] * size
 
 
@@ -474,10 +494,9 @@ def run_fast(plan_or_spec: Plan | StreamSpec, horizon: float | None, warmup: flo
 def _run_single(plan, steps, seed, rep, arrival, hand, conwip, saturated, given_type=None, given_size=None):
     n, m = len(arrival), len(steps)
     itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size)
-    order = np.arange(n)
     S = np.empty((n, m))
     for j, s in enumerate(steps):
-        S[:, j] = _work(s, seed, rep, order, size)
+        S[:, j] = _work(s, seed, rep, n, size)
     arrival = arrival.copy()
     commit = np.empty(n)
     d_arr = np.zeros(n, dtype=np.int64)
