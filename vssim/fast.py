@@ -201,25 +201,26 @@ def _types_and_sizes(plan: Plan, seed: int, rep: int, n: int, given_type=None, g
     return itype, size
 
 
-def _work(step, seed: int, rep: int, order: np.ndarray | int, size: np.ndarray) -> np.ndarray:
+def _work(step, seed: int, rep: int, order: np.ndarray | int, size: np.ndarray, out=None) -> np.ndarray:
     """Work of each item at a step: its draw of `work/STEP` (asked in start order) x its size."""
     rng = generator(seed, rep, f"work/{step.name}")
     vals = _blocks(lambda k: step.work.sample(rng, k), order, step.work.name in SPLITTABLE)
-    return vals[: len(size)] * size
+    return np.multiply(vals[: len(size)], size, out=out)
 
 
 # --------------------------------------------------------------------------- recursions
 @njit(cache=True)
-def _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, ready, start, d_start,
+def _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, keep_ready, ready, start, d_start,
                  end, d_end):  # pragma: no cover - compiled
     """One person per step, item by item (FIFO order = commit order = item order at every step).
 
     `conwip` 0: push. Depths (d_*) order simultaneous events causally: an event caused by
-    another at the same time gets a larger depth.
+    another at the same time gets a larger depth. Returns the largest depth.
     """
     n, m = S.shape
     prev = np.full(m, -np.inf)
     dprev = np.zeros(m, dtype=np.int64)
+    deep = 0
     for k in range(n):
         if saturated:
             if k >= conwip:
@@ -252,7 +253,8 @@ def _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, read
                 e = end[k, j - 1]
                 r = e + hand[j - 1]
                 dr = d_end[k, j - 1] + 1 if r == e else 0
-            ready[k, j] = r
+            if keep_ready:
+                ready[k, j] = r
             p = prev[j]
             if r >= p:
                 s = r
@@ -270,6 +272,11 @@ def _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, read
             d_end[k, j] = de
             prev[j] = e
             dprev[j] = de
+            if ds > deep:
+                deep = ds
+        if de + 1 > deep:                  # the deepest event of an item: its start or done
+            deep = de + 1
+    return deep
 
 
 @njit(cache=True)
@@ -284,6 +291,7 @@ def _step_pass(order, ready, d_ready, S, c, start, d_start, end, d_end, person):
     fdep = np.zeros(c, dtype=np.int64)
     for g in range(c):
         fkey[g] = -1 - g                  # person 0 on top of the stack
+    deep = 0
     for mth in range(len(order)):
         i = order[mth]
         r = ready[i]
@@ -314,6 +322,11 @@ def _step_pass(order, ready, d_ready, S, c, start, d_start, end, d_end, person):
         free[g] = e
         fkey[g] = mth
         fdep[g] = de
+        if ds > deep:
+            deep = ds
+        if de + 1 > deep:
+            deep = de + 1
+    return deep
 
 
 DEPTH_BITS = 5
@@ -321,34 +334,8 @@ DEPTH_BITS = 5
 
 
 @njit(cache=True)
-def _key_base(h, arrival, commit, start, end, d_arr, d_com, d_start, d_end):  # pragma: no cover - compiled
-    """(keys fit, bits of the smallest positive event time - 1) for `_pack`'s event-log keys."""
-    n, m = start.shape
-    lo = np.inf
-    hi = 0.0
-    deep = 0
-    for k in range(n):
-        for t in (arrival[k], commit[k], start[k, 0], end[k, 0]):
-            if 0.0 < t < lo:
-                lo = t
-        deep = max(deep, d_arr[k], d_com[k], d_end[k, m - 1] + 1)
-        for j in range(m):
-            for t in (start[k, j], end[k, j]):
-                if hi < t < h:
-                    hi = t
-            deep = max(deep, d_start[k, j], d_end[k, j])
-        for t in (arrival[k], commit[k]):
-            if hi < t < h:
-                hi = t
-    if lo == np.inf:
-        lo = 1.0
-    lo_bits = np.array([lo]).view(np.int64)[0] - 1
-    ok = np.array([hi]).view(np.int64)[0] - lo_bits < (1 << (63 - DEPTH_BITS)) and deep < (1 << DEPTH_BITS)
-    return ok, lo_bits
-
-
-@njit(cache=True)
-def _pack(h, lo_bits, m, arrival, commit, ready, start, end, S, person, first_person, d_arr, d_com, d_start,
+def _pack(h, lo_bits, m, arrival, commit, keep_ready, ready, start, end, S, person, first_person, d_arr, d_com,
+          d_start,
           d_end, enter, v_item, v_step):  # pragma: no cover - compiled
     """Records arrays from the recursion's item-indexed times, in place.
 
@@ -387,12 +374,14 @@ def _pack(h, lo_bits, m, arrival, commit, ready, start, end, S, person, first_pe
             i = k * m + j
             if not prev < h:
                 break
-            r, s, e, w, g, ds, de = ready[i], start[i], end[i], S[i], person[i], d_start[i], d_end[i]
+            s, e, w, g, ds, de = start[i], end[i], S[i], person[i], d_start[i], d_end[i]
             sk, ek = sb[i], eb[i]
             v_item[nv] = k
             v_step[nv] = j
             enter[nv] = prev
-            ready[nv] = r if r < h else nan
+            if keep_ready:
+                r = ready[i]
+                ready[nv] = r if r < h else nan
             if s < h:
                 start[nv] = s
                 S[nv] = w
@@ -424,6 +413,23 @@ def _pack(h, lo_bits, m, arrival, commit, ready, start, end, S, person, first_pe
             done[k] = nan
             dseq[k] = -1
     return nv, done, dseq, touch
+
+
+def _key_base(run: Run, h: float) -> tuple[bool, int]:
+    """(the keys of `_pack` fit, the bits of the smallest positive event time - 1)."""
+    if not len(run.arrival):
+        return True, 0
+    lo = math.inf
+    for x in (run.arrival, run.commit, run.start[:, 0], run.end[:, 0]):
+        pos = x[x > 0]
+        if len(pos):
+            lo = min(lo, float(pos.min()))
+    if lo == math.inf:
+        lo = 1.0
+    hi = h if math.isfinite(h) else float(run.end[:, -1].max())
+    lo_bits = int(np.float64(lo).view(np.int64)) - 1
+    span = int(np.float64(max(hi, lo)).view(np.int64)) - lo_bits
+    return span < 1 << (63 - DEPTH_BITS) and run.deep < 1 << DEPTH_BITS, lo_bits
 
 
 def _ranks(streams: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
@@ -496,16 +502,19 @@ def _run_single(plan, steps, seed, rep, arrival, hand, conwip, saturated, given_
     itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size)
     S = np.empty((n, m))
     for j, s in enumerate(steps):
-        S[:, j] = _work(s, seed, rep, n, size)
+        _work(s, seed, rep, n, size, out=S[:, j])
     arrival = arrival.copy()
     commit = np.empty(n)
     d_arr = np.zeros(n, dtype=np.int64)
     d_com = np.empty(n, dtype=np.int64)
-    ready, start, end = np.empty((n, m)), np.empty((n, m)), np.empty((n, m))
+    keep_ready = bool(hand.any())        # without handoffs an item is workable when it enters
+    ready = np.empty((n, m) if keep_ready else (1, 1))
+    start, end = np.empty((n, m)), np.empty((n, m))
     d_start, d_end = (np.empty((n, m), dtype=np.int64) for _ in range(2))
-    _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, ready, start, d_start,
-                 end, d_end)
-    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, None)
+    deep = _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, keep_ready, ready, start,
+                        d_start, end, d_end)
+    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready if keep_ready else None, start, d_start, end,
+               d_end, None, deep + 2)        # + 2: an arrival of a saturated stream and its commit
 
 
 def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size):
@@ -514,16 +523,20 @@ def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_
     commit = arrival.copy()
     d_arr = np.zeros(n, dtype=np.int64)
     d_com = np.ones(n, dtype=np.int64)
-    S, ready, start, end = (np.empty((n, m)) for _ in range(4))
+    S, start, end = (np.empty((n, m)) for _ in range(3))
+    ready = np.empty((n, m)) if hand.any() else None   # without handoffs: workable on entering
     d_start, d_end, person = (np.empty((n, m), dtype=np.int64) for _ in range(3))
+    deep = 1
     order = np.arange(n)
     r, dr = commit, d_com
     for j, s in enumerate(steps):
         work = _work(s, seed, rep, order, size)
         cols = [np.empty(n), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64),
                 np.empty(n, dtype=np.int64)]
-        _step_pass(order, r, dr, work, int(people[j]), *cols)
-        S[:, j], ready[:, j] = work, r
+        deep = max(deep, _step_pass(order, r, dr, work, int(people[j]), *cols))
+        S[:, j] = work
+        if ready is not None:
+            ready[:, j] = r
         start[:, j], d_start[:, j], end[:, j], d_end[:, j], person[:, j] = cols
         e, de = cols[2], cols[3]
         # they leave in the order they finish (ties: the order they started) and become
@@ -531,7 +544,7 @@ def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_
         order = order[np.argsort(e[order], kind="stable")]
         r = e + hand[j]
         dr = np.where(r == e, de + 1, 0)
-    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person)
+    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person, deep)
 
 
 @dataclass
@@ -545,24 +558,25 @@ class Run:
     commit: np.ndarray
     d_arr: np.ndarray
     d_com: np.ndarray
-    ready: np.ndarray
+    ready: np.ndarray | None            # None: no handoffs, ready = enter
     start: np.ndarray
     d_start: np.ndarray
     end: np.ndarray
     d_end: np.ndarray
     person: np.ndarray | None           # None: person 0 of each step's pool (one person per step)
+    deep: int                           # a bound on the depths
 
     def head(self, n: int) -> Run:
         """The first n items (the others arrive at or after the horizon)."""
-        return Run(*(None if getattr(self, f.name) is None else getattr(self, f.name)[:n] for f in fields(self)))
+        cut = lambda x: x if x is None or isinstance(x, int) else x[:n]  # noqa: E731
+        return Run(*(cut(getattr(self, f.name)) for f in fields(self)))
 
 
 def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, rep: int) -> Records:
     spec = plan.spec
     n, m = run.S.shape
     done_t = run.end[:, -1].copy()
-    ok, lo_bits = _key_base(h, run.arrival, run.commit, run.start, run.end, run.d_arr, run.d_com, run.d_start,
-                            run.d_end)
+    ok, lo_bits = _key_base(run, h)
     if not ok:      # keys would not fit: ranks from a sort, on the depths saved before `_pack`
         depths = [run.d_arr.copy(), run.d_com.copy(), run.d_start.copy(), run.d_end.copy()]
     first_person = np.array([plan.pool_people[plan.step_pools[j][0]][0] for j in range(m)], dtype=np.int64)
@@ -572,12 +586,14 @@ def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, 
     v_item = np.empty(n * m, dtype=np.int64)
     v_step = np.empty(n * m, dtype=np.int64)
     commit = run.commit
-    nv, done, dseq, touch = _pack(h, lo_bits, m, run.arrival, commit, flat(run.ready), flat(run.start),
+    keep_ready = run.ready is not None
+    ready = run.ready if keep_ready else np.empty((1, 1))
+    nv, done, dseq, touch = _pack(h, lo_bits, m, run.arrival, commit, keep_ready, flat(ready), flat(run.start),
                                   flat(run.end), flat(run.S), flat(person), first_person, run.d_arr, run.d_com,
                                   flat(run.d_start), flat(run.d_end), enter, v_item, v_step)
     v_enter, v_item, v_step = enter[:nv], v_item[:nv], v_step[:nv]
-    v_ready, v_start, v_end, v_work, v_person = (flat(x)[:nv] for x in (run.ready, run.start, run.end, run.S,
-                                                                         person))
+    v_start, v_end, v_work, v_person = (flat(x)[:nv] for x in (run.start, run.end, run.S, person))
+    v_ready = flat(ready)[:nv] if keep_ready else v_enter     # no handoffs: workable on entering
     aseq, cseq, v_sseq, v_eseq = run.d_arr, run.d_com, flat(run.d_start)[:nv], flat(run.d_end)[:nv]
     if not ok:
         d_arr, d_com, d_start, d_end = depths
