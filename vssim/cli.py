@@ -5,11 +5,13 @@ path, so a user's own `DIR/stream/NAME.yaml` is found next to the packaged strea
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import hydra
@@ -19,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vssim.errors import SpecError, VssimError
 from vssim.experiment import Settings, run_experiment
+from vssim.objective import Objective
 from vssim.scenario import Scenario
 from vssim.simulate import check_settings, write_atomic
 from vssim.spec import StreamSpec
@@ -136,9 +139,10 @@ def _main(cfg: DictConfig) -> float | None:
         done = finished(out, digest)
         if done is not None:         # a restarted sweep: this run is already finished
             print(f"vssim: {out} already done, skipped")
-            return done["metrics"]["throughput"]["mean"]
+            return _returned(cfg, done)
     started = time.time()
     try:
+        _objective(cfg)              # an invalid objective is refused before the run
         summary = run_config(cfg, out)
     except VssimError as e:
         print(f"vssim: error: {e}", file=sys.stderr)
@@ -153,23 +157,41 @@ def _main(cfg: DictConfig) -> float | None:
         mark(out, digest, "failed", started, f"{type(e).__name__}: {e}")
         return None
     mark(out, digest, "done", started)
-    return summary["metrics"]["throughput"]["mean"]
+    return _returned(cfg, summary)
+
+
+def _objective(cfg: DictConfig) -> Objective | None:
+    node = cfg.get("objective")
+    return Objective.from_dict(None if node is None else OmegaConf.to_container(node, resolve=True))
+
+
+def _returned(cfg: DictConfig, summary: dict) -> float:
+    """What a run returns to Hydra (a sweeper optimises it): the `objective` if set, else the throughput."""
+    objective = _objective(cfg)
+    return summary["metrics"]["throughput"]["mean"] if objective is None else objective.value(summary)
 
 
 def sweep_name() -> str:
     """A sweep directory name that is the same for the same command, so a restarted sweep
     finds its finished runs: the overrides, readable, plus a short hash."""
-    args = sorted(a for a in sys.argv[1:] if not a.startswith("-") and not a.startswith("hydra."))
+    args = sorted(a for a in sys.argv[1:] if not a.startswith(("-", "hydra.", "hydra/")))   # not the launcher
     text = " ".join(args) or "default"
     slug = re.sub(r"[^A-Za-z0-9=.,_+-]+", "_", text)[:80].strip("_") or "sweep"
     return f"{slug}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def _constant(value: str) -> str:
+    return value
 
 
 def main() -> None:
     """Console entry point. With no argument at all, the default experiment runs."""
     if len(sys.argv) == 1:
         sys.argv.append(f"experiment={DEFAULT_EXPERIMENT}")
-    OmegaConf.register_new_resolver("vssim_sweep_name", sweep_name, replace=True)
+    # configs/hydra/launcher/ray.yaml is meant to be checked against the plugin's schema of that name
+    warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/ray' is validated against ConfigStore schema")
+    # the name is fixed here: a launcher's worker (Ray's) resolves it with another sys.argv
+    OmegaConf.register_new_resolver("vssim_sweep_name", functools.partial(_constant, sweep_name()), replace=True)
     _main()
 
 
