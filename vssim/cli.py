@@ -70,7 +70,7 @@ def run_config(cfg: DictConfig, out_dir: str | Path) -> dict:
     compare_cfg = cfg.get("compare")
     compare_names = None
     baseline = "baseline"
-    comparing = compare_cfg is not None
+    comparing = bool(compare_cfg and compare_cfg.get("enabled"))
     if comparing:
         names = compare_cfg.get("alternatives")
         compare_names = list(names) if names is not None else list(scenarios)
