@@ -14,10 +14,15 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,optimize]'
 	touch $(STAMP)
 
-venv: $(STAMP)  ## create .venv and install vssim with its dev tools
+FULL_STAMP := $(VENV)/.installed-full
+$(FULL_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,optimize,distributed]'
+	touch $(FULL_STAMP)
+
+venv: $(STAMP)  ## create .venv and install vssim with its dev tools and Optuna
 
 demo: $(STAMP)  ## run the default experiment (the eight flow accelerators) and write its report
 	$(VENV)/bin/vssim experiment=accelerators hydra.run.dir=outputs/demo
@@ -26,7 +31,7 @@ demo: $(STAMP)  ## run the default experiment (the eight flow accelerators) and 
 test: $(STAMP)  ## the default test suite (fast; `slow` tests excluded)
 	$(PY) -m pytest -n 2 -q
 
-test-full: $(STAMP)  ## every test, the slow statistical ones too
+test-full: $(FULL_STAMP)  ## every test, the slow statistical ones and Ray too
 	$(PY) -m pytest -n 2 -q -m ''
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
