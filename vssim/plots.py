@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from vssim.figures import OKABE_ITO
 from vssim.records import Records
 
 STYLE = {"font.size": 11}
@@ -25,11 +26,11 @@ def lead_time_histogram(lead_times: np.ndarray, time_unit: str, title: str, path
     fig = _figure()
     ax = fig.subplots()
     x = lead_times[np.isfinite(lead_times)]
-    ax.hist(x, bins=min(60, max(10, int(np.sqrt(len(x))))), color="#4C72B0", alpha=0.85)
+    ax.hist(x, bins=min(60, max(10, int(np.sqrt(len(x))))), color=OKABE_ITO[0], alpha=0.85)
     for q, style in ((50, ":"), (85, "--"), (95, "-.")):
         if len(x):
             v = np.percentile(x, q)
-            ax.axvline(v, color="#C44E52", linestyle=style, linewidth=2, label=f"p{q} = {v:.3g} {time_unit}")
+            ax.axvline(v, color=OKABE_ITO[3], linestyle=style, linewidth=2, label=f"p{q} = {v:.3g} {time_unit}")
     ax.set_xlabel(f"lead time ({time_unit})")
     ax.set_ylabel("items")
     ax.set_title(title)
@@ -56,7 +57,8 @@ def cumulative_flow(rec: Records, time_unit: str, title: str, path: Path, points
     end = min(rec.end, lo + span)
     if end - lo >= 0.8 * rec.end:      # short run: show all of it
         lo, end = 0.0, rec.end
-    t = np.linspace(lo, end, points)
+    # the last point a little past the end, so that a jump at the very end is drawn
+    t = np.append(np.linspace(lo, end, points), end + 1e-9 * max(1.0, end))
     curves = [("backlog", np.sort(rec.arrival))]
     first = {}
     for j, name in enumerate(rec.step_names):
@@ -75,7 +77,7 @@ def cumulative_flow(rec: Records, time_unit: str, title: str, path: Path, points
     counts = [c - base for c in counts]
     fig = _figure(9, 5)
     ax = fig.subplots()
-    colors = ["#BBBBBB", *[f"C{k}" for k in range(len(rec.step_names))]]
+    colors = ["#BBBBBB", *[OKABE_ITO[k % len(OKABE_ITO)] for k in range(len(rec.step_names))]]
     for k, (name, _) in enumerate(curves):
         ax.fill_between(t, counts[k + 1], counts[k], step="post", color=colors[k], alpha=0.8, label=name,
                         linewidth=0)
@@ -83,11 +85,12 @@ def cumulative_flow(rec: Records, time_unit: str, title: str, path: Path, points
     if 0 < rec.warmup and lo < rec.warmup:
         ax.axvline(rec.warmup, color="black", linestyle=":", linewidth=1, label="end of warmup")
     ax.set_xlabel(f"time ({time_unit})")
-    ax.set_ylabel("items (cumulative)" + (f", less the {base} done before" if base else ""))
-    ax.set_title(title)
+    ax.set_ylabel("items (cumulative)" + (f", counted from the {base} done by {lo:g}" if base else ""))
+    shown = "" if lo == 0.0 and end == rec.end else f" — {time_unit}s {lo:g} to {end:g} of {rec.end:g}"
+    ax.set_title(title + shown)
     handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles[::-1], labels[::-1], loc="upper left", fontsize=9)
-    ax.set_xlim(lo, end)
+    fig.legend(handles[::-1], labels[::-1], loc="outside right upper", fontsize=9, frameon=False)
+    ax.set_xlim(lo, end + 0.015 * (end - lo))   # room for a jump at the very end
     fig.savefig(path)
     return path
 
@@ -95,7 +98,7 @@ def cumulative_flow(rec: Records, time_unit: str, title: str, path: Path, points
 def step_times(steps: dict, time_unit: str, title: str, path: Path) -> Path:
     """Per step: wait, process and blocked time per visit (where the lead time goes)."""
     names = list(steps)
-    parts = [("wait", "#DD8452"), ("process_time", "#55A868"), ("blocked", "#C44E52")]
+    parts = [("wait", OKABE_ITO[1]), ("process_time", OKABE_ITO[0]), ("blocked", OKABE_ITO[3])]
     fig = _figure(8, 0.6 * len(names) + 2)
     ax = fig.subplots()
     left = np.zeros(len(names))

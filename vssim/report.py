@@ -98,6 +98,10 @@ def _vsm_section(result: SimResult, out: Path, figures: bool) -> list[str]:
     return lines
 
 
+def _horizon(horizon, unit: str) -> str:
+    return "until every item is done" if horizon is None else f"horizon {horizon:g} {unit}"
+
+
 def _pct(x) -> str:
     return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.0%}"
 
@@ -118,7 +122,7 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
     parts += [
         result.spec.description or "",
         "",
-        f"{sim['replications']} replication(s), horizon {sim['horizon']} {unit}, warmup {sim['warmup']} {unit}, "
+        f"{sim['replications']} replication(s), {_horizon(sim['horizon'], unit)}, warmup {sim['warmup']} {unit}, "
         f"seed {sim['seed']}, engine {sim['engine']}. {s['metrics']['completed']} items done, "
         f"{s['metrics']['rejected']} rejected, {s['metrics']['unfinished']} unfinished at the end "
         "(statistics cover items arriving after the warmup).",
