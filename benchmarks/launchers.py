@@ -5,10 +5,10 @@ Each round runs the sweep twice, in fresh sweep directories (so no run is skippe
 other, in the main process) and once with `hydra/launcher=joblib hydra.launcher.n_jobs=-1`
 (loky worker processes, one per core). The wall time of the whole command is timed (and the
 CPU time of it and its workers): Python start, composition, the 8 runs, the end-of-sweep
-callback (runs.parquet); what a user waits for. The two alternate within a round, and the order flips from round to round, so that a drift
-in the machine's speed hits both alike; the speed-up is basic / joblib per round, and the
-median over rounds is reported. The two runs.parquet of a round must be identical (the
-launcher does not change a number), which the script checks.
+callback (runs.parquet); what a user waits for. The two alternate within a round, and the order
+flips from round to round, so that a drift in the machine's speed hits both alike; the speed-up
+is basic / joblib per round, and the median over rounds is reported. The two runs.parquet of a
+round must be identical (the launcher does not change a number), which the script checks.
 
 The sweep: dvs_basic, build WIP limit 3..10 (8 runs), 4 replications of 20,000 days each,
 no figures and no event log.

@@ -35,7 +35,8 @@ def test_killed_sweep_resumes_and_loses_nothing(tmp_path):
     assert 2 <= len(done_before) < 6
     again = subprocess.run(VSSIM + args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
-    skipped = {line.rsplit("/", 1)[-1].split()[0] for line in again.stdout.splitlines() if "already done, skipped" in line}
+    skipped = {line.rsplit("/", 1)[-1].split()[0] for line in again.stdout.splitlines()
+               if "already done, skipped" in line}
     assert skipped == done_before                         # finished runs are not run again
     (sweep,) = tmp_path.glob("multirun/*")
     table = pd.read_parquet(sweep / "runs.parquet")
