@@ -164,15 +164,16 @@ def _trace_times(times: tuple[float, ...], horizon: float) -> np.ndarray:
     return np.array(out, dtype=np.float64)
 
 
-def _types_and_sizes(plan: Plan, seed: int, rep: int, n: int, given_type=None, given_size=None):
+def _types_and_sizes(plan: Plan, seed: int, rep: int, n: int, given_type=None, given_size=None, arena=None):
     """Item types (blocks of `rng.choice`) and sizes (item-indexed draws per type)."""
     spec = plan.spec
     shares = plan.type_shares
+    arena = arena or Arena(None)
     if given_type is None:
-        itype = np.zeros(n, dtype=np.int64)
+        itype = arena.zeros(n, dtype=np.int64)
         if len(shares) > 1 and n:
             rng = generator(seed, rep, "arrivals/type")
-            itype = _blocks(lambda k: rng.choice(len(shares), size=k, p=shares), n)[:n].astype(np.int64)
+            itype[:] = _blocks(lambda k: rng.choice(len(shares), size=k, p=shares), n)[:n]
     else:
         itype = np.array([-1 if t is None else t for t in given_type], dtype=np.int64)
         need = np.flatnonzero(itype < 0)
@@ -181,7 +182,7 @@ def _types_and_sizes(plan: Plan, seed: int, rep: int, n: int, given_type=None, g
             itype[need] = _blocks(lambda k: rng.choice(len(shares), size=k, p=shares), need)[need].astype(np.int64)
         else:
             itype[need] = 0
-    size = np.empty(n, dtype=np.float64)
+    size = arena.empty(n)
     drawn_size = np.ones(n, dtype=bool)
     if given_size is not None:
         gs = np.array([np.nan if s is None else s for s in given_size], dtype=np.float64)
@@ -206,6 +207,57 @@ def _work(step, seed: int, rep: int, order: np.ndarray | int, size: np.ndarray, 
     rng = generator(seed, rep, f"work/{step.name}")
     vals = _blocks(lambda k: step.work.sample(rng, k), order, step.work.name in SPLITTABLE)
     return np.multiply(vals[: len(size)], size, out=out)
+
+
+# --------------------------------------------------------------------------- memory
+class Arena:
+    """One block of memory that a run's arrays are carved from (views, 64-byte aligned).
+
+    A run's records are ~10 arrays of n x m visits and ~12 of n items, about 100 bytes per
+    visit. Allocated one by one, each is fresh memory that the operating system maps page by
+    page on first touch: at ~1.5 us a page fault on a virtual machine, that was more than half
+    of a fast run on the benchmark line. One block instead: numpy asks for transparent huge
+    pages for blocks of 4 MiB and more, and glibc keeps a freed block of that size for the next
+    run (its mmap threshold rises to the largest block freed), so repeated runs reuse it.
+    `None` sizes: ordinary allocations (`np.empty`).
+    """
+
+    ALIGN = 64
+
+    def __init__(self, nbytes: int | None):
+        self.buf = None if nbytes is None else np.empty(nbytes, dtype=np.uint8)
+        self.at = 0
+
+    @classmethod
+    def bytes_for(cls, *shapes: tuple[int, ...], itemsize: int = 8) -> int:
+        """Bytes to hold arrays of these shapes (with the alignment padding)."""
+        return sum(-(-math.prod(s) * itemsize // cls.ALIGN) * cls.ALIGN for s in shapes)
+
+    def empty(self, shape, dtype=np.float64) -> np.ndarray:
+        dt = np.dtype(dtype)
+        if self.buf is None:
+            return np.empty(shape, dtype=dt)
+        nb = math.prod(shape if isinstance(shape, tuple) else (shape,)) * dt.itemsize
+        if self.at + nb > len(self.buf):
+            return np.empty(shape, dtype=dt)
+        a = self.buf[self.at:self.at + nb].view(dt).reshape(shape)
+        self.at += -(-nb // self.ALIGN) * self.ALIGN
+        return a
+
+    def zeros(self, shape, dtype=np.float64) -> np.ndarray:
+        if self.buf is None:
+            return np.zeros(shape, dtype=dtype)
+        a = self.empty(shape, dtype)
+        a.fill(0)
+        return a
+
+
+def _arena(n: int, m: int, keep_ready: bool) -> Arena:
+    """The block for a run of n items through m steps (see `_run_single`, `_run_multi`, `_records`)."""
+    visits = 9 + keep_ready            # S start end d_start d_end person enter v_item v_step [ready]
+    items = 13                         # arrival commit d_arr d_com itype size done dseq touch priority value rework
+    return Arena(Arena.bytes_for(*[(n, m)] * visits, *[(n,)] * items)
+                 + Arena.bytes_for((n, m), itemsize=1))      # visit_reworked
 
 
 # --------------------------------------------------------------------------- recursions
@@ -334,20 +386,19 @@ DEPTH_BITS = 5
 
 
 @njit(cache=True)
-def _pack(h, lo_bits, m, arrival, commit, keep_ready, ready, start, end, S, person, first_person, d_arr, d_com,
-          d_start,
-          d_end, enter, v_item, v_step):  # pragma: no cover - compiled
+def _pack(h, lo_bits, m, arrival, commit, keep_ready, ready, start, end, S, has_person, person, first_person, d_arr,
+          d_com, d_start, d_end, enter, v_item, v_step, done, dseq, touch):  # pragma: no cover - compiled
     """Records arrays from the recursion's item-indexed times, in place.
 
     What happened before the horizon is kept (an event at the horizon does not happen either:
     NaN), and the visits that exist (their item entered the column) are moved to the front of
     the flat (item, step) arrays: `ready`, `start`, `end`, `S` (work), `person` become visit
-    arrays, `d_start` and `d_end` their event-log keys, `commit` is masked and `d_arr`, `d_com`
+    arrays (without `has_person`, `person` is only written: person 0 of each step's pool), `d_start` and `d_end` their event-log keys, `commit` is masked and `d_arr`, `d_com`
     become keys. A key is ``(bits(time) - lo_bits) << DEPTH_BITS | depth`` (``depth`` for time
     0): the bits of a non-negative float increase with it, so keys order events by time, then
     by depth (an event caused at the same time by another has a larger depth: a start after the
     end that freed its person, a commit after the exit that made room), without a sort.
-    Returns the number of visits, done times, their keys and touch times.
+    Fills `done` (done times), `dseq` (their keys) and `touch`; returns the number of visits.
     """
     n = len(arrival)
     nan = np.nan
@@ -355,9 +406,6 @@ def _pack(h, lo_bits, m, arrival, commit, keep_ready, ready, start, end, S, pers
     cb = commit.view(np.int64)
     sb = start.view(np.int64)
     eb = end.view(np.int64)
-    done = np.empty(n)
-    dseq = np.empty(n, dtype=np.int64)
-    touch = np.zeros(n)
     nv = 0
     for k in range(n):
         t = arrival[k]
@@ -374,7 +422,8 @@ def _pack(h, lo_bits, m, arrival, commit, keep_ready, ready, start, end, S, pers
             i = k * m + j
             if not prev < h:
                 break
-            s, e, w, g, ds, de = start[i], end[i], S[i], person[i], d_start[i], d_end[i]
+            s, e, w, ds, de = start[i], end[i], S[i], d_start[i], d_end[i]
+            g = person[i] if has_person else 0
             sk, ek = sb[i], eb[i]
             v_item[nv] = k
             v_step[nv] = j
@@ -412,7 +461,7 @@ def _pack(h, lo_bits, m, arrival, commit, keep_ready, ready, start, end, S, pers
         if nv == 0 or v_item[nv - 1] != k or v_step[nv - 1] != m - 1:
             done[k] = nan
             dseq[k] = -1
-    return nv, done, dseq, touch
+    return nv
 
 
 def _key_base(run: Run, h: float) -> tuple[bool, int]:
@@ -499,33 +548,39 @@ def run_fast(plan_or_spec: Plan | StreamSpec, horizon: float | None, warmup: flo
 
 def _run_single(plan, steps, seed, rep, arrival, hand, conwip, saturated, given_type=None, given_size=None):
     n, m = len(arrival), len(steps)
-    itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size)
-    S = np.empty((n, m))
+    keep_ready = bool(hand.any())        # without handoffs an item is workable when it enters
+    arena = _arena(n, m, keep_ready)
+    itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size, arena)
+    S = arena.empty((n, m))
     for j, s in enumerate(steps):
         _work(s, seed, rep, n, size, out=S[:, j])
-    arrival = arrival.copy()
-    commit = np.empty(n)
-    d_arr = np.zeros(n, dtype=np.int64)
-    d_com = np.empty(n, dtype=np.int64)
-    keep_ready = bool(hand.any())        # without handoffs an item is workable when it enters
-    ready = np.empty((n, m) if keep_ready else (1, 1))
-    start, end = np.empty((n, m)), np.empty((n, m))
-    d_start, d_end = (np.empty((n, m), dtype=np.int64) for _ in range(2))
+    arrival_in, arrival = arrival, arena.empty(n)
+    arrival[:] = arrival_in
+    commit = arena.empty(n)
+    d_arr = arena.zeros(n, dtype=np.int64)
+    d_com = arena.empty(n, dtype=np.int64)
+    ready = arena.empty((n, m)) if keep_ready else np.empty((1, 1))
+    start, end = arena.empty((n, m)), arena.empty((n, m))
+    d_start, d_end = (arena.empty((n, m), dtype=np.int64) for _ in range(2))
     deep = _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, keep_ready, ready, start,
                         d_start, end, d_end)
     return Run(arrival, itype, size, S, commit, d_arr, d_com, ready if keep_ready else None, start, d_start, end,
-               d_end, None, deep + 2)        # + 2: an arrival of a saturated stream and its commit
+               d_end, None, deep + 2, arena)    # + 2: an arrival of a saturated stream and its commit
 
 
 def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size):
     n, m = len(arrival), len(steps)
-    itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size)
-    commit = arrival.copy()
-    d_arr = np.zeros(n, dtype=np.int64)
-    d_com = np.ones(n, dtype=np.int64)
-    S, start, end = (np.empty((n, m)) for _ in range(3))
-    ready = np.empty((n, m)) if hand.any() else None   # without handoffs: workable on entering
-    d_start, d_end, person = (np.empty((n, m), dtype=np.int64) for _ in range(3))
+    keep_ready = bool(hand.any())
+    arena = _arena(n, m, keep_ready)
+    itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size, arena)
+    commit = arena.empty(n)
+    commit[:] = arrival
+    d_arr = arena.zeros(n, dtype=np.int64)
+    d_com = arena.empty(n, dtype=np.int64)
+    d_com.fill(1)
+    S, start, end = (arena.empty((n, m)) for _ in range(3))
+    ready = arena.empty((n, m)) if keep_ready else None   # without handoffs: workable on entering
+    d_start, d_end, person = (arena.empty((n, m), dtype=np.int64) for _ in range(3))
     deep = 1
     order = np.arange(n)
     r, dr = commit, d_com
@@ -544,7 +599,7 @@ def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_
         order = order[np.argsort(e[order], kind="stable")]
         r = e + hand[j]
         dr = np.where(r == e, de + 1, 0)
-    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person, deep)
+    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person, deep, arena)
 
 
 @dataclass
@@ -565,10 +620,11 @@ class Run:
     d_end: np.ndarray
     person: np.ndarray | None           # None: person 0 of each step's pool (one person per step)
     deep: int                           # a bound on the depths
+    arena: Arena                        # the rest of the run's block, for the records
 
     def head(self, n: int) -> Run:
         """The first n items (the others arrive at or after the horizon)."""
-        cut = lambda x: x if x is None or isinstance(x, int) else x[:n]  # noqa: E731
+        cut = lambda x: x if x is None or isinstance(x, int | Arena) else x[:n]  # noqa: E731
         return Run(*(cut(getattr(self, f.name)) for f in fields(self)))
 
 
@@ -580,17 +636,20 @@ def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, 
     if not ok:      # keys would not fit: ranks from a sort, on the depths saved before `_pack`
         depths = [run.d_arr.copy(), run.d_com.copy(), run.d_start.copy(), run.d_end.copy()]
     first_person = np.array([plan.pool_people[plan.step_pools[j][0]][0] for j in range(m)], dtype=np.int64)
-    person = run.person if run.person is not None else np.zeros((n, m), dtype=np.int64)
+    arena = run.arena
+    has_person = run.person is not None
+    person = run.person if has_person else arena.empty((n, m), dtype=np.int64)
     flat = lambda x: x.reshape(-1)  # noqa: E731
-    enter = np.empty(n * m)
-    v_item = np.empty(n * m, dtype=np.int64)
-    v_step = np.empty(n * m, dtype=np.int64)
+    enter = arena.empty(n * m)
+    v_item = arena.empty(n * m, dtype=np.int64)
+    v_step = arena.empty(n * m, dtype=np.int64)
+    done, dseq, touch = arena.empty(n), arena.empty(n, dtype=np.int64), arena.empty(n)
     commit = run.commit
     keep_ready = run.ready is not None
     ready = run.ready if keep_ready else np.empty((1, 1))
-    nv, done, dseq, touch = _pack(h, lo_bits, m, run.arrival, commit, keep_ready, flat(ready), flat(run.start),
-                                  flat(run.end), flat(run.S), flat(person), first_person, run.d_arr, run.d_com,
-                                  flat(run.d_start), flat(run.d_end), enter, v_item, v_step)
+    nv = _pack(h, lo_bits, m, run.arrival, commit, keep_ready, flat(ready), flat(run.start), flat(run.end),
+               flat(run.S), has_person, flat(person), first_person, run.d_arr, run.d_com, flat(run.d_start),
+               flat(run.d_end), enter, v_item, v_step, done, dseq, touch)
     v_enter, v_item, v_step = enter[:nv], v_item[:nv], v_step[:nv]
     v_start, v_end, v_work, v_person = (flat(x)[:nv] for x in (run.start, run.end, run.S, person))
     v_ready = flat(ready)[:nv] if keep_ready else v_enter     # no handoffs: workable on entering
@@ -617,17 +676,17 @@ def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, 
         person_pool=np.array(plan.person_pool, dtype=np.int64),
         step_capacity=np.array(caps, dtype=np.int64),
         item_type=itype,
-        item_priority=np.array(plan.type_priority, dtype=np.int64)[itype],
+        item_priority=np.take(np.array(plan.type_priority, dtype=np.int64), itype, out=arena.empty(n, np.int64)),
         item_size=run.size,
-        item_value=np.array(plan.type_value, dtype=float)[itype],
+        item_value=np.take(np.array(plan.type_value, dtype=float), itype, out=arena.empty(n)),
         arrival=run.arrival, commit=commit, done=done, touch=touch,
-        rework_count=np.zeros(n, dtype=np.int64),
+        rework_count=arena.zeros(n, dtype=np.int64),
         arrival_seq=aseq, commit_seq=cseq, done_seq=dseq,
         visit_item=v_item, visit_step=v_step,
         visit_enter=v_enter, visit_ready=v_ready, visit_start=v_start, visit_end=v_end,
         visit_leave=v_end,                     # nobody is blocked: an item leaves when its work ends
         visit_person=v_person, visit_work=v_work,
-        visit_reworked=np.zeros(nv, dtype=bool),
+        visit_reworked=arena.zeros(nv, dtype=bool),
         rejected_times=np.zeros(0),
         visit_start_seq=v_sseq, visit_end_seq=v_eseq,
         class_names=list(CLASSES_OF_SERVICE),
