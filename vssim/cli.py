@@ -78,7 +78,8 @@ def run_config(cfg: DictConfig, out_dir: str | Path) -> dict:
     outcome = run_experiment(spec, scenarios, settings, out_dir, compare=comparing, compare_names=compare_names,
                              baseline=baseline, figures=bool(report_cfg.get("figures", True)),
                              event_log=bool(report_cfg.get("event_log", True)),
-                             title=report_cfg.get("title"), question=report_cfg.get("question"))
+                             title=report_cfg.get("title"), question=report_cfg.get("question"),
+                             animate=bool(report_cfg.get("animate", False)))
     unit = spec.time_unit
     for name, result in outcome.results.items():
         m = result.summary["metrics"]

@@ -81,12 +81,13 @@ def run_one(spec: StreamSpec, scenario: Scenario, settings: Settings) -> SimResu
 def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings: Settings, out: str | Path, *,
                    compare: bool = False, compare_names: Sequence[str] | None = None, baseline: str = "baseline",
                    figures: bool = True, event_log: bool = True, title: str | None = None,
-                   question: str | None = None) -> Outcome:
+                   question: str | None = None, animate: bool = False) -> Outcome:
     """Run the stream under its scenarios and write results and reports to `out`.
 
     Without `compare`, the loaded scenarios are composed into one (in order) and run once.
     With it, each alternative (`compare_names`, default: every loaded scenario; "a+b" composes)
-    runs on the same seed and is compared with `baseline`.
+    runs on the same seed and is compared with `baseline`. `animate`: each run's report also gets
+    `kanban.gif` (vssim.animate).
     """
     from vssim.report import write_comparison_report, write_report
 
@@ -96,7 +97,7 @@ def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings
         scenario = compose(list(scenarios.values())) if scenarios else BASELINE
         result = run_one(spec, scenario, settings)
         result.save(out, event_log=event_log)
-        report = write_report(result, out, figures=figures, title=title, question=question)
+        report = write_report(result, out, figures=figures, title=title, question=question, animate=animate)
         return Outcome({scenario.name: result}, report=report, out=out, baseline=scenario.name)
 
     alts = alternatives(scenarios, compare_names)
@@ -113,7 +114,7 @@ def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings
         result = run_one(spec, scenario, settings)
         sub = out / "scenarios" / alt_name
         result.save(sub, event_log=event_log)
-        write_report(result, sub, figures=figures)
+        write_report(result, sub, figures=figures, animate=animate)
         results[alt_name] = result
     comparison = compare_results(results, baseline=baseline)
     write_atomic(out / "comparison.json", lambda p: p.write_text(json.dumps(comparison.to_dict(), indent=2)))

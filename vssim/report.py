@@ -107,8 +107,11 @@ def _pct(x) -> str:
 
 
 def write_report(result: SimResult, out: Path, *, figures: bool = True, title: str | None = None,
-                 question: str | None = None) -> Path:
-    """Write report.md (and its PNG figures) into `out`; return the report's path."""
+                 question: str | None = None, animate: bool = False) -> Path:
+    """Write report.md (and its PNG figures) into `out`; return the report's path.
+
+    `animate`: also `kanban.gif`, the Kanban board and CFD of replication 0 over time (vssim.animate).
+    """
     s = result.summary
     out = Path(out)
     sim = s["sim"]
@@ -166,6 +169,12 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
                   "![lead time](lead_time.png)", "", "![cumulative flow](cfd.png)", "",
                   "![cycle time scatter](cycle_time.png)", "", "![throughput](throughput.png)", "",
                   "![aging WIP](aging_wip.png)", "", "![steps](steps.png)", ""]
+    if animate:
+        from vssim.animate import kanban_gif
+
+        moving = kanban_gif(result, out / "kanban.gif", title=f"{s['stream']} [{s['scenario']}]")
+        parts += ["## The board over time", "",
+                  f"![Kanban board and cumulative flow over time (replication 0)]({moving.name})", ""]
     parts += ["Files: `summary.json` (every metric), `items.parquet` (one row per item per replication), "
               "`steps.parquet` (one row per step per replication), `events.csv` (event log).", ""]
     path = out / "report.md"
