@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: help demo test test-full lint bench clean venv
+.PHONY: help demo test test-full lint bench clean venv notebooks
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml
 
 FULL_STAMP := $(VENV)/.installed-full
 $(FULL_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,optimize,distributed]'
+	$(PY) -m pip install --quiet -e '.[dev,optimize,distributed,notebooks]'
 	touch $(FULL_STAMP)
+
+NB_STAMP := $(VENV)/.installed-notebooks
+$(NB_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,optimize,notebooks]'
+	touch $(NB_STAMP)
 
 venv: $(STAMP)  ## create .venv and install vssim with its dev tools and Optuna
 
@@ -33,6 +38,10 @@ test: $(STAMP)  ## the default test suite (fast; `slow` tests excluded)
 
 test-full: $(FULL_STAMP)  ## every test, the slow statistical ones and Ray too
 	$(PY) -m pytest -n 2 -q -m ''
+
+notebooks: $(NB_STAMP)  ## execute every workshop notebook (notebooks/*.py -> .ipynb with outputs, jupytext), then check them
+	cd notebooks && for f in *.py; do ../$(VENV)/bin/jupytext --to ipynb --execute "$$f" || exit 1; done
+	$(PY) -m pytest -q tests/test_notebooks.py tests/test_animate.py
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
