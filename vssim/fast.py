@@ -104,8 +104,15 @@ def _blocks(sample, requests: np.ndarray | int, splittable: bool = False) -> np.
 
     Draws grows its buffer by max(BLOCK, k + 1 - len) when item k is asked for beyond it; the
     same calls to `sample` give the same numbers whatever the distribution. A `splittable`
-    distribution's blocks are drawn in one call (the same numbers, faster).
+    distribution's draws are made in one call, only as many as the largest request needs (the
+    same numbers, faster; the rest of the last block would never be used).
     """
+    if splittable:
+        if isinstance(requests, int):
+            need = requests
+        else:
+            need = int(np.max(requests)) + 1 if len(requests) else 0
+        return np.asarray(sample(need), dtype=np.float64) if need else np.zeros(0)
     if isinstance(requests, int):
         if not requests:
             return np.zeros(0)
@@ -122,8 +129,6 @@ def _blocks(sample, requests: np.ndarray | int, splittable: bool = False) -> np.
             need = max(BLOCK, int(top[p]) + 1 - have)
             sizes.append(need)
             have += need
-    if splittable:
-        return np.asarray(sample(sum(sizes)), dtype=np.float64)
     return np.concatenate([np.asarray(sample(k), dtype=np.float64) for k in sizes])
 
 
@@ -464,15 +469,21 @@ def _pack(h, lo_bits, m, arrival, commit, keep_ready, ready, start, end, S, has_
     return nv
 
 
+@njit(cache=True)
+def _min_positive(x):  # pragma: no cover - compiled
+    """The smallest value > 0 (inf if none; NaN is not > 0)."""
+    lo = np.inf
+    for v in x:
+        if v > 0.0 and v < lo:
+            lo = v
+    return lo
+
+
 def _key_base(run: Run, h: float) -> tuple[bool, int]:
     """(the keys of `_pack` fit, the bits of the smallest positive event time - 1)."""
     if not len(run.arrival):
         return True, 0
-    lo = math.inf
-    for x in (run.arrival, run.commit, run.start[:, 0], run.end[:, 0]):
-        pos = x[x > 0]
-        if len(pos):
-            lo = min(lo, float(pos.min()))
+    lo = min(_min_positive(x) for x in (run.arrival, run.commit, run.start[:, 0], run.end[:, 0]))
     if lo == math.inf:
         lo = 1.0
     hi = h if math.isfinite(h) else float(run.end[:, -1].max())

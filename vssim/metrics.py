@@ -260,6 +260,10 @@ def _visit_totals(rec: Records) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 
 
 def step_metrics(rec: Records, _totals=None) -> pd.DataFrame:
+    return pd.DataFrame(_step_columns(rec, _totals))
+
+
+def _step_columns(rec: Records, _totals=None) -> dict:
     """Per-step statistics of one replication (one row per step), vectorised over all visits.
 
     The totals are those of np.bincount over the visits (`_visit_pass`, one pass)::
@@ -284,7 +288,7 @@ def step_metrics(rec: Records, _totals=None) -> pd.DataFrame:
         busy = sums[0]
         n_checked = counts[3]
         reworked = counts[4]
-        frame = pd.DataFrame({
+        return {
             "replication": rec.replication,
             "step": rec.step_names,
             "utilization": per_span(busy) / rec.step_capacity,
@@ -297,8 +301,7 @@ def step_metrics(rec: Records, _totals=None) -> pd.DataFrame:
             "pct_complete_accurate": np.where(n_checked > 0, 1.0 - reworked / np.maximum(n_checked, 1), np.nan),
             "throughput": per_span(n_checked.astype(float)),
             "visits": n_checked.astype(np.int64),
-        })
-    return frame
+        }
 
 
 def pool_utilization(rec: Records, _totals=None) -> dict[str, float]:
@@ -414,18 +417,18 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
         metrics["littles_law_residual"] = max(residuals)
 
     totals = [_visit_totals(rec) for rec in records]
-    frames = [step_metrics(rec, t) for rec, t in zip(records, totals, strict=True)]
+    columns = [_step_columns(rec, t) for rec, t in zip(records, totals, strict=True)]
     cols = ["utilization", "queue_length", "wip", "wait", "process_time", "blocked", "touch_time",
             "pct_complete_accurate", "throughput"]
-    if len(frames) == 1:
+    if len(columns) == 1:
         # the mean of one replication: what groupby's mean gives for one value per step (its
         # compensated sum starts at 0.0, so 0.0 + x: x, and -0.0 becomes 0.0; NaN stays NaN)
-        steps = frames[0]
-        values = {c: steps[c].to_numpy(dtype=np.float64) + 0.0 for c in cols}
+        steps = pd.DataFrame(columns[0])
+        values = {c: np.asarray(columns[0][c], dtype=np.float64) + 0.0 for c in cols}
         step_summary = {name: {c: _finite(float(values[c][i])) for c in cols}
-                        for i, name in enumerate(steps["step"])}
+                        for i, name in enumerate(records[0].step_names)}
     else:
-        steps = pd.concat(frames, ignore_index=True)
+        steps = pd.concat([pd.DataFrame(c) for c in columns], ignore_index=True)
         means = steps.groupby("step", sort=False)[cols].mean()          # NaN replications are skipped
         step_summary = {name: {c: _finite(float(row[c])) for c in cols} for name, row in means.iterrows()}
     pools = [pool_utilization(rec, t) for rec, t in zip(records, totals, strict=True)]
