@@ -188,6 +188,14 @@ def _types_and_sizes(plan: Plan, seed: int, rep: int, n: int, given_type=None, g
         else:
             itype[need] = 0
     size = arena.empty(n)
+    if given_size is None and len(spec.item_types) == 1:      # every item: type 0, size drawn or fixed
+        ty, fixed = next(iter(spec.item_types.values())), plan.type_size[0]
+        if fixed is not None:
+            size.fill(fixed)
+        elif n:
+            rng = generator(seed, rep, f"size/{ty.name}")
+            size[:] = _blocks(lambda k: ty.size.sample(rng, k), n, ty.size.name in SPLITTABLE)[:n]
+        return itype, size
     drawn_size = np.ones(n, dtype=bool)
     if given_size is not None:
         gs = np.array([np.nan if s is None else s for s in given_size], dtype=np.float64)
