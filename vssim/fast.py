@@ -406,8 +406,9 @@ def _pack(h, lo_bits, m, arrival, commit, keep_ready, ready, start, end, S, has_
     What happened before the horizon is kept (an event at the horizon does not happen either:
     NaN), and the visits that exist (their item entered the column) are moved to the front of
     the flat (item, step) arrays: `ready`, `start`, `end`, `S` (work), `person` become visit
-    arrays (without `has_person`, `person` is only written: person 0 of each step's pool), `d_start` and `d_end` their event-log keys, `commit` is masked and `d_arr`, `d_com`
-    become keys. A key is ``(bits(time) - lo_bits) << DEPTH_BITS | depth`` (``depth`` for time
+    arrays (without `has_person`, `person` is only written: person 0 of each step's pool),
+    `d_start` and `d_end` their event-log keys, `commit` is masked and `d_arr`, `d_com` become
+    keys. A key is ``(bits(time) - lo_bits) << DEPTH_BITS | depth`` (``depth`` for time
     0): the bits of a non-negative float increase with it, so keys order events by time, then
     by depth (an event caused at the same time by another has a larger depth: a start after the
     end that freed its person, a commit after the exit that made room), without a sort.
