@@ -7,14 +7,12 @@ once per module, and the tests read their results.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from conftest import cli_ok, run_cli_parallel
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -77,31 +75,10 @@ def runs(tmp_path_factory, user_dir) -> dict:
             *QUIET,
         ],
     }
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "MPLBACKEND": "Agg"}
-    started = {}
-    for name, args in commands.items():
-        run_dir = base / name
-        argv = [sys.executable, "-m", "vssim.cli", *args, f"hydra.run.dir={run_dir}"]
-        proc = subprocess.Popen(
-            argv, cwd=base, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        started[name] = (argv, proc, run_dir)
-    results = {}
-    for name, (argv, proc, run_dir) in started.items():
-        try:
-            out, err = proc.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        results[name] = (subprocess.CompletedProcess(argv, proc.returncode, out, err), run_dir)
-    return results
+    return run_cli_parallel(commands, base)
 
 
-def ok(runs, name) -> Path:
-    proc, run_dir = runs[name]
-    assert proc.returncode == 0, f"{name}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    assert "Traceback" not in proc.stderr
-    return run_dir
+ok = cli_ok
 
 
 def summary(run_dir: Path) -> dict:

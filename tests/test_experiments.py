@@ -8,9 +8,7 @@ they wrote (as tests/test_cli.py does).
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import cli_ok, run_cli_parallel
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 
@@ -302,30 +301,10 @@ CLI = {
 def cli(tmp_path_factory) -> dict:
     """Run every command line above in parallel; name -> (CompletedProcess, output dir)."""
     base = tmp_path_factory.mktemp("cli")
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "MPLBACKEND": "Agg"}
-    started = {}
-    for name, args in CLI.items():
-        out = base / name
-        where = f"hydra.sweep.dir={out}" if "-m" in args else f"hydra.run.dir={out}"
-        argv = [sys.executable, "-m", "vssim.cli", *args, where]
-        proc = subprocess.Popen(argv, cwd=base, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        started[name] = (argv, proc, out)
-    results = {}
-    for name, (argv, proc, out) in started.items():
-        try:
-            stdout, stderr = proc.communicate(timeout=180)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stdout, stderr = proc.communicate()
-        results[name] = (subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr), out)
-    return results
+    return run_cli_parallel(CLI, base, timeout=180)
 
 
-def ok(cli, name) -> Path:
-    proc, out = cli[name]
-    assert proc.returncode == 0, f"{name}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    assert "Traceback" not in proc.stderr
-    return out
+ok = cli_ok
 
 
 def test_cli_experiment_writes_the_comparison_report(cli, tmp_path):
