@@ -30,6 +30,7 @@ import math
 from array import array
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
@@ -38,6 +39,9 @@ from vssim.errors import DeadlockError
 from vssim.records import Records
 from vssim.rng import Draws, Uniforms, generator
 from vssim.spec import CLASSES_OF_SERVICE, StreamSpec
+
+if TYPE_CHECKING:
+    from vssim.streaming import RunStats
 
 UNLIMITED = 1 << 62
 
@@ -120,8 +124,9 @@ class Replication:
     """One replication. `run()` returns its `Records`."""
 
     def __init__(self, plan: Plan, *, horizon: float | None, warmup: float, seed: int, replication: int,
-                 progress=None):
+                 progress=None, stats: RunStats | None = None):
         self.plan = plan
+        self.stats = stats                  # streaming: finished items go there, their slots are reused
         self.spec = spec = plan.spec
         self.horizon = horizon
         self.warmup = warmup
@@ -155,6 +160,7 @@ class Replication:
                 self.intr_len[k] = Draws(p.interruptions.duration, rng(f"interruption_length/{p.name}"))
         self.type_rng = rng("arrivals/type")
         self.type_buf: list[int] = []
+        self.type_off = 0                   # item number of type_buf[0]
         self.size_draws = [Draws(t.size, rng(f"size/{t.name}")) if plan.type_size[i] is None else None
                            for i, t in enumerate(spec.item_types.values())]
         self.arrival_rng = rng("arrivals")
@@ -180,7 +186,12 @@ class Replication:
         self.arrivals_done = False
         self.flushed = 0
 
-        # item records
+        # item records, by slot: the item number of slot i is ident[i] (the same number in a full
+        # run; a streaming run gives the slots of finished items to new ones)
+        self.n_items = 0
+        self.ident: list[int] = []
+        self.free_slots: list[int] = []
+        self.done_pending = 0               # items done (or rejected) since the last flush
         self.arrival = array("d")
         self.commit_t = array("d")
         self.done_t = array("d")
@@ -216,6 +227,7 @@ class Replication:
                            and not plan.routed for k in range(n)]
         self.plain_pool = [self.switch[p] is None and self.intr_gap[p] is None for p in range(len(pools))]
         self.saturated = spec.arrivals.process == "saturated"
+        self._gaps = None
 
     def _grow_visits(self) -> None:
         chunk = max(4096, self.v_cap)
@@ -233,18 +245,24 @@ class Replication:
 
     # ------------------------------------------------------------------ arrivals
     def _new_item(self, t: float, type_index: int | None = None, size: float | None = None) -> int:
-        i = len(self.arrival)
+        n = self.n_items
+        self.n_items = n + 1
         if type_index is None:
-            if i >= len(self.type_buf):
+            at = n - self.type_off
+            if at >= len(self.type_buf):
                 shares = self.plan.type_shares
                 self.type_buf.extend(
-                    self.type_rng.choice(len(shares), size=max(1024, i + 1 - len(self.type_buf)), p=shares).tolist())
-            type_index = self.type_buf[i]
+                    self.type_rng.choice(len(shares), size=max(1024, at + 1 - len(self.type_buf)), p=shares).tolist())
+            type_index = self.type_buf[at]
         if size is None:
             size = self.plan.type_size[type_index]
             if size is None:
-                size = self.size_draws[type_index].at(i)
+                size = self.size_draws[type_index].at(n)
+        if self.free_slots:
+            return self._reuse_slot(n, t, type_index, size)
         nan = math.nan
+        i = len(self.arrival)
+        self.ident.append(n)
         self.arrival.append(t)
         self.commit_t.append(nan)
         self.done_t.append(nan)
@@ -259,6 +277,27 @@ class Replication:
         self.arrival_seq.append(self._next_order())
         self.commit_seq.append(-1)
         self.done_seq.append(-1)
+        return i
+
+    def _reuse_slot(self, n: int, t: float, type_index: int, size: float) -> int:
+        """Item number n in the slot of a finished item (streaming runs)."""
+        i = self.free_slots.pop()
+        nan = math.nan
+        self.ident[i] = n
+        self.arrival[i] = t
+        self.commit_t[i] = nan
+        self.done_t[i] = nan
+        self.itype[i] = type_index
+        self.prio[i] = self.plan.type_priority[type_index]
+        self.size[i] = size
+        self.touch[i] = 0.0
+        self.reworks[i] = 0
+        self.cur_visit[i] = -1
+        self.first_done[i] = 0
+        self.first_enter[i] = 0
+        self.arrival_seq[i] = self._next_order()
+        self.commit_seq[i] = -1
+        self.done_seq[i] = -1
         return i
 
     def _next_order(self) -> int:
@@ -281,6 +320,7 @@ class Replication:
             self.backlog_n -= 1
             self.rejected.append(self.arrival[i])
             self.itype[i] = -1 - self.itype[i]      # marked rejected; kept apart in the records
+            self.done_pending += 1
 
     def _open_arrivals(self, ev=None) -> None:
         """Poisson, renewal or deterministic arrivals: one item now, the next one scheduled."""
@@ -365,7 +405,7 @@ class Replication:
             if self.first_enter[i] & bit:
                 u = self.dep_again_u[k].next()
             else:
-                u = self.dep_u[k].at(i)
+                u = self.dep_u[k].at(self.ident[i])
                 self.first_enter[i] |= bit
             if u < p:
                 delay += self.dep_delay[k].next()
@@ -407,7 +447,7 @@ class Replication:
         seen = self.first_done[i]
         first = not seen & bit
         if first:
-            w = self.work[k].at(i)
+            w = self.work[k].at(self.ident[i])
             self.first_done[i] = seen | bit
         else:
             w = self.rework_work[k].next()
@@ -455,7 +495,7 @@ class Replication:
                 self._check_frozen()
             return
         pr = plan.rework_p[k]
-        if pr and (self.rework_u[k].at(i) if first else self.rework_again_u[k].next()) < pr:
+        if pr and (self.rework_u[k].at(self.ident[i]) if first else self.rework_again_u[k].next()) < pr:
             self.v_rew[v] = 1
             self.reworks[i] += 1
             to = plan.route[self.itype[i]][plan.rework_to[k]] if plan.routed else plan.rework_to[k]
@@ -611,6 +651,7 @@ class Replication:
         self.count[src] -= m
         self.done_in[src] -= m
         self.wip -= m
+        self.done_pending += m
         for i in group:
             self.v_leave[self.cur_visit[i]] = now
             self.done_t[i] = now
@@ -698,7 +739,7 @@ class Replication:
         spec, env = self.spec, self.env
         a = spec.arrivals
         if a.process in ("poisson", "renewal", "deterministic"):
-            gaps = self._make_gaps()
+            gaps = self._gaps = self._make_gaps()
             if gaps is None:
                 self._gap = lambda: 1.0 / a.rate
             else:
@@ -714,6 +755,9 @@ class Replication:
         else:  # saturated
             self._commit()
         self._check_frozen()
+        if self.stats is not None:
+            self._run_streaming()
+            return self.stats
         if self.horizon is None:
             env.run()
             end = env.now
@@ -729,6 +773,98 @@ class Replication:
         if self.horizon is None and self.progress is not None:
             self.progress(1.0)
         return self._records(end)
+
+    # ------------------------------------------------------------------ streaming
+    FLUSH = 1 << 13
+    """A streaming run hands finished items to its `RunStats` once about this many are done."""
+
+    def _run_streaming(self) -> None:
+        """Run to the horizon in slices; between two, finished items leave for the running totals.
+
+        A slice is sized to finish about `FLUSH` items (it adapts to the stream's throughput), so
+        the engine holds the items in progress and at most a few slices of finished ones.
+        """
+        env, horizon = self.env, float(self.horizon)
+        dt = horizon / 1000.0
+        t = 0.0
+        while t < horizon:
+            nxt = min(horizon, t + dt)
+            env.run(until=nxt)
+            if self.progress is not None:
+                self.progress((nxt - t) / horizon)
+            t = nxt
+            if self.done_pending >= self.FLUSH:
+                ratio = self.done_pending / self.FLUSH
+                if ratio > 2.0:
+                    dt /= 2.0
+                self._flush()
+            else:
+                dt *= 2.0
+        self._flush(final=True)
+
+    def _flush(self, final: bool = False) -> None:
+        """Give done and rejected items (all items when `final`) and their visits to the stats,
+        free their slots, compact the visit arrays and forget the draws no item can ask for."""
+        stats, plan = self.stats, self.plan
+        self.done_pending = 0
+        arrival = np.array(self.arrival)
+        live = ~np.isnan(arrival)
+        itype = np.array(self.itype, dtype=np.int64)
+        done = np.array(self.done_t)
+        out = live & (~np.isnan(done) | (itype < 0)) if not final else live
+        gone = out & (itype >= 0)                        # rejected items are only counted
+        idx = np.flatnonzero(gone)
+        stats.add_items(arrival[idx], np.array(self.commit_t)[idx], done[idx], np.array(self.touch)[idx],
+                        itype[idx], np.asarray(plan.type_value, dtype=float)[itype[idx]])
+        stats.add_rejected(np.frombuffer(self.rejected, dtype=np.float64) if len(self.rejected) else [])
+        del self.rejected[:]
+        # visits of the items that leave; the rest move to the front, in their order
+        nv = self.n_visits
+        v_item = np.array(self.v_item[:nv], dtype=np.int64)
+        leaving = out[v_item] if nv else np.zeros(0, dtype=bool)
+        cols = [self.v_step, self.v_enter, self.v_ready, self.v_start, self.v_end, self.v_leave, self.v_work,
+                self.v_rew, self.v_person]
+        views = [np.array(a[:nv]) for a in cols]
+        stats.add_visits(*(v[leaving] for v in views))
+        keep = ~leaving
+        nk = int(keep.sum())
+        for a in (self.v_item, self.v_step, self.v_enter, self.v_ready, self.v_start, self.v_end, self.v_leave,
+                  self.v_person, self.v_work, self.v_rew, self.v_sseq, self.v_eseq):
+            kept = np.array(a[:nv])[keep]
+            a[:nk] = array(a.typecode, kept.astype(kept.dtype).tobytes())
+        for a, default in ((self.v_enter, math.nan), (self.v_ready, math.nan), (self.v_start, math.nan),
+                           (self.v_end, math.nan), (self.v_leave, math.nan), (self.v_person, -1), (self.v_work, 0.0),
+                           (self.v_rew, 0), (self.v_sseq, -1), (self.v_eseq, -1), (self.v_item, 0), (self.v_step, 0)):
+            a[nk:nv] = array(a.typecode, [default]) * (nv - nk)
+        self.n_visits = nk
+        renumber = np.cumsum(keep) - 1
+        slots = np.flatnonzero(live & ~out)
+        cur = np.array(self.cur_visit, dtype=np.int64)
+        for i in slots.tolist():
+            c = cur[i]
+            if c >= 0:
+                self.cur_visit[i] = int(renumber[c])
+        # free the slots; forget the draws of items before the oldest one left
+        nan = math.nan
+        freed = np.flatnonzero(out).tolist()
+        for i in freed:
+            self.arrival[i] = nan
+            self.done_t[i] = nan
+            self.itype[i] = 0
+            self.cur_visit[i] = -1
+        self.free_slots.extend(reversed(freed))
+        oldest = min((self.ident[i] for i in slots.tolist()), default=self.n_items)
+        for d in (*self.work, *self.dep_u, *self.rework_u, *self.size_draws):
+            if d is not None:
+                d.trim(oldest)
+        for d in (*self.rework_work, *self.rework_again_u, *self.handoff, *self.dep_again_u, *self.dep_delay,
+                  *self.switch, *self.intr_gap, *self.intr_len, self._gaps):
+            if d is not None:
+                d.trim()
+        cut = min(oldest - self.type_off, len(self.type_buf))
+        if cut > 0:
+            del self.type_buf[:cut]
+            self.type_off += cut
 
     def _last_event(self) -> float:
         """When a finite stream finished: its last completion (or arrival, if none was done)."""
@@ -785,7 +921,8 @@ class Replication:
 
 
 def run_replication(plan: Plan, *, horizon: float | None, warmup: float, seed: int, replication: int,
-                    progress=None) -> Records:
-    """Simulate one replication of a compiled stream."""
+                    progress=None, stats: RunStats | None = None) -> Records | RunStats:
+    """Simulate one replication of a compiled stream: its records, or, given `stats`, the
+    running totals of a streaming run (an open stream with a horizon)."""
     return Replication(plan, horizon=horizon, warmup=warmup, seed=seed, replication=replication,
-                       progress=progress).run()
+                       progress=progress, stats=stats).run()

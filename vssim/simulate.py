@@ -20,6 +20,11 @@ from vssim.spec import StreamSpec
 
 ENGINES = ("simpy", "fast", "auto")
 """`auto`: the fast engine (vssim/fast.py) when the stream qualifies, else the SimPy engine."""
+STATS = ("full", "streaming")
+"""What a run keeps: `full`, every item and visit (items.parquet, the event log, the figures);
+`streaming`, running totals and quantile sketches only (vssim/streaming.py): memory that does
+not grow with the run, for very long runs (docs/metrics.md)."""
+OPEN = ("poisson", "renewal", "deterministic", "saturated")
 
 
 @dataclass
@@ -31,10 +36,22 @@ class SimResult:
     records: list[Records] = field(repr=False)
     steps: pd.DataFrame = field(repr=False)
     _items: pd.DataFrame | None = field(default=None, repr=False)
+    stats: list = field(default_factory=list, repr=False)    # streaming: the RunStats of each replication
+
+    @property
+    def streaming(self) -> bool:
+        """True for a `stats="streaming"` run: a summary, no item rows."""
+        return bool(self.stats)
+
+    def _rows(self, what: str) -> None:
+        if self.streaming:
+            raise ValueError(f"{what}: a run with sim.stats=streaming keeps no item or visit rows, only running "
+                             "totals (summary and steps); rerun with sim.stats=full for them")
 
     @property
     def items(self) -> pd.DataFrame:
         """One row per item per replication (DESIGN.md §6)."""
+        self._rows("items")
         if self._items is None:
             self._items = pd.concat([r.items_frame() for r in self.records], ignore_index=True)
         return self._items
@@ -42,6 +59,7 @@ class SimResult:
     @property
     def visits(self) -> pd.DataFrame:
         """One row per visit of an item to a step, per replication."""
+        self._rows("visits")
         return pd.concat([r.visits_frame() for r in self.records], ignore_index=True)
 
     def event_log(self) -> pd.DataFrame:
@@ -50,18 +68,21 @@ class SimResult:
         A case is one item of one replication, named `replication-item` so that case ids are
         unique across the whole log.
         """
+        self._rows("event_log")
         log = pd.concat([r.event_log() for r in self.records], ignore_index=True)
         log["case"] = log["replication"].astype(str) + "-" + log["case"].astype(str)
         return log
 
     def save(self, directory: str | Path, *, event_log: bool = True) -> Path:
-        """Write summary.json, items.parquet, steps.parquet and events.csv, each atomically."""
+        """Write summary.json, items.parquet, steps.parquet and events.csv, each atomically
+        (a streaming run: summary.json and steps.parquet)."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         write_atomic(d / "summary.json", lambda p: p.write_text(json.dumps(self.summary, indent=2)))
-        write_atomic(d / "items.parquet", lambda p: self.items.to_parquet(p, index=False))
+        if not self.streaming:
+            write_atomic(d / "items.parquet", lambda p: self.items.to_parquet(p, index=False))
         write_atomic(d / "steps.parquet", lambda p: self.steps.to_parquet(p, index=False))
-        if event_log:
+        if event_log and not self.streaming:
             write_atomic(d / "events.csv", lambda p: self.event_log().to_csv(p, index=False))
         return d
 
@@ -79,7 +100,8 @@ def write_atomic(path: Path, write) -> None:
             tmp_path.unlink()
 
 
-def check_settings(spec: StreamSpec, horizon, warmup, replications, seed, engine, planning_interval) -> None:
+def check_settings(spec: StreamSpec, horizon, warmup, replications, seed, engine, planning_interval,
+                   stats: str = "full") -> None:
     """Refuse impossible simulation settings with the `sim.` field named."""
     finite = spec.arrivals.finite
     if horizon is None:
@@ -105,6 +127,18 @@ def check_settings(spec: StreamSpec, horizon, warmup, replications, seed, engine
         ok, why = qualifies(spec)
         if not ok:
             raise SpecError("sim.engine", message=f"'fast' cannot run stream {spec.name!r}: {why} (use simpy or auto)")
+    if stats not in STATS:
+        raise SpecError("sim.stats", "one of " + ", ".join(STATS), stats)
+    if stats == "streaming" and spec.arrivals.process not in OPEN:
+        raise SpecError("sim.stats", message=(
+            f"'streaming' needs open arrivals ({', '.join(OPEN)}) run to a horizon, got {spec.arrivals.process} "
+            "arrivals: a finite stream's run is a transient whose end is not known in advance (use full)"))
+    if stats == "streaming" and engine == "fast":
+        from vssim.fast_streaming import streaming_qualifies
+
+        ok, why = streaming_qualifies(spec)
+        if not ok:
+            raise SpecError("sim.engine", message=f"'fast' cannot stream {spec.name!r}: {why} (use simpy or auto)")
     if planning_interval is not None and (isinstance(planning_interval, bool)
                                           or not isinstance(planning_interval, int | float)
                                           or not planning_interval > 0):
@@ -113,23 +147,30 @@ def check_settings(spec: StreamSpec, horizon, warmup, replications, seed, engine
 
 def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0, replications: int = 1,
              seed: int = 0, *, engine: str = "simpy", planning_interval: float | None = None,
-             scenario: str = "baseline", progress: bool | None = None) -> SimResult:
+             scenario: str = "baseline", progress: bool | None = None, stats: str = "full") -> SimResult:
     """Simulate `replications` independent replications of `spec` and summarise them.
 
     `horizon` is the simulated time of each replication (None: until every item is done, for
     backlog and trace arrivals). Statistics cover items arriving after `warmup` and time after
     it. Replication r draws from `SeedSequence(seed, spawn_key=(r, source))`, so the same seed
     gives the same result, bit for bit. `progress=None` shows a bar only on a terminal.
+    `stats="streaming"` keeps running totals instead of rows (`vssim.streaming`): the same
+    summary (percentiles within 0.1 %), memory independent of the run's length, no item tables.
     """
     if not isinstance(spec, StreamSpec):
         spec = StreamSpec.from_dict(spec)
-    check_settings(spec, horizon, warmup, replications, seed, engine, planning_interval)
+    check_settings(spec, horizon, warmup, replications, seed, engine, planning_interval, stats)
     plan = Plan.of(spec)
     run = run_replication
+    streaming = stats == "streaming"
     if engine == "auto":
         from vssim.fast import qualifies
 
         engine = "fast" if qualifies(spec)[0] else "simpy"
+        if streaming and engine == "fast":
+            from vssim.fast_streaming import streaming_qualifies
+
+            engine = "fast" if streaming_qualifies(spec)[0] else "simpy"
     if engine == "fast":
         from vssim.fast import run_fast
 
@@ -146,6 +187,8 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
         bar = tqdm(total=replications, desc=f"{spec.name}", unit="rep", leave=False,
                    bar_format="{l_bar}{bar}| {n:.1f}/{total} rep [{elapsed}<{remaining}]")
     records = []
+    if streaming:
+        run = _streaming_runner(plan, engine, replications, planning_interval)
     try:
         for r in range(replications):
             tick = bar.update if bar is not None else None
@@ -157,20 +200,52 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
     finally:
         if bar is not None:
             bar.close()
+    if streaming:
+        from vssim.streaming import summarize_streaming
+
+        parts = summarize_streaming(records)
+        return _result(spec, parts, horizon, warmup, replications, seed, engine, scenario, records, stats=records)
     if spec.arrivals.finite and warmup > 0 and all(warmup >= r.end for r in records):
         raise SpecError("sim.warmup", message=(
             f"must be below the end of the run ({max(r.end for r in records):g} {spec.time_unit}) for "
             f"{spec.arrivals.process} arrivals, got {warmup:g}: no item arrives after it (try sim.warmup=0)"))
     parts = summarize(records, planning_interval=planning_interval, steady_state=not spec.arrivals.finite)
+    return _result(spec, parts, horizon, warmup, replications, seed, engine, scenario, records)
+
+
+def _result(spec, parts, horizon, warmup, replications, seed, engine, scenario, runs, stats=None) -> SimResult:
     steps = parts.pop("_steps_frame")
     summary = {
         "stream": spec.name,
         "scenario": scenario,
         "time_unit": spec.time_unit,
         "sim": {"horizon": horizon, "warmup": warmup, "replications": replications, "seed": seed,
-                "engine": engine, "planning_interval": parts["metrics"]["flow_predictability"]["planning_interval"],
-                "end": [r.end for r in records],
+                "engine": engine, "stats": "streaming" if stats else "full",
+                "planning_interval": parts["metrics"]["flow_predictability"]["planning_interval"],
+                "end": [r.end for r in runs],
                 "random": "replication r, source s: SeedSequence(seed, spawn_key=(r, crc32(s)))"},
         **parts,
     }
-    return SimResult(spec=spec, summary=summary, records=records, steps=steps)
+    return SimResult(spec=spec, summary=summary, records=[] if stats else runs, steps=steps, stats=stats or [])
+
+
+def _streaming_runner(plan: Plan, engine: str, replications: int, planning_interval):
+    """run(plan, horizon=..., ...) -> the RunStats of one streaming replication, on `engine`."""
+    from vssim.streaming import RunStats
+
+    spec = plan.spec
+    caps = [sum(plan.pool_sizes[p] for p in pools) for pools in plan.step_pools]
+
+    def run(plan, *, horizon, warmup, seed, replication, progress=None):
+        stats = RunStats(replication=replication, seed=seed, warmup=warmup, end=float(horizon),
+                         step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
+                         person_pool=plan.person_pool, step_capacity=caps, batches=replications == 1,
+                         planning_interval=planning_interval)
+        if engine == "fast":
+            from vssim.fast_streaming import run_fast_streaming
+
+            return run_fast_streaming(plan, stats, horizon=horizon, seed=seed, replication=replication,
+                                      progress=progress)
+        return run_replication(plan, horizon=horizon, warmup=warmup, seed=seed, replication=replication,
+                               progress=progress, stats=stats)
+    return run
