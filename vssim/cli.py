@@ -63,9 +63,10 @@ def run_config(cfg: DictConfig, out_dir: str | Path) -> dict:
     scenarios = _scenarios(cfg)
     sim = cfg.sim
     settings = Settings(horizon=sim.horizon, warmup=sim.warmup, replications=sim.replications, seed=sim.seed,
-                        engine=sim.engine, planning_interval=sim.planning_interval, progress=sim.get("progress"))
+                        engine=sim.engine, planning_interval=sim.planning_interval, progress=sim.get("progress"),
+                        stats=sim.get("stats", "full"))
     check_settings(spec, settings.horizon, settings.warmup, settings.replications, settings.seed, settings.engine,
-                   settings.planning_interval)
+                   settings.planning_interval, settings.stats)
     report_cfg = cfg.get("report") or {}
     compare_cfg = cfg.get("compare")
     compare_names = None

@@ -29,12 +29,13 @@ class Settings:
     engine: str = "simpy"
     planning_interval: float | None = None
     progress: bool | None = None
+    stats: str = "full"                 # full: every item row; streaming: running totals (vssim/streaming.py)
 
     def context(self) -> Context:
         """What structural transforms may use (pilot runs of elevate_constraint)."""
         finite_horizon = self.horizon
         return Context(seed=self.seed, horizon=finite_horizon, warmup=self.warmup,
-                       replications=min(self.replications, 3))
+                       replications=min(self.replications, 3), stats=self.stats)
 
 
 @dataclass
@@ -75,7 +76,7 @@ def run_one(spec: StreamSpec, scenario: Scenario, settings: Settings) -> SimResu
     changed = scenario.apply(spec, context=settings.context())
     return simulate(changed, horizon=settings.horizon, warmup=settings.warmup, replications=settings.replications,
                     seed=settings.seed, engine=settings.engine, planning_interval=settings.planning_interval,
-                    scenario=scenario.name, progress=settings.progress)
+                    scenario=scenario.name, progress=settings.progress, stats=settings.stats)
 
 
 def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings: Settings, out: str | Path, *,

@@ -21,15 +21,23 @@ def _figure(width: float = 8.0, height: float = 4.5) -> Figure:
     return fig
 
 
-def lead_time_histogram(lead_times: np.ndarray, time_unit: str, title: str, path: Path) -> Path:
-    """Histogram of lead times with the p50 / p85 / p95 lines a forecast is read from."""
+def lead_time_histogram(lead_times: np.ndarray, time_unit: str, title: str, path: Path, *,
+                        counts: np.ndarray | None = None, quantiles: dict[int, float] | None = None) -> Path:
+    """Histogram of lead times with the p50 / p85 / p95 lines a forecast is read from.
+
+    `counts`: lead_times are distinct values each seen that many times (a quantile sketch's
+    buckets, `QuantileSketch.buckets`), and `quantiles` gives the percentiles to draw.
+    """
     fig = _figure()
     ax = fig.subplots()
-    x = lead_times[np.isfinite(lead_times)]
-    ax.hist(x, bins=min(60, max(10, int(np.sqrt(len(x))))), color=OKABE_ITO[0], alpha=0.85)
+    ok = np.isfinite(lead_times)
+    x = lead_times[ok]
+    w = None if counts is None else np.asarray(counts)[ok]
+    n = len(x) if w is None else int(w.sum())
+    ax.hist(x, bins=min(60, max(10, int(np.sqrt(n)))), weights=w, color=OKABE_ITO[0], alpha=0.85)
     for q, style in ((50, ":"), (85, "--"), (95, "-.")):
         if len(x):
-            v = np.percentile(x, q)
+            v = quantiles[q] if quantiles is not None else np.percentile(x, q)
             ax.axvline(v, color=OKABE_ITO[3], linestyle=style, linewidth=2, label=f"p{q} = {v:.3g} {time_unit}")
     ax.set_xlabel(f"lead time ({time_unit})")
     ax.set_ylabel("items")

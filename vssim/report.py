@@ -139,8 +139,10 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
         lt = s["metrics"]["lead_time"]
         parts += [f"Time to first value: the first item is done after {_f(lt['min'])} {unit}; the last after "
                   f"{_f(lt['max'])} {unit} (lead times pooled over replications).", ""]
-    rec = result.records[0]
-    items = result.items
+    streaming = result.streaming
+    if not streaming:
+        rec = result.records[0]
+        items = result.items
     if figures:
         from vssim import figures as fig
 
@@ -151,7 +153,9 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
                                     if v["utilization"] is not None), ""]
     parts += _bottleneck_section(result)
     parts += _vsm_section(result, out, figures)
-    if figures:
+    if figures and streaming:
+        parts += _streaming_figures(result, out)
+    elif figures:
         from vssim import figures as fig
 
         name = f"{s['stream']} [{s['scenario']}]"
@@ -169,17 +173,44 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
                   "![lead time](lead_time.png)", "", "![cumulative flow](cfd.png)", "",
                   "![cycle time scatter](cycle_time.png)", "", "![throughput](throughput.png)", "",
                   "![aging WIP](aging_wip.png)", "", "![steps](steps.png)", ""]
-    if animate:
+    if animate and streaming:
+        parts += ["A streaming run (sim.stats=streaming) keeps no item rows: no animation (use sim.stats=full).", ""]
+    elif animate:
         from vssim.animate import kanban_gif
 
         moving = kanban_gif(result, out / "kanban.gif", title=f"{s['stream']} [{s['scenario']}]")
         parts += ["## The board over time", "",
                   f"![Kanban board and cumulative flow over time (replication 0)]({moving.name})", ""]
-    parts += ["Files: `summary.json` (every metric), `items.parquet` (one row per item per replication), "
-              "`steps.parquet` (one row per step per replication), `events.csv` (event log).", ""]
+    if streaming:
+        parts += ["Files: `summary.json` (every metric), `steps.parquet` (one row per step per replication). "
+                  "A streaming run keeps running totals, not item rows: no items.parquet or events.csv.", ""]
+    else:
+        parts += ["Files: `summary.json` (every metric), `items.parquet` (one row per item per replication), "
+                  "`steps.parquet` (one row per step per replication), `events.csv` (event log).", ""]
     path = out / "report.md"
     write_atomic(path, lambda p: p.write_text("\n".join(parts)))
     return path
+
+
+def _streaming_figures(result: SimResult, out: Path) -> list[str]:
+    """The figures a streaming run can draw: lead times from the quantile sketch, the steps."""
+    from vssim.sketch import QuantileSketch
+
+    s = result.summary
+    unit = s["time_unit"]
+    name = f"{s['stream']} [{s['scenario']}]"
+    sketch = QuantileSketch.merged([st.lead for st in result.stats])
+    values, counts = sketch.buckets()
+    lt = s["metrics"]["lead_time"]
+    plots.lead_time_histogram(values, unit, f"{name}: lead time distribution (quantile sketch)", out / "lead_time.png",
+                              counts=counts, quantiles={q: lt[f"p{q}"] for q in (50, 85, 95)})
+    plots.step_times(s["steps"], unit, f"{name}: where the time goes, per step", out / "steps.png")
+    return ["## Figures", "",
+            "A streaming run (sim.stats=streaming) keeps running totals and quantile sketches, not item rows: "
+            "the lead-time histogram is drawn from the sketch (buckets 0.1 % wide), and the figures that need "
+            "every item (cumulative flow, cycle-time scatter, throughput run chart, aging WIP) are not drawn "
+            "(sim.stats=full draws them).", "",
+            "![lead time](lead_time.png)", "", "![steps](steps.png)", ""]
 
 
 def _summary(r) -> dict:
@@ -251,7 +282,7 @@ def write_comparison_report(results, comparison, out: Path, *, figures: bool = T
                        title="What common random numbers bought: paired vs independent CI half-widths")
         lead = {}
         for name, r in results.items():
-            if isinstance(r, SimResult):
+            if isinstance(r, SimResult) and not r.streaming:
                 frame = r.items
             elif items and name in items:
                 frame = items[name]

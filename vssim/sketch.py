@@ -128,6 +128,15 @@ class QuantileSketch:
     def quantile(self, percent: float) -> float:
         return float(self.quantiles([percent])[0])
 
+    def buckets(self) -> tuple[np.ndarray, np.ndarray]:
+        """(value, count) of every non-empty bucket, zeros first: the sketch as a weighted sample."""
+        nz = np.flatnonzero(self._counts)
+        vals = 2.0 * self.gamma ** (self._lo + nz.astype(np.float64)) / (self.gamma + 1.0)
+        counts = self._counts[nz]
+        if self.zeros:
+            vals, counts = np.concatenate([[0.0], vals]), np.concatenate([[self.zeros], counts])
+        return vals, counts
+
     @property
     def nbytes(self) -> int:
         return int(self._counts.nbytes)

@@ -32,6 +32,7 @@ class Context:
     horizon: float | None = 2000.0
     warmup: float = 200.0
     replications: int = 3
+    stats: str = "full"            # streaming: the pilot keeps running totals only (long horizons)
 
 
 DEFAULT_CONTEXT = Context()
@@ -675,7 +676,8 @@ def find_constraint(spec: StreamSpec, context: Context) -> tuple[str, dict[str, 
 
     finite = spec.arrivals.finite
     result = simulate(spec, horizon=None if finite else context.horizon, warmup=0.0 if finite else context.warmup,
-                      replications=context.replications, seed=context.seed, progress=False)
+                      replications=context.replications, seed=context.seed, progress=False,
+                      stats="full" if finite else context.stats)
     util = {p: v["utilization"] for p, v in result.summary["pools"].items()}
     load = spec.offered_load()
 
