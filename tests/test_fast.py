@@ -413,3 +413,24 @@ def test_splittable_distributions_draw_the_same_in_one_call(dist):
     g = generator(3, 0, "x")
     blocks = np.concatenate([d.sample(g, BLOCK), d.sample(g, 7), d.sample(g, 2 * BLOCK)])
     np.testing.assert_array_equal(one, blocks)
+
+
+def test_a_run_never_reuses_the_memory_of_live_records():
+    """Runs carve their arrays from blocks kept for reuse (`Arena`): a block goes to the next run
+    only when nothing refers to the records of the run it served."""
+    from vssim.fast import Arena
+
+    spec = vssim.StreamSpec.from_dict(line(rate=0.8))
+    kept = [run_fast(spec, 300.0, 0.0, seed, 0) for seed in range(3)]
+    copies = [(r.visit_end.copy(), r.arrival_seq.copy()) for r in kept]
+    for seed in range(3, 8):
+        run_fast(spec, 300.0, 0.0, seed, 0)              # dropped at once: its block is free again
+    for r, (end, seq) in zip(kept, copies, strict=True):
+        np.testing.assert_array_equal(r.visit_end, end)
+        np.testing.assert_array_equal(r.arrival_seq, seq)
+    blocks = len(Arena._blocks)
+    for seed in range(8, 12):
+        run_fast(spec, 300.0, 0.0, seed, 0)
+    assert len(Arena._blocks) <= blocks                  # dropped runs' blocks were handed out again
+    b = run_fast(spec, 300.0, 0.0, 0, 0)                 # the same run again: the same numbers
+    np.testing.assert_array_equal(b.visit_end, copies[0][0])

@@ -20,7 +20,9 @@ engine's too: the same sources (`vssim.rng.generator`), drawn in the same blocks
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+import sys
+import threading
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -229,17 +231,44 @@ class Arena:
     A run's records are ~10 arrays of n x m visits and ~12 of n items, about 100 bytes per
     visit. Allocated one by one, each is fresh memory that the operating system maps page by
     page on first touch: at ~1.5 us a page fault on a virtual machine, that was more than half
-    of a fast run on the benchmark line. One block instead: numpy asks for transparent huge
-    pages for blocks of 4 MiB and more, and glibc keeps a freed block of that size for the next
-    run (its mmap threshold rises to the largest block freed), so repeated runs reuse it.
-    `None` sizes: ordinary allocations (`np.empty`).
+    of a fast run on the benchmark line. One block instead, and blocks are kept for the next
+    runs (`KEEP` bytes of them at most, with 25 % headroom): a block is handed out again once no
+    array of the run it served is alive (nothing but the cache refers to it), so a run whose
+    records were dropped leaves its memory, mapped and warm, to the next one; left to the
+    allocator, a freed block was often returned to the system (after a SimPy run's garbage, say)
+    and the next run faulted hundreds of pages in again. `None` sizes: ordinary allocations
+    (`np.empty`).
     """
 
     ALIGN = 64
+    KEEP = 64 << 20
+    """Bytes of blocks kept for reuse (a larger block is not kept)."""
+    _blocks: list[np.ndarray] = []
+    _lock = threading.Lock()
 
     def __init__(self, nbytes: int | None):
-        self.buf = None if nbytes is None else np.empty(nbytes, dtype=np.uint8)
+        self.buf = None if nbytes is None else self._block(nbytes)
         self.at = 0
+
+    @classmethod
+    def _block(cls, nbytes: int) -> np.ndarray:
+        """A view of a kept block that nothing else refers to (not more than 4 x as large), or a
+        new block."""
+        with cls._lock:
+            blocks = cls._blocks
+            for i in range(len(blocks)):
+                # references: the list, this expression's argument
+                if nbytes <= len(blocks[i]) <= 4 * nbytes + (1 << 20) and sys.getrefcount(blocks[i]) == 2:
+                    block = blocks.pop(i)
+                    blocks.append(block)                 # the most recently used last
+                    return block[:nbytes]
+            size = nbytes + nbytes // 4
+            block = np.empty(size, dtype=np.uint8)
+            if size <= cls.KEEP:
+                while blocks and sum(len(b) for b in blocks) + size > cls.KEEP:
+                    blocks.pop(0)                        # the least recently used first
+                blocks.append(block)
+            return block[:nbytes]
 
     @classmethod
     def bytes_for(cls, *shapes: tuple[int, ...], itemsize: int = 8) -> int:
@@ -266,7 +295,7 @@ class Arena:
 
 
 def _arena(n: int, m: int, keep_ready: bool) -> Arena:
-    """The block for a run of n items through m steps (see `_run_single`, `_run_multi`, `_records`)."""
+    """The block for a run of n items through m steps with c > 1 people somewhere (`_run_multi`, `_records`)."""
     visits = 9 + keep_ready            # S start end d_start d_end person enter v_item v_step [ready]
     items = 13                         # arrival commit d_arr d_com itype size done dseq touch priority value rework
     return Arena(Arena.bytes_for(*[(n, m)] * visits, *[(n,)] * items)
@@ -274,76 +303,6 @@ def _arena(n: int, m: int, keep_ready: bool) -> Arena:
 
 
 # --------------------------------------------------------------------------- recursions
-@njit(cache=True)
-def _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, keep_ready, ready, start, d_start,
-                 end, d_end):  # pragma: no cover - compiled
-    """One person per step, item by item (FIFO order = commit order = item order at every step).
-
-    `conwip` 0: push. Depths (d_*) order simultaneous events causally: an event caused by
-    another at the same time gets a larger depth. Returns the largest depth.
-    """
-    n, m = S.shape
-    prev = np.full(m, -np.inf)
-    dprev = np.zeros(m, dtype=np.int64)
-    deep = 0
-    for k in range(n):
-        if saturated:
-            if k >= conwip:
-                arrival[k] = end[k - conwip, m - 1]
-                d_arr[k] = d_end[k - conwip, m - 1] + 2      # after done, which follows the end
-            else:
-                arrival[k] = 0.0
-                d_arr[k] = 0
-            c = arrival[k]
-            dc = d_arr[k] + 1
-        else:
-            a = arrival[k]
-            c = a
-            dc = d_arr[k] + 1
-            if conwip > 0 and k >= conwip:
-                x = end[k - conwip, m - 1]
-                if x > c:
-                    c = x
-                    dc = d_end[k - conwip, m - 1] + 2
-                elif x == c:
-                    dx = d_end[k - conwip, m - 1] + 2
-                    if dx > dc:
-                        dc = dx
-        commit[k] = c
-        d_com[k] = dc
-        r = c
-        dr = dc
-        for j in range(m):
-            if j > 0:
-                e = end[k, j - 1]
-                r = e + hand[j - 1]
-                dr = d_end[k, j - 1] + 1 if r == e else 0
-            if keep_ready:
-                ready[k, j] = r
-            p = prev[j]
-            if r >= p:
-                s = r
-                ds = dr + 1
-                if p == r and dprev[j] + 1 > ds:
-                    ds = dprev[j] + 1
-            else:
-                s = p
-                ds = dprev[j] + 1
-            start[k, j] = s
-            d_start[k, j] = ds
-            e = s + S[k, j]
-            end[k, j] = e
-            de = ds + 1 if e == s else 0
-            d_end[k, j] = de
-            prev[j] = e
-            dprev[j] = de
-            if ds > deep:
-                deep = ds
-        if de + 1 > deep:                  # the deepest event of an item: its start or done
-            deep = de + 1
-    return deep
-
-
 @njit(cache=True)
 def _step_pass(order, ready, d_ready, S, c, start, d_start, end, d_end, person):  # pragma: no cover
     """c people at one step, items in FIFO order `order` (the order they became workable).
@@ -517,6 +476,186 @@ def _ranks(streams: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     return out
 
 
+# --------------------------------------------------------------------------- one person per step, fused
+@njit(cache=True)
+def _line(saturated, arrival, W, scale, size, hand, conwip, h, keep_ready, first_person, lo_bits, direct, arr,
+          commit, aseq, cseq, done, dseq, touch, v_item, v_step, enter, ready, start, end, work, person, sseq, eseq,
+          ring_t, ring_d):  # pragma: no cover - compiled
+    """One person per step: the recursion item by item (module docstring), each visit written
+    straight into the records as `_pack` would write it (items never overtake: the FIFO order is
+    item order at every step; a visit exists when its item entered the column before the
+    horizon), in one pass and without (n, m) intermediates.
+
+    Work: ``(scale[j] * W[j, k]) * size[k]`` (`W`: the step's draws, `scale`: the exponential's
+    mean, 1 for other distributions: the operations of ``rng.exponential(mean) * size``).
+    Arrivals: the times in `arrival` (len(arr) of them; it may be `arr` itself), or saturated:
+    item k arrives when item k - conwip is done, and the run stops at the first arrival at or
+    after the horizon, or returns items == -1 when it fills the capacity len(arr) before.
+    `ring_*`: the done times and depths of the last conwip items. `direct`: every event time is
+    >= arr[0] > 0, and the *_seq arrays get their keys (``(bits(time) - lo_bits) << DEPTH_BITS
+    | depth``) here; else they get the depths, for `_keys` (or `_ranks`).
+    Returns (items, visits, the largest depth, the smallest positive event time, the largest
+    done time, items done).
+    """
+    n = len(arr)
+    m = W.shape[0]
+    nan = np.nan
+    prev = np.full(m, -np.inf)
+    dprev = np.zeros(m, dtype=np.int64)
+    ab = arr.view(np.int64)
+    cb = commit.view(np.int64)
+    sb = start.view(np.int64)
+    eb = end.view(np.int64)
+    deep = 0
+    lo = np.inf
+    top = -np.inf
+    nv = 0
+    ndone = 0
+    items = -1
+    for k in range(n):
+        if saturated:
+            if k >= conwip:
+                a = ring_t[k % conwip]
+                da = ring_d[k % conwip] + 2          # after done, which follows the end
+            else:
+                a = 0.0
+                da = 0
+            if not a < h:
+                items = k
+                break
+            c = a
+            dc = da + 1
+        else:
+            a = arrival[k]
+            da = 0
+            c = a
+            dc = 1
+            if conwip > 0 and k >= conwip:
+                x = ring_t[k % conwip]
+                if x > c:
+                    c = x
+                    dc = ring_d[k % conwip] + 2
+                elif x == c:
+                    dx = ring_d[k % conwip] + 2
+                    if dx > dc:
+                        dc = dx
+        arr[k] = a
+        if direct:
+            aseq[k] = (ab[k] - lo_bits) << DEPTH_BITS | da
+        else:
+            aseq[k] = da
+            if a > 0.0 and a < lo:
+                lo = a
+            if c > 0.0 and c < lo:
+                lo = c
+        if c < h:
+            commit[k] = c
+            cseq[k] = ((cb[k] - lo_bits) << DEPTH_BITS | dc) if direct else dc
+        else:
+            commit[k] = nan
+            cseq[k] = -1
+        exists = c < h
+        r = c
+        dr = dc
+        x = c                                 # the time the item entered the column
+        e = c
+        de = 0
+        acc = 0.0
+        for j in range(m):
+            if j > 0:
+                x = e
+                r = e + hand[j - 1]
+                dr = de + 1 if r == e else 0
+                exists = exists and e < h
+            # start = max(ready, the person's previous end); its depth: one more than the
+            # event(s) it waited for (both when they coincide). Selects, not branches: whether
+            # an item waits is a coin toss that a branch predictor would lose
+            p = prev[j]
+            dp = dprev[j]                     # loaded either way: a conditional load is a branch
+            ge = r >= p
+            le = r <= p
+            s = r if ge else p
+            d1 = dr + 1 if ge else 0
+            d2 = dp + 1 if le else 0
+            ds = d1 if d1 > d2 else d2
+            w = (scale[j] * W[j, k]) * size[k]
+            e = s + w
+            de = ds + 1 if e == s else 0
+            prev[j] = e
+            dprev[j] = de
+            deep = ds if ds > deep else deep
+            if not direct and j == 0:
+                if s > 0.0 and s < lo:
+                    lo = s
+                if e > 0.0 and e < lo:
+                    lo = e
+            if exists:
+                v_item[nv] = k
+                v_step[nv] = j
+                enter[nv] = x
+                if keep_ready:
+                    ready[nv] = r if r < h else nan
+                if s < h:
+                    start[nv] = s
+                    work[nv] = w
+                    acc += w
+                    person[nv] = first_person[j]
+                    sseq[nv] = ((sb[nv] - lo_bits) << DEPTH_BITS | ds) if direct else ds
+                else:
+                    start[nv] = nan
+                    work[nv] = 0.0
+                    person[nv] = -1
+                    sseq[nv] = -1
+                if e < h:
+                    end[nv] = e
+                    eseq[nv] = ((eb[nv] - lo_bits) << DEPTH_BITS | de) if direct else de
+                else:
+                    end[nv] = nan
+                    eseq[nv] = -1
+                nv += 1
+        if de + 1 > deep:                     # the deepest event of an item: its start or done
+            deep = de + 1
+        if exists and e < h:
+            done[k] = e
+            dseq[k] = ((eb[nv - 1] - lo_bits) << DEPTH_BITS | (de + 1)) if direct else de + 1
+            ndone += 1
+        else:
+            done[k] = nan
+            dseq[k] = -1
+        if e > top:
+            top = e
+        touch[k] = acc
+        if conwip > 0:
+            ring_t[k % conwip] = e
+            ring_d[k % conwip] = de
+    if not saturated:
+        items = n
+    return items, nv, deep, lo, top, ndone
+
+
+@njit(cache=True)
+def _arrivals(G, gscale, h, arr):  # pragma: no cover - compiled
+    """Arrival times from gaps ``gscale * G`` into arr, one after another from 0 (the sequential
+    sums of `_arrival_times`): how many fall before the horizon, -1 if all of them do."""
+    t = 0.0
+    for k in range(len(G)):
+        t = t + gscale * G[k]
+        if not t < h:
+            return k
+        arr[k] = t
+    return -1
+
+
+@njit(cache=True)
+def _keys(lo_bits, t, seq):  # pragma: no cover - compiled
+    """Depths in `seq` to `_pack`'s keys, in place (-1: did not happen)."""
+    tb = t.view(np.int64)
+    for i in range(len(seq)):
+        d = seq[i]
+        if d >= 0 and t[i] > 0.0:
+            seq[i] = (tb[i] - lo_bits) << DEPTH_BITS | d
+
+
 # --------------------------------------------------------------------------- the run
 def run_fast(plan_or_spec: Plan | StreamSpec, horizon: float | None, warmup: float = 0.0, seed: int = 0,
              replication: int = 0) -> Records:
@@ -539,53 +678,197 @@ def run_fast(plan_or_spec: Plan | StreamSpec, horizon: float | None, warmup: flo
 
     given_type = given_size = None
     saturated = a.process == "saturated"
-    if a.process in ("poisson", "renewal", "deterministic"):
-        arrival = _arrival_times(spec, seed, rep, h)
-    elif a.process == "backlog":
+    arrival = None                       # open arrivals: drawn by the run (or `_arrival_times`)
+    if a.process == "backlog":
         arrival = np.zeros(a.count)
     elif a.process == "trace":
         arrival = _trace_times(a.times, h)
         names = list(spec.item_types)
         given_type = [None if t is None else names.index(t) for t in a.types[: len(arrival)]]
         given_size = list(a.sizes[: len(arrival)])
-    else:
-        arrival = None
 
-    if saturated:
-        n = max(4 * conwip, BLOCK)
-        while True:
-            out = _run_single(plan, steps, seed, rep, np.zeros(n), hand, conwip, True)
-            if out.arrival[-1] >= h:
-                break
-            n *= 4
-        out = out.head(int(np.searchsorted(out.arrival, h, side="left")))
-    elif (people == 1).all():
-        out = _run_single(plan, steps, seed, rep, arrival, hand, conwip, False, given_type, given_size)
-    else:
-        out = _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size)
+    if saturated or (people == 1).all():
+        return _run_line(plan, steps, seed, rep, arrival, hand, conwip, h, horizon, warmup, given_type, given_size)
+    if arrival is None:
+        arrival = _arrival_times(spec, seed, rep, h)
+    out = _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size)
     return _records(plan, out, h, horizon, warmup, seed, rep)
 
 
-def _run_single(plan, steps, seed, rep, arrival, hand, conwip, saturated, given_type=None, given_size=None):
-    n, m = len(arrival), len(steps)
-    keep_ready = bool(hand.any())        # without handoffs an item is workable when it enters
-    arena = _arena(n, m, keep_ready)
-    itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size, arena)
-    S = arena.empty((n, m))
+_SCRATCH = threading.local()
+
+
+def _scratch(nbytes: int) -> np.ndarray:
+    """A per-thread block for a run's temporaries (the work draws), kept from run to run: memory
+    already mapped, where a fresh block would page-fault on first touch."""
+    buf = getattr(_SCRATCH, "buf", None)
+    if buf is None or len(buf) < nbytes:
+        buf = _SCRATCH.buf = np.empty(max(nbytes + nbytes // 4, 64), dtype=np.uint8)
+    return buf[:nbytes]
+
+
+def _draws(steps, seed: int, rep: int, n: int, W: np.ndarray) -> np.ndarray:
+    """The work draws of items 0..n-1 at each step into W (m, n); returns `scale`: W[j] x
+    scale[j] are `_work`'s draws.
+
+    An exponential step draws standard exponentials, scale its mean (``rng.exponential(mean,
+    k)`` is ``mean * rng.standard_exponential(k)``, the same numbers); the others draw their
+    values, scale 1.
+    """
+    scale = np.ones(len(steps))
     for j, s in enumerate(steps):
-        _work(s, seed, rep, n, size, out=S[:, j])
-    arrival_in, arrival = arrival, arena.empty(n)
-    arrival[:] = arrival_in
-    commit = arena.empty(n)
-    d_arr = arena.zeros(n, dtype=np.int64)
-    d_com = arena.empty(n, dtype=np.int64)
-    ready = arena.empty((n, m)) if keep_ready else np.empty((1, 1))
-    start, end = arena.empty((n, m)), arena.empty((n, m))
-    d_start, d_end = (arena.empty((n, m), dtype=np.int64) for _ in range(2))
-    deep = _single_line(arrival, S, hand, conwip, saturated, commit, d_arr, d_com, keep_ready, ready, start,
-                        d_start, end, d_end)
-    return Run(arrival, itype, size, S, commit, d_arr, d_com, ready if keep_ready else None, start, d_start, end,
-               d_end, None, deep + 2, arena)    # + 2: an arrival of a saturated stream and its commit
+        rng = generator(seed, rep, f"work/{s.name}")
+        d = s.work
+        if not n:
+            continue
+        if d.name == "exponential":
+            rng.standard_exponential(out=W[j])
+            scale[j] = d.params["mean"]
+        else:
+            W[j] = _blocks(lambda k, d=d, rng=rng: d.sample(rng, k), n, d.name in SPLITTABLE)[:n]
+    return scale
+
+
+def _gap_count(spec: StreamSpec, h: float) -> int:
+    """How many interarrival gaps `_arrival_times` draws in its first call (0: it cannot say)."""
+    a = spec.arrivals
+    mean = a.interarrival.mean if a.process == "renewal" else 1.0 / a.rate
+    if not (math.isfinite(h) and math.isfinite(mean) and mean > 0):
+        return 0
+    return BLOCK * (int(h / mean * 1.02) // BLOCK + 1)
+
+
+def _gaps(spec: StreamSpec, seed: int, rep: int, G: np.ndarray) -> float:
+    """The first len(G) interarrival gaps of open arrivals into G; returns `gscale`: the gaps
+    of `_arrival_times` are ``gscale * G`` (as `_draws`; deterministic: gscale the interval)."""
+    a = spec.arrivals
+    if a.process == "deterministic":
+        G.fill(1.0)
+        return 1.0 / a.rate
+    rng = generator(seed, rep, "arrivals")
+    if a.process == "poisson":          # parse_distribution's exponential of mean 1 / rate
+        rng.standard_exponential(out=G)
+        return 1.0 / a.rate
+    d = a.interarrival
+    if d.name == "exponential":
+        rng.standard_exponential(out=G)
+        return d.params["mean"]
+    G[:] = _blocks(lambda k: d.sample(rng, k), len(G), d.name in SPLITTABLE)[: len(G)]
+    return 1.0
+
+
+def _line_out(n: int, m: int, keep_ready: bool) -> tuple[Arena, tuple[np.ndarray, ...]]:
+    """The arena of `_run_line`'s records (n items, up to n x m visits) and `_line`'s outputs."""
+    nm = n * m
+    arena = Arena(Arena.bytes_for(*[(nm,)] * (9 + keep_ready), *[(n,)] * 12) + Arena.bytes_for((nm,), itemsize=1))
+    f, i = np.float64, np.int64
+    out = (arena.empty(n, f), arena.empty(n, f), arena.empty(n, i), arena.empty(n, i), arena.empty(n, f),
+           arena.empty(n, i), arena.empty(n, f),                              # arrival ... touch
+           arena.empty(nm, i), arena.empty(nm, i), arena.empty(nm, f),         # visit item, step, enter
+           arena.empty(nm, f) if keep_ready else np.empty(1),                 # ready
+           arena.empty(nm, f), arena.empty(nm, f), arena.empty(nm, f), arena.empty(nm, i),   # start end work person
+           arena.empty(nm, i), arena.empty(nm, i))                            # start_seq end_seq
+    return arena, out
+
+
+def _run_line(plan: Plan, steps, seed: int, rep: int, arrival, hand, conwip: int, h: float, horizon,
+              warmup: float, given_type=None, given_size=None) -> Records:
+    """One person per step (push, CONWIP, saturated): `_line`, straight into the records.
+
+    `arrival` None: open arrivals, drawn here as gaps when `_gap_count` can say how many (else
+    `_arrival_times`), or saturated ones.
+    """
+    spec = plan.spec
+    m = len(steps)
+    keep_ready = bool(hand.any())        # without handoffs an item is workable when it enters
+    first_person = np.array([plan.pool_people[plan.step_pools[j][0]][0] for j in range(m)], dtype=np.int64)
+    ring = np.empty(max(conwip, 1)), np.empty(max(conwip, 1), dtype=np.int64)
+    saturated = spec.arrivals.process == "saturated"
+    count = 0                            # open arrivals: gaps to draw
+    if saturated:
+        n, arrival = max(4 * conwip, BLOCK), np.zeros(0)
+    elif arrival is None:
+        count = _gap_count(spec, h)
+        if not count:
+            arrival = _arrival_times(spec, seed, rep, h)
+    while count:
+        G = _scratch(count * 8).view(np.float64)
+        n = _arrivals(G, _gaps(spec, seed, rep, G), h, G)       # in place: the times
+        if n >= 0:
+            arrival = G[:n]
+            break
+        count *= 2                       # more arrivals before the horizon than gaps drawn: more gaps
+    if not saturated:
+        n = len(arrival)
+    # keys straight away when every event time is >= the first arrival > 0 (each is >= its item's
+    # arrival) and the span from there to the horizon fits; else depths first, keys after
+    lo_bits, direct = 0, False
+    if not saturated and n and arrival[0] > 0 and math.isfinite(h):
+        lo_bits = int(np.float64(arrival[0]).view(np.int64)) - 1
+        direct = int(np.float64(max(h, arrival[0])).view(np.int64)) - lo_bits < 1 << (63 - DEPTH_BITS)
+    while True:
+        W = _scratch((count + m * n) * 8).view(np.float64)[count:].reshape(m, n)   # after the arrivals
+        arena, out = _line_out(n, m, keep_ready)
+        itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size, arena)
+        scale = _draws(steps, seed, rep, n, W)
+        res = _line(saturated, arrival, W, scale, size, hand, conwip, h, keep_ready, first_person, lo_bits, direct,
+                    *out, *ring)
+        if direct and res[2] + 2 >= 1 << DEPTH_BITS:      # the depths do not fit in the keys: again, depths
+            direct = False
+            res = _line(saturated, arrival, W, scale, size, hand, conwip, h, keep_ready, first_person, 0, False,
+                        *out, *ring)
+        if res[0] >= 0:
+            break
+        n *= 4                           # saturated: more items arrive before the horizon than room for them
+    items, nv, deep, lo, top, ndone = res
+    arr, commit, aseq, cseq, done, dseq, touch = (x[:items] for x in out[:7])
+    v_item, v_step, enter, ready, start, end, work, person, sseq, eseq = (x[:nv] for x in out[7:])
+    if not direct:
+        if lo == math.inf:
+            lo = 1.0
+        lo_bits = int(np.float64(lo).view(np.int64)) - 1
+        hi = h if math.isfinite(h) else top
+        fits = (int(np.float64(max(hi, lo)).view(np.int64)) - lo_bits < 1 << (63 - DEPTH_BITS)
+                and deep + 2 < 1 << DEPTH_BITS)
+        streams = [(arr, aseq), (commit, cseq), (start, sseq), (end, eseq), (done, dseq)]
+        if fits:
+            for t, seq in streams:
+                _keys(lo_bits, t, seq)
+        else:                            # ranks from a sort, on the depths
+            aseq, cseq, sseq, eseq, dseq = _ranks(streams)
+    if horizon is None:
+        stop = float(top) if items else 0.0
+    else:
+        stop = float(horizon)
+        a = spec.arrivals
+        if a.finite and items and (a.process == "backlog" or items == len(a.times)) and ndone == items:
+            stop = float(top)
+    itype, size = itype[:items], size[:items]
+    caps = [sum(plan.pool_sizes[p] for p in pools) for pools in plan.step_pools]
+    return Records(
+        replication=rep, seed=seed, warmup=float(warmup), end=stop,
+        step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
+        person_pool=np.array(plan.person_pool, dtype=np.int64),
+        step_capacity=np.array(caps, dtype=np.int64),
+        item_type=itype,
+        item_priority=np.take(np.array(plan.type_priority, dtype=np.int64), itype,
+                              out=arena.empty(items, np.int64)),
+        item_size=size,
+        item_value=np.take(np.array(plan.type_value, dtype=float), itype, out=arena.empty(items)),
+        arrival=arr, commit=commit, done=done, touch=touch,
+        rework_count=arena.zeros(items, dtype=np.int64),
+        arrival_seq=aseq, commit_seq=cseq, done_seq=dseq,
+        visit_item=v_item, visit_step=v_step,
+        visit_enter=enter, visit_ready=ready if keep_ready else enter,   # no handoffs: workable on entering
+        visit_start=start, visit_end=end,
+        visit_leave=end,                       # nobody is blocked: an item leaves when its work ends
+        visit_person=person, visit_work=work,
+        visit_reworked=arena.zeros(nv, dtype=bool),
+        rejected_times=np.zeros(0),
+        visit_start_seq=sseq, visit_end_seq=eseq,
+        class_names=list(CLASSES_OF_SERVICE),
+        flushed_batches=0,
+    )
 
 
 def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size):
@@ -641,11 +924,6 @@ class Run:
     person: np.ndarray | None           # None: person 0 of each step's pool (one person per step)
     deep: int                           # a bound on the depths
     arena: Arena                        # the rest of the run's block, for the records
-
-    def head(self, n: int) -> Run:
-        """The first n items (the others arrive at or after the horizon)."""
-        cut = lambda x: x if x is None or isinstance(x, int | Arena) else x[:n]  # noqa: E731
-        return Run(*(cut(getattr(self, f.name)) for f in fields(self)))
 
 
 def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, rep: int) -> Records:
