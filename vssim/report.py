@@ -126,7 +126,9 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
         result.spec.description or "",
         "",
         f"{sim['replications']} replication(s), {_horizon(sim['horizon'], unit)}, warmup {sim['warmup']} {unit}, "
-        f"seed {sim['seed']}, engine {sim['engine']}. {s['metrics']['completed']} items done, "
+        f"seed {sim['seed']}, engine {sim['engine']}"
+        f"{', streaming statistics (running totals; percentiles from a 0.1 % sketch)' if result.streaming else ''}. "
+        f"{s['metrics']['completed']} items done, "
         f"{s['metrics']['rejected']} rejected, {s['metrics']['unfinished']} unfinished at the end "
         "(statistics cover items arriving after the warmup).",
         "",
