@@ -282,3 +282,17 @@ def test_summary_of_the_benchmark_line_with_a_warmup_is_numpys():
         recs = [run_fast(plan, 5000.0, warmup, 7, r) for r in range(2)]
         assert_same_summary(recs[:1])
         assert_same_summary(recs)
+
+
+def test_summary_without_kept_scratch_memory_is_the_same(monkeypatch):
+    """Runs too large for the kept scratch blocks take fresh memory and the two-pass visit
+    totals (`_visit_pass`): the same summary."""
+    monkeypatch.setattr(metrics, "SCRATCH_KEEP", 0)
+    d = {"name": "pools", "arrivals": {"process": "poisson", "rate": 0.7},
+         "pools": {"a": 2, "b": 1}, "steps": {"one": {"pool": "a", "work": {"dist": "exponential", "mean": 1.0}},
+                                             "two": {"pool": "b", "work": {"dist": "gamma", "mean": 1.0, "cv": 0.5}}}}
+    plan = Plan.of(vssim.StreamSpec.from_dict(d))
+    for engine in (run_fast, run_replication):
+        recs = [engine(plan, horizon=800.0, warmup=50.0, seed=2, replication=r) for r in range(2)]
+        assert_same_summary(recs[:1])
+        assert_same_summary(recs)

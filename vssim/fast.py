@@ -478,9 +478,8 @@ def _ranks(streams: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
 
 # --------------------------------------------------------------------------- one person per step, fused
 @njit(cache=True)
-def _line(saturated, arrival, W, scale, size, hand, conwip, h, keep_ready, first_person, lo_bits, direct, arr,
-          commit, aseq, cseq, done, dseq, touch, v_item, v_step, enter, ready, start, end, work, person, sseq, eseq,
-          ring_t, ring_d):  # pragma: no cover - compiled
+def _line(saturated, arrival, W, scale, size, hand, conwip, h, keep_ready, first_person, lo_bits, direct, IF, II, VF,
+          VI, ring_t, ring_d):  # pragma: no cover - compiled
     """One person per step: the recursion item by item (module docstring), each visit written
     straight into the records as `_pack` would write it (items never overtake: the FIFO order is
     item order at every step; a visit exists when its item entered the column before the
@@ -494,9 +493,16 @@ def _line(saturated, arrival, W, scale, size, hand, conwip, h, keep_ready, first
     `ring_*`: the done times and depths of the last conwip items. `direct`: every event time is
     >= arr[0] > 0, and the *_seq arrays get their keys (``(bits(time) - lo_bits) << DEPTH_BITS
     | depth``) here; else they get the depths, for `_keys` (or `_ranks`).
-    Returns (items, visits, the largest depth, the smallest positive event time, the largest
-    done time, items done).
+    Outputs, by rows: IF arrival, commit, done, touch; II their *_seq (arrival, commit, done); VF
+    the visits' enter, start, end, work (and ready); VI their item, step, person, start_seq,
+    end_seq. Returns (items, visits, the largest depth, the smallest positive event time, the
+    largest done time, items done).
     """
+    arr, commit, done, touch = IF[0], IF[1], IF[2], IF[3]
+    aseq, cseq, dseq = II[0], II[1], II[2]
+    enter, start, end, work = VF[0], VF[1], VF[2], VF[3]
+    ready = VF[4] if keep_ready else VF[0]           # (written only with keep_ready)
+    v_item, v_step, person, sseq, eseq = VI[0], VI[1], VI[2], VI[3], VI[4]
     n = len(arr)
     m = W.shape[0]
     nan = np.nan
@@ -699,8 +705,11 @@ _SCRATCH = threading.local()
 
 
 def _scratch(nbytes: int) -> np.ndarray:
-    """A per-thread block for a run's temporaries (the work draws), kept from run to run: memory
-    already mapped, where a fresh block would page-fault on first touch."""
+    """A per-thread block for a run's temporaries (the draws), kept from run to run: memory
+    already mapped, where a fresh block would page-fault on first touch (up to `Arena.KEEP`
+    bytes; a larger block is not kept)."""
+    if nbytes > Arena.KEEP:
+        return np.empty(nbytes, dtype=np.uint8)
     buf = getattr(_SCRATCH, "buf", None)
     if buf is None or len(buf) < nbytes:
         buf = _SCRATCH.buf = np.empty(max(nbytes + nbytes // 4, 64), dtype=np.uint8)
@@ -758,17 +767,13 @@ def _gaps(spec: StreamSpec, seed: int, rep: int, G: np.ndarray) -> float:
 
 
 def _line_out(n: int, m: int, keep_ready: bool) -> tuple[Arena, tuple[np.ndarray, ...]]:
-    """The arena of `_run_line`'s records (n items, up to n x m visits) and `_line`'s outputs."""
+    """The arena of `_run_line`'s records (n items, up to n x m visits) and `_line`'s outputs
+    (IF, II, VF, VI: rows of items' floats and ints, visits' floats and ints)."""
     nm = n * m
-    arena = Arena(Arena.bytes_for(*[(nm,)] * (9 + keep_ready), *[(n,)] * 12) + Arena.bytes_for((nm,), itemsize=1))
-    f, i = np.float64, np.int64
-    out = (arena.empty(n, f), arena.empty(n, f), arena.empty(n, i), arena.empty(n, i), arena.empty(n, f),
-           arena.empty(n, i), arena.empty(n, f),                              # arrival ... touch
-           arena.empty(nm, i), arena.empty(nm, i), arena.empty(nm, f),         # visit item, step, enter
-           arena.empty(nm, f) if keep_ready else np.empty(1),                 # ready
-           arena.empty(nm, f), arena.empty(nm, f), arena.empty(nm, f), arena.empty(nm, i),   # start end work person
-           arena.empty(nm, i), arena.empty(nm, i))                            # start_seq end_seq
-    return arena, out
+    vf = 4 + keep_ready
+    arena = Arena(Arena.bytes_for((4, n), (3, n), (vf, nm), (5, nm), *[(n,)] * 5) + Arena.bytes_for((nm,), itemsize=1))
+    return arena, (arena.empty((4, n)), arena.empty((3, n), np.int64), arena.empty((vf, nm)),
+                   arena.empty((5, nm), np.int64))
 
 
 def _run_line(plan: Plan, steps, seed: int, rep: int, arrival, hand, conwip: int, h: float, horizon,
@@ -821,8 +826,12 @@ def _run_line(plan: Plan, steps, seed: int, rep: int, arrival, hand, conwip: int
             break
         n *= 4                           # saturated: more items arrive before the horizon than room for them
     items, nv, deep, lo, top, ndone = res
-    arr, commit, aseq, cseq, done, dseq, touch = (x[:items] for x in out[:7])
-    v_item, v_step, enter, ready, start, end, work, person, sseq, eseq = (x[:nv] for x in out[7:])
+    IF, II, VF, VI = out
+    arr, commit, done, touch = (x[:items] for x in IF)
+    aseq, cseq, dseq = (x[:items] for x in II)
+    enter, start, end, work = (x[:nv] for x in VF[:4])
+    ready = VF[4][:nv] if keep_ready else None
+    v_item, v_step, person, sseq, eseq = (x[:nv] for x in VI)
     if not direct:
         if lo == math.inf:
             lo = 1.0
@@ -851,10 +860,9 @@ def _run_line(plan: Plan, steps, seed: int, rep: int, arrival, hand, conwip: int
         person_pool=np.array(plan.person_pool, dtype=np.int64),
         step_capacity=np.array(caps, dtype=np.int64),
         item_type=itype,
-        item_priority=np.take(np.array(plan.type_priority, dtype=np.int64), itype,
-                              out=arena.empty(items, np.int64)),
+        item_priority=_by_type(plan.type_priority, itype, arena.empty(items, np.int64)),
         item_size=size,
-        item_value=np.take(np.array(plan.type_value, dtype=float), itype, out=arena.empty(items)),
+        item_value=_by_type(plan.type_value, itype, arena.empty(items)),
         arrival=arr, commit=commit, done=done, touch=touch,
         rework_count=arena.zeros(items, dtype=np.int64),
         arrival_seq=aseq, commit_seq=cseq, done_seq=dseq,
@@ -869,6 +877,14 @@ def _run_line(plan: Plan, steps, seed: int, rep: int, arrival, hand, conwip: int
         class_names=list(CLASSES_OF_SERVICE),
         flushed_batches=0,
     )
+
+
+def _by_type(values, itype: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """values[itype] into out (one type: filled)."""
+    if len(values) == 1:
+        out.fill(values[0])
+        return out
+    return np.take(np.asarray(values, dtype=out.dtype), itype, out=out, mode="clip")   # (no bounds: no buffer)
 
 
 def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size):

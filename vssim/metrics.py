@@ -612,17 +612,17 @@ def _item_pass(arrival, commit, done, touch, itype, value, rejected, lo, hi, edg
 
 
 def _visit_pass2(vs, enter, ready, start, end, leave, work, reworked, person, person_pool, lo, hi, sums, counts,
-                 pool_sum, busy, grouped):  # pragma: no cover - compiled
-    """`_visit_pass` for a finite window, with the pools' busy sums: one pass over the visits
-    (the per-step totals accumulated step by step in visit order, as np.bincount adds them; each
-    started visit's busy overlap kept in `busy`), then the busy overlaps grouped by pool in visit
-    order (`grouped`) and summed pairwise (``busy[mine].sum()``)."""
+                 pool_sum, grouped):  # pragma: no cover - compiled
+    """`_visit_pass` for a finite window, with the pools' busy sums, in one pass over the visits:
+    the per-step totals accumulated step by step in visit order (as np.bincount adds them), each
+    started visit's busy overlap put in its pool's part of `grouped` (len(pool_sum) parts of
+    len(vs)) in visit order, then each part summed pairwise (``busy[mine].sum()``)."""
     nv = len(vs)
     n = sums.shape[1]
     n_pools = len(pool_sum)
     acc = np.zeros((n, 8))                  # step j's totals side by side: one cache line
     cnt = np.zeros((n, 8), dtype=np.int64)
-    pcount = np.zeros(n_pools, dtype=np.int64)
+    fill = np.zeros(n_pools, dtype=np.int64)
     for i in range(nv):
         j = vs[i]
         e0 = enter[i]
@@ -630,7 +630,6 @@ def _visit_pass2(vs, enter, ready, start, end, leave, work, reworked, person, pe
         f0 = end[i]
         l0 = leave[i]
         b = _ovf(s0, f0, lo, hi)
-        busy[i] = b
         acc[j, 0] += b
         acc[j, 1] += _ovf(ready[i], s0, lo, hi)
         acc[j, 2] += _ovf(e0, l0, lo, hi)
@@ -651,24 +650,57 @@ def _visit_pass2(vs, enter, ready, start, end, leave, work, reworked, person, pe
                 cnt[j, 4] += 1
         g = person[i]
         if g >= 0:
-            pcount[person_pool[g]] += 1
+            p = person_pool[g]
+            grouped[p * nv + fill[p]] = b
+            fill[p] += 1
     for j in range(n):
         for q in range(7):
             sums[q, j] = acc[j, q]
         for q in range(5):
             counts[q, j] = cnt[j, q]
-    at = np.zeros(n_pools + 1, dtype=np.int64)
     for p in range(n_pools):
-        at[p + 1] = at[p] + pcount[p]
-    fill = at[:n_pools].copy()
-    for i in range(nv):
-        g = person[i]
-        if g >= 0:
-            p = person_pool[g]
-            grouped[fill[p]] = busy[i]
-            fill[p] += 1
-    for p in range(n_pools):
-        pool_sum[p] = _pairwise(grouped, at[p], pcount[p], at[p], at[p + 1])
+        pool_sum[p] = _pairwise(grouped, p * nv, fill[p], p * nv, p * nv + fill[p])
+
+
+def _band(delivered, n, low, high, out):  # pragma: no cover - compiled
+    """`_predictability` of delivered[:n] (n >= 2) into out: (mean, in_band), NaN without a plan.
+
+    As numpy: planned = the running sums (one by one) / 1, 2, ...; the ratios where planned > 0;
+    their mean (pairwise sum / count) and the share inside [low, high].
+    """
+    ratio = np.empty(n)
+    k = 0
+    cum = 0.0
+    for i in range(n - 1):
+        cum += delivered[i]
+        planned = cum / (i + 1)
+        if planned > 0:
+            ratio[k] = delivered[i + 1] / planned
+            k += 1
+    out[0] = out[1] = np.nan
+    if k:
+        inside = 0
+        for i in range(k):
+            if ratio[i] >= low and ratio[i] <= high:
+                inside += 1
+        out[0] = _pairwise(ratio, 0, k, 0, k) / k
+        out[1] = inside / k
+
+
+def _step_table(sums, counts, capacity, span, out):  # pragma: no cover - compiled
+    """`_step_columns`' float columns (utilization, queue_length, wip, wait, process_time, blocked,
+    touch_time, pct_complete_accurate, throughput) into the rows of out, elementwise as numpy."""
+    nan = np.nan
+    for j in range(sums.shape[1]):
+        ok = span > 0
+        out[0, j] = sums[0, j] / span / capacity[j] if ok else nan
+        out[1, j] = sums[1, j] / span if ok else nan
+        out[2, j] = sums[2, j] / span if ok else nan
+        for r, (t, c) in enumerate(((3, 0), (4, 1), (5, 2), (6, 1))):
+            out[3 + r, j] = sums[t, j] / counts[c, j] if counts[c, j] > 0 else nan
+        checked = counts[3, j]
+        out[7, j] = 1.0 - counts[4, j] / checked if checked > 0 else nan
+        out[8, j] = checked / span if ok else nan
 
 
 def _ci_rows(V, out):  # pragma: no cover - compiled
@@ -698,22 +730,26 @@ def _ci_rows(V, out):  # pragma: no cover - compiled
 _SUMMARY_KERNELS: tuple | None = None
 
 
+def _plain(f):  # pragma: no cover - without numba
+    return f
+
+
 def _summary_kernels():
-    """(_item_pass, _visit_pass2, _percentiles, _ci_rows) compiled by numba (cache=True), with
-    the functions they call; plain Python without numba."""
+    """(_item_pass, _visit_pass2, _percentiles, _ci_rows, _band, _step_table) compiled by numba
+    (cache=True), with the functions they call; plain Python without numba."""
     global _SUMMARY_KERNELS, _ovf, _pairwise, _select, _order_stats, _edge_index, _percentiles
     if _SUMMARY_KERNELS is None:
         _kernels()
         try:
             from numba import njit
         except ImportError:  # pragma: no cover
-            def jit(f):
-                return f
+            jit = _plain
         else:
             jit = njit(cache=True)
         _ovf, _pairwise, _select, _order_stats = jit(_ovf), jit(_pairwise), jit(_select), jit(_order_stats)
         _edge_index, _percentiles = jit(_edge_index), jit(_percentiles)
-        _SUMMARY_KERNELS = (jit(_item_pass), jit(_visit_pass2), _percentiles, jit(_ci_rows))
+        _SUMMARY_KERNELS = (jit(_item_pass), jit(_visit_pass2), _percentiles, jit(_ci_rows), jit(_band),
+                            njit(cache=True, error_model="numpy")(_step_table) if jit is not _plain else _step_table)
     return _SUMMARY_KERNELS
 
 
@@ -722,12 +758,18 @@ _SCRATCH = threading.local()
 
 def _scratch(name: str, n: int, dtype=np.float64) -> np.ndarray:
     """n values of per-thread memory kept from one summary to the next (already mapped: a fresh
-    block page-faults on first touch); valid until the next call with the same name."""
+    block page-faults on first touch), up to `SCRATCH_KEEP` bytes a name (larger: a fresh block,
+    not kept); valid until the next call with the same name."""
     need = n * np.dtype(dtype).itemsize
+    if need > SCRATCH_KEEP:
+        return np.empty(n, dtype=dtype)
     buf = _SCRATCH.__dict__.get(name)
     if buf is None or len(buf) < need:
         buf = _SCRATCH.__dict__[name] = np.empty(max(need + need // 4, 64), dtype=np.uint8)
     return buf[:need].view(dtype)
+
+
+SCRATCH_KEEP = 64 << 20
 
 
 def _quantiles(x: np.ndarray, percentiles) -> np.ndarray:
@@ -807,10 +849,11 @@ def _replication(rec: Records, interval: float, batches: bool):
                    else window_metrics(rec, edges[i], edges[i + 1]) for i in range(BATCHES)]
     lead = lead[:n_ok]
     flow = lead if flags & 4 else flow[:n_ok]
+    p = {"mean": math.nan, "in_band": math.nan}
     if n_int >= 2:
-        p = _predictability(delivered, n_int)
-    else:
-        p = {"mean": math.nan, "in_band": math.nan, "intervals": n_int}
+        out = np.empty(2)
+        _summary_kernels()[4](delivered, n_int, BAND[0] - 1e-12, BAND[1] + 1e-12, out)
+        p = {"mean": float(out[0]), "in_band": float(out[1])}
     return m, windows, lead, flow, p, tdone
 
 def _mean(x: np.ndarray) -> float:
@@ -896,8 +939,9 @@ def _predictability(delivered: np.ndarray, n: int) -> dict[str, float]:
 
 def _visit_totals(rec: Records) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """The visits' totals over the window [warmup, end]: (sums, counts, the pools' busy times,
-    None) from `_visit_pass2` (a finite window), else (sums, counts, the busy overlaps grouped by
-    pool, where each pool's group starts) from `_visit_pass`."""
+    None) from `_visit_pass2` (a finite window; its scratch, pools x visits, within
+    `SCRATCH_KEEP`), else (sums, counts, the busy overlaps grouped by pool, where each pool's
+    group starts) from `_visit_pass`."""
     n, n_pools = len(rec.step_names), len(rec.pool_names)
     nv = len(rec.visit_step)
     sums = np.zeros((7, n))
@@ -906,9 +950,9 @@ def _visit_totals(rec: Records) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
             _f64(rec.visit_end), _f64(rec.visit_leave), _f64(rec.visit_work),
             np.ascontiguousarray(rec.visit_reworked, dtype=np.bool_), _i64(rec.visit_person),
             _i64(rec.person_pool), float(rec.warmup), float(rec.end), sums, counts)
-    if math.isfinite(rec.warmup) and math.isfinite(rec.end):
+    if math.isfinite(rec.warmup) and math.isfinite(rec.end) and n_pools * nv * 8 <= SCRATCH_KEEP:
         pool_sum = np.empty(n_pools)
-        _summary_kernels()[1](*args, pool_sum, _scratch("busy", nv), _scratch("grouped", nv))
+        _summary_kernels()[1](*args, pool_sum, _scratch("grouped", n_pools * nv))   # (pages touched: nv)
         return sums, counts, pool_sum, None
     pool_busy = np.empty(nv)
     pool_start = np.zeros(n_pools + 1, dtype=np.int64)
@@ -940,6 +984,13 @@ def _step_columns(rec: Records, _totals=None) -> dict:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
+    if _SUMMARY_KERNELS is not None:
+        table = np.empty((9, n))
+        _SUMMARY_KERNELS[5](sums, counts, _i64(rec.step_capacity), float(span), table)
+        return {"replication": rec.replication, "step": rec.step_names,
+                **dict(zip(("utilization", "queue_length", "wip", "wait", "process_time", "blocked", "touch_time",
+                            "pct_complete_accurate", "throughput"), table, strict=True)),
+                "visits": counts[3].astype(np.int64)}
     with np.errstate(invalid="ignore", divide="ignore"):
         per_span = (lambda x: x / span) if span > 0 else (lambda x: np.full(n, np.nan))
         busy = sums[0]
