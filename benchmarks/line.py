@@ -204,7 +204,20 @@ def timed(run):
     return t1 - t0, c1 - c0, out
 
 
+def forget_kept_memory() -> None:
+    """vssim keeps the blocks of a run and of a summary for the next ones (`vssim.fast.Arena`,
+    scratch memory): drop them, so that a traced run allocates all it uses."""
+    try:
+        from vssim.fast import Arena
+        from vssim.metrics import release_scratch
+    except ImportError:
+        return
+    Arena.release()
+    release_scratch()
+
+
 def peak_memory(run) -> int:
+    forget_kept_memory()
     gc.collect()
     tracemalloc.start()
     try:

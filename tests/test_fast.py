@@ -434,3 +434,8 @@ def test_a_run_never_reuses_the_memory_of_live_records():
     assert len(Arena._blocks) <= blocks                  # dropped runs' blocks were handed out again
     b = run_fast(spec, 300.0, 0.0, 0, 0)                 # the same run again: the same numbers
     np.testing.assert_array_equal(b.visit_end, copies[0][0])
+    Arena.release()                                      # forgets the kept blocks: the next run allocates
+    assert Arena._blocks == []
+    c = run_fast(spec, 300.0, 0.0, 0, 0)
+    np.testing.assert_array_equal(c.visit_end, copies[0][0])
+    np.testing.assert_array_equal(b.visit_end, copies[0][0])     # a released block stays with its records

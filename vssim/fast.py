@@ -232,11 +232,12 @@ class Arena:
     visit. Allocated one by one, each is fresh memory that the operating system maps page by
     page on first touch: at ~1.5 us a page fault on a virtual machine, that was more than half
     of a fast run on the benchmark line. One block instead, and blocks are kept for the next
-    runs (`KEEP` bytes of them at most, with 25 % headroom): a block is handed out again once no
+    runs (`KEEP` bytes of them at most, with 6 % headroom): a block is handed out again once no
     array of the run it served is alive (nothing but the cache refers to it), so a run whose
     records were dropped leaves its memory, mapped and warm, to the next one; left to the
     allocator, a freed block was often returned to the system (after a SimPy run's garbage, say)
-    and the next run faulted hundreds of pages in again. `None` sizes: ordinary allocations
+    and the next run faulted hundreds of pages in again. The price: up to `KEEP` bytes stay
+    allocated after the last run (`release` frees them). `None` sizes: ordinary allocations
     (`np.empty`).
     """
 
@@ -262,13 +263,21 @@ class Arena:
                     block = blocks.pop(i)
                     blocks.append(block)                 # the most recently used last
                     return block[:nbytes]
-            size = nbytes + nbytes // 4
+            size = nbytes + nbytes // 16
             block = np.empty(size, dtype=np.uint8)
             if size <= cls.KEEP:
                 while blocks and sum(len(b) for b in blocks) + size > cls.KEEP:
                     blocks.pop(0)                        # the least recently used first
                 blocks.append(block)
             return block[:nbytes]
+
+    @classmethod
+    def release(cls) -> None:
+        """Forget the kept blocks and this thread's scratch memory (a block still in use stays with
+        its records): the next run allocates afresh."""
+        with cls._lock:
+            cls._blocks.clear()
+        _SCRATCH.__dict__.clear()
 
     @classmethod
     def bytes_for(cls, *shapes: tuple[int, ...], itemsize: int = 8) -> int:

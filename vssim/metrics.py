@@ -613,16 +613,23 @@ def _item_pass(arrival, commit, done, touch, itype, value, rejected, lo, hi, edg
 
 def _visit_pass2(vs, enter, ready, start, end, leave, work, reworked, person, person_pool, lo, hi, sums, counts,
                  pool_sum, grouped):  # pragma: no cover - compiled
-    """`_visit_pass` for a finite window, with the pools' busy sums, in one pass over the visits:
-    the per-step totals accumulated step by step in visit order (as np.bincount adds them), each
-    started visit's busy overlap put in its pool's part of `grouped` (len(pool_sum) parts of
-    len(vs)) in visit order, then each part summed pairwise (``busy[mine].sum()``)."""
+    """`_visit_pass` for a finite window, with the pools' busy sums: a count of each pool's started
+    visits (who started them), then one pass over the visits: the per-step totals accumulated
+    step by step in visit order (as np.bincount adds them), each started visit's busy overlap put
+    in its pool's part of `grouped` in visit order; each part summed pairwise (``busy[mine].sum()``)."""
     nv = len(vs)
     n = sums.shape[1]
     n_pools = len(pool_sum)
     acc = np.zeros((n, 8))                  # step j's totals side by side: one cache line
     cnt = np.zeros((n, 8), dtype=np.int64)
-    fill = np.zeros(n_pools, dtype=np.int64)
+    at = np.zeros(n_pools + 1, dtype=np.int64)
+    for i in range(nv):                     # where each pool's part of `grouped` starts
+        g = person[i]
+        if g >= 0:
+            at[person_pool[g] + 1] += 1
+    for p in range(n_pools):
+        at[p + 1] += at[p]
+    fill = at[:n_pools].copy()
     for i in range(nv):
         j = vs[i]
         e0 = enter[i]
@@ -651,7 +658,7 @@ def _visit_pass2(vs, enter, ready, start, end, leave, work, reworked, person, pe
         g = person[i]
         if g >= 0:
             p = person_pool[g]
-            grouped[p * nv + fill[p]] = b
+            grouped[fill[p]] = b
             fill[p] += 1
     for j in range(n):
         for q in range(7):
@@ -659,7 +666,7 @@ def _visit_pass2(vs, enter, ready, start, end, leave, work, reworked, person, pe
         for q in range(5):
             counts[q, j] = cnt[j, q]
     for p in range(n_pools):
-        pool_sum[p] = _pairwise(grouped, p * nv, fill[p], p * nv, p * nv + fill[p])
+        pool_sum[p] = _pairwise(grouped, at[p], at[p + 1] - at[p], at[p], at[p + 1])
 
 
 def _band(delivered, n, low, high, out):  # pragma: no cover - compiled
@@ -772,6 +779,11 @@ def _scratch(name: str, n: int, dtype=np.float64) -> np.ndarray:
 SCRATCH_KEEP = 64 << 20
 
 
+def release_scratch() -> None:
+    """Forget this thread's scratch blocks (the next summary allocates afresh)."""
+    _SCRATCH.__dict__.clear()
+
+
 def _quantiles(x: np.ndarray, percentiles) -> np.ndarray:
     """np.percentile(x, percentiles), then x.min() and x.max() (`_percentiles`; numpy itself
     when x holds NaN). x is not changed."""
@@ -833,7 +845,9 @@ def _replication(rec: Records, interval: float, batches: bool):
     edges = np.linspace(rec.warmup, rec.end, BATCHES + 1) if batches else np.array([float(lo)])
     w = len(edges)
     lead, flow, tch = _scratch("items", 3 * n).reshape(3, n)
-    rows = _scratch("rows", 2 * w * n).reshape(2, w, n)
+    # the wip (and backlog, unless every item committed when it arrived) overlaps per window
+    q = 1 if rec.commit is rec.arrival or np.array_equal(rec.commit, rec.arrival) else 2
+    rows = _scratch("rows", q * w * n).reshape(q, w, n)
     nums = np.empty((w, 5), dtype=np.int64)
     sums = np.empty((w, 5))
     delivered = np.empty(max(n_int, 1))
@@ -939,9 +953,8 @@ def _predictability(delivered: np.ndarray, n: int) -> dict[str, float]:
 
 def _visit_totals(rec: Records) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """The visits' totals over the window [warmup, end]: (sums, counts, the pools' busy times,
-    None) from `_visit_pass2` (a finite window; its scratch, pools x visits, within
-    `SCRATCH_KEEP`), else (sums, counts, the busy overlaps grouped by pool, where each pool's
-    group starts) from `_visit_pass`."""
+    None) from `_visit_pass2` (a finite window), else (sums, counts, the busy overlaps grouped
+    by pool, where each pool's group starts) from `_visit_pass`."""
     n, n_pools = len(rec.step_names), len(rec.pool_names)
     nv = len(rec.visit_step)
     sums = np.zeros((7, n))
@@ -950,9 +963,9 @@ def _visit_totals(rec: Records) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
             _f64(rec.visit_end), _f64(rec.visit_leave), _f64(rec.visit_work),
             np.ascontiguousarray(rec.visit_reworked, dtype=np.bool_), _i64(rec.visit_person),
             _i64(rec.person_pool), float(rec.warmup), float(rec.end), sums, counts)
-    if math.isfinite(rec.warmup) and math.isfinite(rec.end) and n_pools * nv * 8 <= SCRATCH_KEEP:
+    if math.isfinite(rec.warmup) and math.isfinite(rec.end):
         pool_sum = np.empty(n_pools)
-        _summary_kernels()[1](*args, pool_sum, _scratch("grouped", n_pools * nv))   # (pages touched: nv)
+        _summary_kernels()[1](*args, pool_sum, _scratch("grouped", nv))
         return sums, counts, pool_sum, None
     pool_busy = np.empty(nv)
     pool_start = np.zeros(n_pools + 1, dtype=np.int64)
