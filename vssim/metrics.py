@@ -495,9 +495,10 @@ def _item_pass(arrival, commit, done, touch, itype, value, rejected, lo, hi, edg
         closed[b] = not edges[b + 1] < hi
     first = np.full((2, W), -1, dtype=np.int64)
     last = np.full((2, W), -1, dtype=np.int64)
-    nums[:, :] = 0
-    for w in range(1, W):
-        nums[w, 4] = -1
+    bfin = np.zeros(W, dtype=np.int64)     # per window: finished, completed, unfinished, first in lead
+    bcomp = np.zeros(W, dtype=np.int64)
+    bunf = np.zeros(W, dtype=np.int64)
+    bseg = np.full(W, -1, dtype=np.int64)
     delivered[:] = 0.0
     tdone[:] = 0
     n_ok = 0
@@ -513,7 +514,7 @@ def _item_pass(arrival, commit, done, touch, itype, value, rejected, lo, hi, edg
         fin = d == d
         arrived = a >= lo
         inside = arrived and a < hi
-        b = -1
+        b = 0
         if inside and B > 0:
             b = ba = _edge_index(edges, a, False, ba)
         if arrived and fin:
@@ -525,25 +526,25 @@ def _item_pass(arrival, commit, done, touch, itype, value, rejected, lo, hi, edg
             if not (fl == ld and (fl != 0.0 or math.copysign(1.0, fl) == math.copysign(1.0, ld))):
                 same = False                 # (bit for bit: -0.0 is not 0.0 here)
             if inside:
-                nums[0, 0] += 1
+                bfin[0] += 1
                 if B > 0:
                     if b < lastb:
                         contiguous = False
                     lastb = b
-                    if nums[b + 1, 4] < 0:
-                        nums[b + 1, 4] = n_ok
-                    nums[b + 1, 0] += 1
+                    if bseg[b + 1] < 0:
+                        bseg[b + 1] = n_ok
+                    bfin[b + 1] += 1
             else:
                 full = False
                 lastb = B
             n_ok += 1
         elif inside and not fin:
-            nums[0, 2] += 1
+            bunf[0] += 1
             if B > 0:
-                nums[b + 1, 2] += 1
+                bunf[b + 1] += 1
         if fin:
             if d >= lo and d <= hi:
-                nums[0, 1] += 1
+                bcomp[0] += 1
                 tdone[itype[k]] += 1
             if n_int > 0:
                 x = np.floor((d - lo) / interval)
@@ -551,15 +552,16 @@ def _item_pass(arrival, commit, done, touch, itype, value, rejected, lo, hi, edg
                     delivered[int(x)] += value[k]
             if B > 0:
                 bb = bd = _edge_index(edges, d, False, bd)
-                while bb >= 0:
-                    e1 = edges[bb + 1]
-                    if d >= edges[bb] and (d < e1 or (closed[bb] and d <= e1)):
-                        nums[bb + 1, 1] += 1
-                    elif d > e1:
-                        break
+                e1 = edges[bb + 1]
+                if d >= edges[bb] and (d < e1 or (closed[bb] and d <= e1)):
+                    bcomp[bb + 1] += 1
+                while bb > 0 and d == edges[bb]:      # on an edge: the batch below if it is closed
                     bb -= 1
+                    if closed[bb]:
+                        bcomp[bb + 1] += 1
         # wip: [commit, done); backlog: [arrival, commit) (NaN: still open at the window's end),
-        # over window 0 and the batches the interval can touch (the others: no overlap)
+        # over window 0 and the batches the interval can touch (the others: no overlap). A row
+        # holds the items that touch its window: rows[q, w, k] = v, zeros since the last one
         for q in range(2):
             if q == 0:
                 x0 = c
@@ -571,26 +573,37 @@ def _item_pass(arrival, commit, done, touch, itype, value, rejected, lo, hi, edg
                 x1 = c
                 if c == a or not a == a:
                     continue
-            b0 = 0
-            b1 = -1
+            v = _ovf(x0, x1, lo, hi)
+            if v > 0.0:
+                lw = last[q, 0]
+                if lw < 0:
+                    first[q, 0] = k
+                else:
+                    for i in range(lw + 1, k):
+                        rows[q, 0, i] = 0.0
+                rows[q, 0, k] = v
+                last[q, 0] = k
             if B > 0:
                 b0 = bc = _edge_index(edges, x0, False, bc)
                 b1 = B - 1 if not x1 == x1 else _edge_index(edges, x1, True, b0)
-            for t in range(b0 - 1, b1 + 1):
-                if t < b0:
-                    w = 0
-                    v = _ovf(x0, x1, lo, hi)
-                else:
-                    w = t + 1
+                for t in range(b0, b1 + 1):
                     v = _ovf(x0, x1, edges[t], edges[t + 1])
-                if v > 0.0:                  # rows[q, w, k] = v, zeros since the last one written
-                    if first[q, w] < 0:
-                        first[q, w] = k
-                    else:
-                        for i in range(last[q, w] + 1, k):
-                            rows[q, w, i] = 0.0
-                    rows[q, w, k] = v
-                    last[q, w] = k
+                    if v > 0.0:
+                        w = t + 1
+                        lw = last[q, w]
+                        if lw < 0:
+                            first[q, w] = k
+                        else:
+                            for i in range(lw + 1, k):
+                                rows[q, w, i] = 0.0
+                        rows[q, w, k] = v
+                        last[q, w] = k
+    for w in range(W):
+        nums[w, 0] = bfin[w]
+        nums[w, 1] = bcomp[w]
+        nums[w, 2] = bunf[w]
+        nums[w, 3] = 0
+        nums[w, 4] = bseg[w] if w > 0 else 0
     for r in rejected:
         if r >= lo and r < hi:
             nums[0, 3] += 1
