@@ -968,15 +968,21 @@ def _visit_totals(rec: Records) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     """The visits' totals over the window [warmup, end]: (sums, counts, the pools' busy times,
     None) from `_visit_pass2` (a finite window), else (sums, counts, the busy overlaps grouped
     by pool, where each pool's group starts) from `_visit_pass`."""
-    n, n_pools = len(rec.step_names), len(rec.pool_names)
-    nv = len(rec.visit_step)
+    return visit_totals(rec.visit_step, rec.visit_enter, rec.visit_ready, rec.visit_start, rec.visit_end,
+                        rec.visit_leave, rec.visit_work, rec.visit_reworked, rec.visit_person, rec.person_pool,
+                        len(rec.step_names), len(rec.pool_names), rec.warmup, rec.end)
+
+
+def visit_totals(step, enter, ready, start, end, leave, work, reworked, person, person_pool, n: int, n_pools: int,
+                 lo: float, hi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """`_visit_totals` of any visits (a replication's, or a block of a streaming run's)."""
+    nv = len(step)
     sums = np.zeros((7, n))
     counts = np.zeros((5, n), dtype=np.int64)
-    args = (_i64(rec.visit_step), _f64(rec.visit_enter), _f64(rec.visit_ready), _f64(rec.visit_start),
-            _f64(rec.visit_end), _f64(rec.visit_leave), _f64(rec.visit_work),
-            np.ascontiguousarray(rec.visit_reworked, dtype=np.bool_), _i64(rec.visit_person),
-            _i64(rec.person_pool), float(rec.warmup), float(rec.end), sums, counts)
-    if math.isfinite(rec.warmup) and math.isfinite(rec.end):
+    args = (_i64(step), _f64(enter), _f64(ready), _f64(start), _f64(end), _f64(leave), _f64(work),
+            np.ascontiguousarray(reworked, dtype=np.bool_), _i64(person), _i64(person_pool), float(lo), float(hi),
+            sums, counts)
+    if math.isfinite(lo) and math.isfinite(hi):
         pool_sum = np.empty(n_pools)
         _summary_kernels()[1](*args, pool_sum, _scratch("grouped", nv))
         return sums, counts, pool_sum, None

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from vssim.metrics import BAND, BATCHES, PERCENTILES, SCALARS, _finite, ci95
+from vssim.metrics import BAND, BATCHES, PERCENTILES, SCALARS, _finite, _predictability, ci95, visit_totals
 from vssim.sketch import QuantileSketch
 
 __all__ = ["RunStats", "summarize_streaming"]
@@ -83,44 +83,11 @@ def _items_pass(arrival, commit, done, touch, itype, value, lo, hi, edges, pi, n
     return ns
 
 
-def _visits_pass(vs, enter, ready, start, end, leave, work, reworked, person, person_pool, lo, hi, sums, counts,
-                 pool_busy):  # pragma: no cover - compiled
-    """Add a block of visits to the per-step totals (as `metrics._visit_pass`) and pool busy times."""
-    for i in range(len(vs)):
-        j = vs[i]
-        e0 = enter[i]
-        s0 = start[i]
-        f0 = end[i]
-        l0 = leave[i]
-        b = _ov(s0, f0, lo, hi)
-        sums[0, j] += b
-        sums[1, j] += _ov(ready[i], s0, lo, hi)
-        sums[2, j] += _ov(e0, l0, lo, hi)
-        if e0 >= lo:
-            if s0 == s0:
-                sums[3, j] += s0 - e0
-                counts[0, j] += 1
-            if f0 == f0:
-                sums[4, j] += f0 - s0
-                sums[6, j] += work[i]
-                counts[1, j] += 1
-            if l0 == l0:
-                sums[5, j] += l0 - f0
-                counts[2, j] += 1
-        if f0 >= lo and f0 <= hi:
-            counts[3, j] += 1
-            if reworked[i]:
-                counts[4, j] += 1
-        g = person[i]
-        if g >= 0:
-            pool_busy[person_pool[g]] += b
-
-
 _KERNELS: tuple | None = None
 
 
 def _kernels():
-    """(_items_pass, _visits_pass), compiled by numba on first use (cache=True)."""
+    """`_items_pass`, compiled by numba on first use (cache=True)."""
     global _KERNELS, _ov
     if _KERNELS is None:
         try:
@@ -131,7 +98,7 @@ def _kernels():
         else:
             jit = njit(cache=True)
         _ov = jit(_ov)
-        _KERNELS = (jit(_items_pass), jit(_visits_pass))
+        _KERNELS = jit(_items_pass)
     return _KERNELS
 
 
@@ -184,7 +151,7 @@ class RunStats:
         if not n:
             return
         lead, flow = np.empty(n), np.empty(n)
-        ns = _kernels()[0](_f64(arrival), _f64(commit), _f64(done), _f64(touch), _i64(itype), _f64(value),
+        ns = _kernels()(_f64(arrival), _f64(commit), _f64(done), _f64(touch), _i64(itype), _f64(value),
                            self.warmup, self.end, self.edges, self.pi, self.n_pi, self.sums, self.counts,
                            self.bsums, self.bcounts, self.by_type, self.delivered, lead, flow)
         self.lead.add(lead[:ns])
@@ -195,9 +162,12 @@ class RunStats:
         """Visits that will not change any more (their item is done, or the run is over)."""
         if not len(step):
             return
-        _kernels()[1](_i64(step), _f64(enter), _f64(ready), _f64(start), _f64(end), _f64(leave), _f64(work),
-                      np.ascontiguousarray(reworked, dtype=np.bool_), _i64(person), self.person_pool,
-                      self.warmup, self.end, self.step_sums, self.step_counts, self.pool_busy)
+        sums, counts, pools, _ = visit_totals(step, enter, ready, start, end, leave, work, reworked, person,
+                                              self.person_pool, len(self.step_names), len(self.pool_names),
+                                              self.warmup, self.end)
+        self.step_sums += sums
+        self.step_counts += counts
+        self.pool_busy += pools
         self.visits_seen += len(step)
 
     def add_rejected(self, times) -> None:
@@ -231,17 +201,9 @@ class RunStats:
 
     def predictability(self) -> dict:
         """Delivered / planned value per PI, as `metrics.predictability`."""
-        n = self.n_pi
-        if n < 2:
-            return {"mean": math.nan, "in_band": math.nan, "intervals": n}
-        delivered = self.delivered[:n]
-        planned = np.cumsum(delivered)[:-1] / np.arange(1, n)
-        valid = planned > 0
-        ratio = delivered[1:][valid] / planned[valid]
-        if not len(ratio):
-            return {"mean": math.nan, "in_band": math.nan, "intervals": n}
-        in_band = (ratio >= BAND[0] - 1e-12) & (ratio <= BAND[1] + 1e-12)
-        return {"mean": float(ratio.mean()), "in_band": float(in_band.mean()), "intervals": n}
+        if self.n_pi < 2:
+            return {"mean": math.nan, "in_band": math.nan, "intervals": self.n_pi}
+        return _predictability(self.delivered, self.n_pi)
 
     def step_columns(self) -> dict:
         """Per-step statistics (one row per step), as `metrics.step_metrics`."""
