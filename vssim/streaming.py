@@ -24,14 +24,8 @@ __all__ = ["RunStats", "summarize_streaming"]
 # item counts: finished, completed (done in the window), unfinished (arrived in the window, not done)
 
 
-def _ov(a, b, lo, hi):  # pragma: no cover - compiled
-    """Length of [a, b) ∩ [lo, hi), NaN a or b read as hi (as `metrics._ov`)."""
-    if b != b:
-        b = hi
-    if a != a:
-        a = hi
-    v = (b if b < hi else hi) - (a if a > lo else lo)
-    return 0.0 if v <= 0.0 else v
+_ov = None
+"""`metrics._ov` (compiled), bound by `_kernels`: the overlap of [a, b) with [lo, hi)."""
 
 
 def _items_pass(arrival, commit, done, touch, itype, value, lo, hi, edges, pi, n_pi, sums, counts, bsums, bcounts,
@@ -83,22 +77,19 @@ def _items_pass(arrival, commit, done, touch, itype, value, lo, hi, edges, pi, n
     return ns
 
 
-_KERNELS: tuple | None = None
+_KERNELS = None
 
 
 def _kernels():
-    """`_items_pass`, compiled by numba on first use (cache=True)."""
+    """`_items_pass`, compiled by numba on first use (cache=True), calling `metrics._ov`."""
     global _KERNELS, _ov
     if _KERNELS is None:
-        try:
-            from numba import njit
-        except ImportError:  # pragma: no cover
-            def jit(f):
-                return f
-        else:
-            jit = njit(cache=True)
-        _ov = jit(_ov)
-        _KERNELS = jit(_items_pass)
+        from vssim import metrics
+        from vssim.fast import njit
+
+        metrics._kernels()              # compiles metrics._ov
+        _ov = metrics._ov
+        _KERNELS = njit(cache=True)(_items_pass)
     return _KERNELS
 
 
