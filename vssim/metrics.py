@@ -1088,6 +1088,32 @@ def _batch_windows(rec: Records) -> list[tuple[float, float]]:
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
+def flow_totals(per_rep: list[dict], type_names: list[str], done_by_type: np.ndarray) -> dict:
+    """The summary's metrics that combine replications: flow distribution (shares of the items
+    done in the window by type), flow predictability, the counts and Little's law's residual."""
+    out: dict = {}
+    total = done_by_type.sum()
+    out["flow_distribution"] = {t: (float(c / total) if total else 0.0)
+                                for t, c in zip(type_names, done_by_type, strict=True)}
+    fp = [r["flow_predictability"] for r in per_rep if math.isfinite(r["flow_predictability"])]
+    band = [r["predictability_in_band"] for r in per_rep if math.isfinite(r["predictability_in_band"])]
+    out["flow_predictability"] = {
+        "mean": _finite(float(np.mean(fp))) if fp else None,
+        "ci95": ci95(fp),
+        "in_band": _finite(float(np.mean(band))) if band else None,
+        "band": list(BAND),
+        "planning_interval": per_rep[0]["planning_interval"],
+    }
+    for key in ("completed", "rejected", "unfinished"):
+        out[key] = int(sum(r[key] for r in per_rep))
+    # Little's law per replication (wip = throughput x flow time); the worst one is reported
+    residuals = [abs(r["wip"] - r["throughput"] * r["flow_time"]) / r["wip"] for r in per_rep
+                 if r["wip"] > 0 and math.isfinite(r["flow_time"])]
+    if residuals:
+        out["littles_law_residual"] = max(residuals)
+    return out
+
+
 def _finite(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
@@ -1174,27 +1200,7 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
                           "count": int(len(x))})
         metrics[key] = entry
     metrics["backlog"] = {"mean": metrics["backlog"]["mean"], "ci95": metrics["backlog"]["ci95"]}
-    # flow distribution: shares of done items by type
-    total = counts.sum()
-    metrics["flow_distribution"] = {t: (float(c / total) if total else 0.0)
-                                    for t, c in zip(records[0].type_names, counts, strict=True)}
-    fp = [r["flow_predictability"] for r in per_rep if math.isfinite(r["flow_predictability"])]
-    band = [r["predictability_in_band"] for r in per_rep if math.isfinite(r["predictability_in_band"])]
-    metrics["flow_predictability"] = {
-        "mean": _finite(float(np.mean(fp))) if fp else None,
-        "ci95": ci95(fp),
-        "in_band": _finite(float(np.mean(band))) if band else None,
-        "band": list(BAND),
-        "planning_interval": per_rep[0]["planning_interval"],
-    }
-    metrics["completed"] = int(sum(r["completed"] for r in per_rep))
-    metrics["rejected"] = int(sum(r["rejected"] for r in per_rep))
-    metrics["unfinished"] = int(sum(r["unfinished"] for r in per_rep))
-    # Little's law per replication (wip = throughput x flow time); the worst one is reported
-    residuals = [abs(r["wip"] - r["throughput"] * r["flow_time"]) / r["wip"] for r in per_rep
-                 if r["wip"] > 0 and math.isfinite(r["flow_time"])]
-    if residuals:
-        metrics["littles_law_residual"] = max(residuals)
+    metrics.update(flow_totals(per_rep, records[0].type_names, counts))
 
     totals = [_visit_totals(rec) for rec in records]
     columns = [_step_columns(rec, t) for rec, t in zip(records, totals, strict=True)]

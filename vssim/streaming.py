@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from vssim.metrics import BAND, BATCHES, PERCENTILES, SCALARS, _finite, _predictability, ci95, visit_totals
+from vssim.metrics import BATCHES, PERCENTILES, SCALARS, _finite, _predictability, ci95, flow_totals, visit_totals
 from vssim.sketch import QuantileSketch
 
 __all__ = ["RunStats", "summarize_streaming"]
@@ -273,24 +273,7 @@ def summarize_streaming(stats: list[RunStats]) -> dict:
         metrics[key] = entry
     metrics["backlog"] = {"mean": metrics["backlog"]["mean"], "ci95": metrics["backlog"]["ci95"]}
     counts = sum((s.by_type for s in stats), np.zeros(len(stats[0].type_names), dtype=np.int64))
-    total = counts.sum()
-    metrics["flow_distribution"] = {t: (float(c / total) if total else 0.0)
-                                    for t, c in zip(stats[0].type_names, counts, strict=True)}
-    fp = [r["flow_predictability"] for r in per_rep if math.isfinite(r["flow_predictability"])]
-    band = [r["predictability_in_band"] for r in per_rep if math.isfinite(r["predictability_in_band"])]
-    metrics["flow_predictability"] = {
-        "mean": _finite(float(np.mean(fp))) if fp else None,
-        "ci95": ci95(fp),
-        "in_band": _finite(float(np.mean(band))) if band else None,
-        "band": list(BAND),
-        "planning_interval": per_rep[0]["planning_interval"],
-    }
-    for key in ("completed", "rejected", "unfinished"):
-        metrics[key] = int(sum(r[key] for r in per_rep))
-    residuals = [abs(r["wip"] - r["throughput"] * r["flow_time"]) / r["wip"] for r in per_rep
-                 if r["wip"] > 0 and math.isfinite(r["flow_time"])]
-    if residuals:
-        metrics["littles_law_residual"] = max(residuals)
+    metrics.update(flow_totals(per_rep, stats[0].type_names, counts))
     cols = ["utilization", "queue_length", "wip", "wait", "process_time", "blocked", "touch_time",
             "pct_complete_accurate", "throughput"]
     steps = pd.concat([pd.DataFrame(s.step_columns()) for s in stats], ignore_index=True)
