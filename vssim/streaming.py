@@ -15,7 +15,17 @@ import math
 import numpy as np
 import pandas as pd
 
-from vssim.metrics import BATCHES, PERCENTILES, SCALARS, _finite, _predictability, ci95, flow_totals, visit_totals
+from vssim.metrics import (
+    BATCHES,
+    PERCENTILES,
+    SCALARS,
+    _finite,
+    _predictability,
+    _step_columns,
+    ci95,
+    flow_totals,
+    visit_totals,
+)
 from vssim.sketch import QuantileSketch
 
 __all__ = ["RunStats", "summarize_streaming"]
@@ -197,29 +207,8 @@ class RunStats:
         return _predictability(self.delivered, self.n_pi)
 
     def step_columns(self) -> dict:
-        """Per-step statistics (one row per step), as `metrics.step_metrics`."""
-        span = self.end - self.warmup
-        n = len(self.step_names)
-        sums, counts = self.step_sums, self.step_counts
-        with np.errstate(invalid="ignore", divide="ignore"):
-            def mean(total, count):
-                return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-            per_span = (lambda x: x / span) if span > 0 else (lambda x: np.full(n, np.nan))
-            return {
-                "replication": self.replication,
-                "step": self.step_names,
-                "utilization": per_span(sums[0]) / self.step_capacity,
-                "queue_length": per_span(sums[1]),
-                "wip": per_span(sums[2]),
-                "wait": mean(sums[3], counts[0]),
-                "process_time": mean(sums[4], counts[1]),
-                "blocked": mean(sums[5], counts[2]),
-                "touch_time": mean(sums[6], counts[1]),
-                "pct_complete_accurate": np.where(counts[3] > 0, 1.0 - counts[4] / np.maximum(counts[3], 1), np.nan),
-                "throughput": per_span(counts[3].astype(float)),
-                "visits": counts[3].astype(np.int64),
-            }
+        """Per-step statistics (one row per step), as `metrics.step_metrics` (from these totals)."""
+        return _step_columns(self, (self.step_sums, self.step_counts, self.pool_busy, None))
 
     def pool_utilization(self) -> dict[str, float]:
         span = self.end - self.warmup
