@@ -9,7 +9,10 @@ follows from a recursion over items, without an event calendar:
   ``end[k][j] = max(end[k-1][j], ready[k][j]) + S[k][j]``;
 * c people per step (push), step by step: items start in the order they became workable;
   ``start = max(ready, the earliest time one of the c people is free)``; they leave in the
-  order they finish (ties: the order they started), which is the next step's FIFO order.
+  order they finish (ties: the order they started), which is the next step's FIFO order;
+* c people per step under CONWIP N: the same steps, and item k commits at
+  ``max(arrival[k], the (k - N)-th completion in completion order)``: an event loop over the
+  items in time order (`_conwip_line`).
 
 The recursions run in compiled loops (numba) on the same floating-point operations as the SimPy
 engine (``start + work``, ``leave + handoff``, a max picks one operand), so the times are not
@@ -83,12 +86,6 @@ def qualifies(spec: StreamSpec | Plan) -> tuple[bool, str]:
     for p in users:
         if spec.pools[p].interruptions is not None:
             return False, f"pools.{p}.interruptions: interruptions"
-    if rel.conwip is not None:
-        for s in spec.steps.values():
-            c = spec.pools[s.pools[0]].size
-            if c > 1:
-                return False, (f"release.conwip with {c} people at steps.{s.name}: items overtake each other "
-                               "there and the release depends on the order they finish (one person per step only)")
     return True, ""
 
 
@@ -304,7 +301,8 @@ class Arena:
 
 
 def _arena(n: int, m: int, keep_ready: bool) -> Arena:
-    """The block for a run of n items through m steps with c > 1 people somewhere (`_run_multi`, `_records`)."""
+    """The block for a run of n items through m steps with c > 1 people somewhere (`_run_multi`,
+    `_run_conwip`, `_records`)."""
     visits = 9 + keep_ready            # S start end d_start d_end person enter v_item v_step [ready]
     items = 13                         # arrival commit d_arr d_com itype size done dseq touch priority value rework
     return Arena(Arena.bytes_for(*[(n, m)] * visits, *[(n,)] * items)
@@ -671,6 +669,243 @@ def _keys(lo_bits, t, seq):  # pragma: no cover - compiled
             seq[i] = (tb[i] - lo_bits) << DEPTH_BITS | d
 
 
+# --------------------------------------------------------------------------- CONWIP, c people per step
+@njit(cache=True)
+def _heap_push(ht, hs, hp, size, t, s, payload):  # pragma: no cover - compiled
+    """Push (t, s) -> payload onto the binary min-heap of the first `size` entries; returns size + 1."""
+    i = size
+    while i > 0:
+        up = (i - 1) // 2
+        if ht[up] < t or (ht[up] == t and hs[up] < s):
+            break
+        ht[i], hs[i], hp[i] = ht[up], hs[up], hp[up]
+        i = up
+    ht[i], hs[i], hp[i] = t, s, payload
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop(ht, hs, hp, size):  # pragma: no cover - compiled
+    """Remove the smallest (t, s) entry (the caller read it at index 0); returns size - 1."""
+    size -= 1
+    t, s, p = ht[size], hs[size], hp[size]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= size:
+            break
+        if c + 1 < size and (ht[c + 1] < ht[c] or (ht[c + 1] == ht[c] and hs[c + 1] < hs[c])):
+            c += 1
+        if t < ht[c] or (t == ht[c] and s < hs[c]):
+            break
+        ht[i], hs[i], hp[i] = ht[c], hs[c], hp[c]
+        i = c
+    ht[i], hs[i], hp[i] = t, s, p
+    return size
+
+
+@njit(cache=True)
+def _conwip_line(saturated, arrival, W, scale, size, hand, people, conwip, h, keep_ready, arr, d_arr, commit, d_com,
+                 S, ready, start, d_start, end, d_end, person, sorder, nstart):  # pragma: no cover - compiled
+    """CONWIP N with c_j people at step j: an event loop over the items, in time order.
+
+    Item k commits at max(arrival[k], the (k - N)-th completion in completion order) (saturated:
+    arrives then), items in item order; at each step items start in the order they became
+    workable, at max(that time, the earliest time one of the c people is free); they leave in
+    the order they finish (ties: the order they started), which, a constant handoff later, is
+    the next step's order. Events come off a heap in (time, the order they were scheduled) —
+    SimPy's order — so same-time ties fall as in the event engine. Persons and depths as
+    `_step_pass`. Times at or after the horizon h do not happen (inf). `sorder[j]`: the items
+    in the order they started at step j (`nstart[j]` of them: the requests for the work draws).
+    Outputs (n_cap items: len(arr)) are item-indexed (n_cap, m); returns (items, the largest
+    depth), items -1 when saturated arrivals fill the capacity before the horizon.
+    """
+    n_cap, m = S.shape
+    n = len(arrival)
+    inf = np.inf
+    cap = min(conwip, n_cap) + 2                 # at most conwip items in the line
+    maxc = 1
+    for j in range(m):
+        maxc = max(maxc, people[j])
+    # events: END (step j done, payload i * 2m + j) and READY (after a handoff, + m)
+    ht = np.empty(cap)
+    hs = np.empty(cap, dtype=np.int64)
+    hp = np.empty(cap, dtype=np.int64)
+    hd = np.zeros((n_cap, m), dtype=np.int64)    # the depth a READY event carries
+    nh = 0
+    seq = 0
+    # FIFO queues per step (ring buffers) and free people (a stack: the one freed last on top)
+    qi = np.empty((m, cap), dtype=np.int64)
+    qr = np.empty((m, cap))
+    qd = np.empty((m, cap), dtype=np.int64)
+    qh = np.zeros(m, dtype=np.int64)
+    qn = np.zeros(m, dtype=np.int64)
+    fstack = np.empty((m, maxc), dtype=np.int64)
+    fsz = np.zeros(m, dtype=np.int64)
+    ftime = np.full((m, maxc), -inf)
+    fdep = np.zeros((m, maxc), dtype=np.int64)
+    for j in range(m):
+        for g in range(people[j] - 1, -1, -1):
+            fstack[j, fsz[j]] = g
+            fsz[j] += 1
+    # completions in completion order: times and done depths
+    D = np.empty(n_cap)
+    dD = np.empty(n_cap, dtype=np.int64)
+    ndone = 0
+    nstart[:] = 0
+    if not saturated:
+        arr[:n] = arrival                        # (an item committed after the horizon arrived all the same)
+    commit[:] = inf
+    start[:, :] = inf
+    end[:, :] = inf
+    if keep_ready:
+        ready[:, :] = inf
+    S[:, :] = 0.0
+    person[:, :] = -1
+    d_start[:, :] = 0
+    d_end[:, :] = 0
+    d_com[:] = 0
+    deep = 1
+    kc = 0                                       # the next item to commit
+    n_lim = n_cap + 1 if saturated else n        # saturated: until an arrival at the horizon
+    while True:
+        # the next commit, once the completion it waits for has happened
+        tc = inf
+        a = 0.0
+        da = 0
+        dc = 0
+        if kc < n_lim and (kc < conwip or ndone > kc - conwip):
+            if saturated:
+                if kc >= conwip:
+                    a = D[kc - conwip]
+                    da = dD[kc - conwip] + 1     # after done, which follows the end
+                if not a < h:
+                    n_lim = kc                   # arrives at or after the horizon: no such item
+                elif kc == n_cap:
+                    return -1, deep              # more items than room for them
+                else:
+                    tc = a
+                    dc = da + 1
+            else:
+                a = arrival[kc]
+                tc = a
+                dc = 1
+                if kc >= conwip:
+                    x = D[kc - conwip]
+                    dx = dD[kc - conwip] + 1
+                    if x > tc:
+                        tc = x
+                        dc = dx
+                    elif x == tc and dx > dc:
+                        dc = dx
+        th = ht[0] if nh > 0 else inf
+        t = tc if tc <= th else th
+        if not t < h:
+            break
+        join = True
+        if tc <= th:                             # commit item kc: it joins the first step's queue
+            i = kc
+            kc += 1
+            arr[i] = a
+            d_arr[i] = da
+            commit[i] = tc
+            d_com[i] = dc
+            deep = max(deep, da, dc)
+            j = 0
+            r = tc
+            dr = dc
+        else:
+            p = hp[0]
+            nh = _heap_pop(ht, hs, hp, nh)
+            i = p // (2 * m)
+            j = p % (2 * m)
+            if j >= m:                           # READY: the handoff to step j - m is over
+                j -= m
+                r = t
+                dr = hd[i, j]
+            else:                                # END of step j: the item moves on, the person takes the next
+                g = person[i, j]
+                de = d_end[i, j]
+                r = t
+                dr = 0
+                if j < m - 1:
+                    r = t + hand[j]
+                    dr = de + 1 if r == t else 0
+                    if hand[j] > 0:              # workable after the handoff (an event, as in SimPy)
+                        if keep_ready:
+                            ready[i, j + 1] = r
+                        hd[i, j + 1] = dr
+                        nh = _heap_push(ht, hs, hp, nh, r, seq, i * 2 * m + m + j + 1)
+                        seq += 1
+                        join = False
+                else:
+                    D[ndone] = t
+                    dD[ndone] = de + 1
+                    ndone += 1
+                    join = False
+                ftime[j, g] = t
+                fdep[j, g] = de
+                if qn[j] > 0:
+                    i2 = qi[j, qh[j]]
+                    r2 = qr[j, qh[j]]
+                    dr2 = qd[j, qh[j]]
+                    qh[j] = (qh[j] + 1) % cap
+                    qn[j] -= 1
+                    ds = de + 1
+                    if r2 == t and dr2 + 1 > ds:
+                        ds = dr2 + 1
+                    w = (scale[j] * W[j, i2]) * size[i2]
+                    e = t + w
+                    de2 = ds + 1 if e == t else 0
+                    start[i2, j] = t
+                    d_start[i2, j] = ds
+                    end[i2, j] = e
+                    d_end[i2, j] = de2
+                    person[i2, j] = g
+                    S[i2, j] = w
+                    sorder[j, nstart[j]] = i2
+                    nstart[j] += 1
+                    nh = _heap_push(ht, hs, hp, nh, e, seq, i2 * 2 * m + j)
+                    seq += 1
+                    deep = max(deep, ds, de2 + 1)
+                else:
+                    fstack[j, fsz[j]] = g
+                    fsz[j] += 1
+                j += 1                           # (no handoff: it joins the next step now)
+        if not join:
+            continue
+        # item i becomes workable at step j at time r (depth dr)
+        if keep_ready:
+            ready[i, j] = r
+        if fsz[j] > 0 and qn[j] == 0:
+            fsz[j] -= 1
+            g = fstack[j, fsz[j]]
+            ds = dr + 1
+            if ftime[j, g] == r and fdep[j, g] + 1 > ds:
+                ds = fdep[j, g] + 1
+            w = (scale[j] * W[j, i]) * size[i]
+            e = r + w
+            de = ds + 1 if e == r else 0
+            start[i, j] = r
+            d_start[i, j] = ds
+            end[i, j] = e
+            d_end[i, j] = de
+            person[i, j] = g
+            S[i, j] = w
+            sorder[j, nstart[j]] = i
+            nstart[j] += 1
+            nh = _heap_push(ht, hs, hp, nh, e, seq, i * 2 * m + j)
+            seq += 1
+            deep = max(deep, ds, de + 1)
+        else:
+            at = (qh[j] + qn[j]) % cap
+            qi[j, at] = i
+            qr[j, at] = r
+            qd[j, at] = dr
+            qn[j] += 1
+    return (kc if saturated else n), deep
+
+
 # --------------------------------------------------------------------------- the run
 def run_fast(plan_or_spec: Plan | StreamSpec, horizon: float | None, warmup: float = 0.0, seed: int = 0,
              replication: int = 0) -> Records:
@@ -702,11 +937,14 @@ def run_fast(plan_or_spec: Plan | StreamSpec, horizon: float | None, warmup: flo
         given_type = [None if t is None else names.index(t) for t in a.types[: len(arrival)]]
         given_size = list(a.sizes[: len(arrival)])
 
-    if saturated or (people == 1).all():
+    if (people == 1).all():
         return _run_line(plan, steps, seed, rep, arrival, hand, conwip, h, horizon, warmup, given_type, given_size)
-    if arrival is None:
+    if arrival is None and not saturated:
         arrival = _arrival_times(spec, seed, rep, h)
-    out = _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size)
+    if conwip:
+        out = _run_conwip(plan, steps, seed, rep, arrival, hand, people, conwip, h, given_type, given_size)
+    else:
+        out = _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size)
     return _records(plan, out, h, horizon, warmup, seed, rep)
 
 
@@ -800,7 +1038,7 @@ def _run_line(plan: Plan, steps, seed: int, rep: int, arrival, hand, conwip: int
     saturated = spec.arrivals.process == "saturated"
     count = 0                            # open arrivals: gaps to draw
     if saturated:
-        n, arrival = max(4 * conwip, BLOCK), np.zeros(0)
+        n, arrival = _saturated_items(spec, np.ones(m, dtype=np.int64), conwip, h), np.zeros(0)
     elif arrival is None:
         count = _gap_count(spec, h)
         if not count:
@@ -928,6 +1166,93 @@ def _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_
         r = e + hand[j]
         dr = np.where(r == e, de + 1, 0)
     return Run(arrival, itype, size, S, commit, d_arr, d_com, ready, start, d_start, end, d_end, person, deep, arena)
+
+
+def _block_sizes(requests: np.ndarray) -> list[int]:
+    """The block sizes `_blocks` draws for these requests (item indices, in request order)."""
+    if not len(requests):
+        return []
+    top = np.maximum.accumulate(np.asarray(requests, dtype=np.int64))
+    sizes, have = [], 0
+    while True:
+        p = int(np.searchsorted(top, have, side="left"))
+        if p == len(top):
+            return sizes
+        need = max(BLOCK, int(top[p]) + 1 - have)
+        sizes.append(need)
+        have += need
+
+
+def _saturated_items(spec: StreamSpec, people, conwip: int, h: float) -> int:
+    """Room for the items of a saturated run to the horizon: its bottleneck's rate (people / mean
+    work) x the horizon, with a margin (a run that needs more grows its room and runs again)."""
+    size = sum(t.share * t.mean_size for t in spec.item_types.values())
+    rate = math.inf
+    for j, s in enumerate(spec.steps.values()):
+        w = s.work.mean * size
+        if w > 0 and math.isfinite(w):
+            rate = min(rate, int(people[j]) / w)
+    guess = h * rate * 1.05 + conwip + BLOCK
+    return int(guess) if math.isfinite(guess) and guess < 1 << 28 else max(4 * conwip, BLOCK)
+
+
+def _run_conwip(plan, steps, seed, rep, arrival, hand, people, conwip, h, given_type, given_size):
+    """CONWIP with c > 1 people somewhere: `_conwip_line` (saturated arrivals: `arrival` None).
+
+    The work draws of a step are asked for in the order items start there, which the run itself
+    decides: drawn first in blocks of BLOCK, which is what `vssim.rng.Draws` draws unless a
+    request runs more than a block ahead (never for a splittable distribution); if the run asked
+    otherwise, it runs again on the draws of its requests, until they agree.
+    """
+    m = len(steps)
+    saturated = arrival is None
+    keep_ready = bool(hand.any())
+    n = _saturated_items(plan.spec, people, conwip, h) if saturated else len(arrival)
+    requests: list = [None] * m
+    rounds = 0
+    while True:
+        arena = _arena(n, m, keep_ready)
+        itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size, arena)
+        W = np.zeros((m, n))
+        scale = _draws(steps, seed, rep, n, W)
+        for j, s in enumerate(steps):
+            if requests[j] is not None:
+                rng = generator(seed, rep, f"work/{s.name}")
+                vals = _blocks(lambda k, d=s.work, r=rng: d.sample(r, k), requests[j])
+                W[j, :min(n, len(vals))] = vals[:n]
+                scale[j] = 1.0
+        arr, commit = arena.empty(n), arena.empty(n)
+        d_arr, d_com = arena.zeros(n, dtype=np.int64), arena.empty(n, dtype=np.int64)
+        S, start, end = (arena.empty((n, m)) for _ in range(3))
+        ready = arena.empty((n, m)) if keep_ready else np.empty((1, 1))
+        d_start, d_end, person = (arena.empty((n, m), dtype=np.int64) for _ in range(3))
+        sorder = np.empty((m, n), dtype=np.int64)
+        nstart = np.zeros(m, dtype=np.int64)
+        items, deep = _conwip_line(saturated, np.zeros(0) if saturated else arrival, W, scale, size, hand, people,
+                                   conwip, h, keep_ready, arr, d_arr, commit, d_com, S, ready, start, d_start, end,
+                                   d_end, person, sorder, nstart)
+        if items < 0:
+            n *= 4
+            continue
+        again = False
+        for j, s in enumerate(steps):
+            if s.work.name in SPLITTABLE:
+                continue
+            asked = sorder[j, :nstart[j]]
+            if requests[j] is None and all(b == BLOCK for b in _block_sizes(asked)):
+                continue                         # blocks of BLOCK: the draws used are Draws' draws
+            if requests[j] is None or not np.array_equal(requests[j], asked):
+                requests[j] = asked.copy()
+                again = True
+        if not again:
+            break
+        rounds += 1
+        if rounds > 8:  # pragma: no cover - the order of requests would not settle
+            raise RuntimeError("fast engine: the order the work draws are asked for did not settle")
+    cut = slice(0, items)
+    return Run(arr[cut], itype[cut], size[cut], S[cut], commit[cut], d_arr[cut], d_com[cut],
+               ready[cut] if keep_ready else None, start[cut], d_start[cut], end[cut], d_end[cut], person[cut],
+               deep, arena)
 
 
 @dataclass
