@@ -25,7 +25,7 @@
 # vssim's exact fast engine (`engine="auto"`), so the whole sweep runs in-process in seconds.
 #
 # **How to change it:** `LEVELS`, `SETTINGS` in the cell *Parameters*; another closed stream
-# (`STREAM = "penny_fab"`, Factory Physics' Penny Fab Two, runs on the SimPy engine: slower).
+# (`STREAM = "penny_fab"`, Factory Physics' Penny Fab Two, two people at some stations: also on the fast engine).
 # The same sweep on the command line, on every core: `vssim experiment=wip_sweep stream=balanced_line`
 # (docs/sweeps.md).
 
