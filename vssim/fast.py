@@ -705,6 +705,25 @@ def _heap_pop(ht, hs, hp, size):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _begin(i, j, g, t, ds, m, scale, W, size, start, d_start, end, d_end, person, S, sorder, nstart, ht, hs, hp, nh,
+           seq):  # pragma: no cover - compiled
+    """Person g of step j starts item i at time t (causal depth ds): its records, its end event
+    on the heap. Returns (the heap's new size, the deepest depth it made)."""
+    w = (scale[j] * W[j, i]) * size[i]
+    e = t + w
+    de = ds + 1 if e == t else 0
+    start[i, j] = t
+    d_start[i, j] = ds
+    end[i, j] = e
+    d_end[i, j] = de
+    person[i, j] = g
+    S[i, j] = w
+    sorder[j, nstart[j]] = i
+    nstart[j] += 1
+    return _heap_push(ht, hs, hp, nh, e, seq, i * 2 * m + j), max(ds, de + 1)
+
+
+@njit(cache=True)
 def _conwip_line(saturated, arrival, W, scale, size, hand, people, conwip, h, keep_ready, arr, d_arr, commit, d_com,
                  S, ready, start, d_start, end, d_end, person, sorder, nstart):  # pragma: no cover - compiled
     """CONWIP N with c_j people at step j: an event loop over the items, in time order.
@@ -854,20 +873,10 @@ def _conwip_line(saturated, arrival, W, scale, size, hand, people, conwip, h, ke
                     ds = de + 1
                     if r2 == t and dr2 + 1 > ds:
                         ds = dr2 + 1
-                    w = (scale[j] * W[j, i2]) * size[i2]
-                    e = t + w
-                    de2 = ds + 1 if e == t else 0
-                    start[i2, j] = t
-                    d_start[i2, j] = ds
-                    end[i2, j] = e
-                    d_end[i2, j] = de2
-                    person[i2, j] = g
-                    S[i2, j] = w
-                    sorder[j, nstart[j]] = i2
-                    nstart[j] += 1
-                    nh = _heap_push(ht, hs, hp, nh, e, seq, i2 * 2 * m + j)
+                    nh, dd = _begin(i2, j, g, t, ds, m, scale, W, size, start, d_start, end, d_end, person, S,
+                                    sorder, nstart, ht, hs, hp, nh, seq)
                     seq += 1
-                    deep = max(deep, ds, de2 + 1)
+                    deep = max(deep, dd)
                 else:
                     fstack[j, fsz[j]] = g
                     fsz[j] += 1
@@ -883,20 +892,10 @@ def _conwip_line(saturated, arrival, W, scale, size, hand, people, conwip, h, ke
             ds = dr + 1
             if ftime[j, g] == r and fdep[j, g] + 1 > ds:
                 ds = fdep[j, g] + 1
-            w = (scale[j] * W[j, i]) * size[i]
-            e = r + w
-            de = ds + 1 if e == r else 0
-            start[i, j] = r
-            d_start[i, j] = ds
-            end[i, j] = e
-            d_end[i, j] = de
-            person[i, j] = g
-            S[i, j] = w
-            sorder[j, nstart[j]] = i
-            nstart[j] += 1
-            nh = _heap_push(ht, hs, hp, nh, e, seq, i * 2 * m + j)
+            nh, dd = _begin(i, j, g, r, ds, m, scale, W, size, start, d_start, end, d_end, person, S, sorder,
+                            nstart, ht, hs, hp, nh, seq)
             seq += 1
-            deep = max(deep, ds, de + 1)
+            deep = max(deep, dd)
         else:
             at = (qh[j] + qn[j]) % cap
             qi[j, at] = i
