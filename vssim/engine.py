@@ -229,18 +229,18 @@ class Replication:
         self.saturated = spec.arrivals.process == "saturated"
         self._gaps = None
 
+    def _visit_columns(self) -> tuple[tuple[str, array, float], ...]:
+        """The visit arrays, by name, with the value an entry holds until it is set."""
+        nan = math.nan
+        return (("item", self.v_item, 0), ("step", self.v_step, 0), ("enter", self.v_enter, nan),
+                ("ready", self.v_ready, nan), ("start", self.v_start, nan), ("end", self.v_end, nan),
+                ("leave", self.v_leave, nan), ("person", self.v_person, -1), ("work", self.v_work, 0.0),
+                ("reworked", self.v_rew, 0), ("sseq", self.v_sseq, -1), ("eseq", self.v_eseq, -1))
+
     def _grow_visits(self) -> None:
         chunk = max(4096, self.v_cap)
-        nan = math.nan
-        self.v_item.extend(array("l", [0]) * chunk)
-        self.v_step.extend(array("l", [0]) * chunk)
-        for a in (self.v_enter, self.v_ready, self.v_start, self.v_end, self.v_leave):
-            a.extend(array("d", [nan]) * chunk)
-        self.v_person.extend(array("l", [-1]) * chunk)
-        self.v_work.extend(array("d", [0.0]) * chunk)
-        self.v_rew.extend(array("b", [0]) * chunk)
-        self.v_sseq.extend(array("q", [-1]) * chunk)
-        self.v_eseq.extend(array("q", [-1]) * chunk)
+        for _, a, default in self._visit_columns():
+            a.extend(array(a.typecode, [default]) * chunk)
         self.v_cap += chunk
 
     # ------------------------------------------------------------------ arrivals
@@ -820,21 +820,15 @@ class Replication:
         del self.rejected[:]
         # visits of the items that leave; the rest move to the front, in their order
         nv = self.n_visits
-        v_item = np.array(self.v_item[:nv], dtype=np.int64)
-        leaving = out[v_item] if nv else np.zeros(0, dtype=bool)
-        cols = [self.v_step, self.v_enter, self.v_ready, self.v_start, self.v_end, self.v_leave, self.v_work,
-                self.v_rew, self.v_person]
-        views = [np.array(a[:nv]) for a in cols]
-        stats.add_visits(*(v[leaving] for v in views))
+        columns = self._visit_columns()
+        v = {name: np.array(a[:nv]) for name, a, _ in columns}
+        leaving = out[v["item"]] if nv else np.zeros(0, dtype=bool)
+        stats.add_visits(*(v[k][leaving] for k in ("step", "enter", "ready", "start", "end", "leave", "work",
+                                                    "reworked", "person")))
         keep = ~leaving
         nk = int(keep.sum())
-        for a in (self.v_item, self.v_step, self.v_enter, self.v_ready, self.v_start, self.v_end, self.v_leave,
-                  self.v_person, self.v_work, self.v_rew, self.v_sseq, self.v_eseq):
-            kept = np.array(a[:nv])[keep]
-            a[:nk] = array(a.typecode, kept.astype(kept.dtype).tobytes())
-        for a, default in ((self.v_enter, math.nan), (self.v_ready, math.nan), (self.v_start, math.nan),
-                           (self.v_end, math.nan), (self.v_leave, math.nan), (self.v_person, -1), (self.v_work, 0.0),
-                           (self.v_rew, 0), (self.v_sseq, -1), (self.v_eseq, -1), (self.v_item, 0), (self.v_step, 0)):
+        for name, a, default in columns:
+            a[:nk] = array(a.typecode, v[name][keep].tobytes())
             a[nk:nv] = array(a.typecode, [default]) * (nv - nk)
         self.n_visits = nk
         renumber = np.cumsum(keep) - 1
@@ -878,8 +872,7 @@ class Replication:
         keep = itype >= 0                  # rejected arrivals are kept apart
         remap = np.cumsum(keep) - 1
         nv = self.n_visits
-        for a in (self.v_item, self.v_step, self.v_enter, self.v_ready, self.v_start, self.v_end, self.v_leave,
-                  self.v_person, self.v_work, self.v_rew, self.v_sseq, self.v_eseq):
+        for _, a, _ in self._visit_columns():
             del a[nv:]
         vi = np.array(self.v_item, dtype=np.int64)
         items = {
