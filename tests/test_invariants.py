@@ -411,8 +411,20 @@ def classify_deadlock(d: dict, message: str) -> str:
     named = [s for s in d["steps"] if f"{s} (wip_limit" in message]
     assert named, f"the message names no step: {message}"
     steps = d["steps"]
+    names = list(steps)
+
+    def targets(s: dict) -> set[str]:
+        """Where rework from s lands: `to`, or for an item type that skips it (routing by type),
+        the first step after it that the type visits."""
+        at = names.index(s["rework"]["to"])
+        out = set()
+        for t in s.get("types") or d["item_types"]:
+            visited = [n for n in names[at:] if t in steps[n].get("types", [t])]
+            out.update(visited[:1])
+        return out
+
     if any(
-        "rework" in s and steps[s["rework"]["to"]].get("wip_limit") is not None
+        "rework" in s and any(steps[x].get("wip_limit") is not None for x in targets(s))
         for s in steps.values()
     ):
         return "deadlock: rework into a limited column"
@@ -620,3 +632,22 @@ def test_partial_batch_is_flushed_not_a_deadlock():
     }
     r = simulate(d, horizon=None)
     assert r.items["done"].tolist() == [4.0, 4.0, 6.0, 6.0]
+
+
+def test_rework_routed_by_type_into_a_limited_column_is_an_explained_deadlock():
+    """Rework 'to s0' from s2 lands in s1 for items of a type that skips s0 (found by hypothesis)."""
+    work = {"dist": "exponential", "mean": 1.0}
+    back = {"probability": 0.25, "to": "s0"}
+    d = {"name": "random",
+         "item_types": {"t0": {"share": 0.5, "class_of_service": "expedite"},
+                        "t1": {"share": 0.5, "class_of_service": "expedite"}},
+         "pools": {p: {"size": 1, "dispatch": "downstream_first"} for p in ("p0", "p1")},
+         "release": {"policy": "push", "backlog_limit": 0},
+         "steps": {"s0": {"pool": "p0", "work": work, "cadence": 1.0, "rework": back, "types": ["t0"]},
+                   "s1": {"pool": "p1", "work": work, "wip_limit": 1, "handoff": work, "rework": back,
+                          "types": ["t0", "t1"]},
+                   "s2": {"pool": "p0", "work": work, "wip_limit": 1, "handoff": work, "cadence": 1.0,
+                          "rework": back, "types": ["t0", "t1"]}},
+         "arrivals": {"process": "poisson", "rate": 0.1985294117647059}}
+    sim = {"seed": 0, "replications": 1, "horizon": 151.111, "warmup": 15.111}
+    assert run_and_check(d, sim) == "deadlock: rework into a limited column"
