@@ -418,7 +418,7 @@ def classify_deadlock(d: dict, message: str) -> str:
         the first step after it that the type visits."""
         at = names.index(s["rework"]["to"])
         out = set()
-        for t in s.get("types") or d["item_types"]:
+        for t in s.get("types") or list(d.get("item_types", {})) or [None]:
             visited = [n for n in names[at:] if t in steps[n].get("types", [t])]
             out.update(visited[:1])
         return out
