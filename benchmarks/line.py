@@ -17,7 +17,7 @@ What is timed:
 * vssim (simpy / fast engine): `vssim.simulate(spec, ...)` for one replication, i.e. the engine,
   building the `Records` arrays and computing the summary (metrics with CIs, the steps table):
   what a user pays for a run. The spec is parsed once, outside the timing. The fast engine runs
-  only if `"fast"` is in `vssim.simulate.ENGINES` when the benchmark starts. "*_engine_only"
+  only if `"fast"` is in `vssim.run.simulate.ENGINES` when the benchmark starts. "*_engine_only"
   times `Plan.of(spec)` + `engine.run_replication(...)` (or `fast.run_fast(...)`): records
   included, no summary.
 * ciw: building the `Simulation` from the network, `simulate_until_max_time(T)` and
@@ -86,7 +86,7 @@ def line_spec():
 
 def vssim_engines() -> tuple[str, ...]:
     """The engines this vssim offers (read at run time: the fast engine may or may not exist)."""
-    from vssim.simulate import ENGINES
+    from vssim.run.simulate import ENGINES
 
     return tuple(ENGINES)
 
@@ -106,10 +106,10 @@ def vssim_run(spec, horizon, seed, engine):
 
 def vssim_engine_only(spec, horizon, seed, engine):
     """The engine alone: Plan.of + run_replication (simpy) or run_fast (fast); records, no summary."""
-    from vssim.engine import Plan, run_replication
+    from vssim.engines.simpy.engine import Plan, run_replication
 
     if engine == "fast":
-        from vssim.fast import run_fast as run_engine
+        from vssim.engines.maxplus.runs import run_fast as run_engine
     else:
         run_engine = run_replication
 
@@ -205,11 +205,11 @@ def timed(run):
 
 
 def forget_kept_memory() -> None:
-    """vssim keeps the blocks of a run and of a summary for the next ones (`vssim.fast.Arena`,
+    """vssim keeps the blocks of a run and of a summary for the next ones (`vssim.engines.maxplus.runs.Arena`,
     scratch memory): drop them, so that a traced run allocates all it uses."""
     try:
-        from vssim.fast import Arena
-        from vssim.metrics import release_scratch
+        from vssim.analysis.summary import release_scratch
+        from vssim.engines.maxplus.runs import Arena
     except ImportError:
         return
     Arena.release()

@@ -38,9 +38,9 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 import vssim
-from vssim import figures
-from vssim.experiment import Settings, run_experiment
-from vssim.scenario import load_scenario
+from vssim.report import figures
+from vssim.run.experiment import Settings, run_experiment
+from vssim.scenarios.scenario import load_scenario
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "stream").is_dir())
 OUT = ROOT / "outputs" / "notebooks" / "kaikaku"

@@ -42,8 +42,8 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 import vssim
-from vssim import animate, plots
-from vssim.scenario import Scenario
+from vssim.report import animate, plots
+from vssim.scenarios.scenario import Scenario
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "stream").is_dir())
 OUT = ROOT / "outputs" / "notebooks" / "penny_game"

@@ -36,9 +36,9 @@ from IPython.display import Image, Markdown, display
 from matplotlib.figure import Figure
 
 import vssim
-from vssim import animate, figures
-from vssim.experiment import Settings, run_experiment
-from vssim.scenario import Scenario, compose, load_scenario
+from vssim.report import animate, figures
+from vssim.run.experiment import Settings, run_experiment
+from vssim.scenarios.scenario import Scenario, compose, load_scenario
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "stream").is_dir())
 OUT = ROOT / "outputs" / "notebooks" / "push_vs_pull"

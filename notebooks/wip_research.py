@@ -38,8 +38,9 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 import vssim
-from vssim import figures, wipcurve
-from vssim.scenario import Scenario
+from vssim.report import figures
+from vssim.analysis import wipcurve
+from vssim.scenarios.scenario import Scenario
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "stream").is_dir())
 OUT = ROOT / "outputs" / "notebooks" / "wip_research"

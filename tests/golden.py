@@ -165,7 +165,8 @@ def _command(argv: list[str]) -> dict[str, str]:
     import subprocess
 
     exe = Path(sys.executable).parent / "vssim"
-    env = {**os.environ, "MPLBACKEND": "Agg", "HYDRA_FULL_ERROR": "1"}
+    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {**os.environ, "MPLBACKEND": "Agg", "HYDRA_FULL_ERROR": "1", "PYTHONPATH": path}   # this checkout's vssim
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         where = f"hydra.sweep.dir={out}" if "-m" in argv else f"hydra.run.dir={out}"

@@ -1,4 +1,4 @@
-"""Value stream maps and bottleneck analysis (vssim/vsm.py, vssim/bottleneck.py, docs/analysis.md).
+"""Value stream maps and bottleneck analysis (vssim/analysis/vsm.py, vssim/analysis/bottleneck.py, docs/analysis.md).
 
 Deterministic streams give exact maps (worked out by hand); random ones are checked against
 what theory says, within the run's own confidence interval.
@@ -14,9 +14,9 @@ import pytest
 from scipy import stats
 
 import vssim
-from vssim import bottleneck
-from vssim.bottleneck import ACCELERATORS, analyse, handoff_delays
-from vssim.vsm import value_stream_map
+from vssim.analysis import bottleneck
+from vssim.analysis.bottleneck import ACCELERATORS, analyse, handoff_delays
+from vssim.analysis.vsm import value_stream_map
 
 LEVEL = 0.999
 

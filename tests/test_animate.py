@@ -1,4 +1,4 @@
-"""vssim.animate: the Kanban board over time is drawn from the records, and the GIF is written."""
+"""vssim.report.animate: the Kanban board over time is drawn from the records, and the GIF is written."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import vssim
-from vssim import animate
-from vssim.scenario import load_scenario
+from vssim.report import animate
+from vssim.scenarios.scenario import load_scenario
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -126,7 +126,7 @@ def test_finite_run_is_shown_whole(tmp_path):
 
 @pytest.mark.slow
 def test_report_animate_writes_the_gif(tmp_path):
-    from vssim.experiment import Settings, run_experiment
+    from vssim.run.experiment import Settings, run_experiment
 
     spec = vssim.load_stream(CONFIGS / "stream" / "penny_game.yaml")
     outcome = run_experiment(spec, {}, Settings(horizon=None, warmup=0, replications=1, progress=False), tmp_path,

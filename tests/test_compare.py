@@ -1,4 +1,4 @@
-"""Scenario comparison with common random numbers (vssim/compare.py, docs/analysis.md).
+"""Scenario comparison with common random numbers (vssim/analysis/compare.py, docs/analysis.md).
 
 The statistics are checked against scipy on known data; the end-to-end test shows on real
 simulations what common random numbers buy: paired intervals narrower than independent ones.
@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 import vssim
-from vssim.compare import METRICS, Comparison, compare, replication_values
+from vssim.analysis.compare import METRICS, Comparison, compare, replication_values
 
 BASE = np.array([10.0, 12.5, 9.0, 14.0, 11.0, 13.5])
 NOISE = np.array([1.1, 0.7, 1.3, 0.6, 1.2, 0.9])

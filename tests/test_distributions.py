@@ -1,4 +1,4 @@
-"""Tests of vssim.distributions: moments, reproducibility, round trip, one-line errors."""
+"""Tests of vssim.model.distributions: moments, reproducibility, round trip, one-line errors."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import scipy.stats as st
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from vssim.distributions import BUILTINS, Distribution, parse_distribution
 from vssim.errors import SpecError
+from vssim.model.distributions import BUILTINS, Distribution, parse_distribution
 
 N = 200_000
 Z = 5.0  # tolerance in standard errors: a false alarm has probability ~6e-7 per check

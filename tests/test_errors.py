@@ -298,7 +298,7 @@ def test_bad_stream_is_refused_by_simulate_before_any_replication(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a replication ran")
 
-    monkeypatch.setattr(sys.modules["vssim.simulate"], "run_replication", boom)
+    monkeypatch.setattr(sys.modules["vssim.run.simulate"], "run_replication", boom)
     with pytest.raises(SpecError, match=r"^steps\.build\.wip_limit: "):
         vssim.simulate(broken({"steps.build.wip_limit": 0}), horizon=10)
 
@@ -358,7 +358,7 @@ def test_bad_sim_settings_are_refused_before_the_run(
     def boom(*args, **kwargs):
         raise AssertionError("a replication ran")
 
-    monkeypatch.setattr(sys.modules["vssim.simulate"], "run_replication", boom)
+    monkeypatch.setattr(sys.modules["vssim.run.simulate"], "run_replication", boom)
     with pytest.raises(SpecError) as info:
         vssim.simulate(base_spec, progress=False, **settings)
     assert info.value.path == path

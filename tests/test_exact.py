@@ -1,7 +1,7 @@
 """Exact, deterministic sample paths of the engine (DESIGN.md §8).
 
 Every expected number here is worked out by hand (or by a recursion written in the test) from
-the semantics in `vssim/engine.py`; the comparisons are exact (times are sums of binary-exact
+the semantics in `vssim/engines/simpy/engine.py`; the comparisons are exact (times are sums of binary-exact
 floats) except the max-plus check, which recomputes random work times and allows 1e-9.
 """
 
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vssim.distributions import parse_distribution
-from vssim.rng import Draws, generator
+from vssim.engines.random import Draws, generator
+from vssim.model.distributions import parse_distribution
 
 DET = "deterministic"
 

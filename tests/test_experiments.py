@@ -21,13 +21,13 @@ from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 
 import vssim
-import vssim.cli
-from vssim.collect import collect, find_runs
-from vssim.compare import COLUMNS, METRICS
-from vssim.engine import Plan, run_replication
-from vssim.experiment import Settings, run_experiment
-from vssim.report import write_report
-from vssim.scenario import load_scenario
+import vssim.cli.app
+from vssim.analysis.compare import COLUMNS, METRICS
+from vssim.engines.simpy.engine import Plan, run_replication
+from vssim.report.markdown import write_report
+from vssim.run.collect import collect, find_runs
+from vssim.run.experiment import Settings, run_experiment
+from vssim.scenarios.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -403,25 +403,25 @@ def test_cli_comparison_errors_are_one_line(cli, name, field):
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["vssim"], ["vssim", f"experiment={vssim.cli.DEFAULT_EXPERIMENT}"]),
+        (["vssim"], ["vssim", f"experiment={vssim.cli.app.DEFAULT_EXPERIMENT}"]),
         (["vssim", "stream=mm1"], ["vssim", "stream=mm1"]),
         (["vssim", "-m", "scenario=baseline,limit_wip"], ["vssim", "-m", "scenario=baseline,limit_wip"]),
     ],
 )
 def test_main_runs_the_default_experiment_without_arguments(monkeypatch, argv, expected):
     seen = []
-    monkeypatch.setattr(vssim.cli, "_main", lambda: seen.append(list(sys.argv)))
+    monkeypatch.setattr(vssim.cli.app, "_main", lambda: seen.append(list(sys.argv)))
     monkeypatch.setattr(sys, "argv", list(argv))
-    vssim.cli.main()
+    vssim.cli.app.main()
     assert seen == [expected]
 
 
 def test_default_experiment_runs_a_comparison_and_says_where_the_report_is(tmp_path, capsys):
     """run_config on what `vssim` composes with no argument, cut down to two alternatives."""
-    assert vssim.cli.DEFAULT_EXPERIMENT == "accelerators"
+    assert vssim.cli.app.DEFAULT_EXPERIMENT == "accelerators"
     assert (CONFIGS / "experiment" / "accelerators.yaml").is_file()
     cfg = composed(
-        f"experiment={vssim.cli.DEFAULT_EXPERIMENT}",
+        f"experiment={vssim.cli.app.DEFAULT_EXPERIMENT}",
         "compare.alternatives=[baseline,limit_wip]",
         "sim.replications=2",
         "sim.horizon=300",
@@ -429,7 +429,7 @@ def test_default_experiment_runs_a_comparison_and_says_where_the_report_is(tmp_p
         "report.figures=false",
         "report.event_log=false",
     )
-    summary = vssim.cli.run_config(cfg, tmp_path)
+    summary = vssim.cli.app.run_config(cfg, tmp_path)
     printed = capsys.readouterr().out
     assert f"report: {tmp_path / 'report.md'}" in printed
     assert summary["scenario"] == "baseline"  # the baseline's summary

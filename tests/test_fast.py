@@ -1,4 +1,4 @@
-"""The fast engine (vssim/fast.py) against the SimPy engine, on the same random numbers.
+"""The fast engine (vssim/engines/maxplus/runs.py) against the SimPy engine, on the same random numbers.
 
 On random qualifying streams (hypothesis) every per-item and per-visit time of the fast engine
 equals the SimPy engine's to 1e-9, and so do the summary metrics; the records pass the same
@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from test_invariants import HypothesisChooser, check_replication
 
 import vssim
-from vssim.distributions import parse_distribution
-from vssim.engine import Plan, run_replication
+from vssim.engines.maxplus.runs import _blocks, qualifies, run_fast
+from vssim.engines.random import BLOCK, Draws, generator
+from vssim.engines.simpy.engine import Plan, run_replication
 from vssim.errors import SpecError
-from vssim.fast import _blocks, qualifies, run_fast
-from vssim.rng import BLOCK, Draws, generator
-from vssim.spec import CLASSES_OF_SERVICE
+from vssim.model.distributions import parse_distribution
+from vssim.model.spec import CLASSES_OF_SERVICE
 
 TOL = 1e-9
 
@@ -325,7 +325,7 @@ def test_conwip_with_several_people_and_empirical_work():
 
 def test_penny_fab_runs_on_the_fast_engine(run):
     """The packaged Penny Fab (saturated CONWIP, 1, 2, 6 and 2 people) qualifies and equals SimPy."""
-    from vssim.spec import load_stream
+    from vssim.model.spec import load_stream
 
     spec = load_stream(Path(__file__).parent.parent / "configs" / "stream" / "penny_fab.yaml")
     assert qualifies(spec) == (True, "")
@@ -474,7 +474,7 @@ def test_event_log_when_keys_do_not_fit(run):
                                   {"dist": "deterministic", "value": 1.5}])
 def test_splittable_distributions_draw_the_same_in_one_call(dist):
     """The fast engine draws SPLITTABLE distributions in one call instead of blocks of 1024."""
-    from vssim.fast import SPLITTABLE
+    from vssim.engines.maxplus.runs import SPLITTABLE
 
     d = parse_distribution(dist, "work")
     assert d.name in SPLITTABLE
@@ -487,7 +487,7 @@ def test_splittable_distributions_draw_the_same_in_one_call(dist):
 def test_a_run_never_reuses_the_memory_of_live_records():
     """Runs carve their arrays from blocks kept for reuse (`Arena`): a block goes to the next run
     only when nothing refers to the records of the run it served."""
-    from vssim.fast import Arena
+    from vssim.engines.maxplus.runs import Arena
 
     spec = vssim.StreamSpec.from_dict(line(rate=0.8))
     kept = [run_fast(spec, 300.0, 0.0, seed, 0) for seed in range(3)]

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 import vssim
-from vssim import theory
+from vssim.analysis import theory
 
 LEVEL = 0.999
 

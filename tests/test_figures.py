@@ -1,4 +1,4 @@
-"""Report figures (vssim.figures): each writes a readable PNG and draws the numbers it is given."""
+"""Report figures (vssim.report.figures): each writes a readable PNG and draws the numbers it is given."""
 from __future__ import annotations
 
 import types
@@ -12,7 +12,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
 import vssim
-from vssim import figures as F
+from vssim.report import figures as F
 
 STREAM = {
     "name": "tiny",

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import vssim
-from vssim.spec import CLASSES_OF_SERVICE, DISPATCH_RULES
+from vssim.model.spec import CLASSES_OF_SERVICE, DISPATCH_RULES
 
 EPS = 1e-9
 

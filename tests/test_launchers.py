@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import vssim.cli
+import vssim.cli.app
 
 # 4 runs: two column limits x two seeds, small enough for the default suite
 SWEEP = ["-m", "stream=team_kanban", "stream.steps.develop.wip_limit=3,5", "sim.seed=1,2", "sim.replications=2",
@@ -75,14 +75,14 @@ def test_sweep_name_is_fixed_when_main_starts_and_ignores_the_launcher(monkeypat
     directory either: a sweep killed under joblib resumes under Ray."""
     from omegaconf import OmegaConf
 
-    monkeypatch.setattr(vssim.cli, "_main", lambda: None)
+    monkeypatch.setattr(vssim.cli.app, "_main", lambda: None)
     monkeypatch.setattr(sys, "argv", ["vssim", "-m", "sim.seed=1,2", "hydra/launcher=ray"])
-    vssim.cli.main()
+    vssim.cli.app.main()
     name = OmegaConf.create({"d": "${vssim_sweep_name:}"}).d
     monkeypatch.setattr(sys, "argv", ["worker.py"])
     assert OmegaConf.create({"d": "${vssim_sweep_name:}"}).d == name
     argv = ["vssim", "-m", "sim.seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=1"]
     monkeypatch.setattr(sys, "argv", argv)
-    assert vssim.cli.sweep_name() == name
+    assert vssim.cli.app.sweep_name() == name
     monkeypatch.setattr(sys, "argv", ["vssim", "-m", "sim.seed=1,3"])
-    assert vssim.cli.sweep_name() != name
+    assert vssim.cli.app.sweep_name() != name

@@ -1,4 +1,4 @@
-"""The summary's compiled passes (vssim/metrics.py) against numpy, bit for bit.
+"""The summary's compiled passes (vssim/analysis/summary.py) against numpy, bit for bit.
 
 `summarize` reads a replication in one pass over its items and one over its visits and does
 numpy's arithmetic itself (pairwise sums, percentiles from order statistics, the t interval).
@@ -22,11 +22,8 @@ from test_fast import qualifying
 from test_invariants import streams
 
 import vssim
-from vssim import metrics
-from vssim.engine import Plan, run_replication
-from vssim.errors import DeadlockError
-from vssim.fast import run_fast
-from vssim.metrics import (
+from vssim.analysis import summary as metrics
+from vssim.analysis.summary import (
     BAND,
     PERCENTILES,
     SCALARS,
@@ -38,6 +35,9 @@ from vssim.metrics import (
     summarize,
     window_metrics,
 )
+from vssim.engines.maxplus.runs import run_fast
+from vssim.engines.simpy.engine import Plan, run_replication
+from vssim.errors import DeadlockError
 
 
 def bits(x) -> np.ndarray:

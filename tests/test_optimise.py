@@ -1,4 +1,4 @@
-"""The optimisation objective (vssim/objective.py), the end-of-sweep optimisation report, and
+"""The optimisation objective (vssim/analysis/objective.py), the end-of-sweep optimisation report, and
 `experiment=wip_optimise` on Hydra's Optuna sweeper with a tiny budget (skipped without the
 `optimize` extra)."""
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-import vssim.cli
+import vssim.cli.app
+from vssim.analysis.objective import Objective
 from vssim.errors import SpecError
-from vssim.objective import Objective
-from vssim.sweep import optimisation_report, optimisation_table
+from vssim.run.sweep import optimisation_report, optimisation_table
 
 REPS = [{"throughput": 1.2, "lead_time_p85": 8.0}, {"throughput": 1.0, "lead_time_p85": 10.5},
         {"throughput": 1.1, "lead_time_p85": 9.0}]
@@ -62,9 +62,9 @@ def test_objective_errors_name_the_setting(d, message):
 
 def test_a_run_returns_its_objective_when_set_else_its_throughput():
     summary = {"metrics": {"throughput": {"mean": 1.1}}, "replications": REPS}
-    assert vssim.cli._returned(OmegaConf.create({"objective": None}), summary) == 1.1
+    assert vssim.cli.app._returned(OmegaConf.create({"objective": None}), summary) == 1.1
     cfg = OmegaConf.create({"objective": {"p85_target": 9.0, "penalty": 2.0}})
-    assert vssim.cli._returned(cfg, summary) == pytest.approx((1.2 - 2.0 + 1.1) / 3)
+    assert vssim.cli.app._returned(cfg, summary) == pytest.approx((1.2 - 2.0 + 1.1) / 3)
 
 
 # --------------------------------------------------------------------------- the report

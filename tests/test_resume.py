@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-VSSIM = [sys.executable, "-c", "from vssim.cli import main; main()"]
+VSSIM = [sys.executable, "-c", "from vssim.cli.app import main; main()"]
 
 
 def test_killed_sweep_resumes_and_loses_nothing(tmp_path):

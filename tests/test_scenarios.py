@@ -12,9 +12,9 @@ import yaml
 
 import vssim
 from vssim import DeadlockError, SpecError, StreamSpec
-from vssim.distributions import parse_distribution
-from vssim.scenario import ACCELERATORS, BASELINE, Scenario, compose, load_scenario
-from vssim.transforms import (
+from vssim.model.distributions import parse_distribution
+from vssim.scenarios.scenario import ACCELERATORS, BASELINE, Scenario, compose, load_scenario
+from vssim.scenarios.transforms import (
     TRANSFORMS,
     Context,
     apply_transform,

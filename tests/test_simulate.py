@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 import vssim
-from vssim.metrics import ci95, predictability
+from vssim.analysis.summary import ci95, predictability
 from vssim.records import Records
 
 EXPO = {"dist": "exponential", "mean": 1.0}

@@ -20,9 +20,9 @@ from test_fast import build_qualifying
 from test_invariants import HypothesisChooser, build_stream
 
 import vssim
-from vssim.engine import Replication
+from vssim.analysis.sketch import ALPHA, QuantileSketch
+from vssim.engines.simpy.engine import Replication
 from vssim.errors import DeadlockError, SpecError
-from vssim.sketch import ALPHA, QuantileSketch
 
 QUANTILE_KEYS = ("p50", "p85", "p95", "lead_time_p85")
 
@@ -161,7 +161,7 @@ def test_fast_streaming_equals_full_on_random_lines(data):
 
 def test_fast_streaming_blocks_on_a_long_conwip_line(monkeypatch):
     """Many blocks (a block of 1024 items), CONWIP and saturated arrivals across block edges."""
-    import vssim.fast_streaming as fs
+    import vssim.engines.maxplus.streaming as fs
 
     monkeypatch.setattr(fs, "CHUNK", 1024)
     for arrivals, release in (({"process": "poisson", "rate": 0.7}, {"policy": "conwip", "conwip": 5}),
@@ -202,7 +202,7 @@ def test_streaming_memory_does_not_grow_with_the_run(engine, d, monkeypatch):
     The state a streaming run holds is a few flushes' worth of items (`Replication.FLUSH`) or a
     block (`fast_streaming.CHUNK`): both runs are made several times longer than that.
     """
-    import vssim.fast_streaming as fs
+    import vssim.engines.maxplus.streaming as fs
 
     monkeypatch.setattr(Replication, "FLUSH", 128)
     monkeypatch.setattr(fs, "CHUNK", 4096)
@@ -262,8 +262,8 @@ def test_streaming_result_has_no_rows_and_saves_what_it_has(tmp_path):
 
 def test_streaming_progress_reaches_one():
     spec = vssim.load_stream("configs/stream/dvs_basic.yaml")
-    from vssim.engine import Plan
-    from vssim.simulate import _streaming_runner
+    from vssim.engines.simpy.engine import Plan
+    from vssim.run.simulate import _streaming_runner
 
     for engine, name in (("simpy", "dvs_basic"), ("fast", "mm1")):
         spec = vssim.load_stream(f"configs/stream/{name}.yaml")

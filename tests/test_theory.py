@@ -1,4 +1,4 @@
-"""vssim.theory against textbook values, exact identities and brute-force Markov chains.
+"""vssim.analysis.theory against textbook values, exact identities and brute-force Markov chains.
 
 Every comparison is exact up to floating-point rounding (rel=1e-9 or tighter): these are
 closed forms, not estimates, so no statistical tolerance applies here.
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vssim import theory
+from vssim.analysis import theory
 from vssim.errors import SpecError
 
 EXACT = 1e-9

@@ -32,7 +32,7 @@ import pytest
 from scipy import stats
 
 import vssim
-from vssim import theory
+from vssim.analysis import theory
 
 R = 10
 """Replications per case."""

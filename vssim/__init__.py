@@ -4,10 +4,14 @@
     spec = vssim.load_stream("configs/stream/dvs_basic.yaml")
     result = vssim.simulate(spec, horizon=2000, warmup=200, replications=10, seed=1)
     result.summary["metrics"]["lead_time"]
+
+docs/architecture.md: the layers (model, engines, records, analysis, scenarios, report, run, cli)
+and where each kind of change goes.
 """
+from vssim.analysis.result import SimResult
 from vssim.errors import DeadlockError, SpecError, VssimError
-from vssim.simulate import SimResult, simulate
-from vssim.spec import StreamSpec, load_stream
+from vssim.model.spec import StreamSpec, load_stream
+from vssim.run.simulate import simulate
 
 __all__ = ["DeadlockError", "SimResult", "SpecError", "StreamSpec", "VssimError", "load_stream", "simulate"]
 __version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The max-plus engine (`engine="fast"`): exact recursions for the serial FIFO lines it qualifies."""

@@ -1,0 +1,2 @@
+"""Reports: markdown reports, figures and the board animation, drawn from results (never from an
+engine)."""

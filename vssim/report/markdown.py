@@ -1,0 +1,311 @@
+"""The report of a run: the six flow metrics as a dashboard, the steps, and figures (Markdown)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vssim.analysis.result import SimResult
+from vssim.files import write_atomic
+from vssim.report import plots
+
+
+def _f(x, digits: int = 3) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, float) and not np.isfinite(x):
+        return "n/a"
+    return f"{x:.{digits}g}"
+
+
+def _ci(ci) -> str:
+    lo, hi = ci
+    return "n/a" if lo is None else f"{_f(lo)} – {_f(hi)}"
+
+
+def dashboard(summary: dict) -> str:
+    """The six SAFe flow metrics as a Markdown table."""
+    m = summary["metrics"]
+    unit = summary["time_unit"]
+    lt, ft, th, wip, fe, fp = (m[k] for k in ("lead_time", "flow_time", "throughput", "wip", "flow_efficiency",
+                                              "flow_predictability"))
+    dist = ", ".join(f"{k} {v:.0%}" for k, v in m["flow_distribution"].items())
+    in_band = "n/a" if fp["in_band"] is None else f"{fp['in_band']:.0%} of PIs in 80–100 %"
+    rows = [
+        ("Flow distribution", "share of done items by type", dist, ""),
+        ("Flow velocity", f"throughput (items/{unit})", _f(th["mean"]), _ci(th["ci95"])),
+        ("Flow time", f"lead time, arrival → done ({unit})",
+         f"{_f(lt['mean'])} (p50 {_f(lt['p50'])}, p85 {_f(lt['p85'])}, p95 {_f(lt['p95'])})", _ci(lt["ci95"])),
+        ("", f"flow time, commit → done ({unit})", f"{_f(ft['mean'])} (p85 {_f(ft['p85'])})", _ci(ft["ci95"])),
+        ("Flow load", "WIP, committed-not-done (items)", _f(wip["mean"]), _ci(wip["ci95"])),
+        ("", "backlog, arrived-not-committed (items)", _f(m["backlog"]["mean"]), _ci(m["backlog"]["ci95"])),
+        ("Flow efficiency", "touch time / flow time", _f(fe["mean"]), _ci(fe["ci95"])),
+        ("Flow predictability", "delivered / planned per PI", f"{_f(fp['mean'])} ({in_band})", _ci(fp["ci95"])),
+    ]
+    lines = ["| flow metric | measure | value | 95 % CI |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+def steps_table(summary: dict) -> str:
+    unit = summary["time_unit"]
+    lines = [f"| step | utilization | queue length | wait ({unit}) | process ({unit}) | blocked ({unit}) "
+             f"| %C&A | throughput (/{unit}) |", "|---|---|---|---|---|---|---|---|"]
+    for name, s in summary["steps"].items():
+        util = "n/a" if s["utilization"] is None else f"{s['utilization']:.0%}"
+        ca = "n/a" if s["pct_complete_accurate"] is None else f"{s['pct_complete_accurate']:.0%}"
+        lines.append(f"| {name} | {util} | {_f(s['queue_length'])} | {_f(s['wait'])} | {_f(s['process_time'])} "
+                     f"| {_f(s['blocked'])} | {ca} | {_f(s['throughput'])} |")
+    return "\n".join(lines)
+
+
+def _bottleneck_section(result: SimResult) -> list[str]:
+    from vssim.analysis.bottleneck import UTILIZATION_HIGH, analyse
+
+    b = analyse(result, result.spec)
+    util = (result.summary["pools"].get(b.constraint_pool) or {}).get("utilization") or 0.0
+    if util >= UTILIZATION_HIGH:
+        head = f"The constraint is the pool **{b.constraint_pool}**, at step **{b.constraint_step}**."
+    else:
+        head = (f"The busiest pool is **{b.constraint_pool}** (longest queue at step **{b.constraint_step}**); "
+                "no pool is overloaded.")
+    lines = ["## Bottleneck", "", head, ""]
+    lines += [f"- {f}" for f in b.findings]
+    if b.accelerators:
+        lines += ["", "Flow accelerators that address this (scenario files in `configs/scenario/`): "
+                  + ", ".join(f"`{a}`" for a in b.accelerators) + "."]
+    return lines + [""]
+
+
+def _vsm_section(result: SimResult, out: Path, figures: bool) -> list[str]:
+    from vssim.analysis.vsm import value_stream_map
+
+    vsm = value_stream_map(result)
+    unit = vsm.time_unit
+    lines = ["## Value stream map", "",
+             f"| step | visits per item | process time ({unit}) | wait time ({unit}) | %C&A |", "|---|---|---|---|---|"]
+    for row in vsm.steps.itertuples():
+        lines.append(f"| {row.step} | {_f(row.visits)} | {_f(row.process_time)} | {_f(row.wait_time)} "
+                     f"| {_pct(row.pct_complete_accurate)} |")
+    lines += ["", f"Lead time {_f(vsm.total_lead_time)} {unit}: process time {_f(vsm.total_process_time)} {unit}, "
+              f"waiting {_f(vsm.total_wait_time)} {unit}; flow efficiency {_pct(vsm.flow_efficiency)}; "
+              f"rolled %C&A {_pct(vsm.rolled_pct_complete_accurate)}.", ""]
+    if figures:
+        from vssim.report import figures as fig
+
+        fig.vsm_timeline(vsm, out / "vsm.png",
+                         title=f"{result.summary['stream']} [{result.summary['scenario']}]: value stream map")
+        lines += ["![value stream map](vsm.png)", ""]
+    return lines
+
+
+def _horizon(horizon, unit: str) -> str:
+    return "until every item is done" if horizon is None else f"horizon {horizon:g} {unit}"
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.0%}"
+
+
+def write_report(result: SimResult, out: Path, *, figures: bool = True, title: str | None = None,
+                 question: str | None = None, animate: bool = False) -> Path:
+    """Write report.md (and its PNG figures) into `out`; return the report's path.
+
+    `animate`: also `kanban.gif`, the Kanban board and CFD of replication 0 over time (vssim.report.animate).
+    """
+    s = result.summary
+    out = Path(out)
+    sim = s["sim"]
+    unit = s["time_unit"]
+    parts = [
+        f"# {title or s['stream'] + ' — ' + s['scenario']}",
+        "",
+    ]
+    if question:
+        parts += [f"**Question.** {question}", ""]
+    parts += [
+        result.spec.description or "",
+        "",
+        f"{sim['replications']} replication(s), {_horizon(sim['horizon'], unit)}, warmup {sim['warmup']} {unit}, "
+        f"seed {sim['seed']}, engine {sim['engine']}"
+        f"{', streaming statistics (running totals; percentiles from a 0.1 % sketch)' if result.streaming else ''}. "
+        f"{s['metrics']['completed']} items done, "
+        f"{s['metrics']['rejected']} rejected, {s['metrics']['unfinished']} unfinished at the end "
+        "(statistics cover items arriving after the warmup).",
+        "",
+        "## Flow metrics",
+        "",
+        dashboard(s),
+        "",
+    ]
+    if result.spec.arrivals.finite:
+        lt = s["metrics"]["lead_time"]
+        parts += [f"Time to first value: the first item is done after {_f(lt['min'])} {unit}; the last after "
+                  f"{_f(lt['max'])} {unit} (lead times pooled over replications).", ""]
+    streaming = result.streaming
+    if not streaming:
+        rec = result.records[0]
+        items = result.items
+    if figures:
+        from vssim.report import figures as fig
+
+        fig.dashboard(s, out / "dashboard.png", title=f"{s['stream']} — {s['scenario']}: the six flow metrics")
+        parts += ["![flow metrics](dashboard.png)", ""]
+    parts += ["## Steps", "", steps_table(s), "",
+              "Pools: " + ", ".join(f"{p} {v['utilization']:.0%} busy" for p, v in s["pools"].items()
+                                    if v["utilization"] is not None), ""]
+    parts += _bottleneck_section(result)
+    parts += _vsm_section(result, out, figures)
+    if figures and streaming:
+        parts += _streaming_figures(result, out)
+    elif figures:
+        from vssim.report import figures as fig
+
+        name = f"{s['stream']} [{s['scenario']}]"
+        after = items[items["arrival"] >= sim["warmup"]]["lead_time"].to_numpy()
+        plots.lead_time_histogram(after, unit, f"{name}: lead time distribution", out / "lead_time.png")
+        plots.cumulative_flow(rec, unit, f"{name}: cumulative flow (replication 0)", out / "cfd.png")
+        plots.step_times(s["steps"], unit, f"{name}: where the time goes, per step", out / "steps.png")
+        first = items[items["replication"] == rec.replication]
+        fig.cycle_time_scatter(first, unit, out / "cycle_time.png", warmup=sim["warmup"],
+                               title=f"{name}: lead time of each item (replication 0)")
+        fig.throughput_run_chart(first, unit, out / "throughput.png", warmup=sim["warmup"], end=rec.end,
+                                 title=f"{name}: throughput run chart (replication 0)")
+        fig.aging_wip(rec, unit, out / "aging_wip.png", title=f"{name}: aging WIP at the end of replication 0")
+        parts += ["## Figures", "",
+                  "![lead time](lead_time.png)", "", "![cumulative flow](cfd.png)", "",
+                  "![cycle time scatter](cycle_time.png)", "", "![throughput](throughput.png)", "",
+                  "![aging WIP](aging_wip.png)", "", "![steps](steps.png)", ""]
+    if animate and streaming:
+        parts += ["A streaming run (sim.stats=streaming) keeps no item rows: no animation (use sim.stats=full).", ""]
+    elif animate:
+        from vssim.report.animate import kanban_gif
+
+        moving = kanban_gif(result, out / "kanban.gif", title=f"{s['stream']} [{s['scenario']}]")
+        parts += ["## The board over time", "",
+                  f"![Kanban board and cumulative flow over time (replication 0)]({moving.name})", ""]
+    if streaming:
+        parts += ["Files: `summary.json` (every metric), `steps.parquet` (one row per step per replication). "
+                  "A streaming run keeps running totals, not item rows: no items.parquet or events.csv.", ""]
+    else:
+        parts += ["Files: `summary.json` (every metric), `items.parquet` (one row per item per replication), "
+                  "`steps.parquet` (one row per step per replication), `events.csv` (event log).", ""]
+    path = out / "report.md"
+    write_atomic(path, lambda p: p.write_text("\n".join(parts)))
+    return path
+
+
+def _streaming_figures(result: SimResult, out: Path) -> list[str]:
+    """The figures a streaming run can draw: lead times from the quantile sketch, the steps."""
+    from vssim.analysis.sketch import QuantileSketch
+
+    s = result.summary
+    unit = s["time_unit"]
+    name = f"{s['stream']} [{s['scenario']}]"
+    sketch = QuantileSketch.merged([st.lead for st in result.stats])
+    values, counts = sketch.buckets()
+    lt = s["metrics"]["lead_time"]
+    plots.lead_time_histogram(values, unit, f"{name}: lead time distribution (quantile sketch)", out / "lead_time.png",
+                              counts=counts, quantiles={q: lt[f"p{q}"] for q in (50, 85, 95)})
+    plots.step_times(s["steps"], unit, f"{name}: where the time goes, per step", out / "steps.png")
+    return ["## Figures", "",
+            "A streaming run (sim.stats=streaming) keeps running totals and quantile sketches, not item rows: "
+            "the lead-time histogram is drawn from the sketch (buckets 0.1 % wide), and the figures that need "
+            "every item (cumulative flow, cycle-time scatter, throughput run chart, aging WIP) are not drawn "
+            "(sim.stats=full draws them).", "",
+            "![lead time](lead_time.png)", "", "![steps](steps.png)", ""]
+
+
+def _summary(r) -> dict:
+    return r.summary if isinstance(r, SimResult) else r
+
+
+def _change(pct: float) -> str:
+    """A % change with enough digits that a significant change never reads +0.0 %."""
+    if pct is None or not np.isfinite(pct):
+        return "n/a"
+    return f"{pct:+.2f} %" if 0 < abs(pct) < 0.1 else f"{pct:+.1f} %"
+
+
+def answer(comparison, metric: str = "lead_time_p85") -> list[str]:
+    """Plain sentences: each alternative's effect on `metric` and throughput, ranked."""
+    t = comparison.table
+    rows = t[(t.metric == metric) & (t.scenario != comparison.baseline)].sort_values("pct_change")
+    th = t[t.metric == "throughput"].set_index("scenario")
+    lines = []
+    for r in rows.itertuples():
+        sig = "significant" if r.significant else "not significant"
+        tput = th.loc[r.scenario]
+        tput_sig = "a significant change" if tput["significant"] else "no significant change"
+        lines.append(f"- **{r.scenario}**: p85 lead time {_change(r.pct_change)} ({sig}; paired 95 % CI of the "
+                     f"difference {_f(r.diff_lo)} to {_f(r.diff_hi)}); throughput {_change(tput['pct_change'])} "
+                     f"({tput_sig}).")
+    return lines
+
+
+def write_comparison_report(results, comparison, out: Path, *, figures: bool = True, title: str | None = None,
+                            question: str | None = None, items=None, links=None,
+                            descriptions: dict[str, str] | None = None) -> Path:
+    """The report of a comparison: the answer, the table with paired CIs, the figures, links.
+
+    `results` maps scenario to SimResult or to its summary dict (a sweep's runs); `items` maps
+    scenario to a frame with arrival and lead_time when results are summaries.
+    """
+    out = Path(out)
+    base = comparison.baseline
+    summaries = {k: _summary(v) for k, v in results.items()}
+    s0 = summaries[base]
+    unit = s0["time_unit"]
+    sim = s0["sim"]
+    parts = [f"# {title or s0['stream'] + ': ' + ', '.join(summaries)}", ""]
+    if question:
+        parts += [f"**Question.** {question}", ""]
+    parts += [f"Stream `{s0['stream']}`; alternatives {', '.join(f'`{k}`' for k in summaries)}, compared with "
+              f"`{base}`. {sim['replications']} replications each, horizon {sim['horizon']} {unit}, warmup "
+              f"{sim['warmup']} {unit}, seed {sim['seed']}: every alternative draws the same random numbers for the "
+              "same sources (arrivals, and each step's and pool's draws where they keep their names: common random "
+              "numbers), so each difference is computed replication by replication.", ""]
+    if descriptions:
+        parts += ["## Alternatives", ""]
+        parts += [f"- **{name}**: {descriptions.get(name) or 'the stream as it is.'}" for name in summaries]
+        parts += [""]
+    rejected = {name: x["metrics"]["rejected"] for name, x in summaries.items() if x["metrics"]["rejected"]}
+    if rejected:
+        parts += ["Arrivals rejected by a backlog limit (after the warmup, all replications): "
+                  + ", ".join(f"{k} {v}" for k, v in rejected.items()) + ".", ""]
+    parts += ["## Answer", "", "Ranked by the change of the 85th percentile of lead time against the baseline:", ""]
+    parts += answer(comparison) + [""]
+    parts += ["## Comparison", "", comparison.markdown(unit), ""]
+    if figures:
+        from vssim.report import figures as fig
+
+        fig.comparison_bars(comparison.table, out / "comparison.png", time_unit=unit,
+                            title=f"{s0['stream']}: alternatives against {base} (95 % CI)")
+        fig.crn_widths(comparison.table, out / "crn.png",
+                       title="What common random numbers bought: paired vs independent CI half-widths")
+        lead = {}
+        for name, r in results.items():
+            if isinstance(r, SimResult) and not r.streaming:
+                frame = r.items
+            elif items and name in items:
+                frame = items[name]
+            else:
+                continue
+            lead[name] = frame[frame["arrival"] >= sim["warmup"]]["lead_time"].dropna().to_numpy()
+        parts += ["![comparison](comparison.png)", "", "![common random numbers](crn.png)", ""]
+        if lead:
+            fig.lead_time_distributions(lead, unit, out / "lead_times.png",
+                                        title=f"{s0['stream']}: lead-time distributions")
+            parts += ["![lead time distributions](lead_times.png)", ""]
+    baseline_result = results[base]
+    if isinstance(baseline_result, SimResult):
+        parts += _bottleneck_section(baseline_result)
+    links = links or {name: f"scenarios/{name}/report.md" for name in summaries}
+    parts += ["## Each alternative", ""]
+    parts += [f"- [{name}]({link})" for name, link in links.items()]
+    parts += ["", "Files: `comparison.parquet` (one row per scenario and metric: value, CI, paired difference, "
+              "its CI, % change, significance, independent CI, variance reduction), `comparison.json`, "
+              "and each alternative's own results under its link.", ""]
+    path = out / "report.md"
+    write_atomic(path, lambda p: p.write_text("\n".join(parts)))
+    return path

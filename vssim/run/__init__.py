@@ -1,0 +1,2 @@
+"""Running: `simulate` (replications of one stream), experiments (scenarios compared on common
+random numbers), sweeps and their collection."""

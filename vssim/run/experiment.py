@@ -1,0 +1,130 @@
+"""Experiments: a stream, one or more scenarios, one set of simulation settings, one report.
+
+A single scenario (or a composition of several) is a run: results and a report in the run
+directory. Several alternatives are a comparison: every alternative runs with the same seed, so
+replication r of each draws the same random numbers (common random numbers), each writes its
+own results under `scenarios/NAME/`, and the comparison (paired differences to the baseline)
+goes into `comparison.json`, `comparison.parquet` and the top-level `report.md`.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vssim.analysis.result import SimResult
+from vssim.files import write_atomic
+from vssim.model.spec import StreamSpec
+from vssim.run.simulate import simulate
+from vssim.scenarios.scenario import BASELINE, Context, Scenario, compose
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Simulation settings shared by every alternative of an experiment (`sim.*`)."""
+
+    horizon: float | None = 2000.0
+    warmup: float = 200.0
+    replications: int = 10
+    seed: int = 1
+    engine: str = "simpy"
+    planning_interval: float | None = None
+    progress: bool | None = None
+    stats: str = "full"                 # full: every item row; streaming: running totals (vssim/analysis/streaming.py)
+
+    def context(self) -> Context:
+        """What structural transforms may use (pilot runs of elevate_constraint)."""
+        finite_horizon = self.horizon
+        return Context(seed=self.seed, horizon=finite_horizon, warmup=self.warmup,
+                       replications=min(self.replications, 3), stats=self.stats)
+
+
+@dataclass
+class Outcome:
+    """What an experiment produced."""
+
+    results: dict[str, SimResult]
+    comparison: object | None = None
+    report: Path | None = None
+    out: Path | None = None
+    baseline: str = "baseline"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict:
+        """The summary of the baseline run (or of the only run)."""
+        return self.results[self.baseline].summary
+
+
+def alternatives(scenarios: Mapping[str, Scenario], names: Sequence[str] | None) -> dict[str, Scenario]:
+    """Resolve alternative names ("a", "a+b") against the loaded scenarios."""
+    names = list(scenarios) if names is None else list(names)
+    out = {}
+    for name in names:
+        parts = name.split("+")
+        missing = [p for p in parts if p not in scenarios and p != "baseline"]
+        if missing:
+            from vssim.errors import SpecError
+
+            raise SpecError("compare.alternatives", "names of loaded scenarios: " + ", ".join(scenarios), name)
+        out[name] = compose([scenarios.get(p, BASELINE) for p in parts]) if len(parts) > 1 \
+            else scenarios.get(name, BASELINE)
+    return out
+
+
+def run_one(spec: StreamSpec, scenario: Scenario, settings: Settings) -> SimResult:
+    """Apply a scenario to a stream and simulate it."""
+    changed = scenario.apply(spec, context=settings.context())
+    return simulate(changed, horizon=settings.horizon, warmup=settings.warmup, replications=settings.replications,
+                    seed=settings.seed, engine=settings.engine, planning_interval=settings.planning_interval,
+                    scenario=scenario.name, progress=settings.progress, stats=settings.stats)
+
+
+def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings: Settings, out: str | Path, *,
+                   compare: bool = False, compare_names: Sequence[str] | None = None, baseline: str = "baseline",
+                   figures: bool = True, event_log: bool = True, title: str | None = None,
+                   question: str | None = None, animate: bool = False) -> Outcome:
+    """Run the stream under its scenarios and write results and reports to `out`.
+
+    Without `compare`, the loaded scenarios are composed into one (in order) and run once.
+    With it, each alternative (`compare_names`, default: every loaded scenario; "a+b" composes)
+    runs on the same seed and is compared with `baseline`. `animate`: each run's report also gets
+    `kanban.gif` (vssim.report.animate).
+    """
+    from vssim.report.markdown import write_comparison_report, write_report
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not compare:
+        scenario = compose(list(scenarios.values())) if scenarios else BASELINE
+        result = run_one(spec, scenario, settings)
+        result.save(out, event_log=event_log)
+        report = write_report(result, out, figures=figures, title=title, question=question, animate=animate)
+        return Outcome({scenario.name: result}, report=report, out=out, baseline=scenario.name)
+
+    alts = alternatives(scenarios, compare_names)
+    if baseline not in alts:
+        if baseline != "baseline":
+            from vssim.errors import SpecError
+
+            raise SpecError("compare.baseline", "one of the alternatives " + ", ".join(alts), baseline)
+        alts = {"baseline": BASELINE, **alts}
+    from vssim.analysis.compare import compare as compare_results
+
+    results = {}
+    for alt_name, scenario in alts.items():
+        result = run_one(spec, scenario, settings)
+        sub = out / "scenarios" / alt_name
+        result.save(sub, event_log=event_log)
+        write_report(result, sub, figures=figures, animate=animate)
+        results[alt_name] = result
+    comparison = compare_results(results, baseline=baseline)
+    write_atomic(out / "comparison.json", lambda p: p.write_text(json.dumps(comparison.to_dict(), indent=2)))
+    write_atomic(out / "comparison.parquet", lambda p: comparison.table.to_parquet(p, index=False))
+    summary = dict(results[baseline].summary)
+    summary["comparison"] = {"baseline": baseline, "alternatives": list(results), "table": "comparison.parquet"}
+    write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2)))
+    report = write_comparison_report(results, comparison, out, figures=figures, title=title, question=question,
+                                     descriptions={name: alts[name].description for name in results})
+    return Outcome(results, comparison=comparison, report=report, out=out, baseline=baseline)

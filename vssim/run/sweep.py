@@ -1,0 +1,192 @@
+"""After a sweep: compare the runs of a sweep that varied only the scenario."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from vssim.files import write_atomic
+
+
+def compare_sweep(root: str | Path, table: pd.DataFrame, baseline: str = "baseline") -> Path | None:
+    """Write a comparison report into root if its runs are scenarios of one stream on one seed.
+
+    Returns the report's path, or None when the sweep is not such a comparison (different
+    streams or seeds, no baseline run, or a scenario run twice).
+    """
+    root = Path(root)
+    runs = table.groupby("run", sort=False).first()
+    if runs["scenario"].nunique() < 2 or baseline not in set(runs["scenario"]):
+        return None
+    if runs["scenario"].duplicated().any() or runs["stream"].nunique() != 1 or runs["seed"].nunique() != 1:
+        return None
+    others = [c for c in runs.columns if c.startswith("override.") and c != "override.scenario"]
+    if any(runs[c].nunique(dropna=False) > 1 for c in others):
+        return None
+    from vssim.analysis.compare import compare
+    from vssim.report.markdown import write_comparison_report
+
+    summaries = {row.scenario: json.loads((root / run / "summary.json").read_text())
+                 for run, row in runs.iterrows()}
+    items = {}
+    for run, row in runs.iterrows():
+        f = root / run / "items.parquet"
+        if f.is_file():
+            items[row.scenario] = pd.read_parquet(f, columns=["arrival", "lead_time"])
+    comparison = compare(summaries, baseline=baseline)
+    write_atomic(root / "comparison.json", lambda p: p.write_text(json.dumps(comparison.to_dict(), indent=2)))
+    write_atomic(root / "comparison.parquet", lambda p: comparison.table.to_parquet(p, index=False))
+    return write_comparison_report(summaries, comparison, root, items=items,
+                                   links={row.scenario: f"{run}/report.md" for run, row in runs.iterrows()})
+
+
+def varied(table: pd.DataFrame) -> list[str]:
+    """The override columns whose value differs between the runs of a sweep."""
+    runs = table.groupby("run", sort=False).first()
+    return [c for c in runs.columns if c.startswith("override.") and runs[c].nunique(dropna=False) > 1]
+
+
+def wip_sweep_report(root: str | Path, table: pd.DataFrame) -> Path | None:
+    """For a sweep of the CONWIP level alone: the WIP curves against Factory Physics, and a report."""
+    import yaml
+
+    from vssim.analysis.wipcurve import curves, sweep_points, vut_cycle_time
+    from vssim.model.spec import StreamSpec
+    from vssim.report import figures
+
+    root = Path(root)
+    cols = varied(table)
+    if len(cols) != 1 or not cols[0].endswith("release.conwip"):
+        return None
+    column = cols[0]
+    table = table.assign(**{column: pd.to_numeric(table[column], errors="coerce")}).dropna(subset=[column])
+    first = root / table["run"].iloc[0] / ".hydra" / "config.yaml"
+    if not first.is_file():
+        return None
+    spec = StreamSpec.from_dict(yaml.safe_load(first.read_text())["stream"])
+    points = sweep_points(table, column)
+    theory_curves = curves(spec, int(points["level"].max()))
+    vut = vut_cycle_time(spec, points["throughput"].to_numpy())
+    unit = spec.time_unit
+    figures.wip_curves(points, theory_curves, unit, root / "wip_sweep.png", vut=vut,
+                       title=f"{spec.name}: throughput and cycle time against WIP (CONWIP sweep)")
+    write_atomic(root / "wip_sweep.parquet", lambda p: points.to_parquet(p, index=False))
+    c = theory_curves
+    lines = [f"# WIP sweep of {spec.name}", "",
+             f"{len(points)} CONWIP levels, {int(points['replications'].iloc[0])} replications each. "
+             f"Bottleneck rate r_b = {c.rb:.4g} items/{unit}, raw process time T0 = {c.t0:.4g} {unit}, "
+             f"critical WIP W0 = r_b·T0 = {c.w0:.3g} items (Factory Physics).", "",
+             "![WIP sweep](wip_sweep.png)", "",
+             f"| WIP | throughput (95 % CI) | best | practical worst | cycle time ({unit}) | VUT cycle time |",
+             "|---|---|---|---|---|---|"]
+    for k, row in points.iterrows():
+        i = int(row["level"]) - 1
+        lines.append(f"| {row['level']:.0f} | {row['throughput']:.4g} ({row['throughput_lo']:.4g}–"
+                     f"{row['throughput_hi']:.4g}) | {c.best[0][i]:.4g} | {c.practical_worst[0][i]:.4g} | "
+                     f"{row['flow_time']:.4g} | {vut[k]:.4g} |")
+    lines += ["", "Files: `runs.parquet` (every run × replication), `wip_sweep.parquet` (per level, with CIs).", ""]
+    path = root / "report.md"
+    write_atomic(path, lambda p: p.write_text("\n".join(lines)))
+    return path
+
+
+def optimisation_table(table: pd.DataFrame, objective) -> pd.DataFrame:
+    """One row per run of an optimising sweep (trial = the job number): the varied overrides, the
+    objective and the main metrics, each the mean over replications with its 95 % CI, best first."""
+    from vssim.analysis.summary import ci95
+
+    cols = varied(table)
+    rows = []
+    for run, reps in table.groupby("run", sort=False):
+        value, (lo, hi) = objective.ci(reps.to_dict("records"))
+        row = {"run": run, "trial": int(run) if str(run).isdigit() else None,
+               **{c: reps[c].iloc[0] for c in cols},
+               "objective": value, "objective_lo": lo, "objective_hi": hi, "replications": len(reps)}
+        for metric in ("throughput", "lead_time", "lead_time_p85", "wip", "flow_efficiency"):
+            if metric in reps:
+                row[metric] = float(reps[metric].mean())
+                row[f"{metric}_lo"], row[f"{metric}_hi"] = ci95(reps[metric].tolist())
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["objective", "trial"], ascending=[False, True], ignore_index=True)
+
+
+def optimisation_report(root: str | Path, table: pd.DataFrame, objective) -> Path | None:
+    """For an optimising sweep (hydra/sweeper=optuna): report.md with the best configuration, its
+    objective and metrics with CIs, every trial ranked, and optimisation.png (objective by trial).
+    `objective`: a vssim.analysis.objective.Objective (the run's `objective` setting)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    root = Path(root)
+    trials = optimisation_table(table, objective)
+    if trials.empty:
+        return None
+    write_atomic(root / "optimisation.parquet", lambda p: trials.to_parquet(p, index=False))
+    unit = str(table["time_unit"].iloc[0]) if "time_unit" in table else "time unit"
+    params = [c for c in trials.columns if c.startswith("override.")]
+    best = trials.iloc[0]
+
+    by_trial = trials.dropna(subset=["trial"]).sort_values("trial")
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.add_subplot()
+    finite = by_trial[by_trial["objective"].map(_finite)]
+    err = [(finite["objective"] - finite["objective_lo"]).fillna(0),
+           (finite["objective_hi"] - finite["objective"]).fillna(0)]
+    ax.errorbar(finite["trial"], finite["objective"], yerr=err, fmt="o", ms=4, capsize=2, label="trial (95 % CI)")
+    ax.step(finite["trial"], finite["objective"].cummax(), where="post", color="C3", label="best so far")
+    ax.set(xlabel="trial (job number)", ylabel="objective", title="Objective by trial")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="lower right")
+    write_atomic(root / "optimisation.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+
+    def ci(name: str) -> str:
+        return with_ci(best[name], best.get(f"{name}_lo"), best.get(f"{name}_hi"))
+
+    lines = [f"# Optimisation: {len(trials)} trials", "",
+             f"Objective: {objective.describe(unit)}; the mean over {int(best['replications'])} replications "
+             "of each trial.",
+             "", "## Best configuration", "",
+             *[f"- `{c.removeprefix('override.')}` = {best[c]}" for c in params],
+             "", f"Trial {best['run']} (`{best['run']}/report.md`).", "",
+             "| metric | value (95 % CI) |", "|---|---|",
+             f"| objective | {ci('objective')} |"]
+    for metric, label in (("throughput", f"throughput (items/{unit})"), ("lead_time", f"lead time ({unit})"),
+                          ("lead_time_p85", f"lead time p85 ({unit}, mean of replications)"), ("wip", "WIP (items)"),
+                          ("flow_efficiency", "flow efficiency")):
+        if metric in best:
+            lines.append(f"| {label} | {ci(metric)} |")
+    lo = best["objective_lo"]
+    close = trials.iloc[1:][trials["objective_hi"].iloc[1:] >= lo] if _finite(lo) else trials.iloc[0:0]
+    if len(close):
+        lines += ["", f"{len(close)} other trial(s) have a 95 % CI that reaches the best one's: the data do not "
+                      "single out the best configuration among them (more replications would)."]
+    lines += ["", "![objective by trial](optimisation.png)", "", "## Every trial, best first", "",
+              "| trial | " + " | ".join(_short(c) for c in params) +
+              " | objective (95 % CI) | throughput | lead time p85 |",
+              "|---" * (len(params) + 4) + "|"]
+    for _, row in trials.iterrows():
+        lines.append(f"| {row['run']} | " + " | ".join(str(row[c]) for c in params) +
+                     f" | {with_ci(row['objective'], row['objective_lo'], row['objective_hi'])} | "
+                     f"{row.get('throughput', float('nan')):.4g} | {row.get('lead_time_p85', float('nan')):.4g} |")
+    lines += ["", "Files: `runs.parquet` (every run × replication), `optimisation.parquet` (per trial, with CIs), "
+                  "`optimization_results.yaml` (Hydra's Optuna sweeper: best parameters and value).", ""]
+    path = root / "report.md"
+    write_atomic(path, lambda p: p.write_text("\n".join(lines)))
+    return path
+
+
+def _short(column: str) -> str:
+    """`override.stream.steps.develop.wip_limit` -> `develop.wip_limit`."""
+    return column.removeprefix("override.").removeprefix("stream.").removeprefix("steps.")
+
+
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, int | float) and math.isfinite(x)
+
+
+def with_ci(value, lo, hi) -> str:
+    """`1.23 (95 % CI 1.2 to 1.26)`, or the value alone without an interval."""
+    ci = f" (95 % CI {lo:.4g} to {hi:.4g})" if _finite(lo) and _finite(hi) else ""
+    return f"{value:.4g}{ci}"

@@ -1,0 +1,166 @@
+"""Scenarios: a change to a stream, as value patches plus structural transforms (DESIGN.md §3).
+
+    from vssim.scenarios.scenario import load_scenario, compose
+    s = compose([load_scenario("configs/scenario/limit_wip.yaml"),
+                 load_scenario("configs/scenario/smaller_batches.yaml")])
+    spec = s.apply(vssim.load_stream("configs/stream/dvs_basic.yaml"))
+
+A scenario file (config group `scenario/`) is ``# @package scenario.NAME`` followed by
+``description``, ``accelerator``, ``patch`` and ``transforms``; see docs/scenarios.md.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vssim.errors import SpecError
+from vssim.model.spec import StreamSpec
+from vssim.scenarios.transforms import DEFAULT_CONTEXT, Context, _plain, apply_transform, check_op, deep_merge
+
+__all__ = ["ACCELERATORS", "BASELINE", "KINDS", "Context", "Scenario", "compose", "load_scenario"]
+
+ACCELERATORS: dict[str, str] = {
+    "visualize_and_limit_wip": "Visualize and limit WIP",
+    "address_bottlenecks": "Address bottlenecks",
+    "minimize_handoffs_and_dependencies": "Minimize handoffs and dependencies",
+    "get_faster_feedback": "Get faster feedback",
+    "work_in_smaller_batches": "Work in smaller batches",
+    "reduce_queue_length": "Reduce queue length",
+    "optimize_time_in_the_zone": "Optimize time 'in the zone'",
+    "remediate_legacy_policies": "Remediate legacy policies and practices",
+}
+"""The eight SAFe flow accelerators: key -> title."""
+
+KINDS: tuple[str, ...] = (*ACCELERATORS, "pull", "kaikaku")
+"""Allowed values of `Scenario.accelerator` (besides None)."""
+
+_KEYS = ("description", "accelerator", "patch", "transforms")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named change to a stream: `patch` deep-merged into it, then `transforms` in order."""
+
+    name: str
+    description: str = ""
+    accelerator: str | None = None
+    patch: dict = field(default_factory=dict)
+    transforms: tuple[dict, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: Mapping | None, name: str) -> Scenario:
+        """Validate a scenario mapping (keys, accelerator, every op and its arguments; no stream needed)."""
+        if not isinstance(name, str) or not name:
+            raise SpecError("scenario", "a non-empty scenario name", name)
+        path = f"scenario.{name}"
+        if d is None:
+            d = {}
+        if not isinstance(d, Mapping):
+            raise SpecError(path, "a mapping with keys " + ", ".join(_KEYS), d)
+        for key in d:
+            if key not in _KEYS:
+                raise SpecError(f"{path}.{key}", message="unknown key; allowed: " + ", ".join(_KEYS))
+        description = d.get("description") or ""
+        if not isinstance(description, str):
+            raise SpecError(f"{path}.description", "a string", description)
+        accelerator = d.get("accelerator")
+        if accelerator is not None and accelerator not in KINDS:
+            raise SpecError(f"{path}.accelerator", "null or one of " + ", ".join(KINDS), accelerator)
+        patch = d.get("patch") or {}
+        if not isinstance(patch, Mapping):
+            raise SpecError(f"{path}.patch", "a mapping merged into the stream", patch)
+        transforms = d.get("transforms") or ()
+        if isinstance(transforms, str | bytes | Mapping) or not isinstance(transforms, Sequence):
+            raise SpecError(f"{path}.transforms", "a list of {op: NAME, ...} mappings", transforms)
+        ops = []
+        for i, op in enumerate(transforms):
+            check_op(op, f"{path}.transforms[{i}]")
+            ops.append(_plain(op))
+        return cls(name, description, accelerator, _plain(patch), tuple(ops))
+
+    def to_dict(self) -> dict:
+        """The scenario as the mapping of its file (without the name)."""
+        return {"description": self.description, "accelerator": self.accelerator, "patch": _plain(self.patch),
+                "transforms": [_plain(op) for op in self.transforms]}
+
+    @property
+    def is_identity(self) -> bool:
+        return not self.patch and not self.transforms
+
+    def apply_dict(self, stream: StreamSpec | Mapping, *, context: Context = DEFAULT_CONTEXT) -> dict:
+        """The changed stream as a plain dict, not validated (for inspection and chaining)."""
+        d = stream.to_dict() if isinstance(stream, StreamSpec) else _plain(stream)
+        name = d.get("name")
+        d = deep_merge(d, self.patch)
+        for i, op in enumerate(self.transforms):
+            d = apply_transform(d, op, context=context, path=f"scenario.{self.name}.transforms[{i}]")
+        if name is not None:
+            d["name"] = name
+        return d
+
+    def apply(self, stream: StreamSpec | Mapping, *, context: Context = DEFAULT_CONTEXT) -> StreamSpec:
+        """The validated stream after this scenario; its name is the stream's own."""
+        d = self.apply_dict(stream, context=context)
+        try:
+            return StreamSpec.from_dict(d)
+        except SpecError as e:
+            raise SpecError(f"scenario {self.name}", message=str(e)) from e
+
+
+BASELINE = Scenario("baseline", "The stream as it is today.")
+
+
+def compose(scenarios: Sequence[Scenario]) -> Scenario:
+    """One scenario that applies the given ones in order (``a+b``); baseline is the identity.
+
+    Patches are deep-merged in order and transforms concatenated. A patch that comes after an
+    earlier scenario's transforms becomes a ``patch`` transform in the chain, so the composition
+    always equals applying the scenarios one after another.
+    """
+    parts = [s for s in scenarios if not (s.name == BASELINE.name and s.is_identity)]
+    if not parts:
+        return BASELINE
+    if len(parts) == 1:
+        return parts[0]
+    patch: dict[str, Any] = {}
+    transforms: list[dict] = []
+    for s in parts:
+        if s.patch:
+            if transforms:
+                transforms.append({"op": "patch", "values": _plain(s.patch)})
+            else:
+                patch = deep_merge(patch, s.patch)
+        transforms.extend(_plain(op) for op in s.transforms)
+    kinds = {s.accelerator for s in parts}
+    accelerator = kinds.pop() if len(kinds) == 1 else None
+    description = "; ".join(s.description for s in parts if s.description)
+    return Scenario("+".join(s.name for s in parts), description, accelerator, patch, tuple(transforms))
+
+
+_PACKAGE = re.compile(r"^#\s*@package\s+(\S+)\s*$")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario YAML file; its name is the file's stem (``limit_wip.yaml`` -> limit_wip)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError("scenario", "an existing YAML file", str(path))
+    name = path.stem
+    text = path.read_text()
+    for line in text.splitlines():
+        m = _PACKAGE.match(line.strip())
+        if m and m.group(1) != f"scenario.{name}":
+            raise SpecError(str(path), message=f"must start with '# @package scenario.{name}' (the file's own "
+                                               f"name), got '# @package {m.group(1)}'")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise SpecError(str(path), message=f"not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    return Scenario.from_dict(data, name)

@@ -1,0 +1,1044 @@
+"""Structural changes to a stream: pure functions stream dict -> stream dict (DESIGN.md §3).
+
+A transform is written in a scenario as ``{op: NAME, ...args}``. `apply_transform` checks the
+arguments, copies the stream and returns the changed copy; the input is never mutated. Every
+error is a one-line `SpecError` naming the scenario field (``scenario.NAME.transforms[0].path``).
+The result is validated as a stream by `vssim.scenarios.scenario.Scenario.apply`, not here, so that
+transforms can be chained through intermediate states. Semantics and decisions are in
+docs/scenarios.md.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vssim.errors import SpecError, show
+from vssim.model.distributions import Distribution, parse_distribution
+from vssim.model.spec import DISPATCH_RULES, RELEASE_POLICIES, StreamSpec
+
+__all__ = ["TRANSFORMS", "Context", "Transform", "apply_transform", "check_op", "critical_wip",
+           "distribution_variance", "deep_merge", "scale_distribution"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a transform may need besides the stream: the settings of a pilot run."""
+
+    seed: int = 0
+    horizon: float | None = 2000.0
+    warmup: float = 200.0
+    replications: int = 3
+    stats: str = "full"            # streaming: the pilot keeps running totals only (long horizons)
+
+
+DEFAULT_CONTEXT = Context()
+"""`Context()`: the default pilot run settings."""
+
+Transform = Callable[..., dict]
+"""``fn(stream: dict, args: dict, *, context: Context, path: str) -> dict`` (args already checked)."""
+
+TRANSFORMS: dict[str, Transform] = {}
+_CHECKS: dict[str, Callable[[Mapping, str], dict]] = {}
+
+
+def _register(name: str, check: Callable[[Mapping, str], dict]):
+    def deco(fn: Transform) -> Transform:
+        fn.check = check  # type: ignore[attr-defined]
+        TRANSFORMS[name] = fn
+        _CHECKS[name] = check
+        return fn
+    return deco
+
+
+# --------------------------------------------------------------------------- entry points
+def check_op(op: Any, path: str) -> dict:
+    """Validate ``{op: NAME, ...args}`` without a stream; return the args with defaults filled in."""
+    if not isinstance(op, Mapping):
+        raise SpecError(path, "a mapping {op: NAME, ...}", op)
+    name = op.get("op")
+    if name not in TRANSFORMS:
+        raise SpecError(f"{path}.op", "one of " + ", ".join(TRANSFORMS), name)
+    args = {str(k): _plain(v) for k, v in op.items() if k != "op"}
+    return _CHECKS[name](args, path)
+
+
+def apply_transform(stream: Mapping, op: Mapping, *, context: Context = DEFAULT_CONTEXT,
+                    path: str = "transform") -> dict:
+    """A new plain stream dict: `stream` changed by `op` (``{op: NAME, ...args}``)."""
+    args = check_op(op, path)
+    new = _plain(stream)
+    return TRANSFORMS[op["op"]](new, args, context=context, path=path)
+
+
+# --------------------------------------------------------------------------- helpers
+def _plain(value: Any) -> Any:
+    """A deep plain copy (dicts and lists) of mappings and sequences."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_plain(v) for v in value]
+    return value
+
+
+def deep_merge(base: Any, patch: Any, _where: tuple = ()) -> Any:
+    """`patch` merged into a copy of `base`: mappings merge key by key, other values replace.
+
+    Two refinements make patches behave as a user means them: a mapping patched onto a plain
+    number pool size (``pools: {devs: 5}``) merges into ``{size: 5}``; a distribution patched
+    with a different ``dist`` replaces the old one instead of mixing parameters.
+    """
+    if not isinstance(patch, Mapping):
+        return _plain(patch)
+    if not isinstance(base, Mapping):
+        return _plain(patch)
+    if "dist" in patch and "dist" in base and patch["dist"] != base["dist"]:
+        return _plain(patch)
+    out = _plain(base)
+    for key, value in patch.items():
+        key = str(key)
+        if key in out:
+            if _where == ("pools",) and _is_number(out[key]) and isinstance(value, Mapping):
+                out[key] = {"size": out[key]}          # a plain number pool receives fields
+            out[key] = deep_merge(out[key], value, (*_where, key))
+        else:
+            out[key] = _plain(value)
+    return out
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _round_int(x: float, low: int = 1) -> int:
+    return max(low, int(math.floor(x + 0.5)))
+
+
+def _keys(args: Mapping, path: str, allowed: Sequence[str], required: Sequence[str] = ()) -> None:
+    for key in args:
+        if key not in allowed:
+            raise SpecError(f"{path}.{key}", message="unknown argument; allowed: " + (", ".join(allowed) or "none"))
+    for key in required:
+        if key not in args:
+            raise SpecError(f"{path}.{key}", message="required")
+
+
+def _name(value: Any, path: str, what: str = "a non-empty name") -> str:
+    if not isinstance(value, str) or not value:
+        raise SpecError(path, what, value)
+    return value
+
+
+def _names(value: Any, path: str, what: str, minimum: int) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) < minimum \
+            or not all(isinstance(v, str) and v for v in value):
+        raise SpecError(path, what, value)
+    if len(set(value)) != len(value):
+        raise SpecError(path, what + " without repeats", list(value))
+    return list(value)
+
+
+def _positive_int(value: Any, path: str, low: int = 1) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise SpecError(path, f"an integer >= {low}", value)
+    return value
+
+
+def _spec(stream: dict, path: str) -> StreamSpec:
+    """Parse the stream a transform needs facts of; an invalid intermediate stream is named."""
+    try:
+        return StreamSpec.from_dict(stream)
+    except SpecError as e:
+        raise SpecError(path, message=f"needs a valid stream at this point, got {e}") from e
+
+
+def _pool_size(pool: Any) -> int:
+    return int(pool["size"]) if isinstance(pool, Mapping) else int(pool)
+
+
+def _with_pool_size(pool: Any, size: int) -> Any:
+    if isinstance(pool, Mapping):
+        return {**pool, "size": size}
+    return size
+
+
+def _pool_list(ref: Any) -> list[str]:
+    return [ref] if isinstance(ref, str) else list(ref)
+
+
+def _step_people(stream: dict, step: Mapping) -> int:
+    return sum(_pool_size(stream["pools"][p]) for p in _pool_list(step["pool"]) if p in stream["pools"])
+
+
+# --------------------------------------------------------------------------- distributions
+_MEAN_PARAMETERISED = ("exponential", "lognormal", "gamma", "weibull")
+
+
+def scale_distribution(d: Any, factor: float, path: str, where: str | None = None) -> Any:
+    """A distribution (mapping or plain number) of the random variable X × factor.
+
+    `path` names the scenario field in errors about what cannot be scaled; `where` (default
+    `path`) the stream field, for a distribution that is invalid in the stream itself.
+    """
+    if _is_number(d):
+        return d * factor
+    where = where or path
+    name = d.get("dist") if isinstance(d, Mapping) else None
+    if name == "empirical" and "file" in d:
+        raise SpecError(path, message=f"{where}: an empirical distribution read from a file is not scalable, "
+                                      f"got file {show(d['file'])} (give values instead)")
+    if name not in _MEAN_PARAMETERISED + ("deterministic", "uniform", "triangular", "pert", "empirical") \
+            and isinstance(name, str):
+        import scipy.stats
+
+        if isinstance(getattr(scipy.stats, name, None), scipy.stats.rv_discrete):
+            raise SpecError(path, message=f"{where}: a discrete scipy.stats distribution is not scalable, "
+                                          f"got {name}")
+    parse_distribution(dict(d) if isinstance(d, Mapping) else d, where)     # refuse what is invalid
+    out = dict(d)
+    if name in _MEAN_PARAMETERISED:
+        out["mean"] = d["mean"] * factor
+    elif name == "deterministic":
+        key = "mean" if "mean" in d else "value"
+        out[key] = d[key] * factor
+    elif name == "uniform" and "mean" in d and "low" not in d:
+        out["mean"] = d["mean"] * factor
+    elif name in ("uniform", "triangular", "pert"):
+        for key in ("low", "mode", "high"):
+            if key in d:
+                out[key] = d[key] * factor
+    elif name == "empirical":
+        out["values"] = [v * factor for v in d["values"]]
+    else:
+        out["scale"] = d.get("scale", 1.0) * factor
+        if "loc" in d:
+            out["loc"] = d["loc"] * factor
+    return out
+
+
+def distribution_variance(d: Distribution, path: str) -> float:
+    """Variance of a parsed distribution: exact where known, sample moments only for a file."""
+    name, p = d.name, d.params
+    if name == "exponential":
+        return d.mean ** 2
+    if name in ("lognormal", "gamma", "weibull"):
+        return (d.mean * p["cv"]) ** 2
+    if name == "deterministic":
+        return 0.0
+    if name == "uniform":
+        return (p["high"] - p["low"]) ** 2 / 12
+    if name == "triangular":
+        a, c, b = p["low"], p["mode"], p["high"]
+        return (a * a + b * b + c * c - a * b - a * c - b * c) / 18
+    if name == "pert":
+        a, b, w = d.derived["alpha"], d.derived["beta"], d.derived["width"]
+        return w * w * a * b / ((a + b) ** 2 * (a + b + 1))
+    if name == "empirical":
+        import numpy as np
+
+        if "values" in p:
+            return float(np.var(np.asarray(p["values"], dtype=float)))
+        draws = d.sample(np.random.default_rng(0), 1 << 18)   # last resort: the file's values are inside
+        return float(np.var(draws))
+    import scipy.stats
+
+    try:
+        var = float(getattr(scipy.stats, name)(**dict(p)).var())
+    except Exception:  # noqa: BLE001
+        var = math.nan
+    if not math.isfinite(var) or not math.isfinite(d.mean):
+        raise SpecError(path, message=f"needs a finite mean and variance to be merged, got {d!r}")
+    return var
+
+
+# --------------------------------------------------------------------------- dotted paths
+class _Dist:
+    """Schema marker: a distribution; any key below it is allowed."""
+
+
+_DIST = _Dist()
+
+
+class _Named:
+    """Schema marker: a mapping of user-chosen names (steps, pools, item types) to `child`."""
+
+    def __init__(self, what: str, child: dict):
+        self.what, self.child = what, child
+
+
+_LEAF = None
+_SCHEMA: dict = {
+    "name": _LEAF, "time_unit": _LEAF, "description": _LEAF,
+    "arrivals": {"process": _LEAF, "rate": _LEAF, "interval": _LEAF, "interarrival": _DIST, "count": _LEAF,
+                 "times": _LEAF, "file": _LEAF},
+    "item_types": _Named("item type", {"share": _LEAF, "size": _DIST, "class_of_service": _LEAF,
+                                       "business_value": _LEAF}),
+    "pools": _Named("pool", {"size": _LEAF, "dispatch": _LEAF, "switch_cost": _DIST,
+                             "interruptions": {"rate": _LEAF, "duration": _DIST}}),
+    "release": {"policy": _LEAF, "conwip": _LEAF, "backlog_limit": _LEAF},
+    "steps": _Named("step", {"pool": _LEAF, "work": _DIST, "wip_limit": _LEAF, "handoff": _DIST,
+                             "dependency": {"probability": _LEAF, "delay": _DIST},
+                             "rework": {"probability": _LEAF, "to": _LEAF}, "batch": _LEAF, "cadence": _LEAF,
+                             "types": _LEAF, "description": _LEAF}),
+}
+
+
+def _check_path(value: Any, path: str) -> list[str]:
+    """Split a dotted path and check it against the stream schema (no stream needed)."""
+    if not isinstance(value, str) or not value or any(not s for s in value.split(".")):
+        raise SpecError(path, "a dotted path such as steps.*.handoff", value)
+    segments = value.split(".")
+    schema: Any = _SCHEMA
+    for i, seg in enumerate(segments):
+        where = ".".join(segments[:i]) or "the stream"
+        if schema is _LEAF:
+            raise SpecError(path, message=f"{where} is a value, it has no field {show(seg)}, got {show(value)}")
+        if isinstance(schema, _Dist):
+            break
+        if isinstance(schema, _Named):
+            schema = schema.child
+            continue
+        if seg == "*":
+            schema = _DIST      # any field of this mapping: not checked further
+            continue
+        if seg not in schema:
+            raise SpecError(path, message=f"{show(seg)} is not a field of {where} (allowed: "
+                                          f"{', '.join(schema)}), got {show(value)}")
+        schema = schema[seg]
+    return segments
+
+
+def _match(stream: dict, segments: list[str], path: str, *, create: bool = False) -> list[tuple[dict, str, tuple]]:
+    """(parent mapping, key, concrete path) of every place the dotted path names.
+
+    Named entities (a step, pool or item type) must exist; an absent optional field is skipped.
+    With `create`, the last key is included even where it is absent (for `set`), and a plain
+    number pool is expanded to ``{size: n}`` to receive a field.
+    """
+    nodes: list[tuple[Any, tuple]] = [(stream, ())]
+    schema: Any = _SCHEMA
+    out: list[tuple[dict, str, tuple]] = []
+    last = len(segments) - 1
+    for i, seg in enumerate(segments):
+        named = isinstance(schema, _Named)
+        nxt: list[tuple[Any, tuple]] = []
+        for node, where in nodes:
+            if not isinstance(node, dict):
+                continue
+            if seg == "*":
+                keys = list(node)
+            elif named:
+                if seg not in node:
+                    raise SpecError(path, f"a path naming an existing {schema.what} "
+                                          f"({', '.join(node) or 'none'})", ".".join(segments))
+                keys = [seg]
+            else:
+                keys = [seg] if (seg in node or (create and i == last)) else []
+            for key in keys:
+                if i == last:
+                    out.append((node, key, (*where, key)))
+                    continue
+                child = node[key]
+                if where == ("pools",) and _is_number(child):       # a plain number pool
+                    if segments[i + 1] == "size" and i + 1 == last:
+                        out.append((node, key, (*where, key)))
+                        continue
+                    if create and segments[i + 1] != "*":
+                        child = node[key] = {"size": child}
+                nxt.append((child, (*where, key)))
+        nodes = nxt
+        if isinstance(schema, _Named):
+            schema = schema.child
+        elif isinstance(schema, dict):
+            schema = schema.get(seg, _DIST) if seg != "*" else _DIST
+    return out
+
+
+# --------------------------------------------------------------------------- scale / set / remove
+_INT_FIELDS = ("wip_limit", "batch", "conwip", "count")
+
+
+def _check_scale(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("path", "factor"), required=("path", "factor"))
+    _check_path(args["path"], f"{path}.path")
+    f = args["factor"]
+    if not _is_number(f) or f <= 0:
+        raise SpecError(f"{path}.factor", "a number > 0", f)
+    return {"path": args["path"], "factor": float(f)}
+
+
+def _scale_value(value: Any, where: tuple, factor: float, path: str) -> Any:
+    key = where[-1]
+    shown = ".".join(where)
+    is_pool = len(where) == 2 and where[0] == "pools"
+    if isinstance(value, Mapping):
+        if "dist" in value:
+            return scale_distribution(value, factor, path, shown)
+        if is_pool and "size" in value:
+            return {**value, "size": _round_int(value["size"] * factor)}
+        raise SpecError(path, message=f"{shown} is not a number or a distribution, got {show(dict(value))}")
+    if not _is_number(value):
+        raise SpecError(path, message=f"{shown} is not a number or a distribution, got {show(value)}")
+    x = value * factor
+    if key in _INT_FIELDS or is_pool or (key == "size" and where[0] == "pools"):
+        return _round_int(x)
+    if key == "backlog_limit":
+        return _round_int(x, 0)
+    if key == "probability":
+        cap = 0.99 if where[-2] == "rework" else 1.0
+        return min(x, cap)
+    return x
+
+
+@_register("scale", _check_scale)
+def scale(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """Multiply every value the path names by `factor` (distributions as X × factor)."""
+    segments = _check_path(args["path"], f"{path}.path")
+    for parent, key, where in _match(stream, segments, f"{path}.path"):
+        value = parent[key]
+        if value is None:
+            continue                          # an optional field set to null (no limit, no handoff)
+        parent[key] = _scale_value(value, where, args["factor"], f"{path}.path")
+    return stream
+
+
+def _check_set(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("path", "value"), required=("path", "value"))
+    _check_path(args["path"], f"{path}.path")
+    return dict(args)
+
+
+@_register("set", _check_set)
+def set_(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """Set the last key of the path on every matched parent (created where absent)."""
+    segments = _check_path(args["path"], f"{path}.path")
+    for parent, key, _where in _match(stream, segments, f"{path}.path", create=True):
+        parent[key] = copy.deepcopy(args["value"])
+    return stream
+
+
+def _check_remove(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("path",), required=("path",))
+    _check_path(args["path"], f"{path}.path")
+    return dict(args)
+
+
+@_register("remove", _check_remove)
+def remove(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """Delete the key(s) the path names; absent ones are skipped."""
+    segments = _check_path(args["path"], f"{path}.path")
+    for parent, key, where in _match(stream, segments, f"{path}.path"):
+        if where[:1] in (("steps",), ("pools",), ("item_types",)) and len(where) == 2:
+            raise SpecError(f"{path}.path", message=f"removes a whole {where[0][:-1]} ({'.'.join(where)}); use "
+                                                    "remove_step or merge_pools")
+        del parent[key]
+    return stream
+
+
+def _check_patch(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("values",), required=("values",))
+    if not isinstance(args["values"], Mapping):
+        raise SpecError(f"{path}.values", "a mapping deep-merged into the stream", args["values"])
+    return dict(args)
+
+
+@_register("patch", _check_patch)
+def patch(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """Deep-merge `values` into the stream (what a scenario's `patch` does, as a step in a chain)."""
+    return deep_merge(stream, args["values"])
+
+
+# --------------------------------------------------------------------------- merge_steps
+def _check_merge_steps(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("steps", "name", "pool"), required=("steps",))
+    steps = _names(args["steps"], f"{path}.steps", "a list of at least 2 step names", 2)
+    out = {"steps": steps, "name": args.get("name"), "pool": args.get("pool")}
+    if out["name"] is not None:
+        _name(out["name"], f"{path}.name")
+    if out["pool"] is not None and not isinstance(out["pool"], str):
+        _names(out["pool"], f"{path}.pool", "a pool name or a non-empty list of pool names", 1)
+    return out
+
+
+def _gamma_sum(works: list[Any], path: str) -> Any:
+    """The sum of independent work times, moment-matched to a gamma (deterministic if no variance)."""
+    mean = var = 0.0
+    for i, w in enumerate(works):
+        d = parse_distribution(w, f"{path}[{i}]")
+        mean += d.mean
+        var += distribution_variance(d, f"{path}[{i}]")
+    if var <= 0 or mean <= 0:
+        return {"dist": "deterministic", "value": mean}
+    return {"dist": "gamma", "mean": mean, "cv": math.sqrt(var) / mean}
+
+
+@_register("merge_steps", _check_merge_steps)
+def merge_steps(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """One step replaces adjacent steps: summed work, inner handoffs gone, rework folded in."""
+    steps = stream.get("steps")
+    if not isinstance(steps, dict):
+        raise SpecError(path, message="needs a stream with steps")
+    names = list(steps)
+    group = args["steps"]
+    for s in group:
+        if s not in steps:
+            raise SpecError(f"{path}.steps", "a list of steps of the stream (" + ", ".join(names) + ")", s)
+    idx = [names.index(s) for s in group]
+    if idx != list(range(idx[0], idx[0] + len(idx))):
+        raise SpecError(f"{path}.steps", message=f"must be adjacent steps in board order "
+                                                 f"({', '.join(names)}), got {show(group)}")
+    new = args["name"] or "_".join(group)
+    if new in steps and new not in group:
+        raise SpecError(f"{path}.name", f"a name not used by another step ({', '.join(names)})", new)
+    pools = stream.get("pools") or {}
+    if args["pool"] is not None:
+        for p in _pool_list(args["pool"]):
+            if p not in pools:
+                raise SpecError(f"{path}.pool", "one of the pools " + ", ".join(pools), p)
+    members = [steps[s] for s in group]
+    first, last = idx[0], idx[-1]
+    merged: dict[str, Any] = {
+        "pool": copy.deepcopy(args["pool"] if args["pool"] is not None else members[0]["pool"]),
+        "work": _gamma_sum([m.get("work") for m in members], f"{path}.steps (work of {', '.join(group)})"),
+    }
+    limits = [m.get("wip_limit") for m in members]
+    merged["wip_limit"] = None if any(x is None for x in limits) else sum(limits)
+    if members[-1].get("handoff") is not None:
+        merged["handoff"] = copy.deepcopy(members[-1]["handoff"])
+    deps = [m["dependency"] for m in members if m.get("dependency")]
+    if deps:
+        merged["dependency"] = {"probability": 1 - math.prod(1 - d["probability"] for d in deps),
+                                "delay": copy.deepcopy(deps[0]["delay"])}
+    reworks = [m["rework"] for m in members if m.get("rework")]
+    if reworks:
+        targets = [r["to"] for r in reworks]
+        outside = [t for t in targets if t in names and names.index(t) < first]
+        to = min(outside, key=names.index) if outside else new
+        merged["rework"] = {"probability": 1 - math.prod(1 - r["probability"] for r in reworks), "to": to}
+    if members[-1].get("batch") is not None:
+        merged["batch"] = members[-1]["batch"]
+    if members[-1].get("cadence") is not None:
+        merged["cadence"] = members[-1]["cadence"]
+    types = [m.get("types") for m in members]
+    if all(t is not None for t in types):
+        union: list[str] = []
+        for t in types:
+            for x in _pool_list(t):
+                if x not in union:
+                    union.append(x)
+        merged["types"] = union
+    merged["description"] = "merged: " + " + ".join(group)
+    out: dict[str, Any] = {}
+    for j, s in enumerate(names):
+        if j == first:
+            out[new] = merged
+        if first <= j <= last:
+            continue
+        step = steps[s]
+        if step.get("rework") and step["rework"].get("to") in group:
+            step["rework"]["to"] = new
+        out[s] = step
+    stream["steps"] = out
+    return stream
+
+
+# --------------------------------------------------------------------------- merge_pools / add_people
+def _check_merge_pools(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("pools", "name", "dispatch"), required=("pools", "name"))
+    pools = args["pools"]
+    if pools != "all":
+        _names(pools, f"{path}.pools", 'a list of at least 2 pool names or "all"', 2)
+    _name(args["name"], f"{path}.name")
+    dispatch = args.get("dispatch")
+    if dispatch is not None and dispatch not in DISPATCH_RULES:
+        raise SpecError(f"{path}.dispatch", "one of " + ", ".join(DISPATCH_RULES), dispatch)
+    return {"pools": pools, "name": args["name"], "dispatch": dispatch}
+
+
+@_register("merge_pools", _check_merge_pools)
+def merge_pools(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """One pool of the summed size replaces several; every step's pool reference is rewritten."""
+    pools = stream.get("pools")
+    if not isinstance(pools, dict) or not pools:
+        raise SpecError(path, message="needs a stream with pools")
+    group = list(pools) if args["pools"] == "all" else args["pools"]
+    for p in group:
+        if p not in pools:
+            raise SpecError(f"{path}.pools", "a list of pools of the stream (" + ", ".join(pools) + ")", p)
+    new = args["name"]
+    if new in pools and new not in group:
+        raise SpecError(f"{path}.name", f"a name not used by a remaining pool ({', '.join(pools)})", new)
+    members = {p: pools[p] for p in group}
+    largest = max(group, key=lambda p: _pool_size(members[p]))   # first of the largest on ties
+
+    def attr(key: str) -> Any:
+        values = [members[p].get(key) if isinstance(members[p], Mapping) else None for p in group]
+        if all(v == values[0] for v in values):
+            return values[0]
+        big = members[largest]
+        return big.get(key) if isinstance(big, Mapping) else None
+
+    merged: dict[str, Any] = {"size": sum(_pool_size(members[p]) for p in group)}
+    dispatch = args["dispatch"] if args["dispatch"] is not None else attr("dispatch")
+    for key, value in (("dispatch", dispatch), ("interruptions", attr("interruptions")),
+                       ("switch_cost", attr("switch_cost"))):
+        if value is not None:
+            merged[key] = copy.deepcopy(value)
+    out: dict[str, Any] = {}
+    for p, v in pools.items():
+        if p == group[0]:
+            out[new] = merged if len(merged) > 1 else merged["size"]
+        if p not in group:
+            out[p] = v
+    stream["pools"] = out
+    for step in (stream.get("steps") or {}).values():
+        if not isinstance(step, dict) or "pool" not in step:
+            continue
+        refs: list[str] = []
+        for p in _pool_list(step["pool"]):
+            q = new if p in group else p
+            if q not in refs:
+                refs.append(q)
+        step["pool"] = refs[0] if len(refs) == 1 else refs
+    return stream
+
+
+def _check_add_people(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("pool", "amount"), required=("pool",))
+    _name(args["pool"], f"{path}.pool", "a pool name")
+    return {"pool": args["pool"], "amount": _positive_int(args.get("amount", 1), f"{path}.amount")}
+
+
+def _add(stream: dict, pool: str, amount: int, path: str) -> dict:
+    pools = stream.get("pools") or {}
+    if pool not in pools:
+        raise SpecError(f"{path}.pool", "one of the pools " + ", ".join(pools), pool)
+    pools[pool] = _with_pool_size(pools[pool], _pool_size(pools[pool]) + amount)
+    return stream
+
+
+@_register("add_people", _check_add_people)
+def add_people(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """`amount` more people in `pool`."""
+    return _add(stream, args["pool"], args["amount"], path)
+
+
+# --------------------------------------------------------------------------- remove_step
+def _check_remove_step(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("step",), required=("step",))
+    _name(args["step"], f"{path}.step", "a step name")
+    return dict(args)
+
+
+@_register("remove_step", _check_remove_step)
+def remove_step(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """Delete a step (with its handoff, dependency and rework); rework to it goes to the next step."""
+    steps = stream.get("steps") or {}
+    names = list(steps)
+    gone = args["step"]
+    if gone not in steps:
+        raise SpecError(f"{path}.step", "one of the steps " + ", ".join(names), gone)
+    if len(names) == 1:
+        raise SpecError(f"{path}.step", message=f"cannot remove {show(gone)}: it is the only step left")
+    j = names.index(gone)
+    after = names[j + 1] if j + 1 < len(names) else None
+    out = {}
+    for k, s in enumerate(names):
+        if s == gone:
+            continue
+        step = steps[s]
+        rw = step.get("rework") if isinstance(step, dict) else None
+        if rw and rw.get("to") == gone:
+            # the step after the removed one is at or before the sender (the sender is after it)
+            if after is None or names.index(after) > k:
+                step["rework"] = None
+            else:
+                rw["to"] = after
+        out[s] = step
+    stream["steps"] = out
+    return stream
+
+
+# --------------------------------------------------------------------------- elevate_constraint
+def _check_elevate(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("amount",))
+    return {"amount": _positive_int(args.get("amount", 1), f"{path}.amount")}
+
+
+def find_constraint(spec: StreamSpec, context: Context) -> tuple[str, dict[str, float]]:
+    """The pool with the highest utilisation in a pilot run (ties: higher offered load, then order)."""
+    from vssim.run.simulate import simulate
+
+    finite = spec.arrivals.finite
+    result = simulate(spec, horizon=None if finite else context.horizon, warmup=0.0 if finite else context.warmup,
+                      replications=context.replications, seed=context.seed, progress=False,
+                      stats="full" if finite else context.stats)
+    util = {p: v["utilization"] for p, v in result.summary["pools"].items()}
+    load = spec.offered_load()
+
+    def rank(p: str) -> tuple[float, float]:
+        u = util.get(p)
+        u = -1.0 if u is None or not math.isfinite(u) else u
+        return (u, load.get(p, 0.0))
+
+    best = max(spec.pools, key=rank)           # max keeps the first of equals: board order
+    return best, util
+
+
+@_register("elevate_constraint", _check_elevate)
+def elevate_constraint(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """Add people to the pool a pilot run finds most utilised (the constraint)."""
+    spec = _spec(stream, path)
+    pool, _util = find_constraint(spec, context)
+    _add(stream, pool, args["amount"], path)
+    note = f"(+{args['amount']} {pool}: the constraint)"
+    desc = stream.get("description") or ""
+    stream["description"] = f"{desc} {note}" if desc else note
+    return stream
+
+
+# --------------------------------------------------------------------------- limit_wip
+def _check_limit_wip(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("per_person",))
+    per = args.get("per_person", 2.0)
+    if not _is_number(per) or per <= 0:
+        raise SpecError(f"{path}.per_person", "a number > 0", per)
+    return {"per_person": float(per)}
+
+
+def _feeders(spec: StreamSpec) -> dict[str, list[str]]:
+    """For each step, the steps whose batches can enter it (from each type's route)."""
+    names = spec.step_names
+    out: dict[str, list[str]] = {s: [] for s in names}
+    for t in spec.item_types:
+        route = spec.route(t)
+        for j, s in enumerate(spec.steps.values()):
+            if s.visited_by(t) and route[j + 1] < len(names):
+                nxt = names[route[j + 1]]
+                if s.name not in out[nxt]:
+                    out[nxt].append(s.name)
+    return out
+
+
+def _column_times(spec: StreamSpec) -> dict[str, tuple[float, float]]:
+    """Per step: (mean work per visit, mean pure delay per visit inside its column).
+
+    The delay is the handoff of the step it came from (the board's previous visited step,
+    weighted by type) plus the dependency probability × mean delay.
+    """
+    steps = list(spec.steps.values())
+    out = {}
+    for j, s in enumerate(steps):
+        work = weight = handoff = 0.0
+        for t in spec.item_types.values():
+            if not s.visited_by(t.name):
+                continue
+            work += t.share * s.work.mean * t.mean_size
+            weight += t.share
+            prev = [k for k in range(j) if steps[k].visited_by(t.name)]
+            if prev and steps[prev[-1]].handoff is not None:
+                handoff += t.share * steps[prev[-1]].handoff.mean
+        work, handoff = (work / weight, handoff / weight) if weight else (s.work.mean, 0.0)
+        dep = s.dependency.probability * s.dependency.delay.mean if s.dependency is not None else 0.0
+        out[s.name] = (work, handoff + dep)
+    return out
+
+
+@_register("limit_wip", _check_limit_wip)
+def limit_wip(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """WIP limit per column: per_person × people who can work it, stretched for delays in the column.
+
+    limit = ceil(per_person × people × (work + delay) / work) + (batch − 1), at least the batches
+    that enter the column. Not on columns that send rework to an earlier one (a rework cycle
+    between limited columns can deadlock) nor on cadence gates; tighter existing limits stay.
+    """
+    spec = _spec(stream, path)
+    feeders = _feeders(spec)
+    times = _column_times(spec)
+    names = spec.step_names
+    for j, s in enumerate(spec.steps.values()):
+        if s.rework is not None and names.index(s.rework.to) < j:
+            continue                               # a rework cycle between two limited columns can deadlock
+        if s.cadence is not None:
+            continue                               # a cadence gate holds a whole interval's output
+        people = sum(spec.pools[p].size for p in s.pools)
+        work, delay = times[s.name]
+        stretch = (work + delay) / work if work > 0 else 1.0
+        limit = max([math.ceil(args["per_person"] * people * stretch - 1e-9) + s.batch - 1,
+                     *(spec.steps[f].batch for f in feeders[s.name])])
+        if s.wip_limit is not None:
+            limit = min(limit, s.wip_limit)        # keep a tighter existing limit
+        stream["steps"][s.name]["wip_limit"] = limit
+    return stream
+
+
+# --------------------------------------------------------------------------- set_policy
+def _check_level(value: Any, path: str, low: int) -> Any:
+    if isinstance(value, Mapping):
+        if set(value) != {"critical_wip"}:
+            raise SpecError(path, "an integer or {critical_wip: k}", dict(value))
+        k = value["critical_wip"]
+        if not _is_number(k) or k <= 0:
+            raise SpecError(f"{path}.critical_wip", "a number > 0 (a multiple of the critical WIP)", k)
+        return {"critical_wip": float(k)}
+    return _positive_int(value, path, low)
+
+
+def _check_set_policy(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("policy", "conwip", "backlog_limit"), required=("policy",))
+    policy = args["policy"]
+    if policy not in RELEASE_POLICIES:
+        raise SpecError(f"{path}.policy", "one of " + ", ".join(RELEASE_POLICIES), policy)
+    out: dict[str, Any] = {"policy": policy}
+    if policy == "conwip":
+        if args.get("conwip") is None:
+            raise SpecError(f"{path}.conwip", "an integer >= 1 or {critical_wip: k} with policy conwip",
+                            args.get("conwip"))
+        out["conwip"] = _check_level(args["conwip"], f"{path}.conwip", 1)
+    elif args.get("conwip") is not None:
+        raise SpecError(f"{path}.conwip", "null or absent with policy push", args["conwip"])
+    if "backlog_limit" in args:
+        b = args["backlog_limit"]
+        out["backlog_limit"] = None if b is None else _check_level(b, f"{path}.backlog_limit", 0)
+    return out
+
+
+def critical_wip(spec: StreamSpec) -> tuple[float, float, float]:
+    """Factory Physics (r_b, T0, W0 = r_b·T0) of a stream.
+
+    A station is a set of pools joined by the steps that share them; its demand per item is
+    Σ over its steps of visits × mean work × mean size (+ the interruption overhead, as in
+    `StreamSpec.offered_load`; each type weighted by its share), its capacity the people of its
+    pools; r_b = min capacity / demand. T0 = Σ demand + the pure delays an item meets with no
+    queueing at all: handoffs and dependency delays (× probability) per visit, and half a cadence
+    at a cadence gate. Delays are infinite-server stations: they add to T0, not to r_b.
+    """
+    from vssim.analysis.theory import line_parameters
+
+    parent = {p: p for p in spec.pools}
+
+    def root(p: str) -> str:
+        while parent[p] != p:
+            p = parent[p]
+        return p
+
+    for s in spec.steps.values():
+        for p in s.pools[1:]:
+            parent[root(p)] = root(s.pools[0])
+    steps = list(spec.steps.values())
+    demand: dict[str, float] = {}
+    delay = 0.0
+    for t in spec.item_types.values():
+        visits = spec.visit_ratios(t.name)
+        route = spec.route(t.name)
+        for j, s in enumerate(steps):
+            v = t.share * visits[s.name]
+            if v == 0:
+                continue
+            work = s.work.mean * t.mean_size
+            for p in s.pools:
+                i = spec.pools[p].interruptions
+                extra = work * i.rate * i.duration.mean if i is not None else 0.0
+                r = root(p)
+                demand[r] = demand.get(r, 0.0) + v * (work + extra) / len(s.pools)
+            if s.dependency is not None:
+                delay += v * s.dependency.probability * s.dependency.delay.mean
+            if s.handoff is not None and route[j + 1] < len(steps):
+                delay += v * s.handoff.mean
+            if s.cadence is not None:
+                delay += t.share * s.cadence / 2
+    stations = [r for r, d in demand.items() if d > 0]
+    if not stations:
+        raise SpecError("critical_wip", message="the stream has no work: every mean work time is 0")
+    people = {r: sum(spec.pools[p].size for p in spec.pools if root(p) == r) for r in stations}
+    rb, t0, _ = line_parameters(mean_times=[demand[r] for r in stations], servers=[people[r] for r in stations])
+    t0 += delay
+    return rb, t0, rb * t0
+
+
+@_register("set_policy", _check_set_policy)
+def set_policy(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """Release policy: push (no CONWIP) or CONWIP at a number or a multiple of the critical WIP."""
+    needs_w0 = any(isinstance(args.get(k), Mapping) for k in ("conwip", "backlog_limit"))
+    w0 = critical_wip(_spec(stream, path))[2] if needs_w0 else math.nan
+    release = dict(stream.get("release") or {})
+    release["policy"] = args["policy"]
+    if args["policy"] == "push":
+        release["conwip"] = None
+    else:
+        c = args["conwip"]
+        if isinstance(c, Mapping):
+            batches = [s.get("batch", 1) or 1 for s in stream["steps"].values()]
+            c = max([math.ceil(c["critical_wip"] * w0 - 1e-9), *batches])
+        release["conwip"] = c
+    if "backlog_limit" in args:
+        b = args["backlog_limit"]
+        if isinstance(b, Mapping):
+            b = math.ceil(b["critical_wip"] * w0 - 1e-9)
+        release["backlog_limit"] = b
+    stream["release"] = release
+    return stream
+
+
+# --------------------------------------------------------------------------- split_items
+def _check_split_items(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("factor",), required=("factor",))
+    return {"factor": _positive_int(args["factor"], f"{path}.factor", 2)}
+
+
+@_register("split_items", _check_split_items)
+def split_items(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """Each item becomes `factor` smaller ones: arrivals × factor, every size / factor."""
+    f = args["factor"]
+    a = stream.get("arrivals")
+    if not isinstance(a, dict):
+        raise SpecError(path, message="needs a stream with arrivals")
+    process = a.get("process")
+    if process == "trace":
+        raise SpecError(f"{path}.factor", message="cannot split the items of trace arrivals (their times are "
+                                                  "given); split the trace itself")
+    if process == "poisson" or (process == "deterministic" and "rate" in a):
+        a["rate"] = a["rate"] * f
+    elif process == "deterministic":
+        a["interval"] = a["interval"] / f
+    elif process == "renewal":
+        a["interarrival"] = scale_distribution(a["interarrival"], 1.0 / f, f"{path}.factor", "arrivals.interarrival")
+    elif process == "backlog":
+        a["count"] = a["count"] * f
+    types = stream.get("item_types")
+    if not types:
+        stream["item_types"] = {"item": {"share": 1.0, "size": 1.0 / f}}
+        return stream
+    for name, t in types.items():
+        size = t.get("size", 1.0)
+        t["size"] = scale_distribution(size, 1.0 / f, f"{path}.factor", f"item_types.{name}.size")
+    return stream
+
+
+# --------------------------------------------------------------------------- split_by_type
+def _check_split_by_type(args: Mapping, path: str) -> dict:
+    _keys(args, path, ("streams",), required=("streams",))
+    groups = args["streams"]
+    if not isinstance(groups, Mapping) or len(groups) < 2:
+        raise SpecError(f"{path}.streams", "a mapping of at least 2 stream names to lists of item types", groups)
+    seen: dict[str, str] = {}
+    out = {}
+    for g, types in groups.items():
+        _name(g, f"{path}.streams", "non-empty stream names")
+        ts = _names(types, f"{path}.streams.{g}", "a non-empty list of item types", 1)
+        for t in ts:
+            if t in seen:
+                raise SpecError(f"{path}.streams.{g}", message=f"type {show(t)} is already in stream "
+                                                               f"{show(seen[t])}: every type in exactly one")
+            seen[t] = g
+        out[str(g)] = ts
+    return {"streams": out}
+
+
+def _largest_remainder(n: int, weights: dict[str, float]) -> dict[str, int]:
+    """n people split in proportion to weights, at least 1 each (n >= len(weights))."""
+    total = sum(weights.values())
+    quota = {g: n * w / total for g, w in weights.items()}
+    alloc = {g: max(1, math.floor(q)) for g, q in quota.items()}
+    order = list(weights)
+    while sum(alloc.values()) < n:
+        g = max(order, key=lambda g: quota[g] - alloc[g])
+        alloc[g] += 1
+    while sum(alloc.values()) > n:
+        g = max((g for g in order if alloc[g] > 1), key=lambda g: alloc[g] - quota[g])
+        alloc[g] -= 1
+    return alloc
+
+
+@_register("split_by_type", _check_split_by_type)
+def split_by_type(stream: dict, args: dict, *, context: Context, path: str) -> dict:
+    """One stream per group of item types, each with its own copy of the steps and pools."""
+    spec = _spec(stream, path)
+    groups = args["streams"]
+    where = f"{path}.streams"
+    for g, ts in groups.items():
+        for t in ts:
+            if t not in spec.item_types:
+                raise SpecError(f"{where}.{g}", "a list of the item types " + ", ".join(spec.item_types), t)
+    grouped = {t for ts in groups.values() for t in ts}
+    missing = [t for t in spec.item_types if t not in grouped]
+    if missing:
+        raise SpecError(where, message=f"must put every item type in exactly one stream, got no stream for "
+                                       f"{', '.join(map(show, missing))}")
+    group_of = {t: g for g, ts in groups.items() for t in ts}
+    # each group's share of each pool's offered work (per arriving item: the arrival rate cancels)
+    load = {p: dict.fromkeys(groups, 0.0) for p in spec.pools}
+    for t in spec.item_types.values():
+        visits = spec.visit_ratios(t.name)
+        for s in spec.steps.values():
+            for p in s.pools:
+                load[p][group_of[t.name]] += t.share * visits[s.name] * s.work.mean * t.mean_size / len(s.pools)
+    # a group has a copy of a pool when it sends work there (by visits, so zero-work steps count)
+    uses = {p: [] for p in spec.pools}
+    for g, ts in groups.items():
+        for s in spec.steps.values():
+            if any(s.visited_by(t) for t in ts):
+                for p in s.pools:
+                    if g not in uses[p]:
+                        uses[p].append(g)
+    pools_out: dict[str, Any] = {}
+    copies: dict[tuple[str, str], str] = {}
+    for p, pool in spec.pools.items():
+        users = uses[p]
+        if not users:
+            pools_out[p] = copy.deepcopy(stream["pools"][p])      # nobody's: kept as it is
+            continue
+        if pool.size < len(users):
+            raise SpecError(where, message=f"pool {show(p)} has {pool.size} person(s) but {len(users)} streams "
+                                           f"({', '.join(users)}) need it: each stream needs at least one; add "
+                                           f"people first (add_people) or group the types differently")
+        weights = {g: load[p][g] if load[p][g] > 0 else 1e-12 for g in users}
+        sizes = _largest_remainder(pool.size, weights)
+        for g in users:
+            name = f"{p}_{g}"
+            if name in pools_out:
+                raise SpecError(where, message=f"the pool copy name {show(name)} is used twice")
+            pools_out[name] = _with_pool_size(copy.deepcopy(stream["pools"][p]), sizes[g])
+            copies[(p, g)] = name
+    names = spec.step_names
+    steps_out: dict[str, Any] = {}
+    for g, ts in groups.items():
+        kept = [s for s in names if any(spec.steps[s].visited_by(t) for t in ts)]
+        share = {s: 0.0 for s in names}
+        for t in spec.item_types.values():
+            visits = spec.visit_ratios(t.name)
+            for s in names:
+                share[s] += (t.share * visits[s] if t.name in ts else 0.0)
+        for s in kept:
+            raw = copy.deepcopy(stream["steps"][s])
+            step = spec.steps[s]
+            new = f"{s}_{g}"
+            if new in steps_out:
+                raise SpecError(where, message=f"the step copy name {show(new)} is used twice")
+            step_types = [t for t in ts if step.visited_by(t)]
+            raw["types"] = step_types
+            refs = [copies[(p, g)] for p in step.pools]
+            raw["pool"] = refs[0] if len(refs) == 1 else refs
+            if step.rework is not None:
+                k = names.index(step.rework.to)
+                target = next(x for x in names[k:] if x in kept)
+                raw["rework"] = {**raw["rework"], "to": f"{target}_{g}"}
+            if step.wip_limit is not None:
+                total = _all_visits(spec, s)
+                frac = share[s] / total if total > 0 else 1.0
+                feeders = [names[j] for j in range(names.index(s)) if names[j] in kept]
+                floor_ = max(step.batch, spec.steps[feeders[-1]].batch if feeders else 1)
+                raw["wip_limit"] = max(math.ceil(step.wip_limit * frac - 1e-9), floor_)
+            steps_out[new] = raw
+    stream["pools"] = pools_out
+    stream["steps"] = steps_out
+    return stream
+
+
+def _all_visits(spec: StreamSpec, step: str) -> float:
+    return sum(t.share * spec.visit_ratios(t.name)[step] for t in spec.item_types.values())
