@@ -18,7 +18,7 @@ What is timed:
   building the `Records` arrays and computing the summary (metrics with CIs, the steps table):
   what a user pays for a run. The spec is parsed once, outside the timing. The fast engine runs
   only if `"fast"` is in `vssim.run.simulate.ENGINES` when the benchmark starts. "*_engine_only"
-  times `Plan.of(spec)` + `engine.run_replication(...)` (or `fast.run_fast(...)`): records
+  times `Plan.of(spec)` + the engine (`vssim.engines.registry.run_records`): records
   included, no summary.
 * ciw: building the `Simulation` from the network, `simulate_until_max_time(T)` and
   `get_all_records()`.
@@ -105,16 +105,12 @@ def vssim_run(spec, horizon, seed, engine):
 
 
 def vssim_engine_only(spec, horizon, seed, engine):
-    """The engine alone: Plan.of + run_replication (simpy) or run_fast (fast); records, no summary."""
-    from vssim.engines.simpy.engine import Plan, run_replication
-
-    if engine == "fast":
-        from vssim.engines.maxplus.runs import run_fast as run_engine
-    else:
-        run_engine = run_replication
+    """The engine alone: Plan.of + the engine (`vssim.engines.registry.run_records`); records, no summary."""
+    from vssim.engines.registry import run_records
+    from vssim.model.plan import Plan
 
     def run():
-        return run_engine(Plan.of(spec), horizon=horizon, warmup=0.0, seed=seed, replication=0)
+        return run_records(engine, Plan.of(spec), horizon=horizon, warmup=0.0, seed=seed, replication=0)
 
     return run, records_stats
 
@@ -419,7 +415,7 @@ def print_report(res: dict) -> None:
     print("On a shared machine other processes stretch wall-clock times unevenly; CPU time is steadier.")
     print("vssim_simpy times vssim.simulate (engine, records and summary: what a user pays); "
           ""
-          "*_engine_only times Plan.of + the engine (run_replication / run_fast), records included.")
+          "*_engine_only times Plan.of + the engine (vssim.engines.registry.run_records), records included.")
 
 
 def profile(items: int, seed: int, top: int, engine: str = "simpy") -> None:

@@ -17,6 +17,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import vssim
+from vssim.model.settings import Settings
 from vssim.run.simulate import check_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,15 +263,9 @@ def test_stream_config_composes_validates_and_runs(name):
     horizon = None if spec.arrivals.finite else 200.0
     warmup = 0.0 if horizon is None else 20.0
     sim = OmegaConf.to_container(cfg.sim, resolve=True)
-    check_settings(
-        spec,
-        horizon,
-        warmup,
-        sim["replications"],
-        sim["seed"],
-        sim["engine"],
-        sim["planning_interval"],
-    )
+    check_settings(spec, Settings(horizon=horizon, warmup=warmup, replications=sim["replications"],
+                                  seed=sim["seed"], engine=sim["engine"],
+                                  planning_interval=sim["planning_interval"]))
     result = vssim.simulate(
         spec, horizon=horizon, warmup=warmup, replications=1, seed=sim["seed"], progress=False
     )
@@ -285,15 +280,9 @@ def test_default_config_is_valid():
     cfg = compose_config([])
     spec = vssim.StreamSpec.from_dict(OmegaConf.to_container(cfg.stream, resolve=True))
     sim = OmegaConf.to_container(cfg.sim, resolve=True)
-    check_settings(
-        spec,
-        sim["horizon"],
-        sim["warmup"],
-        sim["replications"],
-        sim["seed"],
-        sim["engine"],
-        sim["planning_interval"],
-    )
+    check_settings(spec, Settings(horizon=sim["horizon"], warmup=sim["warmup"], replications=sim["replications"],
+                                  seed=sim["seed"], engine=sim["engine"],
+                                  planning_interval=sim["planning_interval"]))
 
 
 def test_composed_override_is_validated():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import yaml
 
 import vssim
 from vssim import DeadlockError, SpecError, StreamSpec
+from vssim.engines.registry import ENGINES
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 BASE = yaml.safe_load((CONFIGS / "stream" / "dvs_basic.yaml").read_text())
@@ -298,7 +298,8 @@ def test_bad_stream_is_refused_by_simulate_before_any_replication(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a replication ran")
 
-    monkeypatch.setattr(sys.modules["vssim.run.simulate"], "run_replication", boom)
+    for engine in ENGINES.values():
+        monkeypatch.setattr(type(engine), "run", boom)
     with pytest.raises(SpecError, match=r"^steps\.build\.wip_limit: "):
         vssim.simulate(broken({"steps.build.wip_limit": 0}), horizon=10)
 
@@ -358,7 +359,8 @@ def test_bad_sim_settings_are_refused_before_the_run(
     def boom(*args, **kwargs):
         raise AssertionError("a replication ran")
 
-    monkeypatch.setattr(sys.modules["vssim.run.simulate"], "run_replication", boom)
+    for engine in ENGINES.values():
+        monkeypatch.setattr(type(engine), "run", boom)
     with pytest.raises(SpecError) as info:
         vssim.simulate(base_spec, progress=False, **settings)
     assert info.value.path == path

@@ -23,7 +23,8 @@ from hydra import initialize_config_dir
 import vssim
 import vssim.cli.app
 from vssim.analysis.compare import COLUMNS, METRICS
-from vssim.engines.simpy.engine import Plan, run_replication
+from vssim.engines.registry import run_records
+from vssim.model.plan import Plan
 from vssim.report.markdown import write_report
 from vssim.run.collect import collect, find_runs
 from vssim.run.experiment import Settings, run_experiment
@@ -235,9 +236,8 @@ def test_baseline_replication_is_the_same_alone_or_in_the_comparison(accelerator
     inside = outcome.results["baseline"]
     spec = stream("dvs_basic")
     r = 3
-    alone = run_replication(
-        Plan.of(spec), horizon=settings.horizon, warmup=settings.warmup, seed=settings.seed, replication=r
-    )
+    alone = run_records("simpy", Plan.of(spec), horizon=settings.horizon, warmup=settings.warmup,
+                        seed=settings.seed, replication=r)
     pd.testing.assert_frame_equal(
         alone.items_frame().reset_index(drop=True),
         inside.items[inside.items["replication"] == r].reset_index(drop=True),

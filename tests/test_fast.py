@@ -20,11 +20,13 @@ from hypothesis import strategies as st
 from test_invariants import HypothesisChooser, check_replication
 
 import vssim
-from vssim.engines.maxplus.runs import _blocks, qualifies, run_fast
+from vssim.engines.maxplus import why_not
+from vssim.engines.maxplus.runs import _blocks
 from vssim.engines.random import BLOCK, Draws, generator
-from vssim.engines.simpy.engine import Plan, run_replication
+from vssim.engines.registry import run_records
 from vssim.errors import SpecError
 from vssim.model.distributions import parse_distribution
+from vssim.model.plan import Plan
 from vssim.model.spec import CLASSES_OF_SERVICE
 
 TOL = 1e-9
@@ -212,8 +214,8 @@ def check_people(spec, rec) -> None:
 def test_fast_equals_simpy_on_random_qualifying_streams(case):
     d, sim = case
     spec = vssim.StreamSpec.from_dict(d)
-    ok, why = qualifies(spec)
-    assert ok, why
+    why = why_not(spec)
+    assert why is None, why
     kw = {"progress": False, **sim}
     slow = vssim.simulate(spec, engine="simpy", **kw)
     fast = vssim.simulate(spec, engine="fast", **kw)
@@ -244,8 +246,8 @@ def line(people=(1, 1, 1, 1, 1), rate=0.8, **extra) -> dict:
 def test_long_line_equal(people):
     spec = vssim.StreamSpec.from_dict(line(people, rate=0.8 * min(people)))
     plan = Plan.of(spec)
-    a = run_replication(plan, horizon=1500.0, warmup=0.0, seed=4, replication=1)
-    b = run_fast(plan, 1500.0, 0.0, 4, 1)
+    a = run_records("simpy", plan, horizon=1500.0, warmup=0.0, seed=4, replication=1)
+    b = run_records("fast", plan, 1500.0, 0.0, 4, 1)
     assert a.n_items > 1000
     assert_same_records(a, b)
 
@@ -253,8 +255,8 @@ def test_long_line_equal(people):
 def test_conwip_line_equal():
     d = line(rate=0.95, release={"policy": "conwip", "conwip": 3})
     spec = vssim.StreamSpec.from_dict(d)
-    a = run_replication(Plan.of(spec), horizon=1000.0, warmup=0.0, seed=2, replication=0)
-    b = run_fast(spec, 1000.0, 0.0, 2, 0)
+    a = run_records("simpy", Plan.of(spec), horizon=1000.0, warmup=0.0, seed=2, replication=0)
+    b = run_records("fast", spec, 1000.0, 0.0, 2, 0)
     assert_same_records(a, b)
     assert np.nanmax(b.commit - b.arrival) > 0        # the CONWIP limit held items back
 
@@ -297,7 +299,7 @@ def test_conwip_with_several_people_and_ties(run, arrivals, conwip):
                    "two": {"pool": "b", "work": {"dist": "deterministic", "value": 2.0},
                            "handoff": {"dist": "deterministic", "value": 0.5}},
                    "three": {"pool": "c", "work": {"dist": "deterministic", "value": 0.5}}}}
-    assert qualifies(vssim.StreamSpec.from_dict(d))[0]
+    assert why_not(vssim.StreamSpec.from_dict(d)) is None
     finite = arrivals["process"] == "backlog"
     for horizon in ((None, 12.0, 12.5) if finite else (12.0, 30.0)):
         slow = run(d, horizon=horizon, engine="simpy")
@@ -316,8 +318,8 @@ def test_conwip_with_several_people_and_empirical_work():
     d["steps"]["s1"]["work"] = {"dist": "empirical", "values": [0.5, 1.0, 4.0]}
     spec = vssim.StreamSpec.from_dict(d)
     plan = Plan.of(spec)
-    a = run_replication(plan, horizon=4000.0, warmup=0.0, seed=9, replication=0)
-    b = run_fast(plan, 4000.0, 0.0, 9, 0)
+    a = run_records("simpy", plan, horizon=4000.0, warmup=0.0, seed=9, replication=0)
+    b = run_records("fast", plan, 4000.0, 0.0, 9, 0)
     assert a.n_items > 2 * BLOCK
     assert_same_records(a, b)
     assert_same_log(a, b)
@@ -328,12 +330,12 @@ def test_penny_fab_runs_on_the_fast_engine(run):
     from vssim.model.spec import load_stream
 
     spec = load_stream(Path(__file__).parent.parent / "configs" / "stream" / "penny_fab.yaml")
-    assert qualifies(spec) == (True, "")
+    assert why_not(spec) is None
     for conwip in (1, 8, 20):
         spec_n = vssim.StreamSpec.from_dict({**spec.to_dict(), "release": {"policy": "conwip", "conwip": conwip}})
         plan = Plan.of(spec_n)
-        a = run_replication(plan, horizon=3000.0, warmup=0.0, seed=5, replication=0)
-        b = run_fast(plan, 3000.0, 0.0, 5, 0)
+        a = run_records("simpy", plan, horizon=3000.0, warmup=0.0, seed=5, replication=0)
+        b = run_records("fast", plan, 3000.0, 0.0, 5, 0)
         assert a.n_items > 100
         assert_same_records(a, b)
         check_people(spec_n, b)
@@ -422,8 +424,8 @@ NOT_QUALIFYING = [
 @pytest.mark.parametrize(("what", "d", "reason"), NOT_QUALIFYING, ids=[c[0] for c in NOT_QUALIFYING])
 def test_not_qualifying(what, d, reason, run):
     spec = vssim.StreamSpec.from_dict(d)
-    ok, why = qualifies(spec)
-    assert not ok
+    why = why_not(spec)
+    assert why is not None
     assert reason in why and "\n" not in why
     with pytest.raises(SpecError) as e:
         run(d, horizon=50, engine="fast")
@@ -490,21 +492,21 @@ def test_a_run_never_reuses_the_memory_of_live_records():
     from vssim.engines.maxplus.runs import Arena
 
     spec = vssim.StreamSpec.from_dict(line(rate=0.8))
-    kept = [run_fast(spec, 300.0, 0.0, seed, 0) for seed in range(3)]
+    kept = [run_records("fast", spec, 300.0, 0.0, seed, 0) for seed in range(3)]
     copies = [(r.visit_end.copy(), r.arrival_seq.copy()) for r in kept]
     for seed in range(3, 8):
-        run_fast(spec, 300.0, 0.0, seed, 0)              # dropped at once: its block is free again
+        run_records("fast", spec, 300.0, 0.0, seed, 0)              # dropped at once: its block is free again
     for r, (end, seq) in zip(kept, copies, strict=True):
         np.testing.assert_array_equal(r.visit_end, end)
         np.testing.assert_array_equal(r.arrival_seq, seq)
     blocks = len(Arena._blocks)
     for seed in range(8, 12):
-        run_fast(spec, 300.0, 0.0, seed, 0)
+        run_records("fast", spec, 300.0, 0.0, seed, 0)
     assert len(Arena._blocks) <= blocks                  # dropped runs' blocks were handed out again
-    b = run_fast(spec, 300.0, 0.0, 0, 0)                 # the same run again: the same numbers
+    b = run_records("fast", spec, 300.0, 0.0, 0, 0)                 # the same run again: the same numbers
     np.testing.assert_array_equal(b.visit_end, copies[0][0])
     Arena.release()                                      # forgets the kept blocks: the next run allocates
     assert Arena._blocks == []
-    c = run_fast(spec, 300.0, 0.0, 0, 0)
+    c = run_records("fast", spec, 300.0, 0.0, 0, 0)
     np.testing.assert_array_equal(c.visit_end, copies[0][0])
     np.testing.assert_array_equal(b.visit_end, copies[0][0])     # a released block stays with its records

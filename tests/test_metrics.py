@@ -35,9 +35,9 @@ from vssim.analysis.summary import (
     summarize,
     window_metrics,
 )
-from vssim.engines.maxplus.runs import run_fast
-from vssim.engines.simpy.engine import Plan, run_replication
+from vssim.engines.registry import run_records as engine_records
 from vssim.errors import DeadlockError
+from vssim.model.plan import Plan
 
 
 def bits(x) -> np.ndarray:
@@ -241,12 +241,12 @@ def assert_same_summary(records, **kw) -> None:
     assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
 
 
-def run_records(d: dict, sim: dict, engine) -> tuple[list, vssim.StreamSpec] | None:
+def run_records(d: dict, sim: dict, engine: str) -> tuple[list, vssim.StreamSpec] | None:
     spec = vssim.StreamSpec.from_dict(d)
     plan = Plan.of(spec)
     try:
-        return [engine(plan, horizon=sim.get("horizon"), warmup=sim.get("warmup", 0.0), seed=sim["seed"],
-                       replication=r) for r in range(sim.get("replications", 1))], spec
+        return [engine_records(engine, plan, horizon=sim.get("horizon"), warmup=sim.get("warmup", 0.0),
+                               seed=sim["seed"], replication=r) for r in range(sim.get("replications", 1))], spec
     except DeadlockError:
         return None
 
@@ -255,7 +255,7 @@ def run_records(d: dict, sim: dict, engine) -> tuple[list, vssim.StreamSpec] | N
 @given(qualifying(), st.sampled_from([None, 7.5]))
 def test_summary_of_fast_runs_is_numpys(case, planning_interval):
     d, sim = case
-    records, spec = run_records(d, sim, run_fast)
+    records, spec = run_records(d, sim, "fast")
     for recs in (records, records[:1]):
         assert_same_summary(recs, planning_interval=planning_interval, steady_state=not spec.arrivals.finite)
 
@@ -264,7 +264,7 @@ def test_summary_of_fast_runs_is_numpys(case, planning_interval):
 @given(streams(), st.sampled_from([None, 7.5]))
 def test_summary_of_simpy_runs_is_numpys(case, planning_interval):
     d, sim = case
-    out = run_records(d, sim, run_replication)
+    out = run_records(d, sim, "simpy")
     if out is None:
         return
     records, spec = out
@@ -279,7 +279,7 @@ def test_summary_of_the_benchmark_line_with_a_warmup_is_numpys():
          "steps": {f"s{j}": {"pool": f"p{j}", "work": {"dist": "exponential", "mean": 1.0}} for j in range(5)}}
     plan = Plan.of(vssim.StreamSpec.from_dict(d))
     for warmup in (0.0, 333.3):
-        recs = [run_fast(plan, 5000.0, warmup, 7, r) for r in range(2)]
+        recs = [engine_records("fast", plan, 5000.0, warmup, 7, r) for r in range(2)]
         assert_same_summary(recs[:1])
         assert_same_summary(recs)
 
@@ -292,7 +292,7 @@ def test_summary_without_kept_scratch_memory_is_the_same(monkeypatch):
          "pools": {"a": 2, "b": 1}, "steps": {"one": {"pool": "a", "work": {"dist": "exponential", "mean": 1.0}},
                                              "two": {"pool": "b", "work": {"dist": "gamma", "mean": 1.0, "cv": 0.5}}}}
     plan = Plan.of(vssim.StreamSpec.from_dict(d))
-    for engine in (run_fast, run_replication):
-        recs = [engine(plan, horizon=800.0, warmup=50.0, seed=2, replication=r) for r in range(2)]
+    for engine in ("fast", "simpy"):
+        recs = [engine_records(engine, plan, horizon=800.0, warmup=50.0, seed=2, replication=r) for r in range(2)]
         assert_same_summary(recs[:1])
         assert_same_summary(recs)

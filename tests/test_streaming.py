@@ -21,7 +21,7 @@ from test_invariants import HypothesisChooser, build_stream
 
 import vssim
 from vssim.analysis.sketch import ALPHA, QuantileSketch
-from vssim.engines.simpy.engine import Replication
+from vssim.analysis.streaming import RunStats
 from vssim.errors import DeadlockError, SpecError
 
 QUANTILE_KEYS = ("p50", "p85", "p95", "lead_time_p85")
@@ -99,7 +99,7 @@ def assert_same_summary(full: dict, streaming: dict) -> None:
 @pytest.fixture
 def small_flush(monkeypatch):
     """Flush every few items, so that slots are reused and visits compacted many times a run."""
-    monkeypatch.setattr(Replication, "FLUSH", 7)
+    monkeypatch.setattr(RunStats, "flush_every", 7)
 
 
 @pytest.mark.parametrize("name", ["dvs_basic", "team_kanban", "functional_silos", "penny_fab", "mm1"])
@@ -134,11 +134,11 @@ def test_streaming_equals_full_on_random_streams(data, flush):
     """Random streams (shared pools, rework, batches, cadences, limits, classes, rejections)."""
     d, sim = build_stream(HypothesisChooser(data.draw), size=2)
     assume(d["arrivals"]["process"] != "backlog")
-    saved, Replication.FLUSH = Replication.FLUSH, flush
+    saved, RunStats.flush_every = RunStats.flush_every, flush
     try:
         full, streaming = _both(d, sim, "simpy")
     finally:
-        Replication.FLUSH = saved
+        RunStats.flush_every = saved
     if full is not None:
         assert_same_summary(full.summary, streaming.summary)
 
@@ -199,12 +199,12 @@ LINE = {"name": "line", "arrivals": {"process": "poisson", "rate": 0.8}, "pools"
 def test_streaming_memory_does_not_grow_with_the_run(engine, d, monkeypatch):
     """Peak memory of a run 4x as long: about the same streaming, about 4x full.
 
-    The state a streaming run holds is a few flushes' worth of items (`Replication.FLUSH`) or a
+    The state a streaming run holds is a few flushes' worth of items (`RunStats.flush_every`) or a
     block (`fast_streaming.CHUNK`): both runs are made several times longer than that.
     """
     import vssim.engines.maxplus.streaming as fs
 
-    monkeypatch.setattr(Replication, "FLUSH", 128)
+    monkeypatch.setattr(RunStats, "flush_every", 128)
     monkeypatch.setattr(fs, "CHUNK", 4096)
     spec = vssim.StreamSpec.from_dict(d)
     n = 8_000 if engine == "simpy" else 200_000
@@ -262,15 +262,18 @@ def test_streaming_result_has_no_rows_and_saves_what_it_has(tmp_path):
 
 def test_streaming_progress_reaches_one():
     spec = vssim.load_stream("configs/stream/dvs_basic.yaml")
-    from vssim.engines.simpy.engine import Plan
-    from vssim.run.simulate import _streaming_runner
+    from vssim.engines.registry import ENGINES
+    from vssim.model.plan import Plan
+    from vssim.model.settings import Settings
 
     for engine, name in (("simpy", "dvs_basic"), ("fast", "mm1")):
         spec = vssim.load_stream(f"configs/stream/{name}.yaml")
         plan = Plan.of(spec)
         ticks = []
-        _streaming_runner(plan, engine, 1, None)(plan, horizon=3000.0, warmup=0.0, seed=0, replication=0,
-                                                 progress=ticks.append)
+        settings = Settings(horizon=3000.0, warmup=0.0, replications=1, seed=0, stats="streaming")
+        sink = RunStats.for_plan(plan, replication=0, seed=0, warmup=0.0, horizon=3000.0, batches=True,
+                                 planning_interval=None)
+        ENGINES[engine].run(plan, settings, 0, sink, ticks.append)
         assert math.isclose(sum(ticks), 1.0, rel_tol=1e-9) and all(t > 0 for t in ticks)
 
 

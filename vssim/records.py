@@ -1,15 +1,62 @@
 """What one replication leaves behind: tidy per-item and per-visit arrays (ciw's "records out").
 
-The engine fills these; metrics, reports and the event log are computed from them and never
-from the engine's internal state, so any engine that produces the same records is
-interchangeable.
+An engine hands its items and visits to a `RecordSink`: a `RecordsBuilder`, which makes the
+`Records` of a full run, or the running totals of a streaming run
+(`vssim.analysis.streaming.RunStats`). Metrics, reports and the event log are computed from
+`Records` and never from an engine's state, so engines that produce the same records are
+interchangeable; an engine never knows which sink it feeds, only how often the sink wants
+blocks (`flush_every`) and which columns it reads (`needs`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from vssim.model.plan import Plan
+
+ITEM_COLUMNS: Mapping[str, type] = {
+    "item_type": np.int64, "item_priority": np.int64, "item_size": np.float64, "item_value": np.float64,
+    "arrival": np.float64, "commit": np.float64, "done": np.float64, "touch": np.float64,
+    "rework_count": np.int64, "arrival_seq": np.int64, "commit_seq": np.int64, "done_seq": np.int64,
+}
+"""The item columns of `Records` and their types: one row per item, in item order (arrival order)."""
+VISIT_COLUMNS: Mapping[str, type] = {
+    "visit_item": np.int64, "visit_step": np.int64, "visit_enter": np.float64, "visit_ready": np.float64,
+    "visit_start": np.float64, "visit_end": np.float64, "visit_leave": np.float64, "visit_person": np.int64,
+    "visit_work": np.float64, "visit_reworked": np.bool_, "visit_start_seq": np.int64, "visit_end_seq": np.int64,
+}
+"""The visit columns: one row per visit of an item to a step, in the order items entered columns."""
+
+
+class RecordSink(Protocol):
+    """Where an engine puts what a replication leaves behind.
+
+    `flush_every`: items the sink takes at a time (None: all of them once, when the run is over);
+    an engine may hand over finished items in blocks of about this many and forget them.
+    `needs`: the columns the sink reads (an engine may leave the others out). Columns are passed
+    by name (`ITEM_COLUMNS`, `VISIT_COLUMNS`); a block's `visit_item` numbers its items in the
+    order the engine added them.
+    """
+
+    flush_every: int | None
+    needs: frozenset[str]
+
+    def add_items(self, **columns: np.ndarray) -> None:
+        """Items that will not change any more (their rows, by column name)."""
+
+    def add_visits(self, **columns: np.ndarray) -> None:
+        """Visits that will not change any more."""
+
+    def add_rejected(self, times: np.ndarray) -> None:
+        """Arrival times of items refused at a full backlog."""
+
+    def close(self, end: float) -> object:
+        """The run is over at time `end`: what the sink made of it (`Records`, running totals)."""
 
 
 @dataclass
@@ -53,8 +100,7 @@ class Records:
     done_seq: np.ndarray
     visit_start_seq: np.ndarray
     visit_end_seq: np.ndarray
-    class_names: list[str] = field(default_factory=list)
-    flushed_batches: int = 0
+    class_names: list[str]
 
     @property
     def n_items(self) -> int:
@@ -131,6 +177,61 @@ class Records:
         log = log.sort_values("_order", kind="stable").drop(columns="_order")
         log.insert(0, "replication", rep)
         return log.reset_index(drop=True)
+
+
+class RecordsBuilder:
+    """The `RecordSink` of a full run: the one place `Records` are made.
+
+    One block of items and one of visits (an engine that flushes once) are kept as they are,
+    without a copy; several blocks are joined in the order they came.
+    """
+
+    flush_every = None
+    needs = frozenset(ITEM_COLUMNS) | frozenset(VISIT_COLUMNS)
+
+    def __init__(self, plan: Plan, *, replication: int, seed: int, warmup: float):
+        from vssim.model.spec import CLASSES_OF_SERVICE
+
+        spec = plan.spec
+        self._fixed = dict(
+            replication=replication, seed=seed, warmup=float(warmup),
+            step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
+            person_pool=np.array(plan.person_pool, dtype=np.int64),
+            step_capacity=np.array(plan.step_capacity, dtype=np.int64),
+            class_names=list(CLASSES_OF_SERVICE))
+        self._items: list[dict] = []
+        self._visits: list[dict] = []
+        self._rejected: list[np.ndarray] = []
+
+    def add_items(self, **columns: np.ndarray) -> None:
+        self._items.append(_only(columns, ITEM_COLUMNS, "item"))
+
+    def add_visits(self, **columns: np.ndarray) -> None:
+        self._visits.append(_only(columns, VISIT_COLUMNS, "visit"))
+
+    def add_rejected(self, times: np.ndarray) -> None:
+        self._rejected.append(np.asarray(times, dtype=np.float64))
+
+    def close(self, end: float) -> Records:
+        rejected = (self._rejected[0] if len(self._rejected) == 1
+                    else np.concatenate(self._rejected) if self._rejected else np.zeros(0))
+        return Records(end=end, **self._fixed, **_joined(self._items, ITEM_COLUMNS),
+                       **_joined(self._visits, VISIT_COLUMNS), rejected_times=rejected)
+
+
+def _only(columns: dict, schema: Mapping[str, type], what: str) -> dict:
+    missing = set(schema) - set(columns)
+    if missing:
+        raise TypeError(f"{what} columns missing: {', '.join(sorted(missing))}")
+    return {k: columns[k] for k in schema}
+
+
+def _joined(blocks: list[dict], schema: Mapping[str, type]) -> dict:
+    if len(blocks) == 1:
+        return blocks[0]
+    if not blocks:
+        return {k: np.zeros(0, dtype=t) for k, t in schema.items()}
+    return {k: np.concatenate([b[k] for b in blocks]) for k in schema}
 
 
 def _log(case, activity, lifecycle, timestamp, resource, seq) -> pd.DataFrame:

@@ -112,11 +112,18 @@ def _i64(x) -> np.ndarray:
 
 
 class RunStats:
-    """Running totals of one replication over the window [warmup, end] (end: the horizon).
+    """Running totals of one replication over the window [warmup, end] (end: the horizon): the
+    `RecordSink` of a streaming run (`vssim.records`).
 
     `batches`: also keep the `BATCHES` batch-means windows (a single replication's intervals).
     `planning_interval`: the PI length for flow predictability (None: a tenth of the window).
     """
+
+    flush_every = 1 << 13
+    """An engine hands finished items over once about this many are done."""
+    needs = frozenset({"arrival", "commit", "done", "touch", "item_type", "item_value", "visit_step", "visit_enter",
+                       "visit_ready", "visit_start", "visit_end", "visit_leave", "visit_work", "visit_reworked",
+                       "visit_person"})
 
     def __init__(self, *, replication: int, seed: int, warmup: float, end: float, step_names: list[str],
                  type_names: list[str], pool_names: list[str], person_pool: np.ndarray, step_capacity: np.ndarray,
@@ -143,37 +150,49 @@ class RunStats:
         self.rejected = 0
         self.lead = QuantileSketch()
         self.flow = QuantileSketch()
-        self.items_seen = 0
-        self.visits_seen = 0
 
-    def add_items(self, arrival, commit, done, touch, itype, value) -> None:
+    @classmethod
+    def for_plan(cls, plan, *, replication: int, seed: int, warmup: float, horizon: float, batches: bool,
+                 planning_interval: float | None) -> RunStats:
+        """The totals of one replication of `plan` (a `vssim.model.Plan`) over [warmup, horizon]."""
+        spec = plan.spec
+        return cls(replication=replication, seed=seed, warmup=warmup, end=float(horizon),
+                   step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
+                   person_pool=plan.person_pool, step_capacity=plan.step_capacity, batches=batches,
+                   planning_interval=planning_interval)
+
+    def add_items(self, *, arrival, commit, done, touch, item_type, item_value, **_) -> None:
         """Items that will not change any more (done, rejected apart, or still open at the end)."""
         n = len(arrival)
         if not n:
             return
         lead, flow = np.empty(n), np.empty(n)
-        ns = _kernels()(_f64(arrival), _f64(commit), _f64(done), _f64(touch), _i64(itype), _f64(value),
+        ns = _kernels()(_f64(arrival), _f64(commit), _f64(done), _f64(touch), _i64(item_type), _f64(item_value),
                            self.warmup, self.end, self.edges, self.pi, self.n_pi, self.sums, self.counts,
                            self.bsums, self.bcounts, self.by_type, self.delivered, lead, flow)
         self.lead.add(lead[:ns])
         self.flow.add(flow[:ns])
-        self.items_seen += n
 
-    def add_visits(self, step, enter, ready, start, end, leave, work, reworked, person) -> None:
+    def add_visits(self, *, visit_step, visit_enter, visit_ready, visit_start, visit_end, visit_leave, visit_work,
+                   visit_reworked, visit_person, **_) -> None:
         """Visits that will not change any more (their item is done, or the run is over)."""
-        if not len(step):
+        if not len(visit_step):
             return
-        sums, counts, pools, _ = visit_totals(step, enter, ready, start, end, leave, work, reworked, person,
+        sums, counts, pools, _ = visit_totals(visit_step, visit_enter, visit_ready, visit_start, visit_end,
+                                              visit_leave, visit_work, visit_reworked, visit_person,
                                               self.person_pool, len(self.step_names), len(self.pool_names),
                                               self.warmup, self.end)
         self.step_sums += sums
         self.step_counts += counts
         self.pool_busy += pools
-        self.visits_seen += len(step)
 
     def add_rejected(self, times) -> None:
         t = np.asarray(times, dtype=np.float64)
         self.rejected += int(((t >= self.warmup) & (t < self.end)).sum())
+
+    def close(self, end: float) -> RunStats:
+        """The totals themselves (their window ends at the horizon, fixed before the run)."""
+        return self
 
     # ------------------------------------------------------------------ results
     @staticmethod

@@ -22,8 +22,9 @@ from omegaconf import DictConfig, OmegaConf
 from vssim.analysis.objective import Objective
 from vssim.errors import SpecError, VssimError
 from vssim.files import write_atomic
+from vssim.model.settings import Settings
 from vssim.model.spec import StreamSpec
-from vssim.run.experiment import Settings, run_experiment
+from vssim.run.experiment import run_experiment
 from vssim.run.simulate import check_settings
 from vssim.scenarios.scenario import Scenario
 
@@ -66,8 +67,7 @@ def run_config(cfg: DictConfig, out_dir: str | Path) -> dict:
     settings = Settings(horizon=sim.horizon, warmup=sim.warmup, replications=sim.replications, seed=sim.seed,
                         engine=sim.engine, planning_interval=sim.planning_interval, progress=sim.get("progress"),
                         stats=sim.get("stats", "full"))
-    check_settings(spec, settings.horizon, settings.warmup, settings.replications, settings.seed, settings.engine,
-                   settings.planning_interval, settings.stats)
+    check_settings(spec, settings)
     report_cfg = cfg.get("report") or {}
     compare_cfg = cfg.get("compare")
     compare_names = None

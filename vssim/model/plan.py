@@ -28,6 +28,7 @@ class Plan:
     dependency_p: list[float]
     step_pools: list[list[int]]
     pool_sizes: list[int]
+    step_capacity: list[int]             # people who may work each step (the sum of its pools' sizes)
     pool_steps: list[list[int]]          # steps each pool serves, in its dispatch order
     pool_fifo: list[bool]
     person_pool: list[int]
@@ -72,6 +73,7 @@ class Plan:
             dependency_p=[s.dependency.probability if s.dependency else 0.0 for s in steps],
             step_pools=step_pools,
             pool_sizes=[pool.size for pool in spec.pools.values()],
+            step_capacity=[sum(list(spec.pools.values())[p].size for p in pools) for pools in step_pools],
             pool_steps=pool_steps,
             pool_fifo=pool_fifo,
             person_pool=person_pool,

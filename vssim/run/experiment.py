@@ -15,29 +15,16 @@ from pathlib import Path
 
 from vssim.analysis.result import SimResult
 from vssim.files import write_atomic
+from vssim.model.settings import Settings
 from vssim.model.spec import StreamSpec
 from vssim.run.simulate import simulate
 from vssim.scenarios.scenario import BASELINE, Context, Scenario, compose
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Simulation settings shared by every alternative of an experiment (`sim.*`)."""
-
-    horizon: float | None = 2000.0
-    warmup: float = 200.0
-    replications: int = 10
-    seed: int = 1
-    engine: str = "simpy"
-    planning_interval: float | None = None
-    progress: bool | None = None
-    stats: str = "full"                 # full: every item row; streaming: running totals (vssim/analysis/streaming.py)
-
-    def context(self) -> Context:
-        """What structural transforms may use (pilot runs of elevate_constraint)."""
-        finite_horizon = self.horizon
-        return Context(seed=self.seed, horizon=finite_horizon, warmup=self.warmup,
-                       replications=min(self.replications, 3), stats=self.stats)
+def context(settings: Settings) -> Context:
+    """What structural transforms may use (pilot runs of elevate_constraint)."""
+    return Context(seed=settings.seed, horizon=settings.horizon, warmup=settings.warmup,
+                   replications=min(settings.replications, 3), stats=settings.stats)
 
 
 @dataclass
@@ -75,7 +62,7 @@ def alternatives(scenarios: Mapping[str, Scenario], names: Sequence[str] | None)
 
 def run_one(spec: StreamSpec, scenario: Scenario, settings: Settings) -> SimResult:
     """Apply a scenario to a stream and simulate it."""
-    changed = scenario.apply(spec, context=settings.context())
+    changed = scenario.apply(spec, context=context(settings))
     return simulate(changed, horizon=settings.horizon, warmup=settings.warmup, replications=settings.replications,
                     seed=settings.seed, engine=settings.engine, planning_interval=settings.planning_interval,
                     scenario=scenario.name, progress=settings.progress, stats=settings.stats)

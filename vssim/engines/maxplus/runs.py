@@ -31,55 +31,13 @@ import numpy as np
 
 from vssim.compiled import njit
 from vssim.engines.random import BLOCK, generator
-from vssim.engines.simpy.engine import Plan
 from vssim.errors import SpecError
 from vssim.model.distributions import parse_distribution
-from vssim.model.spec import CLASSES_OF_SERVICE, StreamSpec
-from vssim.records import Records
+from vssim.model.plan import Plan
+from vssim.model.spec import StreamSpec
+from vssim.records import RecordSink
 
-__all__ = ["qualifies", "run_fast"]
-
-
-# --------------------------------------------------------------------------- which streams
-def qualifies(spec: StreamSpec | Plan) -> tuple[bool, str]:
-    """Whether the fast engine computes this stream exactly; if not, the reason (one line)."""
-    if isinstance(spec, Plan):
-        spec = spec.spec
-    rel = spec.release
-    if rel.backlog_limit is not None:
-        return False, (f"release.backlog_limit is {rel.backlog_limit}: rejecting arrivals needs the event engine")
-    classes = sorted({t.class_of_service for t in spec.item_types.values()})
-    if len(classes) > 1:
-        return False, (f"item_types have several classes of service ({', '.join(classes)}): "
-                       "priority queues are not FIFO")
-    users: dict[str, str] = {}
-    for s in spec.steps.values():
-        where = f"steps.{s.name}"
-        if s.types is not None:
-            return False, f"{where}.types: routing by item type"
-        if len(s.pools) > 1:
-            return False, f"{where}.pool: draws on several pools ({', '.join(s.pools)})"
-        p = s.pools[0]
-        if p in users:
-            return False, f"pools.{p}: shared by steps {users[p]} and {s.name}"
-        users[p] = s.name
-        if s.rework is not None and s.rework.probability > 0:
-            return False, f"{where}.rework: rework loops"
-        if s.dependency is not None and s.dependency.probability > 0:
-            return False, f"{where}.dependency: random dependency delays reorder items"
-        if s.handoff is not None and not s.handoff.is_deterministic:
-            return False, f"{where}.handoff: a random handoff ({s.handoff.name}) reorders items"
-        if s.batch > 1:
-            return False, f"{where}.batch: transfer batches"
-        if s.cadence is not None:
-            return False, f"{where}.cadence: release cadences"
-        if s.wip_limit is not None and (rel.conwip is None or s.wip_limit < rel.conwip):
-            return False, (f"{where}.wip_limit: a column limit that can bind (blocking); "
-                           "limits >= release.conwip are fine")
-    for p in users:
-        if spec.pools[p].interruptions is not None:
-            return False, f"pools.{p}.interruptions: interruptions"
-    return True, ""
+__all__ = ["run_fast"]
 
 
 # --------------------------------------------------------------------------- random numbers
@@ -899,14 +857,11 @@ def _conwip_line(saturated, arrival, W, scale, size, hand, people, conwip, h, ke
 
 
 # --------------------------------------------------------------------------- the run
-def run_fast(plan_or_spec: Plan | StreamSpec, horizon: float | None, warmup: float = 0.0, seed: int = 0,
-             replication: int = 0) -> Records:
-    """One replication of a qualifying stream, the same records as `vssim.engines.simpy.engine.run_replication`."""
+def run_fast(plan_or_spec: Plan | StreamSpec, sink: RecordSink, horizon: float | None, warmup: float = 0.0,
+             seed: int = 0, replication: int = 0) -> object:
+    """One replication of a qualifying stream into `sink` (the same records as the SimPy engine's)."""
     plan = plan_or_spec if isinstance(plan_or_spec, Plan) else Plan.of(plan_or_spec)
     spec = plan.spec
-    ok, why = qualifies(spec)
-    if not ok:
-        raise SpecError("sim.engine", message=f"'fast' cannot run stream {spec.name!r}: {why}")
     a = spec.arrivals
     if horizon is None and not a.finite:
         raise SpecError("sim.horizon", f"a positive number ({a.process} arrivals never end)", horizon)
@@ -930,14 +885,14 @@ def run_fast(plan_or_spec: Plan | StreamSpec, horizon: float | None, warmup: flo
         given_size = list(a.sizes[: len(arrival)])
 
     if (people == 1).all():
-        return _run_line(plan, steps, seed, rep, arrival, hand, conwip, h, horizon, warmup, given_type, given_size)
+        return _run_line(plan, sink, steps, seed, rep, arrival, hand, conwip, h, horizon, given_type, given_size)
     if arrival is None and not saturated:
         arrival = _arrival_times(spec, seed, rep, h)
     if conwip:
         out = _run_conwip(plan, steps, seed, rep, arrival, hand, people, conwip, h, given_type, given_size)
     else:
         out = _run_multi(plan, steps, seed, rep, arrival, hand, people, given_type, given_size)
-    return _records(plan, out, h, horizon, warmup, seed, rep)
+    return _records(plan, sink, out, h, horizon)
 
 
 _SCRATCH = threading.local()
@@ -1015,8 +970,8 @@ def _line_out(n: int, m: int, keep_ready: bool) -> tuple[Arena, tuple[np.ndarray
                    arena.empty((5, nm), np.int64))
 
 
-def _run_line(plan: Plan, steps, seed: int, rep: int, arrival, hand, conwip: int, h: float, horizon,
-              warmup: float, given_type=None, given_size=None) -> Records:
+def _run_line(plan: Plan, sink: RecordSink, steps, seed: int, rep: int, arrival, hand, conwip: int, h: float,
+              horizon, given_type=None, given_size=None) -> object:
     """One person per step (push, CONWIP, saturated): `_line`, straight into the records.
 
     `arrival` None: open arrivals, drawn here as gaps when `_gap_count` can say how many (else
@@ -1092,12 +1047,7 @@ def _run_line(plan: Plan, steps, seed: int, rep: int, arrival, hand, conwip: int
         if a.finite and items and (a.process == "backlog" or items == len(a.times)) and ndone == items:
             stop = float(top)
     itype, size = itype[:items], size[:items]
-    caps = [sum(plan.pool_sizes[p] for p in pools) for pools in plan.step_pools]
-    return Records(
-        replication=rep, seed=seed, warmup=float(warmup), end=stop,
-        step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
-        person_pool=np.array(plan.person_pool, dtype=np.int64),
-        step_capacity=np.array(caps, dtype=np.int64),
+    return _to_sink(sink, stop, dict(
         item_type=itype,
         item_priority=_by_type(plan.type_priority, itype, arena.empty(items, np.int64)),
         item_size=size,
@@ -1111,11 +1061,7 @@ def _run_line(plan: Plan, steps, seed: int, rep: int, arrival, hand, conwip: int
         visit_leave=end,                       # nobody is blocked: an item leaves when its work ends
         visit_person=person, visit_work=work,
         visit_reworked=arena.zeros(nv, dtype=bool),
-        rejected_times=np.zeros(0),
-        visit_start_seq=sseq, visit_end_seq=eseq,
-        class_names=list(CLASSES_OF_SERVICE),
-        flushed_batches=0,
-    )
+        visit_start_seq=sseq, visit_end_seq=eseq))
 
 
 def _by_type(values, itype: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -1268,7 +1214,7 @@ class Run:
     arena: Arena                        # the rest of the run's block, for the records
 
 
-def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, rep: int) -> Records:
+def _records(plan: Plan, sink: RecordSink, run: Run, h: float, horizon) -> object:
     spec = plan.spec
     n, m = run.S.shape
     done_t = run.end[:, -1].copy()
@@ -1308,13 +1254,8 @@ def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, 
         a = spec.arrivals
         if a.finite and n and (a.process == "backlog" or n == len(a.times)) and bool((done_t < h).all()):
             stop = float(done_t.max())
-    caps = [sum(plan.pool_sizes[p] for p in pools) for pools in plan.step_pools]
     itype = run.itype
-    return Records(
-        replication=rep, seed=seed, warmup=float(warmup), end=stop,
-        step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
-        person_pool=np.array(plan.person_pool, dtype=np.int64),
-        step_capacity=np.array(caps, dtype=np.int64),
+    return _to_sink(sink, stop, dict(
         item_type=itype,
         item_priority=np.take(np.array(plan.type_priority, dtype=np.int64), itype, out=arena.empty(n, np.int64)),
         item_size=run.size,
@@ -1327,8 +1268,12 @@ def _records(plan: Plan, run: Run, h: float, horizon, warmup: float, seed: int, 
         visit_leave=v_end,                     # nobody is blocked: an item leaves when its work ends
         visit_person=v_person, visit_work=v_work,
         visit_reworked=arena.zeros(nv, dtype=bool),
-        rejected_times=np.zeros(0),
-        visit_start_seq=v_sseq, visit_end_seq=v_eseq,
-        class_names=list(CLASSES_OF_SERVICE),
-        flushed_batches=0,
-    )
+        visit_start_seq=v_sseq, visit_end_seq=v_eseq))
+
+
+def _to_sink(sink: RecordSink, end: float, columns: dict) -> object:
+    """A whole run's items and visits to the sink, in one block each."""
+    sink.add_items(**{k: v for k, v in columns.items() if not k.startswith("visit_")})
+    sink.add_visits(**{k: v for k, v in columns.items() if k.startswith("visit_")})
+    sink.add_rejected(np.zeros(0))
+    return sink.close(end)

@@ -14,35 +14,17 @@ import math
 
 import numpy as np
 
-from vssim.analysis.streaming import RunStats
 from vssim.compiled import njit
-from vssim.engines.maxplus.runs import SPLITTABLE, qualifies
+from vssim.engines.maxplus.runs import SPLITTABLE
 from vssim.engines.random import BLOCK, Draws, generator
-from vssim.engines.simpy.engine import Plan
 from vssim.model.distributions import parse_distribution
+from vssim.model.plan import Plan
+from vssim.records import RecordSink
 
-__all__ = ["run_fast_streaming", "streaming_qualifies"]
+__all__ = ["run_fast_streaming"]
 
 CHUNK = 16 * BLOCK
 """Items per block: a multiple of BLOCK (so block-wise draws stay the same), ~3 MB of arrays."""
-
-OPEN = ("poisson", "renewal", "deterministic", "saturated")
-
-
-def streaming_qualifies(plan_or_spec) -> tuple[bool, str]:
-    """Whether `run_fast_streaming` runs this stream; if not, why (one line)."""
-    spec = plan_or_spec.spec if isinstance(plan_or_spec, Plan) else plan_or_spec
-    ok, why = qualifies(spec)
-    if not ok:
-        return ok, why
-    if spec.arrivals.process not in OPEN:
-        return False, f"arrivals.process is {spec.arrivals.process}: streaming runs open arrivals to a horizon"
-    for s in spec.steps.values():
-        c = spec.pools[s.pools[0]].size
-        if c > 1:
-            return False, f"steps.{s.name} has {c} people: the streaming fast engine runs one person per step"
-    return True, ""
-
 
 class _Source:
     """The next draws of one random source, in the calls the full engines make."""
@@ -115,9 +97,10 @@ def _block(k0, arrival, S, hand, conwip, saturated, h, prev, ring, first_person,
     return n, nv
 
 
-def run_fast_streaming(plan: Plan, stats: RunStats, *, horizon: float, seed: int, replication: int,
-                       progress=None) -> RunStats:
-    """One streaming replication of a qualifying line (`streaming_qualifies`) into `stats`."""
+def run_fast_streaming(plan: Plan, sink: RecordSink, *, horizon: float, seed: int, replication: int,
+                       progress=None) -> object:
+    """One replication of a line with one person per step into `sink`, in blocks of `CHUNK` items
+    (`vssim.engines.maxplus.engine.why_not` with streaming); returns what `sink.close` returns."""
     spec = plan.spec
     rep = replication
     h = float(horizon)
@@ -188,10 +171,11 @@ def run_fast_streaming(plan: Plan, stats: RunStats, *, horizon: float, seed: int
         cut = n if saturated else int(np.searchsorted(arrival, h, side="left"))
         items, nv = _block(k0, arrival[:cut], S[:cut], hand, conwip, saturated, h, prev, ring, first_person,
                            commit, done, touch, v_step, v_enter, v_ready, v_start, v_end, v_work, v_person)
-        stats.add_items(arrival[:items], commit[:items], done[:items], touch[:items], itype[:items],
-                        values[itype[:items]])
-        stats.add_visits(v_step[:nv], v_enter[:nv], v_ready[:nv], v_start[:nv], v_end[:nv], v_end[:nv],
-                         v_work[:nv], no_rework[:nv], v_person[:nv])
+        sink.add_items(arrival=arrival[:items], commit=commit[:items], done=done[:items], touch=touch[:items],
+                       item_type=itype[:items], item_value=values[itype[:items]])
+        sink.add_visits(visit_step=v_step[:nv], visit_enter=v_enter[:nv], visit_ready=v_ready[:nv],
+                        visit_start=v_start[:nv], visit_end=v_end[:nv], visit_leave=v_end[:nv],
+                        visit_work=v_work[:nv], visit_reworked=no_rework[:nv], visit_person=v_person[:nv])
         k0 += items
         now = float(arrival[items - 1]) if items else h
         if progress is not None and math.isfinite(now):
@@ -203,4 +187,4 @@ def run_fast_streaming(plan: Plan, stats: RunStats, *, horizon: float, seed: int
             break
     if progress is not None and reached < h:
         progress((h - reached) / h)
-    return stats
+    return sink.close(h)

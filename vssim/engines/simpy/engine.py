@@ -29,7 +29,6 @@ import heapq
 import math
 from array import array
 from collections import deque
-from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
@@ -37,23 +36,20 @@ import simpy
 from vssim.engines.random import Draws, Uniforms, generator
 from vssim.errors import DeadlockError
 from vssim.model.plan import UNLIMITED, Plan
-from vssim.model.spec import CLASSES_OF_SERVICE
-from vssim.records import Records
+from vssim.model.settings import Settings
+from vssim.records import RecordSink
 
-if TYPE_CHECKING:
-    from vssim.analysis.streaming import RunStats
 
 class Replication:
     """One replication. `run()` returns its `Records`."""
 
-    def __init__(self, plan: Plan, *, horizon: float | None, warmup: float, seed: int, replication: int,
-                 progress=None, stats: RunStats | None = None):
+    def __init__(self, plan: Plan, settings: Settings, replication: int, sink: RecordSink, progress=None):
         self.plan = plan
-        self.stats = stats                  # streaming: finished items go there, their slots are reused
+        self.sink = sink                    # flush_every: finished items go there in slices, their slots reused
         self.spec = spec = plan.spec
-        self.horizon = horizon
-        self.warmup = warmup
-        self.seed = seed
+        self.horizon = settings.horizon
+        self.warmup = float(settings.warmup)
+        self.seed = seed = int(settings.seed)
         self.rep = replication
         self.progress = progress
         self.env = simpy.Environment()
@@ -107,7 +103,6 @@ class Replication:
         self.seq = 0
         self.order = 0                      # causal event counter for the event log
         self.arrivals_done = False
-        self.flushed = 0
 
         # item records, by slot: the item number of slot i is ident[i] (the same number in a full
         # run; a streaming run gives the slots of finished items to new ones)
@@ -593,7 +588,6 @@ class Replication:
             # a partial batch fills its column and its mates cannot get in: it can never
             # grow, so it leaves as it is
             group, self.outgoing[k] = self.outgoing[k], []
-            self.flushed += 1
             self._release(k, group)
             return
         seen = {k}
@@ -637,7 +631,6 @@ class Replication:
         for k in range(n - 1, -1, -1):
             if self.outgoing[k]:
                 group, self.outgoing[k] = self.outgoing[k], []
-                self.flushed += 1
                 self._release(k, group)
                 if not self.busy and not self.timers:
                     self._check_frozen()
@@ -658,7 +651,7 @@ class Replication:
                   " raise a wip_limit in the cycle or send rework to a column with room.")
 
     # ------------------------------------------------------------------ run
-    def run(self) -> Records:
+    def run(self) -> object:
         spec, env = self.spec, self.env
         a = spec.arrivals
         if a.process in ("poisson", "renewal", "deterministic"):
@@ -678,9 +671,9 @@ class Replication:
         else:  # saturated
             self._commit()
         self._check_frozen()
-        if self.stats is not None:
+        if self.sink.flush_every:
             self._run_streaming()
-            return self.stats
+            return self.sink.close(float(self.horizon))
         if self.horizon is None:
             env.run()
             end = env.now
@@ -698,9 +691,6 @@ class Replication:
         return self._records(end)
 
     # ------------------------------------------------------------------ streaming
-    FLUSH = 1 << 13
-    """A streaming run hands finished items to its `RunStats` once about this many are done."""
-
     def _run_streaming(self) -> None:
         """Run to the horizon in slices; between two, finished items leave for the running totals.
 
@@ -708,6 +698,7 @@ class Replication:
         the engine holds the items in progress and at most a few slices of finished ones.
         """
         env, horizon = self.env, float(self.horizon)
+        flush = self.sink.flush_every
         dt = horizon / 1000.0
         t = 0.0
         while t < horizon:
@@ -716,8 +707,8 @@ class Replication:
             if self.progress is not None:
                 self.progress((nxt - t) / horizon)
             t = nxt
-            if self.done_pending >= self.FLUSH:
-                ratio = self.done_pending / self.FLUSH
+            if self.done_pending >= flush:
+                ratio = self.done_pending / flush
                 if ratio > 2.0:
                     dt /= 2.0
                 self._flush()
@@ -728,7 +719,7 @@ class Replication:
     def _flush(self, final: bool = False) -> None:
         """Give done and rejected items (all items when `final`) and their visits to the stats,
         free their slots, compact the visit arrays and forget the draws no item can ask for."""
-        stats, plan = self.stats, self.plan
+        sink, plan = self.sink, self.plan
         self.done_pending = 0
         arrival = np.array(self.arrival)
         live = ~np.isnan(arrival)
@@ -737,17 +728,18 @@ class Replication:
         out = live & (~np.isnan(done) | (itype < 0)) if not final else live
         gone = out & (itype >= 0)                        # rejected items are only counted
         idx = np.flatnonzero(gone)
-        stats.add_items(arrival[idx], np.array(self.commit_t)[idx], done[idx], np.array(self.touch)[idx],
-                        itype[idx], np.asarray(plan.type_value, dtype=float)[itype[idx]])
-        stats.add_rejected(np.frombuffer(self.rejected, dtype=np.float64) if len(self.rejected) else [])
+        sink.add_items(arrival=arrival[idx], commit=np.array(self.commit_t)[idx], done=done[idx],
+                       touch=np.array(self.touch)[idx], item_type=itype[idx],
+                       item_value=np.asarray(plan.type_value, dtype=float)[itype[idx]])
+        sink.add_rejected(np.frombuffer(self.rejected, dtype=np.float64) if len(self.rejected) else [])
         del self.rejected[:]
         # visits of the items that leave; the rest move to the front, in their order
         nv = self.n_visits
         columns = self._visit_columns()
         v = {name: np.array(a[:nv]) for name, a, _ in columns}
         leaving = out[v["item"]] if nv else np.zeros(0, dtype=bool)
-        stats.add_visits(*(v[k][leaving] for k in ("step", "enter", "ready", "start", "end", "leave", "work",
-                                                    "reworked", "person")))
+        sink.add_visits(**{f"visit_{k}": v[k][leaving] for k in ("step", "enter", "ready", "start", "end", "leave",
+                                                                  "work", "reworked", "person")})
         keep = ~leaving
         nk = int(keep.sum())
         for name, a, default in columns:
@@ -788,8 +780,9 @@ class Replication:
         done = [t for t in self.done_t if t == t]
         return max(done) if done else max(self.arrival, default=0.0)
 
-    def _records(self, end: float) -> Records:
-        plan = self.plan
+    def _records(self, end: float) -> object:
+        """Every item and visit to the sink, once (a full run), rejected arrivals apart."""
+        plan, sink = self.plan, self.sink
         f = lambda a, dt=float: np.frombuffer(a, dtype=dt) if len(a) else np.zeros(0, dtype=dt)  # noqa: E731
         itype = np.array(self.itype, dtype=np.int64)
         keep = itype >= 0                  # rejected arrivals are kept apart
@@ -798,28 +791,20 @@ class Replication:
         for _, a, _ in self._visit_columns():
             del a[nv:]
         vi = np.array(self.v_item, dtype=np.int64)
-        items = {
-            "item_type": itype[keep],
-            "item_priority": np.array(self.prio, dtype=np.int64)[keep],
-            "item_size": f(self.size)[keep],
-            "item_value": np.array(plan.type_value, dtype=float)[itype[keep]] if keep.any() else np.zeros(0),
-            "arrival": f(self.arrival)[keep],
-            "commit": f(self.commit_t)[keep],
-            "done": f(self.done_t)[keep],
-            "touch": f(self.touch)[keep],
-            "rework_count": np.array(self.reworks, dtype=np.int64)[keep],
-            "arrival_seq": np.array(self.arrival_seq, dtype=np.int64)[keep],
-            "commit_seq": np.array(self.commit_seq, dtype=np.int64)[keep],
-            "done_seq": np.array(self.done_seq, dtype=np.int64)[keep],
-        }
-        caps = [sum(plan.pool_sizes[p] for p in pools) for pools in plan.step_pools]
-        return Records(
-            replication=self.rep, seed=self.seed, warmup=self.warmup, end=end,
-            step_names=self.spec.step_names, type_names=list(self.spec.item_types),
-            pool_names=list(self.spec.pools),
-            person_pool=np.array(plan.person_pool, dtype=np.int64),
-            step_capacity=np.array(caps, dtype=np.int64),
-            **items,
+        sink.add_items(
+            item_type=itype[keep],
+            item_priority=np.array(self.prio, dtype=np.int64)[keep],
+            item_size=f(self.size)[keep],
+            item_value=np.array(plan.type_value, dtype=float)[itype[keep]] if keep.any() else np.zeros(0),
+            arrival=f(self.arrival)[keep],
+            commit=f(self.commit_t)[keep],
+            done=f(self.done_t)[keep],
+            touch=f(self.touch)[keep],
+            rework_count=np.array(self.reworks, dtype=np.int64)[keep],
+            arrival_seq=np.array(self.arrival_seq, dtype=np.int64)[keep],
+            commit_seq=np.array(self.commit_seq, dtype=np.int64)[keep],
+            done_seq=np.array(self.done_seq, dtype=np.int64)[keep])
+        sink.add_visits(
             visit_item=remap[vi] if len(vi) else vi,
             visit_step=np.array(self.v_step, dtype=np.int64),
             visit_enter=f(self.v_enter).copy(), visit_ready=f(self.v_ready).copy(),
@@ -828,17 +813,19 @@ class Replication:
             visit_person=np.array(self.v_person, dtype=np.int64),
             visit_work=f(self.v_work).copy(),
             visit_reworked=np.array(self.v_rew, dtype=bool),
-            rejected_times=f(self.rejected).copy(),
             visit_start_seq=np.array(self.v_sseq, dtype=np.int64),
-            visit_end_seq=np.array(self.v_eseq, dtype=np.int64),
-            class_names=list(CLASSES_OF_SERVICE),
-            flushed_batches=self.flushed,
-        )
+            visit_end_seq=np.array(self.v_eseq, dtype=np.int64))
+        sink.add_rejected(f(self.rejected).copy())
+        return sink.close(end)
 
 
-def run_replication(plan: Plan, *, horizon: float | None, warmup: float, seed: int, replication: int,
-                    progress=None, stats: RunStats | None = None) -> Records | RunStats:
-    """Simulate one replication of a compiled stream: its records, or, given `stats`, the
-    running totals of a streaming run (an open stream with a horizon)."""
-    return Replication(plan, horizon=horizon, warmup=warmup, seed=seed, replication=replication,
-                       progress=progress, stats=stats).run()
+class SimPyEngine:
+    """The reference engine (`sim.engine=simpy`): every stream, event by event."""
+
+    name = "simpy"
+
+    def qualifies(self, plan: Plan, settings: Settings) -> str | None:
+        return None
+
+    def run(self, plan: Plan, settings: Settings, replication: int, sink: RecordSink, progress=None) -> object:
+        return Replication(plan, settings, replication, sink, progress).run()

@@ -1,0 +1,78 @@
+"""The max-plus engine (`sim.engine=fast`): which streams it runs exactly, and its entry point.
+
+The recursions themselves (and numba) are imported only when a replication runs, so that asking
+whether a stream qualifies costs nothing.
+"""
+from __future__ import annotations
+
+from vssim.model.plan import Plan
+from vssim.model.settings import OPEN, Settings
+from vssim.model.spec import StreamSpec
+from vssim.records import RecordSink
+
+
+def why_not(spec: StreamSpec, streaming: bool = False) -> str | None:
+    """None when the recursions compute this stream exactly (as the SimPy engine would); else the
+    reason, in one line naming the field. `streaming`: in blocks of items (one person per step)."""
+    rel = spec.release
+    if rel.backlog_limit is not None:
+        return f"release.backlog_limit is {rel.backlog_limit}: rejecting arrivals needs the event engine"
+    classes = sorted({t.class_of_service for t in spec.item_types.values()})
+    if len(classes) > 1:
+        return f"item_types have several classes of service ({', '.join(classes)}): priority queues are not FIFO"
+    users: dict[str, str] = {}
+    for s in spec.steps.values():
+        where = f"steps.{s.name}"
+        if s.types is not None:
+            return f"{where}.types: routing by item type"
+        if len(s.pools) > 1:
+            return f"{where}.pool: draws on several pools ({', '.join(s.pools)})"
+        p = s.pools[0]
+        if p in users:
+            return f"pools.{p}: shared by steps {users[p]} and {s.name}"
+        users[p] = s.name
+        if s.rework is not None and s.rework.probability > 0:
+            return f"{where}.rework: rework loops"
+        if s.dependency is not None and s.dependency.probability > 0:
+            return f"{where}.dependency: random dependency delays reorder items"
+        if s.handoff is not None and not s.handoff.is_deterministic:
+            return f"{where}.handoff: a random handoff ({s.handoff.name}) reorders items"
+        if s.batch > 1:
+            return f"{where}.batch: transfer batches"
+        if s.cadence is not None:
+            return f"{where}.cadence: release cadences"
+        if s.wip_limit is not None and (rel.conwip is None or s.wip_limit < rel.conwip):
+            return f"{where}.wip_limit: a column limit that can bind (blocking); limits >= release.conwip are fine"
+    for p in users:
+        if spec.pools[p].interruptions is not None:
+            return f"pools.{p}.interruptions: interruptions"
+    if streaming:
+        if spec.arrivals.process not in OPEN:
+            return f"arrivals.process is {spec.arrivals.process}: streaming runs open arrivals to a horizon"
+        for s in spec.steps.values():
+            c = spec.pools[s.pools[0]].size
+            if c > 1:
+                return f"steps.{s.name} has {c} people: the streaming fast engine runs one person per step"
+    return None
+
+
+class MaxPlusEngine:
+    """Exact max-plus recursions for serial FIFO lines (docs/engines.md), compiled with numba."""
+
+    name = "fast"
+
+    def qualifies(self, plan: Plan, settings: Settings) -> str | None:
+        return why_not(plan.spec, settings.streaming)
+
+    def run(self, plan: Plan, settings: Settings, replication: int, sink: RecordSink, progress=None) -> object:
+        if sink.flush_every:
+            from vssim.engines.maxplus.streaming import run_fast_streaming
+
+            return run_fast_streaming(plan, sink, horizon=settings.horizon, seed=int(settings.seed),
+                                      replication=replication, progress=progress)
+        from vssim.engines.maxplus.runs import run_fast
+
+        out = run_fast(plan, sink, settings.horizon, float(settings.warmup), int(settings.seed), replication)
+        if progress is not None:
+            progress(1.0)
+        return out
