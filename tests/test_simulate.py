@@ -11,6 +11,7 @@ from scipy import stats
 
 import vssim
 from vssim.analysis.summary import ci95, predictability
+from vssim.model.spec import CLASSES_OF_SERVICE
 from vssim.records import Records
 
 EXPO = {"dist": "exponential", "mean": 1.0}
@@ -104,7 +105,7 @@ def _records(done, value, warmup=0.0, end=100.0) -> Records:
                    visit_enter=e, visit_ready=e, visit_start=e, visit_end=e, visit_leave=e, visit_person=ei,
                    visit_work=e, visit_reworked=np.zeros(0, dtype=bool), rejected_times=e,
                    arrival_seq=np.arange(n), commit_seq=np.arange(n), done_seq=np.arange(n),
-                   visit_start_seq=ei, visit_end_seq=ei)
+                   visit_start_seq=ei, visit_end_seq=ei, class_names=list(CLASSES_OF_SERVICE))
 
 
 def test_predictability_plans_from_the_streams_own_past():
