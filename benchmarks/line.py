@@ -204,8 +204,8 @@ def forget_kept_memory() -> None:
     """vssim keeps the blocks of a run and of a summary for the next ones (`vssim.engines.maxplus.runs.Arena`,
     scratch memory): drop them, so that a traced run allocates all it uses."""
     try:
-        from vssim.analysis.summary import release_scratch
         from vssim.engines.maxplus.runs import Arena
+        from vssim.scratch import release as release_scratch
     except ImportError:
         return
     Arena.release()

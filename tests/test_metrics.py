@@ -22,6 +22,7 @@ from test_fast import qualifying
 from test_invariants import streams
 
 import vssim
+import vssim.scratch
 from vssim.analysis import summary as metrics
 from vssim.analysis.summary import (
     BAND,
@@ -287,7 +288,7 @@ def test_summary_of_the_benchmark_line_with_a_warmup_is_numpys():
 def test_summary_without_kept_scratch_memory_is_the_same(monkeypatch):
     """Runs too large for the kept scratch blocks take fresh memory and the two-pass visit
     totals (`_visit_pass`): the same summary."""
-    monkeypatch.setattr(metrics, "SCRATCH_KEEP", 0)
+    monkeypatch.setattr(vssim.scratch, "KEEP", 0)
     d = {"name": "pools", "arrivals": {"process": "poisson", "rate": 0.7},
          "pools": {"a": 2, "b": 1}, "steps": {"one": {"pool": "a", "work": {"dist": "exponential", "mean": 1.0}},
                                              "two": {"pool": "b", "work": {"dist": "gamma", "mean": 1.0, "cv": 0.5}}}}

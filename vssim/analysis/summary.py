@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +18,7 @@ from scipy import stats
 
 from vssim.compiled import njit
 from vssim.records import Records
+from vssim.scratch import scratch
 
 BATCHES = 10
 """Batches for the batch-means interval of a single replication."""
@@ -759,30 +759,6 @@ def _summary_kernels():
     return _SUMMARY_KERNELS
 
 
-_SCRATCH = threading.local()
-
-
-def _scratch(name: str, n: int, dtype=np.float64) -> np.ndarray:
-    """n values of per-thread memory kept from one summary to the next (already mapped: a fresh
-    block page-faults on first touch), up to `SCRATCH_KEEP` bytes a name (larger: a fresh block,
-    not kept); valid until the next call with the same name."""
-    need = n * np.dtype(dtype).itemsize
-    if need > SCRATCH_KEEP:
-        return np.empty(n, dtype=dtype)
-    buf = _SCRATCH.__dict__.get(name)
-    if buf is None or len(buf) < need:
-        buf = _SCRATCH.__dict__[name] = np.empty(max(need + need // 4, 64), dtype=np.uint8)
-    return buf[:need].view(dtype)
-
-
-SCRATCH_KEEP = 64 << 20
-
-
-def release_scratch() -> None:
-    """Forget this thread's scratch blocks (the next summary allocates afresh)."""
-    _SCRATCH.__dict__.clear()
-
-
 def _quantiles(x: np.ndarray, percentiles) -> np.ndarray:
     """np.percentile(x, percentiles), then x.min() and x.max() (`_percentiles`; numpy itself
     when x holds NaN). x is not changed."""
@@ -790,7 +766,7 @@ def _quantiles(x: np.ndarray, percentiles) -> np.ndarray:
     out = np.empty(len(q) + 2)
     if not len(x):
         out.fill(np.nan)
-    elif not _summary_kernels()[2](x, len(x), q, out, _scratch("select", len(x))):
+    elif not _summary_kernels()[2](x, len(x), q, out, scratch("select", len(x))):
         out[:len(q)] = np.percentile(x, percentiles)
         out[len(q):] = x.min(), x.max()
     return out
@@ -843,10 +819,10 @@ def _replication(rec: Records, interval: float, batches: bool):
     n_int = int(math.floor((hi - lo) / interval + 1e-9)) if interval > 0 else 0
     edges = np.linspace(rec.warmup, rec.end, BATCHES + 1) if batches else np.array([float(lo)])
     w = len(edges)
-    lead, flow, tch = _scratch("items", 3 * n).reshape(3, n)
+    lead, flow, tch = scratch("items", 3 * n).reshape(3, n)
     # the wip (and backlog, unless every item committed when it arrived) overlaps per window
     q = 1 if rec.commit is rec.arrival or np.array_equal(rec.commit, rec.arrival) else 2
-    rows = _scratch("rows", q * w * n).reshape(q, w, n)
+    rows = scratch("rows", q * w * n).reshape(q, w, n)
     nums = np.empty((w, 5), dtype=np.int64)
     sums = np.empty((w, 5))
     delivered = np.empty(max(n_int, 1))
@@ -970,7 +946,7 @@ def visit_totals(step, enter, ready, start, end, leave, work, reworked, person, 
             sums, counts)
     if math.isfinite(lo) and math.isfinite(hi):
         pool_sum = np.empty(n_pools)
-        _summary_kernels()[1](*args, pool_sum, _scratch("grouped", nv))
+        _summary_kernels()[1](*args, pool_sum, scratch("grouped", nv))
         return sums, counts, pool_sum, None
     pool_busy = np.empty(nv)
     pool_start = np.zeros(n_pools + 1, dtype=np.int64)

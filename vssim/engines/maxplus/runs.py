@@ -36,6 +36,8 @@ from vssim.model.distributions import parse_distribution
 from vssim.model.plan import Plan
 from vssim.model.spec import StreamSpec
 from vssim.records import RecordSink
+from vssim.scratch import release as release_scratch
+from vssim.scratch import scratch
 
 __all__ = ["run_fast"]
 
@@ -225,7 +227,7 @@ class Arena:
         its records): the next run allocates afresh."""
         with cls._lock:
             cls._blocks.clear()
-        _SCRATCH.__dict__.clear()
+        release_scratch()
 
     @classmethod
     def bytes_for(cls, *shapes: tuple[int, ...], itemsize: int = 8) -> int:
@@ -895,21 +897,6 @@ def run_fast(plan_or_spec: Plan | StreamSpec, sink: RecordSink, horizon: float |
     return _records(plan, sink, out, h, horizon)
 
 
-_SCRATCH = threading.local()
-
-
-def _scratch(nbytes: int) -> np.ndarray:
-    """A per-thread block for a run's temporaries (the draws), kept from run to run: memory
-    already mapped, where a fresh block would page-fault on first touch (up to `Arena.KEEP`
-    bytes; a larger block is not kept)."""
-    if nbytes > Arena.KEEP:
-        return np.empty(nbytes, dtype=np.uint8)
-    buf = getattr(_SCRATCH, "buf", None)
-    if buf is None or len(buf) < nbytes:
-        buf = _SCRATCH.buf = np.empty(max(nbytes + nbytes // 4, 64), dtype=np.uint8)
-    return buf[:nbytes]
-
-
 def _draws(steps, seed: int, rep: int, n: int, W: np.ndarray) -> np.ndarray:
     """The work draws of items 0..n-1 at each step into W (m, n); returns `scale`: W[j] x
     scale[j] are `_work`'s draws.
@@ -991,7 +978,7 @@ def _run_line(plan: Plan, sink: RecordSink, steps, seed: int, rep: int, arrival,
         if not count:
             arrival = _arrival_times(spec, seed, rep, h)
     while count:
-        G = _scratch(count * 8).view(np.float64)
+        G = scratch("maxplus", count)
         n = _arrivals(G, _gaps(spec, seed, rep, G), h, G)       # in place: the times
         if n >= 0:
             arrival = G[:n]
@@ -1006,7 +993,7 @@ def _run_line(plan: Plan, sink: RecordSink, steps, seed: int, rep: int, arrival,
         lo_bits = int(np.float64(arrival[0]).view(np.int64)) - 1
         direct = int(np.float64(max(h, arrival[0])).view(np.int64)) - lo_bits < 1 << (63 - DEPTH_BITS)
     while True:
-        W = _scratch((count + m * n) * 8).view(np.float64)[count:].reshape(m, n)   # after the arrivals
+        W = scratch("maxplus", count + m * n)[count:].reshape(m, n)   # after the arrivals
         arena, out = _line_out(n, m, keep_ready)
         itype, size = _types_and_sizes(plan, seed, rep, n, given_type, given_size, arena)
         scale = _draws(steps, seed, rep, n, W)
