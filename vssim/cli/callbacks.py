@@ -40,7 +40,7 @@ def print_best(root: Path) -> None:
     """The best trial of an optimising sweep, with its CI (from optimisation.parquet)."""
     import pandas as pd
 
-    from vssim.run.sweep import with_ci
+    from vssim.formatting import with_ci
 
     f = root / "optimisation.parquet"
     if not f.is_file():
@@ -48,9 +48,9 @@ def print_best(root: Path) -> None:
     best = pd.read_parquet(f).iloc[0]
     params = ", ".join(f"{c.removeprefix('override.')}={best[c]}" for c in best.index if c.startswith("override."))
     print(f"vssim: best run {root / str(best['run'])}: {params or 'no parameter varied'}; objective "
-          f"{with_ci(best['objective'], best['objective_lo'], best['objective_hi'])}, throughput "
-          f"{with_ci(best['throughput'], best['throughput_lo'], best['throughput_hi'])}, lead time p85 "
-          f"{with_ci(best['lead_time_p85'], best['lead_time_p85_lo'], best['lead_time_p85_hi'])}")
+          f"{with_ci(best['objective'], best['objective_lo'], best['objective_hi'], 4)}, throughput "
+          f"{with_ci(best['throughput'], best['throughput_lo'], best['throughput_hi'], 4)}, lead time p85 "
+          f"{with_ci(best['lead_time_p85'], best['lead_time_p85_lo'], best['lead_time_p85_hi'], 4)}")
 
 
 class CollectRuns(Callback):
