@@ -5,15 +5,18 @@ directory. Several alternatives are a comparison: every alternative runs with th
 replication r of each draws the same random numbers (common random numbers), each writes its
 own results under `scenarios/NAME/`, and the comparison (paired differences to the baseline)
 goes into `comparison.json`, `comparison.parquet` and the top-level `report.md`.
+
+A transform that needs a pilot run gets it from `Pilot`, through the scenario's `Context`.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from vssim.analysis.result import SimResult
+from vssim.errors import SpecError
 from vssim.files import write_atomic
 from vssim.model.settings import Settings
 from vssim.model.spec import StreamSpec
@@ -21,10 +24,31 @@ from vssim.run.simulate import simulate
 from vssim.scenarios.scenario import BASELINE, Context, Scenario, compose
 
 
+@dataclass(frozen=True)
+class Pilot:
+    """A pilot run for a transform that needs one (elevate_constraint): the stream simulated
+    with these settings (SimPy engine, no progress bar), its summary returned. A finite stream
+    (backlog, trace arrivals) runs until every item is done, without warmup, with full stats."""
+
+    seed: int = 0
+    horizon: float | None = 2000.0
+    warmup: float = 200.0
+    replications: int = 3
+    stats: str = "full"            # streaming: the pilot keeps running totals only (long horizons)
+
+    def __call__(self, spec: StreamSpec) -> dict:
+        finite = spec.arrivals.finite
+        result = simulate(spec, horizon=None if finite else self.horizon, warmup=0.0 if finite else self.warmup,
+                          replications=self.replications, seed=self.seed, progress=False,
+                          stats="full" if finite else self.stats)
+        return result.summary
+
+
 def context(settings: Settings) -> Context:
-    """What structural transforms may use (pilot runs of elevate_constraint)."""
-    return Context(seed=settings.seed, horizon=settings.horizon, warmup=settings.warmup,
-                   replications=min(settings.replications, 3), stats=settings.stats)
+    """What structural transforms may use: a pilot run on the experiment's seed, horizon, warmup
+    and statistics, with at most 3 replications."""
+    return Context(pilot=Pilot(seed=settings.seed, horizon=settings.horizon, warmup=settings.warmup,
+                               replications=min(settings.replications, 3), stats=settings.stats))
 
 
 @dataclass
@@ -36,7 +60,6 @@ class Outcome:
     report: Path | None = None
     out: Path | None = None
     baseline: str = "baseline"
-    extra: dict = field(default_factory=dict)
 
     @property
     def summary(self) -> dict:
@@ -52,8 +75,6 @@ def alternatives(scenarios: Mapping[str, Scenario], names: Sequence[str] | None)
         parts = name.split("+")
         missing = [p for p in parts if p not in scenarios and p != "baseline"]
         if missing:
-            from vssim.errors import SpecError
-
             raise SpecError("compare.alternatives", "names of loaded scenarios: " + ", ".join(scenarios), name)
         out[name] = compose([scenarios.get(p, BASELINE) for p in parts]) if len(parts) > 1 \
             else scenarios.get(name, BASELINE)
@@ -93,8 +114,6 @@ def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings
     alts = alternatives(scenarios, compare_names)
     if baseline not in alts:
         if baseline != "baseline":
-            from vssim.errors import SpecError
-
             raise SpecError("compare.baseline", "one of the alternatives " + ", ".join(alts), baseline)
         alts = {"baseline": BASELINE, **alts}
     from vssim.analysis.compare import compare as compare_results
@@ -115,3 +134,4 @@ def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings
     report = write_comparison_report(results, comparison, out, figures=figures, title=title, question=question,
                                      descriptions={name: alts[name].description for name in results})
     return Outcome(results, comparison=comparison, report=report, out=out, baseline=baseline)
+
