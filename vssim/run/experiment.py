@@ -6,7 +6,8 @@ replication r of each draws the same random numbers (common random numbers), eac
 own results under `scenarios/NAME/`, and the comparison (paired differences to the baseline)
 goes into `comparison.json`, `comparison.parquet` and the top-level `report.md`.
 
-A transform that needs a pilot run gets it from `Pilot`, through the scenario's `Context`.
+`run_config` runs what the command line composed (as plain mappings: no Hydra here); a
+transform that needs a pilot run gets it from `Pilot`, through the scenario's `Context`.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from vssim.errors import SpecError
 from vssim.files import write_atomic
 from vssim.model.settings import Settings
 from vssim.model.spec import StreamSpec
-from vssim.run.simulate import simulate
+from vssim.run.simulate import check_settings, simulate
 from vssim.scenarios.scenario import BASELINE, Context, Scenario, compose
 
 
@@ -135,3 +136,52 @@ def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings
                                      descriptions={name: alts[name].description for name in results})
     return Outcome(results, comparison=comparison, report=report, out=out, baseline=baseline)
 
+
+# --------------------------------------------------------------------------- a composed config
+def stream_of(config: Mapping) -> StreamSpec:
+    """The stream of a config; an error names the field as the command line overrides it
+    (`stream.steps.build.wip_limit`)."""
+    try:
+        return StreamSpec.from_dict(config["stream"])
+    except SpecError as e:
+        path = "stream" if e.path in ("", "stream") else f"stream.{e.path}"
+        raise SpecError(path, message=e.reason) from None
+
+
+def scenarios_of(config: Mapping) -> dict[str, Scenario]:
+    """The scenarios a config selected (`scenario=[a,b]`), in order."""
+    loaded = config.get("scenario") or {}
+    if not isinstance(loaded, Mapping):
+        raise SpecError("scenario", "scenario files selected from configs/scenario", loaded)
+    return {name: Scenario.from_dict(d or {}, name) for name, d in loaded.items()}
+
+
+def settings_of(config: Mapping) -> Settings:
+    """The simulation settings of a config (its `sim` node)."""
+    sim = config["sim"]
+    return Settings(horizon=sim["horizon"], warmup=sim["warmup"], replications=sim["replications"], seed=sim["seed"],
+                    engine=sim["engine"], planning_interval=sim["planning_interval"], progress=sim.get("progress"),
+                    stats=sim.get("stats", "full"))
+
+
+def run_config(config: Mapping, out: str | Path) -> Outcome:
+    """Run the stream, scenarios and settings of a composed config (resolved, as plain mappings:
+    `stream`, `scenario`, `sim`, `compare`, `report`); results and report into `out`. Every
+    setting is checked before anything runs."""
+    spec = stream_of(config)
+    scenarios = scenarios_of(config)
+    settings = settings_of(config)
+    check_settings(spec, settings)
+    report = config.get("report") or {}
+    compare = config.get("compare") or {}
+    comparing = bool(compare.get("enabled"))
+    compare_names = None
+    baseline = "baseline"
+    if comparing:
+        names = compare.get("alternatives")
+        compare_names = list(names) if names is not None else list(scenarios)
+        baseline = str(compare.get("baseline") or "baseline")
+    return run_experiment(spec, scenarios, settings, out, compare=comparing, compare_names=compare_names,
+                          baseline=baseline, figures=bool(report.get("figures", True)),
+                          event_log=bool(report.get("event_log", True)), title=report.get("title"),
+                          question=report.get("question"), animate=bool(report.get("animate", False)))
