@@ -42,7 +42,7 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 import vssim
-from vssim.report import animate, plots
+from vssim.report import animate, figures
 from vssim.scenarios.scenario import Scenario
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "configs" / "stream").is_dir())
@@ -118,7 +118,7 @@ display(Markdown(
 
 # %%
 for b, r in results.items():
-    path = plots.cumulative_flow(r.records[0], "minute", f"Penny game, batch {b}", OUT / f"cfd_batch{b}.png")
+    path = figures.cumulative_flow(r.records[0], "minute", f"Penny game, batch {b}", OUT / f"cfd_batch{b}.png")
     display(Image(filename=path))
 
 # %% [markdown]

@@ -1,4 +1,4 @@
-"""The `vssim` command (DESIGN.md §4, §6) and the packaged Hydra configs.
+"""The `vssim` command (docs/cli.md) and the packaged Hydra configs.
 
 Every command-line run starts a Python process (~3 s), so all of them are launched together,
 once per module, and the tests read their results.

@@ -1,4 +1,4 @@
-"""Experiments, comparisons and their reports (issue 4; DESIGN.md §3, §4, §6).
+"""Experiments, comparisons and their reports (issue 4; docs/experiments.md, docs/cli.md).
 
 The Python API tests run `run_experiment` on streams and scenarios read from `configs/`; the
 command-line tests start every `vssim` process of this module together, once, and read what
@@ -417,7 +417,7 @@ def test_main_runs_the_default_experiment_without_arguments(monkeypatch, argv, e
 
 
 def test_default_experiment_runs_a_comparison_and_says_where_the_report_is(tmp_path, capsys):
-    """run_config on what `vssim` composes with no argument, cut down to two alternatives."""
+    """What `vssim` composes with no argument, cut down to two alternatives, run as the command runs it."""
     assert vssim.cli.app.DEFAULT_EXPERIMENT == "accelerators"
     assert (CONFIGS / "experiment" / "accelerators.yaml").is_file()
     cfg = composed(
@@ -429,7 +429,7 @@ def test_default_experiment_runs_a_comparison_and_says_where_the_report_is(tmp_p
         "report.figures=false",
         "report.event_log=false",
     )
-    summary = vssim.cli.app.run_config(cfg, tmp_path)
+    summary = vssim.cli.app.run(vssim.cli.app.resolved(cfg), tmp_path)
     printed = capsys.readouterr().out
     assert f"report: {tmp_path / 'report.md'}" in printed
     assert summary["scenario"] == "baseline"  # the baseline's summary

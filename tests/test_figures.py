@@ -1,4 +1,5 @@
-"""Report figures (vssim.report.figures): each writes a readable PNG and draws the numbers it is given."""
+"""Report figures (vssim.report.figures, one module per concept): each writes a readable PNG and draws
+the numbers it is given."""
 from __future__ import annotations
 
 import types
@@ -12,7 +13,8 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
 import vssim
-from vssim.report import figures as F
+from vssim.formatting import number, percent
+from vssim.report.figures import comparison, flow, flow_metrics, lead_time, style, sweep, value_stream
 
 STREAM = {
     "name": "tiny",
@@ -74,7 +76,7 @@ def check_png(path, fig):
     """The PNG exists, is an image, and has the figure's size at 110 dpi."""
     assert path.exists()
     img = mpimg.imread(path)
-    w, h = fig.get_size_inches() * F.DPI
+    w, h = fig.get_size_inches() * style.DPI
     assert abs(img.shape[0] - h) <= 1 and abs(img.shape[1] - w) <= 1
     assert img.shape[2] in (3, 4)
     assert img[..., :3].std() > 0.01                  # not blank
@@ -93,25 +95,25 @@ def check_readable(fig):
 def test_dashboard_tiles_hold_the_formatted_numbers(result, tmp_path):
     s = result.summary
     m = s["metrics"]
-    fig = F._build_dashboard(s)
+    fig = flow_metrics._build_dashboard(s)
     check_readable(fig)
     t = "\n".join(texts(fig))
-    assert F.fmt(m["throughput"]["mean"]) in t
-    assert f"{F.fmt(m['lead_time']['mean'])} day" in t
-    assert f"p85 {F.fmt(m['lead_time']['p85'])} day" in t
-    assert F.fmt(m["wip"]["mean"]) in t
-    assert F.pct(m["flow_efficiency"]["mean"]) in t
-    assert F.pct(m["flow_predictability"]["mean"]) in t
+    assert number(m["throughput"]["mean"]) in t
+    assert f"{number(m['lead_time']['mean'])} day" in t
+    assert f"p85 {number(m['lead_time']['p85'])} day" in t
+    assert number(m["wip"]["mean"]) in t
+    assert percent(m["flow_efficiency"]["mean"]) in t
+    assert percent(m["flow_predictability"]["mean"]) in t
     for name in ("Flow distribution", "Flow velocity", "Flow time", "Flow load", "Flow efficiency",
                  "Flow predictability"):
         assert name in t
     for typ, share in m["flow_distribution"].items():
-        assert f"{typ} {F.pct(share)}" in t
+        assert f"{typ} {percent(share)}" in t
         bar = by_gid(fig, f"distribution:{typ}", Rectangle)
         assert len(bar) == 1 and bar[0].get_width() == pytest.approx(share * 0.88)
     lo, hi = m["throughput"]["ci95"]
-    assert f"95 % CI {F.fmt(lo)} to {F.fmt(hi)}" in t
-    path = F.dashboard(s, tmp_path / "dash.png")
+    assert f"95 % CI {number(lo)} to {number(hi)}" in t
+    path = flow_metrics.dashboard(s, tmp_path / "dash.png")
     assert path == tmp_path / "dash.png"
     check_png(path, fig)
 
@@ -120,16 +122,48 @@ def test_dashboard_without_intervals_says_na(result, tmp_path):
     s = {**result.summary, "metrics": {**result.summary["metrics"]}}
     s["metrics"]["throughput"] = {"mean": 0.5, "ci95": [None, None]}
     s["metrics"]["flow_predictability"] = {"mean": None, "ci95": [None, None], "in_band": None}
-    fig = F._build_dashboard(s, title="custom")
+    fig = flow_metrics._build_dashboard(s, title="custom")
     t = texts(fig)
     assert "95 % CI n/a" in t and "n/a" in t and fig.get_suptitle() == "custom"
-    F.dashboard(s, tmp_path / "d.png")
+    flow_metrics.dashboard(s, tmp_path / "d.png")
+
+
+# ------------------------------------------------------------------------------------ lead-time histogram
+def test_lead_time_histogram_counts_items_and_draws_percentiles(result, tmp_path):
+    lt = result.items["lead_time"].to_numpy()
+    fig = lead_time._build_lead_time_histogram(lt, "day", "lead times")
+    check_readable(fig)
+    heights = sum(p.get_height() for p in fig.axes[0].patches)
+    assert heights == pytest.approx(np.isfinite(lt).sum())
+    t = texts(fig)
+    for q in (50, 85, 95):
+        assert f"p{q} = {number(np.nanpercentile(lt, q))} day" in t
+    sketch = lead_time._build_lead_time_histogram(np.array([1.0, 2.0]), "day", "from a sketch",
+                                                  counts=np.array([3, 5]), quantiles={50: 2.0, 85: 2.0, 95: 2.0})
+    assert "p85 = 2 day" in texts(sketch)
+    path = lead_time.lead_time_histogram(lt, "day", "lead times", tmp_path / "lt.png")
+    check_png(path, fig)
+
+
+# ------------------------------------------------------------------------------------ cumulative flow
+def test_cumulative_flow_bands_are_the_counts_of_each_state(result, tmp_path):
+    rec = result.records[0]
+    fig = flow._build_cumulative_flow(rec, "day", "cfd")
+    check_readable(fig)
+    t = np.array([rec.warmup, rec.end / 2])
+    names, counts, base = flow.cfd_counts(rec, t)
+    assert names == ["backlog", *rec.step_names] and len(counts) == len(names) + 1
+    done = np.sort(rec.done[~np.isnan(rec.done)])
+    assert base == np.searchsorted(done, rec.warmup, side="right")
+    assert all((counts[k] >= counts[k + 1]).all() for k in range(len(names)))    # the curves never cross
+    path = flow.cumulative_flow(rec, "day", "cfd", tmp_path / "cfd.png")
+    check_png(path, fig)
 
 
 # ------------------------------------------------------------------------------------ scatter
 def test_cycle_time_scatter_points_and_percentile_lines(result, tmp_path):
     items = result.items
-    fig = F._build_cycle_time_scatter(items, "day", warmup=WARMUP)
+    fig = lead_time._build_cycle_time_scatter(items, "day", warmup=WARMUP)
     check_readable(fig)
     done = items[items["done"].notna()]
     points = sum(len(c.get_offsets()) for c in fig.findobj(PathCollection) if str(c.get_gid()).startswith("items:"))
@@ -141,26 +175,26 @@ def test_cycle_time_scatter_points_and_percentile_lines(result, tmp_path):
     assert by_gid(fig, "warmup")
     ax = fig.axes[0]
     assert ax.get_xlabel() == "done at (day)" and ax.get_ylabel() == "lead time (day)"
-    path = F.cycle_time_scatter(items, "day", tmp_path / "scatter.png", warmup=WARMUP)
+    path = lead_time.cycle_time_scatter(items, "day", tmp_path / "scatter.png", warmup=WARMUP)
     check_png(path, fig)
 
 
 def test_cycle_time_scatter_without_arrival_column(result, tmp_path):
     items = result.items[["done", "lead_time", "type"]]
-    F.cycle_time_scatter(items, "week", tmp_path / "s.png")
+    lead_time.cycle_time_scatter(items, "week", tmp_path / "s.png")
 
 
 # ------------------------------------------------------------------------------------ throughput
 @pytest.mark.parametrize("span", [7.0, 45.0, 122.0, 180.0, 1000.0, 3650.0, 0.37])
 def test_default_period_gives_30_to_60_periods(span):
-    p = F.nice_period(span)
+    p = flow.nice_period(span)
     assert 30 <= span / p <= 60 + 1e-9
 
 
 def test_throughput_run_chart_bars_mean_and_band(result, tmp_path):
     items = result.items
     rec = result.records[0]
-    fig = F._build_throughput_run_chart(items, "day", period=5.0, warmup=WARMUP, end=rec.end)
+    fig = flow._build_throughput_run_chart(items, "day", period=5.0, warmup=WARMUP, end=rec.end)
     check_readable(fig)
     one = items[items["replication"] == 0]["done"].to_numpy()
     edges = np.arange(WARMUP, rec.end + 1e-9, 5.0)
@@ -177,21 +211,21 @@ def test_throughput_run_chart_bars_mean_and_band(result, tmp_path):
     warm = by_gid(fig, "bars:warmup")
     assert len(warm) == 4          # 20 days of warmup in 5-day periods
     assert fig.axes[0].get_ylabel() == "items done per 5 day"
-    path = F.throughput_run_chart(items, "day", tmp_path / "tp.png", period=5.0, warmup=WARMUP, end=rec.end)
+    path = flow.throughput_run_chart(items, "day", tmp_path / "tp.png", period=5.0, warmup=WARMUP, end=rec.end)
     check_png(path, fig)
 
 
 def test_throughput_run_chart_default_period(result, tmp_path):
     rec = result.records[0]
-    fig = F._build_throughput_run_chart(result.items, "day", warmup=WARMUP, end=rec.end)
+    fig = flow._build_throughput_run_chart(result.items, "day", warmup=WARMUP, end=rec.end)
     assert 30 <= len(by_gid(fig, "bars", Rectangle)) <= 60
-    F.throughput_run_chart(result.items, "day", tmp_path / "tp.png")
+    flow.throughput_run_chart(result.items, "day", tmp_path / "tp.png")
 
 
 # ------------------------------------------------------------------------------------ aging WIP
 def test_aging_wip_one_dot_per_item_in_progress(result, tmp_path):
     rec = result.records[0]
-    fig = F._build_aging_wip(rec, "day")
+    fig = flow._build_aging_wip(rec, "day")
     check_readable(fig)
     open_ = (rec.commit <= rec.end) & np.isnan(rec.done)
     dots = [c for c in fig.findobj(PathCollection) if str(c.get_gid()).startswith("items")]
@@ -199,11 +233,11 @@ def test_aging_wip_one_dot_per_item_in_progress(result, tmp_path):
     assert len(ages) == open_.sum() > 0
     np.testing.assert_allclose(ages, np.sort(rec.end - rec.commit[open_]))
     # each dot sits in its item's current column (the step of its last visit)
-    wip = F.in_progress(rec)
+    wip = flow.in_progress(rec)
     for item, col in zip(wip["item"], wip["column"], strict=True):
         assert rec.visit_step[np.flatnonzero(rec.visit_item == item)[-1]] == col
     # the bands: p50 and p85 of done items' time from commit to (last) leaving each column
-    bands = F.column_age_percentiles(rec)
+    bands = flow.column_age_percentiles(rec)
     ok = ~np.isnan(rec.done) & (rec.arrival >= rec.warmup)
     for j, name in enumerate(rec.step_names):
         times = []
@@ -218,14 +252,14 @@ def test_aging_wip_one_dot_per_item_in_progress(result, tmp_path):
     # at-risk dots are exactly those above their column's p85
     (risk,) = by_gid(fig, "items:at_risk")
     assert len(risk.get_offsets()) == int((wip["age"].to_numpy() > bands[wip["column"].to_numpy(), 1]).sum())
-    path = F.aging_wip(rec, "day", tmp_path / "aging.png")
+    path = flow.aging_wip(rec, "day", tmp_path / "aging.png")
     check_png(path, fig)
 
 
 # ------------------------------------------------------------------------------------ VSM
 def test_vsm_timeline_ladder_and_totals(tmp_path):
     vsm = vsm_stand_in()
-    fig = F._build_vsm_timeline(vsm)
+    fig = value_stream._build_vsm_timeline(vsm)
     check_readable(fig)
     for _, row in vsm.steps.iterrows():
         (wait,) = by_gid(fig, f"wait:{row['step']}")
@@ -236,13 +270,28 @@ def test_vsm_timeline_ladder_and_totals(tmp_path):
     for s in ("5.25 day", "0.875 day", "2.38 day", "1.25 day", "7.8 day", "2.9 day", "4.9 day", "37 %", "80 %"):
         assert s in t, s
     assert any("%C&A 80 %" in x for x in t)
-    path = F.vsm_timeline(vsm, tmp_path / "vsm.png")
+    path = value_stream.vsm_timeline(vsm, tmp_path / "vsm.png")
+    check_png(path, fig)
+
+
+def test_step_times_stack_wait_process_and_blocked(result, tmp_path):
+    steps = result.summary["steps"]
+    fig = value_stream._build_step_times(steps, "day", "steps")
+    check_readable(fig)
+    bars = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    ends = {}
+    for bar in bars:
+        ends.setdefault(round(bar.get_y() + bar.get_height() / 2), []).append(bar.get_x() + bar.get_width())
+    for k, name in enumerate(steps):
+        s = steps[name]
+        assert max(ends[k]) == pytest.approx(sum(s[key] or 0.0 for key in ("wait", "process_time", "blocked")))
+    path = value_stream.step_times(steps, "day", "steps", tmp_path / "steps.png")
     check_png(path, fig)
 
 
 # ------------------------------------------------------------------------------------ comparisons
 def test_comparison_bars_heights_and_annotations(table, tmp_path):
-    fig = F._build_comparison_bars(table, time_unit="day")
+    fig = comparison._build_comparison_bars(table, time_unit="day")
     check_readable(fig)
     for metric in ("lead_time", "throughput", "flow_efficiency"):
         bars = by_gid(fig, f"bars:{metric}", Rectangle)
@@ -257,21 +306,21 @@ def test_comparison_bars_heights_and_annotations(table, tmp_path):
     assert fe.get_text() == "+0 %"
     labels = [ax.get_xlabel() for ax in fig.axes if ax.get_xlabel()]
     assert labels == ["lead time, mean (day)", "throughput (items/day)", "flow efficiency (%)"]
-    path = F.comparison_bars(table, tmp_path / "cmp.png", time_unit="day")
+    path = comparison.comparison_bars(table, tmp_path / "cmp.png", time_unit="day")
     check_png(path, fig)
 
 
 def test_comparison_baseline_first_even_when_listed_last(table):
     t = pd.concat([table[table["scenario"] != "baseline"], table[table["scenario"] == "baseline"]])
     t["scenario"] = t["scenario"].replace("baseline", "today")
-    fig = F._build_comparison_bars(t, metrics=("lead_time",))
+    fig = comparison._build_comparison_bars(t, metrics=("lead_time",))
     bars = by_gid(fig, "bars:lead_time", Rectangle)
     assert bars[0].get_width() == pytest.approx(10.0)
     assert [x.get_text() for x in fig.axes[0].get_yticklabels()][0] == "today"
 
 
 def test_crn_widths_half_widths_and_factor(table, tmp_path):
-    fig = F._build_crn_widths(table)
+    fig = comparison._build_crn_widths(table)
     check_readable(fig)
     (paired,) = by_gid(fig, "paired:lead_time")
     (indep,) = by_gid(fig, "independent:lead_time")
@@ -280,17 +329,18 @@ def test_crn_widths_half_widths_and_factor(table, tmp_path):
     (f,) = by_gid(fig, "factor:throughput:kaikaku")
     assert f.get_text() == "variance ×9"
     assert fig.axes[0].get_xscale() == "log"
-    assert (F._factor(4.24), F._factor(1234.0), F._factor(np.nan)) == ("variance ×4.2", "variance ×1,234", "n/a")
-    w = F.crn_halfwidths(table.assign(variance_reduction=np.nan))
+    factor = comparison._factor
+    assert (factor(4.24), factor(1234.0), factor(np.nan)) == ("variance ×4.2", "variance ×1,234", "n/a")
+    w = comparison.crn_halfwidths(table.assign(variance_reduction=np.nan))
     np.testing.assert_allclose(w["factor"], 9.0)
-    path = F.crn_widths(table, tmp_path / "crn.png")
+    path = comparison.crn_widths(table, tmp_path / "crn.png")
     check_png(path, fig)
 
 
 def test_lead_time_distributions_p85_markers(result, tmp_path):
     lt = result.items["lead_time"].to_numpy()
     data = {"baseline": lt, "faster": lt[np.isfinite(lt)] * 0.7}
-    fig = F._build_lead_time_distributions(data, "day")
+    fig = lead_time._build_lead_time_distributions(data, "day")
     check_readable(fig)
     for name, v in data.items():
         v = v[np.isfinite(v)]
@@ -299,5 +349,17 @@ def test_lead_time_distributions_p85_markers(result, tmp_path):
         (ecdf,) = by_gid(fig, f"ecdf:{name}")
         assert ecdf.get_ydata()[-1] == pytest.approx(1.0) and len(ecdf.get_xdata()) == len(v) + 1
     assert fig.axes[0].get_xlabel() == "lead time (day)"
-    path = F.lead_time_distributions(data, "day", tmp_path / "ltd.png")
+    path = lead_time.lead_time_distributions(data, "day", tmp_path / "ltd.png")
+    check_png(path, fig)
+
+
+# ------------------------------------------------------------------------------------ sweeps
+def test_optimisation_trials_objective_and_best_so_far(tmp_path):
+    trials = pd.DataFrame({"trial": [0, 1, 2, 3], "objective": [1.0, 0.5, 1.5, np.nan],
+                           "objective_lo": [0.9, 0.4, 1.4, np.nan], "objective_hi": [1.1, 0.6, 1.6, np.nan]})
+    fig = sweep._build_optimisation_trials(trials)
+    check_readable(fig)
+    (best,) = [line for line in fig.axes[0].get_lines() if line.get_label() == "best so far"]
+    assert list(best.get_ydata()) == [1.0, 1.0, 1.5]                     # the trial without a value left out
+    path = sweep.optimisation_trials(trials, tmp_path / "opt.png")
     check_png(path, fig)

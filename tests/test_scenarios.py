@@ -13,6 +13,7 @@ import yaml
 import vssim
 from vssim import DeadlockError, SpecError, StreamSpec
 from vssim.model.distributions import parse_distribution
+from vssim.run.experiment import Pilot
 from vssim.scenarios.scenario import ACCELERATORS, BASELINE, Scenario, compose, load_scenario
 from vssim.scenarios.transforms import (
     TRANSFORMS,
@@ -30,7 +31,7 @@ ONLY_FOR = {"split_by_type": ["functional_silos"]}       # scenarios written for
 # a closed stream (saturated backlog) needs CONWIP and has no backlog to limit: push and
 # shorter_queues (a backlog limit) are for open streams
 OPEN_ONLY = {"push", "shorter_queues"}
-TINY = Context(seed=3, horizon=150.0, warmup=20.0, replications=1)
+TINY = Context(pilot=Pilot(seed=3, horizon=150.0, warmup=20.0, replications=1))
 
 SMALL = {
     "name": "small",
@@ -354,9 +355,33 @@ def test_elevate_constraint_finds_the_bottleneck_from_a_run():
     d = copy.deepcopy(BOTTLENECK)                    # a finite (backlog) stream: the pilot runs until done
     d["arrivals"] = {"process": "backlog", "count": 30}
     d["steps"]["a"]["work"] = {"dist": "deterministic", "value": 3.0}
-    out = apply_transform(d, {"op": "elevate_constraint"}, context=Context(horizon=10.0, warmup=5.0), path="t")
+    out = apply_transform(d, {"op": "elevate_constraint"}, context=Context(pilot=Pilot(horizon=10.0, warmup=5.0)),
+                          path="t")
     assert out["pools"]["fast"] == 4 and out["pools"]["slow"] == 1
     assert err(BOTTLENECK, "elevate_constraint", amount=0).startswith("t.amount:")
+    with pytest.raises(SpecError, match=r"^t: needs a pilot run"):       # scenarios run nothing themselves
+        apply_transform(BOTTLENECK, {"op": "elevate_constraint"}, path="t")
+
+
+def test_the_pilot_of_an_experiment_runs_with_its_settings():
+    """elevate_constraint's pilot: the experiment's seed, horizon, warmup and stats, at most 3
+    replications, SimPy; a finite stream runs until done, from 0, with full statistics."""
+    from vssim.model.settings import Settings
+    from vssim.run.experiment import context
+
+    settings = Settings(horizon=500.0, warmup=50.0, replications=10, seed=7, engine="fast", stats="streaming")
+    pilot = context(settings).pilot
+    assert pilot == Pilot(seed=7, horizon=500.0, warmup=50.0, replications=3, stats="streaming")
+    spec = StreamSpec.from_dict(BOTTLENECK)
+    summary = pilot(spec)
+    assert summary == vssim.simulate(spec, horizon=500.0, warmup=50.0, replications=3, seed=7, progress=False,
+                                     stats="streaming").summary
+    assert summary["sim"]["engine"] == "simpy"
+    finite = copy.deepcopy(BOTTLENECK)
+    finite["arrivals"] = {"process": "backlog", "count": 20}
+    spec = StreamSpec.from_dict(finite)
+    ran = pilot(spec)["sim"]
+    assert (ran["horizon"], ran["warmup"], ran["stats"], ran["replications"]) == (None, 0.0, "full", 3)
 
 
 # --------------------------------------------------------------------------- limit_wip

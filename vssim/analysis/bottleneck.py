@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from vssim.analysis.vsm import num, step_visits
+from vssim.formatting import percent, plural, rounded
 
 ACCELERATORS = ("limit_wip", "elevate_constraint", "fewer_handoffs", "faster_feedback", "smaller_batches",
                 "shorter_queues", "time_in_the_zone", "legacy_policies", "pull", "cross_functional_team")
@@ -82,20 +83,6 @@ class Bottleneck:
 
 
 # --------------------------------------------------------------------------- helpers
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f} %"
-
-
-def _t(x: float) -> str:
-    return f"{x:.2f}" if abs(x) < 1 else f"{x:.1f}"
-
-
-def _plural(unit: str, x: float | None = None) -> str:
-    if x is not None and abs(x - 1.0) < 0.05:
-        return unit
-    return unit if unit.endswith("s") else unit + "s"
-
-
 def queue_times(result) -> dict[str, float]:
     """Mean time from workable to started per step (visits entered after warmup), from the records.
 
@@ -151,7 +138,7 @@ def analyse(result, spec=None) -> Bottleneck:
     if spec is None:
         raise TypeError("analyse needs the stream spec: pass a SimResult or spec=")
     unit = str(summary.get("time_unit") or spec.time_unit)
-    units = _plural(unit)
+    units = plural(unit)
     table = _table(result, spec, summary)
     metrics = summary["metrics"]
     lead = num(metrics["lead_time"]["mean"])
@@ -172,24 +159,24 @@ def analyse(result, spec=None) -> Bottleneck:
     high = math.isfinite(u_max) and u_max >= UTILIZATION_HIGH
     if high:
         findings.append(Finding(
-            f"{constraint_pool} ({people}) are {_pct(u_max)} busy: {constraint_step} is the constraint; items "
-            f"queue {_t(_z(c['queue_time']))} {units} there for a person ({_t(_z(c['wait']))} {units} from entering "
-            f"the column to being started). Elevate it (more or faster capacity at {constraint_step}) and limit "
-            f"WIP so that work does not pile up in front of it.",
+            f"{constraint_pool} ({people}) are {percent(u_max)} busy: {constraint_step} is the constraint; items "
+            f"queue {rounded(_z(c['queue_time']))} {units} there for a person ({rounded(_z(c['wait']))} {units} "
+            f"from entering the column to being started). Elevate it (more or faster capacity at {constraint_step}) "
+            f"and limit WIP so that work does not pile up in front of it.",
             ("elevate_constraint", "limit_wip"), _z(c["visits"]) * _z(c["queue_time"]), "constraint"))
     else:
         findings.append(Finding(
-            f"No pool is overloaded: the busiest, {constraint_pool} ({people}), is {100 * _z(u_max):.1f} % busy, "
-            f"below the {_pct(UTILIZATION_HIGH)} at which queues grow steeply; its longest queue is at "
-            f"{constraint_step} ({_t(_z(c['queue_time']))} {units}).", (), 0.0, "constraint"))
+            f"No pool is overloaded: the busiest, {constraint_pool} ({people}), is {percent(_z(u_max), 1)} busy, "
+            f"below the {percent(UTILIZATION_HIGH)} at which queues grow steeply; its longest queue is at "
+            f"{constraint_step} ({rounded(_z(c['queue_time']))} {units}).", (), 0.0, "constraint"))
 
     # ---- under-used pools next to a constrained one
     idle = [p for p in pool_util if p != constraint_pool and math.isfinite(pool_util[p])
             and pool_util[p] < UTILIZATION_LOW]
     if high and len(idle) >= IDLE_POOLS_MIN:
-        listing = ", ".join(f"{p} {_pct(pool_util[p])}" for p in sorted(idle, key=lambda p: pool_util[p]))
+        listing = ", ".join(f"{p} {percent(pool_util[p])}" for p in sorted(idle, key=lambda p: pool_util[p]))
         findings.append(Finding(
-            f"{len(idle)} pools are less than half busy ({listing}) while {constraint_pool} is {_pct(u_max)} busy: "
+            f"{len(idle)} pools are less than half busy ({listing}) while {constraint_pool} is {percent(u_max)} busy: "
             f"a cross-functional team that shares their capacity with {constraint_step} would relieve the "
             f"constraint.", ("cross_functional_team",), findings[0].impact, "cross_functional"))
 
@@ -209,11 +196,11 @@ def analyse(result, spec=None) -> Bottleneck:
     touch_total = sum(_z(by_step[s]["visits"]) * _z(by_step[s]["touch_time"]) for s in names)
     if handoff_total > 0 and handoff_total >= HANDOFF_RATIO * touch_total:
         top = sorted(per_step.items(), key=lambda kv: -kv[1])[:3]
-        listing = ", ".join(f"{s} {_t(v)}" for s, v in top if v > 0)
+        listing = ", ".join(f"{s} {rounded(v)}" for s, v in top if v > 0)
         ratio = handoff_total / touch_total if touch_total > 0 else math.inf
         findings.append(Finding(
-            f"Handoffs and dependencies add about {_t(handoff_total)} {units} of waiting per item (largest: "
-            f"{listing}), {_pct(ratio)} of the {_t(touch_total)} {units} of work: fewer handoffs and "
+            f"Handoffs and dependencies add about {rounded(handoff_total)} {units} of waiting per item (largest: "
+            f"{listing}), {percent(ratio)} of the {rounded(touch_total)} {units} of work: fewer handoffs and "
             f"dependencies shorten lead time directly.", ("fewer_handoffs",), handoff_total, "handoffs"))
 
     # ---- first-pass quality
@@ -226,10 +213,10 @@ def analyse(result, spec=None) -> Bottleneck:
         for s in bad:
             p = by_step[s]["pct_complete_accurate"]
             to = spec.steps[s].rework.to if spec.steps[s].rework else s
-            parts.append(f"{s} sends {_pct(1 - p)} of items back to {to} (%C&A {_pct(p)})")
+            parts.append(f"{s} sends {percent(1 - p)} of items back to {to} (%C&A {percent(p)})")
         findings.append(Finding(
-            "Rework: " + "; ".join(parts) + f". Only {_pct(rolled)} of items pass every step first time "
-            f"(rolled %C&A); the rework costs about {_t(rework_time(spec, by_step))} {units} per item. "
+            "Rework: " + "; ".join(parts) + f". Only {percent(rolled)} of items pass every step first time "
+            f"(rolled %C&A); the rework costs about {rounded(rework_time(spec, by_step))} {units} per item. "
             "Faster feedback (test earlier, in smaller pieces) cuts it.",
             ("faster_feedback",), rework_time(spec, by_step), "rework"))
 
@@ -245,7 +232,7 @@ def analyse(result, spec=None) -> Bottleneck:
                                             ("context switches", pool.switch_cost is not None)) if on)
         share = over / busy if busy > 0 else 0.0
         findings.append(Finding(
-            f"{pname}: {what} take {_pct(share)} of their working time ({_t(over)} {units} per item at "
+            f"{pname}: {what} take {percent(share)} of their working time ({rounded(over)} {units} per item at "
             f"{', '.join(mine) or 'no step'}); protecting time in the zone gives that capacity back.",
             ("time_in_the_zone",), over, "zone"))
 
@@ -254,8 +241,8 @@ def analyse(result, spec=None) -> Bottleneck:
     if math.isfinite(backlog_time) and backlog_time > 0 and backlog_time >= BACKLOG_RATIO * flow:
         items = num(metrics.get("backlog", {}).get("mean"))
         findings.append(Finding(
-            f"Items wait {_t(backlog_time)} {units} in the backlog before work starts, longer than the "
-            f"{_t(flow)} {units} they take once started (on average {_t(_z(items))} items waiting): shorter "
+            f"Items wait {rounded(backlog_time)} {units} in the backlog before work starts, longer than the "
+            f"{rounded(flow)} {units} they take once started (on average {rounded(_z(items))} items waiting): shorter "
             "queues (a smaller backlog, fewer early commitments) cut lead time without touching the work.",
             ("shorter_queues",), backlog_time, "backlog"))
 
@@ -291,11 +278,11 @@ def _blocked_findings(spec, name, j, names, r, blocked, visits, units, unit) -> 
     if not named:
         named = present
     out = []
-    lead_in = f"{name}: finished items wait {_t(blocked)} {units} in the column, longer than the {_t(work)} " \
-              f"{_plural(unit, work)} of work"
+    lead_in = f"{name}: finished items wait {rounded(blocked)} {units} in the column, longer than the " \
+              f"{rounded(work)} {plural(unit, work)} of work"
     if "cadence" in named:
         out.append(Finding(
-            f"{lead_in}, for the {step.cadence:g}-{unit} cadence (about {_t(cadence)} {units} per visit from the "
+            f"{lead_in}, for the {step.cadence:g}-{unit} cadence (about {rounded(cadence)} {units} per visit from the "
             f"cadence alone): a legacy policy; releasing on demand, or more often, removes it.",
             ("legacy_policies",), visits * min(blocked, named["cadence"]), "cadence"))
     if "batch" in named:

@@ -23,6 +23,7 @@ from scipy import stats
 
 from vssim.analysis.vsm import num as _num
 from vssim.errors import SpecError
+from vssim.formatting import MISSING, change, finite, fixed, plural
 
 METRICS = ("lead_time", "lead_time_p85", "flow_time", "throughput", "wip", "flow_efficiency")
 """Per-replication keys of summary["replications"] that are compared."""
@@ -161,11 +162,11 @@ class Comparison:
                     tag = "" if r.scenario == "baseline" else " (baseline)"
                     lines.append(f"| {r.scenario}{tag} | {value} | — | — | |")
                     continue
-                diff = f"{_fmt(r.diff, pct, signed=True)}{' pp' if pct else ''} " \
-                       f"({_fmt(r.diff_lo, pct, signed=True)} to {_fmt(r.diff_hi, pct, signed=True)})"
-                change = f"{r.pct_change:+.1f} %" if _finite(r.pct_change) else "—"
+                diff = f"{fixed(r.diff, in_percent=pct, signed=True)}{' pp' if pct else ''} " \
+                       f"({fixed(r.diff_lo, in_percent=pct, signed=True)} to " \
+                       f"{fixed(r.diff_hi, in_percent=pct, signed=True)})"
                 mark = ("yes, " + ("better" if r.better else "worse")) if r.significant else "no"
-                lines.append(f"| {r.scenario} | {value} | {diff} | {change} | {mark} |")
+                lines.append(f"| {r.scenario} | {value} | {diff} | {change(r.pct_change)} | {mark} |")
             lines.append("")
         return "\n".join(lines).rstrip() + "\n"
 
@@ -254,10 +255,6 @@ def _listing(d: Mapping) -> str:
     return ", ".join(f"{k} {v}" for k, v in d.items())
 
 
-def _finite(x) -> bool:
-    return x is not None and isinstance(x, int | float | np.floating | np.integer) and math.isfinite(x)
-
-
 def _plain(v):
     if isinstance(v, np.bool_ | bool):
         return bool(v)
@@ -270,35 +267,22 @@ def _plain(v):
     return v
 
 
-def _plural(unit: str) -> str:
-    return unit if unit.endswith("s") else unit + "s"
-
-
 def _label(metric: str, unit: str) -> str:
     return {
-        "lead_time": f"Lead time, mean ({_plural(unit)}, arrival to done)",
-        "lead_time_p85": f"Lead time, 85th percentile ({_plural(unit)}, mean over replications)",
-        "flow_time": f"Flow time, mean ({_plural(unit)}, commit to done)",
+        "lead_time": f"Lead time, mean ({plural(unit)}, arrival to done)",
+        "lead_time_p85": f"Lead time, 85th percentile ({plural(unit)}, mean over replications)",
+        "flow_time": f"Flow time, mean ({plural(unit)}, commit to done)",
         "throughput": f"Throughput (items per {unit})",
         "wip": "WIP (items committed, not done; time average)",
         "flow_efficiency": "Flow efficiency (%; Δ in percentage points)",
     }[metric]
 
 
-def _fmt(x, pct: bool = False, signed: bool = False) -> str:
-    if not _finite(x):
-        return "—"
-    x = float(x) * (100.0 if pct else 1.0)
-    a = abs(x)
-    digits = 0 if a >= 100 else 1 if a >= 10 else 2 if a >= 1 else 3
-    s = f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
-    return s.replace("-", "−")
-
-
 def _pm(mean, lo, hi, pct: bool) -> str:
-    if not _finite(mean):
-        return "—"
-    s = _fmt(mean, pct)
-    if _finite(lo) and _finite(hi):
-        s += f" ± {_fmt((hi - lo) / 2, pct)}"
+    """"12.3 ± 0.450": the mean ± the half-width of its interval (" %" for a fraction in percent)."""
+    if not finite(mean):
+        return MISSING
+    s = fixed(mean, in_percent=pct)
+    if finite(lo) and finite(hi):
+        s += f" ± {fixed((hi - lo) / 2, in_percent=pct)}"
     return s + (" %" if pct else "")

@@ -1,17 +1,19 @@
-"""The `vssim` command: a thin Hydra wrapper around `run_config` (DESIGN.md §4).
+"""The `vssim` command, the Hydra edge: it composes the config, hands it to
+`vssim.run.experiment.run_config` as plain mappings, prints what the run found, keeps a sweep's
+runs restartable (`vssim.run.status`) and turns errors into exit codes (2: a setting to fix).
 
-Only this module imports Hydra. `vssim -cd DIR stream=NAME` adds DIR to the config search
+Only this package imports Hydra. `vssim -cd DIR stream=NAME` adds DIR to the config search
 path, so a user's own `DIR/stream/NAME.yaml` is found next to the packaged streams.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import hydra
@@ -20,13 +22,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from vssim.analysis.objective import Objective
-from vssim.errors import SpecError, VssimError
-from vssim.files import write_atomic
-from vssim.model.settings import Settings
-from vssim.model.spec import StreamSpec
-from vssim.run.experiment import run_experiment
-from vssim.run.simulate import check_settings
-from vssim.scenarios.scenario import Scenario
+from vssim.errors import VssimError
+from vssim.formatting import interval, number
+from vssim.run.experiment import run_config
+from vssim.run.status import config_hash, finished, mark
 
 
 def config_dir() -> str:
@@ -39,97 +38,29 @@ def config_dir() -> str:
 
 
 DEFAULT_EXPERIMENT = "accelerators"
-"""What `vssim` with no argument runs (DESIGN.md §4)."""
+"""What `vssim` with no argument runs (docs/cli.md)."""
 
 
-def _stream_spec(cfg: DictConfig) -> StreamSpec:
-    stream = OmegaConf.to_container(cfg.stream, resolve=True)
-    try:
-        return StreamSpec.from_dict(stream)
-    except SpecError as e:
-        # name the field as it is overridden on the command line: stream.steps.build.wip_limit=...
-        path = "stream" if e.path in ("", "stream") else f"stream.{e.path}"
-        raise SpecError(path, message=e.reason) from None
-
-
-def _scenarios(cfg: DictConfig) -> dict[str, Scenario]:
-    loaded = OmegaConf.to_container(cfg.get("scenario") or {}, resolve=True)
-    if not isinstance(loaded, dict):
-        raise SpecError("scenario", "scenario files selected from configs/scenario", loaded)
-    return {name: Scenario.from_dict(d or {}, name) for name, d in loaded.items()}
-
-
-def run_config(cfg: DictConfig, out_dir: str | Path) -> dict:
-    """Run the stream, scenarios and settings of a composed config; write results and report."""
-    spec = _stream_spec(cfg)
-    scenarios = _scenarios(cfg)
-    sim = cfg.sim
-    settings = Settings(horizon=sim.horizon, warmup=sim.warmup, replications=sim.replications, seed=sim.seed,
-                        engine=sim.engine, planning_interval=sim.planning_interval, progress=sim.get("progress"),
-                        stats=sim.get("stats", "full"))
-    check_settings(spec, settings)
-    report_cfg = cfg.get("report") or {}
-    compare_cfg = cfg.get("compare")
-    compare_names = None
-    baseline = "baseline"
-    comparing = bool(compare_cfg and compare_cfg.get("enabled"))
-    if comparing:
-        names = compare_cfg.get("alternatives")
-        compare_names = list(names) if names is not None else list(scenarios)
-        baseline = str(compare_cfg.get("baseline") or "baseline")
-    outcome = run_experiment(spec, scenarios, settings, out_dir, compare=comparing, compare_names=compare_names,
-                             baseline=baseline, figures=bool(report_cfg.get("figures", True)),
-                             event_log=bool(report_cfg.get("event_log", True)),
-                             title=report_cfg.get("title"), question=report_cfg.get("question"),
-                             animate=bool(report_cfg.get("animate", False)))
-    unit = spec.time_unit
-    for name, result in outcome.results.items():
-        m = result.summary["metrics"]
-        lt, th = m["lead_time"], m["throughput"]
-        print(f"{spec.name} [{name}]: lead time {_g(lt['mean'])} {unit} (95% CI {_ci(lt['ci95'])}), "
-              f"p85 {_g(lt['p85'])}; throughput {_g(th['mean'])}/{unit}; "
-              f"{m['completed']} items done over {settings.replications} replication(s)")
-    print(f"report: {outcome.report}")
-    return outcome.summary
-
-
-def _g(x) -> str:
-    return "n/a" if x is None else f"{x:.3g}"
-
-
-def _ci(ci) -> str:
-    lo, hi = ci
-    return "n/a" if lo is None else f"{lo:.3g} to {hi:.3g}"
-
-
-RUN_MARKER = "run.json"
-"""Written last into a run directory: the status of the run and a hash of its configuration."""
-
-
-def config_hash(cfg: DictConfig) -> str:
-    """A hash of everything that determines a run's results (the config without hydra's node)."""
+def resolved(cfg: DictConfig) -> dict:
+    """The composed config as plain mappings, interpolations resolved, without Hydra's node."""
     plain = OmegaConf.to_container(cfg, resolve=True)
     plain.pop("hydra", None)
-    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return plain
 
 
-def finished(out: Path, digest: str) -> dict | None:
-    """The summary of a run already finished in `out` with the same configuration, else None."""
-    try:
-        marker = json.loads((out / RUN_MARKER).read_text())
-        if marker.get("status") == "done" and marker.get("config") == digest:
-            return json.loads((out / "summary.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def mark(out: Path, digest: str, status: str, started: float, error: str | None = None) -> None:
-    record = {"status": status, "config": digest, "seconds": round(time.time() - started, 3)}
-    if error:
-        record["error"] = error
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / RUN_MARKER, lambda p: p.write_text(json.dumps(record, indent=2)))
+def run(config: Mapping, out_dir: str | Path) -> dict:
+    """Run a resolved config into `out_dir`, print a line per scenario and where the report is;
+    the baseline's summary."""
+    outcome = run_config(config, out_dir)
+    for name, result in outcome.results.items():
+        s = result.summary
+        m, unit = s["metrics"], s["time_unit"]
+        lt, th = m["lead_time"], m["throughput"]
+        print(f"{s['stream']} [{name}]: lead time {number(lt['mean'])} {unit} (95% CI {interval(*lt['ci95'])}), "
+              f"p85 {number(lt['p85'])}; throughput {number(th['mean'])}/{unit}; "
+              f"{m['completed']} items done over {s['sim']['replications']} replication(s)")
+    print(f"report: {outcome.report}")
+    return outcome.summary
 
 
 @hydra.main(config_path=config_dir(), config_name="config", version_base="1.3")
@@ -137,16 +68,17 @@ def _main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
     sweeping = hc.mode == RunMode.MULTIRUN
-    digest = config_hash(cfg)
+    config = resolved(cfg)
+    digest = config_hash(config)
     if sweeping:
         done = finished(out, digest)
         if done is not None:         # a restarted sweep: this run is already finished
             print(f"vssim: {out} already done, skipped")
-            return _returned(cfg, done)
+            return _returned(config, done)
     started = time.time()
     try:
-        _objective(cfg)              # an invalid objective is refused before the run
-        summary = run_config(cfg, out)
+        _objective(config)           # an invalid objective is refused before the run
+        summary = run(config, out)
     except VssimError as e:
         print(f"vssim: error: {e}", file=sys.stderr)
         if not sweeping:
@@ -160,17 +92,16 @@ def _main(cfg: DictConfig) -> float | None:
         mark(out, digest, "failed", started, f"{type(e).__name__}: {e}")
         return None
     mark(out, digest, "done", started)
-    return _returned(cfg, summary)
+    return _returned(config, summary)
 
 
-def _objective(cfg: DictConfig) -> Objective | None:
-    node = cfg.get("objective")
-    return Objective.from_dict(None if node is None else OmegaConf.to_container(node, resolve=True))
+def _objective(config: Mapping) -> Objective | None:
+    return Objective.from_dict(config.get("objective"))
 
 
-def _returned(cfg: DictConfig, summary: dict) -> float:
+def _returned(config: Mapping, summary: dict) -> float:
     """What a run returns to Hydra (a sweeper optimises it): the `objective` if set, else the throughput."""
-    objective = _objective(cfg)
+    objective = _objective(config)
     return summary["metrics"]["throughput"]["mean"] if objective is None else objective.value(summary)
 
 

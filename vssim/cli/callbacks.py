@@ -1,34 +1,20 @@
-"""Hydra callbacks (command-line edge): what happens when a sweep ends."""
+"""Hydra callbacks (command-line edge): what happens when a sweep ends. The target of
+`hydra.callbacks.collect` in configs/config.yaml."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+from vssim.analysis.objective import Objective
+from vssim.formatting import with_ci
 
 
-def failed_runs(root: Path) -> list[tuple[Path, str]]:
-    """Runs of a sweep whose run.json says they failed, with the error."""
-    out = []
-    for marker in sorted(root.glob("*/run.json")):
-        try:
-            record = json.loads(marker.read_text())
-        except (OSError, ValueError):
-            continue
-        if record.get("status") == "failed":
-            out.append((marker.parent, record.get("error", "")))
-    return out
-
-
-def optimising(config: DictConfig):
+def optimising(config: DictConfig) -> Objective | None:
     """The objective of an optimising sweep (`objective` set, or an Optuna sweeper), else None."""
-    from omegaconf import OmegaConf
-
-    from vssim.analysis.objective import Objective
-
     node = config.get("objective")
     if node is not None:
         return Objective.from_dict(OmegaConf.to_container(node, resolve=True))
@@ -40,17 +26,15 @@ def print_best(root: Path) -> None:
     """The best trial of an optimising sweep, with its CI (from optimisation.parquet)."""
     import pandas as pd
 
-    from vssim.run.sweep import with_ci
-
     f = root / "optimisation.parquet"
     if not f.is_file():
         return
     best = pd.read_parquet(f).iloc[0]
     params = ", ".join(f"{c.removeprefix('override.')}={best[c]}" for c in best.index if c.startswith("override."))
     print(f"vssim: best run {root / str(best['run'])}: {params or 'no parameter varied'}; objective "
-          f"{with_ci(best['objective'], best['objective_lo'], best['objective_hi'])}, throughput "
-          f"{with_ci(best['throughput'], best['throughput_lo'], best['throughput_hi'])}, lead time p85 "
-          f"{with_ci(best['lead_time_p85'], best['lead_time_p85_lo'], best['lead_time_p85_hi'])}")
+          f"{with_ci(best['objective'], best['objective_lo'], best['objective_hi'], 4)}, throughput "
+          f"{with_ci(best['throughput'], best['throughput_lo'], best['throughput_hi'], 4)}, lead time p85 "
+          f"{with_ci(best['lead_time_p85'], best['lead_time_p85_lo'], best['lead_time_p85_hi'], 4)}")
 
 
 class CollectRuns(Callback):
@@ -60,7 +44,8 @@ class CollectRuns(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from vssim.run.collect import collect
-        from vssim.run.sweep import compare_sweep, optimisation_report, wip_sweep_report
+        from vssim.run.status import failed_runs
+        from vssim.run.sweep import sweep_report
 
         root = Path(config.hydra.sweep.dir)
         if not root.is_dir():
@@ -69,11 +54,9 @@ class CollectRuns(Callback):
         if len(table):
             print(f"vssim: {table['run'].nunique()} runs collected in {root / 'runs.parquet'}")
             objective = optimising(config)
+            report = sweep_report(root, table, objective)
             if objective is not None:
-                report = optimisation_report(root, table, objective)
                 print_best(root)
-            else:
-                report = compare_sweep(root, table) or wip_sweep_report(root, table)
             if report is not None:
                 print(f"vssim: sweep report {report}")
         failed = failed_runs(root)

@@ -1,6 +1,6 @@
 """A Kanban board over time, and the cumulative flow diagram drawing itself (issue 7).
 
-A layer above the records (DESIGN.md §7): everything is computed from one replication's
+A layer above the records: everything is computed from one replication's
 `Records`; the engine knows nothing of it. Each frame shows, at one instant t,
 
 - the board: a column for the backlog, one per step with its WIP limit in the header
@@ -9,7 +9,7 @@ A layer above the records (DESIGN.md §7): everything is computed from one repli
   waits (in the queue, a handoff or a dependency), solid with a white bar when it is done in
   the column and waits to be pulled by the next one (blocked by a WIP limit, a batch or a
   cadence). A column holds an item from the moment it enters to the moment it leaves
-  (`visit_enter <= t < visit_leave`, DESIGN.md §2), so the cards of a column are exactly the
+  (`visit_enter <= t < visit_leave`; docs/model.md, "Columns and WIP limits"), so the cards of a column are exactly the
   items counted against its WIP limit;
 - below it, the cumulative flow diagram of the same window, drawn up to t.
 
@@ -34,7 +34,8 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox, TransformedBbox
 
 from vssim.records import Records
-from vssim.report.figures import OKABE_ITO
+from vssim.report.figures.flow import cfd_counts
+from vssim.report.figures.style import OKABE_ITO
 
 BACKLOG = "backlog"
 DONE = "done"
@@ -155,24 +156,6 @@ def busiest_start(rec: Records, span: float, step: float | None = None) -> float
     wip = np.searchsorted(commit, fine, side="right") - np.searchsorted(done, fine, side="right")
     means = [wip[(fine >= g) & (fine < g + span)].mean() for g in grid]
     return float(grid[int(np.argmax(means))])
-
-
-def cfd_counts(rec: Records, t: np.ndarray) -> tuple[list[str], list[np.ndarray], int]:
-    """Cumulative counts at times t: arrived, first entry to each column, done (less those done
-    before t[0]). Returns the band names, the counts (one more array than names) and that base."""
-    curves = [np.sort(rec.arrival)]
-    for j in range(len(rec.step_names)):
-        m = rec.visit_step == j
-        items, enter = rec.visit_item[m], rec.visit_enter[m]
-        order = np.lexsort((enter, items))
-        items, enter = items[order], enter[order]
-        keep = np.ones(len(items), dtype=bool)
-        keep[1:] = items[1:] != items[:-1]
-        curves.append(np.sort(enter[keep]))
-    curves.append(np.sort(rec.done[~np.isnan(rec.done)]))
-    counts = [np.searchsorted(c, t, side="right") for c in curves]
-    base = int(counts[-1][0])
-    return [BACKLOG, *rec.step_names], [c - base for c in counts], base
 
 
 # ---------------------------------------------------------------------------- drawing
@@ -430,5 +413,5 @@ def frame_count(path) -> int:
 
 
 __all__ = ["BACKLOG", "DONE", "STATES", "Board", "KanbanAnimation", "animate_boards", "board_at", "board_counts",
-           "busiest_start", "cfd_counts", "frame_count", "kanban_gif", "window"]
+           "busiest_start", "frame_count", "kanban_gif", "window"]
 

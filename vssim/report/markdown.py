@@ -3,24 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from vssim.analysis.result import SimResult
 from vssim.files import write_atomic
-from vssim.report import plots
-
-
-def _f(x, digits: int = 3) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, float) and not np.isfinite(x):
-        return "n/a"
-    return f"{x:.{digits}g}"
-
-
-def _ci(ci) -> str:
-    lo, hi = ci
-    return "n/a" if lo is None else f"{_f(lo)} – {_f(hi)}"
+from vssim.formatting import MISSING, change, interval, number, percent
+from vssim.report import figures as draw
 
 
 def dashboard(summary: dict) -> str:
@@ -29,18 +15,21 @@ def dashboard(summary: dict) -> str:
     unit = summary["time_unit"]
     lt, ft, th, wip, fe, fp = (m[k] for k in ("lead_time", "flow_time", "throughput", "wip", "flow_efficiency",
                                               "flow_predictability"))
-    dist = ", ".join(f"{k} {v:.0%}" for k, v in m["flow_distribution"].items())
-    in_band = "n/a" if fp["in_band"] is None else f"{fp['in_band']:.0%} of PIs in 80–100 %"
+    dist = ", ".join(f"{k} {percent(v)}" for k, v in m["flow_distribution"].items())
+    in_band = MISSING if fp["in_band"] is None else f"{percent(fp['in_band'])} of PIs in 80–100 %"
+    def ci(metric: dict) -> str:
+        return interval(*metric["ci95"])
+
     rows = [
         ("Flow distribution", "share of done items by type", dist, ""),
-        ("Flow velocity", f"throughput (items/{unit})", _f(th["mean"]), _ci(th["ci95"])),
+        ("Flow velocity", f"throughput (items/{unit})", number(th["mean"]), ci(th)),
         ("Flow time", f"lead time, arrival → done ({unit})",
-         f"{_f(lt['mean'])} (p50 {_f(lt['p50'])}, p85 {_f(lt['p85'])}, p95 {_f(lt['p95'])})", _ci(lt["ci95"])),
-        ("", f"flow time, commit → done ({unit})", f"{_f(ft['mean'])} (p85 {_f(ft['p85'])})", _ci(ft["ci95"])),
-        ("Flow load", "WIP, committed-not-done (items)", _f(wip["mean"]), _ci(wip["ci95"])),
-        ("", "backlog, arrived-not-committed (items)", _f(m["backlog"]["mean"]), _ci(m["backlog"]["ci95"])),
-        ("Flow efficiency", "touch time / flow time", _f(fe["mean"]), _ci(fe["ci95"])),
-        ("Flow predictability", "delivered / planned per PI", f"{_f(fp['mean'])} ({in_band})", _ci(fp["ci95"])),
+         f"{number(lt['mean'])} (p50 {number(lt['p50'])}, p85 {number(lt['p85'])}, p95 {number(lt['p95'])})", ci(lt)),
+        ("", f"flow time, commit → done ({unit})", f"{number(ft['mean'])} (p85 {number(ft['p85'])})", ci(ft)),
+        ("Flow load", "WIP, committed-not-done (items)", number(wip["mean"]), ci(wip)),
+        ("", "backlog, arrived-not-committed (items)", number(m["backlog"]["mean"]), ci(m["backlog"])),
+        ("Flow efficiency", "touch time / flow time", number(fe["mean"]), ci(fe)),
+        ("Flow predictability", "delivered / planned per PI", f"{number(fp['mean'])} ({in_band})", ci(fp)),
     ]
     lines = ["| flow metric | measure | value | 95 % CI |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
@@ -52,10 +41,9 @@ def steps_table(summary: dict) -> str:
     lines = [f"| step | utilization | queue length | wait ({unit}) | process ({unit}) | blocked ({unit}) "
              f"| %C&A | throughput (/{unit}) |", "|---|---|---|---|---|---|---|---|"]
     for name, s in summary["steps"].items():
-        util = "n/a" if s["utilization"] is None else f"{s['utilization']:.0%}"
-        ca = "n/a" if s["pct_complete_accurate"] is None else f"{s['pct_complete_accurate']:.0%}"
-        lines.append(f"| {name} | {util} | {_f(s['queue_length'])} | {_f(s['wait'])} | {_f(s['process_time'])} "
-                     f"| {_f(s['blocked'])} | {ca} | {_f(s['throughput'])} |")
+        lines.append(f"| {name} | {percent(s['utilization'])} | {number(s['queue_length'])} | {number(s['wait'])} "
+                     f"| {number(s['process_time'])} | {number(s['blocked'])} | {percent(s['pct_complete_accurate'])} "
+                     f"| {number(s['throughput'])} |")
     return "\n".join(lines)
 
 
@@ -85,26 +73,20 @@ def _vsm_section(result: SimResult, out: Path, figures: bool) -> list[str]:
     lines = ["## Value stream map", "",
              f"| step | visits per item | process time ({unit}) | wait time ({unit}) | %C&A |", "|---|---|---|---|---|"]
     for row in vsm.steps.itertuples():
-        lines.append(f"| {row.step} | {_f(row.visits)} | {_f(row.process_time)} | {_f(row.wait_time)} "
-                     f"| {_pct(row.pct_complete_accurate)} |")
-    lines += ["", f"Lead time {_f(vsm.total_lead_time)} {unit}: process time {_f(vsm.total_process_time)} {unit}, "
-              f"waiting {_f(vsm.total_wait_time)} {unit}; flow efficiency {_pct(vsm.flow_efficiency)}; "
-              f"rolled %C&A {_pct(vsm.rolled_pct_complete_accurate)}.", ""]
+        lines.append(f"| {row.step} | {number(row.visits)} | {number(row.process_time)} | {number(row.wait_time)} "
+                     f"| {percent(row.pct_complete_accurate)} |")
+    lines += ["", f"Lead time {number(vsm.total_lead_time)} {unit}: process time {number(vsm.total_process_time)} "
+              f"{unit}, waiting {number(vsm.total_wait_time)} {unit}; flow efficiency {percent(vsm.flow_efficiency)}; "
+              f"rolled %C&A {percent(vsm.rolled_pct_complete_accurate)}.", ""]
     if figures:
-        from vssim.report import figures as fig
-
-        fig.vsm_timeline(vsm, out / "vsm.png",
-                         title=f"{result.summary['stream']} [{result.summary['scenario']}]: value stream map")
+        draw.vsm_timeline(vsm, out / "vsm.png",
+                          title=f"{result.summary['stream']} [{result.summary['scenario']}]: value stream map")
         lines += ["![value stream map](vsm.png)", ""]
     return lines
 
 
 def _horizon(horizon, unit: str) -> str:
     return "until every item is done" if horizon is None else f"horizon {horizon:g} {unit}"
-
-
-def _pct(x) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.0%}"
 
 
 def write_report(result: SimResult, out: Path, *, figures: bool = True, title: str | None = None,
@@ -140,38 +122,34 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
     ]
     if result.spec.arrivals.finite:
         lt = s["metrics"]["lead_time"]
-        parts += [f"Time to first value: the first item is done after {_f(lt['min'])} {unit}; the last after "
-                  f"{_f(lt['max'])} {unit} (lead times pooled over replications).", ""]
+        parts += [f"Time to first value: the first item is done after {number(lt['min'])} {unit}; the last after "
+                  f"{number(lt['max'])} {unit} (lead times pooled over replications).", ""]
     streaming = result.streaming
     if not streaming:
         rec = result.records[0]
         items = result.items
     if figures:
-        from vssim.report import figures as fig
-
-        fig.dashboard(s, out / "dashboard.png", title=f"{s['stream']} — {s['scenario']}: the six flow metrics")
+        draw.dashboard(s, out / "dashboard.png", title=f"{s['stream']} — {s['scenario']}: the six flow metrics")
         parts += ["![flow metrics](dashboard.png)", ""]
     parts += ["## Steps", "", steps_table(s), "",
-              "Pools: " + ", ".join(f"{p} {v['utilization']:.0%} busy" for p, v in s["pools"].items()
+              "Pools: " + ", ".join(f"{p} {percent(v['utilization'])} busy" for p, v in s["pools"].items()
                                     if v["utilization"] is not None), ""]
     parts += _bottleneck_section(result)
     parts += _vsm_section(result, out, figures)
     if figures and streaming:
         parts += _streaming_figures(result, out)
     elif figures:
-        from vssim.report import figures as fig
-
         name = f"{s['stream']} [{s['scenario']}]"
         after = items[items["arrival"] >= sim["warmup"]]["lead_time"].to_numpy()
-        plots.lead_time_histogram(after, unit, f"{name}: lead time distribution", out / "lead_time.png")
-        plots.cumulative_flow(rec, unit, f"{name}: cumulative flow (replication 0)", out / "cfd.png")
-        plots.step_times(s["steps"], unit, f"{name}: where the time goes, per step", out / "steps.png")
+        draw.lead_time_histogram(after, unit, f"{name}: lead time distribution", out / "lead_time.png")
+        draw.cumulative_flow(rec, unit, f"{name}: cumulative flow (replication 0)", out / "cfd.png")
+        draw.step_times(s["steps"], unit, f"{name}: where the time goes, per step", out / "steps.png")
         first = items[items["replication"] == rec.replication]
-        fig.cycle_time_scatter(first, unit, out / "cycle_time.png", warmup=sim["warmup"],
-                               title=f"{name}: lead time of each item (replication 0)")
-        fig.throughput_run_chart(first, unit, out / "throughput.png", warmup=sim["warmup"], end=rec.end,
-                                 title=f"{name}: throughput run chart (replication 0)")
-        fig.aging_wip(rec, unit, out / "aging_wip.png", title=f"{name}: aging WIP at the end of replication 0")
+        draw.cycle_time_scatter(first, unit, out / "cycle_time.png", warmup=sim["warmup"],
+                                title=f"{name}: lead time of each item (replication 0)")
+        draw.throughput_run_chart(first, unit, out / "throughput.png", warmup=sim["warmup"], end=rec.end,
+                                  title=f"{name}: throughput run chart (replication 0)")
+        draw.aging_wip(rec, unit, out / "aging_wip.png", title=f"{name}: aging WIP at the end of replication 0")
         parts += ["## Figures", "",
                   "![lead time](lead_time.png)", "", "![cumulative flow](cfd.png)", "",
                   "![cycle time scatter](cycle_time.png)", "", "![throughput](throughput.png)", "",
@@ -205,9 +183,9 @@ def _streaming_figures(result: SimResult, out: Path) -> list[str]:
     sketch = QuantileSketch.merged([st.lead for st in result.stats])
     values, counts = sketch.buckets()
     lt = s["metrics"]["lead_time"]
-    plots.lead_time_histogram(values, unit, f"{name}: lead time distribution (quantile sketch)", out / "lead_time.png",
-                              counts=counts, quantiles={q: lt[f"p{q}"] for q in (50, 85, 95)})
-    plots.step_times(s["steps"], unit, f"{name}: where the time goes, per step", out / "steps.png")
+    draw.lead_time_histogram(values, unit, f"{name}: lead time distribution (quantile sketch)", out / "lead_time.png",
+                             counts=counts, quantiles={q: lt[f"p{q}"] for q in (50, 85, 95)})
+    draw.step_times(s["steps"], unit, f"{name}: where the time goes, per step", out / "steps.png")
     return ["## Figures", "",
             "A streaming run (sim.stats=streaming) keeps running totals and quantile sketches, not item rows: "
             "the lead-time histogram is drawn from the sketch (buckets 0.1 % wide), and the figures that need "
@@ -220,13 +198,6 @@ def _summary(r) -> dict:
     return r.summary if isinstance(r, SimResult) else r
 
 
-def _change(pct: float) -> str:
-    """A % change with enough digits that a significant change never reads +0.0 %."""
-    if pct is None or not np.isfinite(pct):
-        return "n/a"
-    return f"{pct:+.2f} %" if 0 < abs(pct) < 0.1 else f"{pct:+.1f} %"
-
-
 def answer(comparison, metric: str = "lead_time_p85") -> list[str]:
     """Plain sentences: each alternative's effect on `metric` and throughput, ranked."""
     t = comparison.table
@@ -237,8 +208,8 @@ def answer(comparison, metric: str = "lead_time_p85") -> list[str]:
         sig = "significant" if r.significant else "not significant"
         tput = th.loc[r.scenario]
         tput_sig = "a significant change" if tput["significant"] else "no significant change"
-        lines.append(f"- **{r.scenario}**: p85 lead time {_change(r.pct_change)} ({sig}; paired 95 % CI of the "
-                     f"difference {_f(r.diff_lo)} to {_f(r.diff_hi)}); throughput {_change(tput['pct_change'])} "
+        lines.append(f"- **{r.scenario}**: p85 lead time {change(r.pct_change)} ({sig}; paired 95 % CI of the "
+                     f"difference {interval(r.diff_lo, r.diff_hi)}); throughput {change(tput['pct_change'])} "
                      f"({tput_sig}).")
     return lines
 
@@ -277,12 +248,10 @@ def write_comparison_report(results, comparison, out: Path, *, figures: bool = T
     parts += answer(comparison) + [""]
     parts += ["## Comparison", "", comparison.markdown(unit), ""]
     if figures:
-        from vssim.report import figures as fig
-
-        fig.comparison_bars(comparison.table, out / "comparison.png", time_unit=unit,
-                            title=f"{s0['stream']}: alternatives against {base} (95 % CI)")
-        fig.crn_widths(comparison.table, out / "crn.png",
-                       title="What common random numbers bought: paired vs independent CI half-widths")
+        draw.comparison_bars(comparison.table, out / "comparison.png", time_unit=unit,
+                             title=f"{s0['stream']}: alternatives against {base} (95 % CI)")
+        draw.crn_widths(comparison.table, out / "crn.png",
+                        title="What common random numbers bought: paired vs independent CI half-widths")
         lead = {}
         for name, r in results.items():
             if isinstance(r, SimResult) and not r.streaming:
@@ -294,8 +263,8 @@ def write_comparison_report(results, comparison, out: Path, *, figures: bool = T
             lead[name] = frame[frame["arrival"] >= sim["warmup"]]["lead_time"].dropna().to_numpy()
         parts += ["![comparison](comparison.png)", "", "![common random numbers](crn.png)", ""]
         if lead:
-            fig.lead_time_distributions(lead, unit, out / "lead_times.png",
-                                        title=f"{s0['stream']}: lead-time distributions")
+            draw.lead_time_distributions(lead, unit, out / "lead_times.png",
+                                         title=f"{s0['stream']}: lead-time distributions")
             parts += ["![lead time distributions](lead_times.png)", ""]
     baseline_result = results[base]
     if isinstance(baseline_result, SimResult):

@@ -5,26 +5,51 @@ directory. Several alternatives are a comparison: every alternative runs with th
 replication r of each draws the same random numbers (common random numbers), each writes its
 own results under `scenarios/NAME/`, and the comparison (paired differences to the baseline)
 goes into `comparison.json`, `comparison.parquet` and the top-level `report.md`.
+
+`run_config` runs what the command line composed (as plain mappings: no Hydra here); a
+transform that needs a pilot run gets it from `Pilot`, through the scenario's `Context`.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from vssim.analysis.result import SimResult
+from vssim.errors import SpecError
 from vssim.files import write_atomic
 from vssim.model.settings import Settings
 from vssim.model.spec import StreamSpec
-from vssim.run.simulate import simulate
+from vssim.run.simulate import check_settings, simulate
 from vssim.scenarios.scenario import BASELINE, Context, Scenario, compose
 
 
+@dataclass(frozen=True)
+class Pilot:
+    """A pilot run for a transform that needs one (elevate_constraint): the stream simulated
+    with these settings (SimPy engine, no progress bar), its summary returned. A finite stream
+    (backlog, trace arrivals) runs until every item is done, without warmup, with full stats."""
+
+    seed: int = 0
+    horizon: float | None = 2000.0
+    warmup: float = 200.0
+    replications: int = 3
+    stats: str = "full"            # streaming: the pilot keeps running totals only (long horizons)
+
+    def __call__(self, spec: StreamSpec) -> dict:
+        finite = spec.arrivals.finite
+        result = simulate(spec, horizon=None if finite else self.horizon, warmup=0.0 if finite else self.warmup,
+                          replications=self.replications, seed=self.seed, progress=False,
+                          stats="full" if finite else self.stats)
+        return result.summary
+
+
 def context(settings: Settings) -> Context:
-    """What structural transforms may use (pilot runs of elevate_constraint)."""
-    return Context(seed=settings.seed, horizon=settings.horizon, warmup=settings.warmup,
-                   replications=min(settings.replications, 3), stats=settings.stats)
+    """What structural transforms may use: a pilot run on the experiment's seed, horizon, warmup
+    and statistics, with at most 3 replications."""
+    return Context(pilot=Pilot(seed=settings.seed, horizon=settings.horizon, warmup=settings.warmup,
+                               replications=min(settings.replications, 3), stats=settings.stats))
 
 
 @dataclass
@@ -36,7 +61,6 @@ class Outcome:
     report: Path | None = None
     out: Path | None = None
     baseline: str = "baseline"
-    extra: dict = field(default_factory=dict)
 
     @property
     def summary(self) -> dict:
@@ -52,8 +76,6 @@ def alternatives(scenarios: Mapping[str, Scenario], names: Sequence[str] | None)
         parts = name.split("+")
         missing = [p for p in parts if p not in scenarios and p != "baseline"]
         if missing:
-            from vssim.errors import SpecError
-
             raise SpecError("compare.alternatives", "names of loaded scenarios: " + ", ".join(scenarios), name)
         out[name] = compose([scenarios.get(p, BASELINE) for p in parts]) if len(parts) > 1 \
             else scenarios.get(name, BASELINE)
@@ -93,8 +115,6 @@ def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings
     alts = alternatives(scenarios, compare_names)
     if baseline not in alts:
         if baseline != "baseline":
-            from vssim.errors import SpecError
-
             raise SpecError("compare.baseline", "one of the alternatives " + ", ".join(alts), baseline)
         alts = {"baseline": BASELINE, **alts}
     from vssim.analysis.compare import compare as compare_results
@@ -115,3 +135,53 @@ def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings
     report = write_comparison_report(results, comparison, out, figures=figures, title=title, question=question,
                                      descriptions={name: alts[name].description for name in results})
     return Outcome(results, comparison=comparison, report=report, out=out, baseline=baseline)
+
+
+# --------------------------------------------------------------------------- a composed config
+def stream_of(config: Mapping) -> StreamSpec:
+    """The stream of a config; an error names the field as the command line overrides it
+    (`stream.steps.build.wip_limit`)."""
+    try:
+        return StreamSpec.from_dict(config["stream"])
+    except SpecError as e:
+        path = "stream" if e.path in ("", "stream") else f"stream.{e.path}"
+        raise SpecError(path, message=e.reason) from None
+
+
+def scenarios_of(config: Mapping) -> dict[str, Scenario]:
+    """The scenarios a config selected (`scenario=[a,b]`), in order."""
+    loaded = config.get("scenario") or {}
+    if not isinstance(loaded, Mapping):
+        raise SpecError("scenario", "scenario files selected from configs/scenario", loaded)
+    return {name: Scenario.from_dict(d or {}, name) for name, d in loaded.items()}
+
+
+def settings_of(config: Mapping) -> Settings:
+    """The simulation settings of a config (its `sim` node)."""
+    sim = config["sim"]
+    return Settings(horizon=sim["horizon"], warmup=sim["warmup"], replications=sim["replications"], seed=sim["seed"],
+                    engine=sim["engine"], planning_interval=sim["planning_interval"], progress=sim.get("progress"),
+                    stats=sim.get("stats", "full"))
+
+
+def run_config(config: Mapping, out: str | Path) -> Outcome:
+    """Run the stream, scenarios and settings of a composed config (resolved, as plain mappings:
+    `stream`, `scenario`, `sim`, `compare`, `report`); results and report into `out`. Every
+    setting is checked before anything runs."""
+    spec = stream_of(config)
+    scenarios = scenarios_of(config)
+    settings = settings_of(config)
+    check_settings(spec, settings)
+    report = config.get("report") or {}
+    compare = config.get("compare") or {}
+    comparing = bool(compare.get("enabled"))
+    compare_names = None
+    baseline = "baseline"
+    if comparing:
+        names = compare.get("alternatives")
+        compare_names = list(names) if names is not None else list(scenarios)
+        baseline = str(compare.get("baseline") or "baseline")
+    return run_experiment(spec, scenarios, settings, out, compare=comparing, compare_names=compare_names,
+                          baseline=baseline, figures=bool(report.get("figures", True)),
+                          event_log=bool(report.get("event_log", True)), title=report.get("title"),
+                          question=report.get("question"), animate=bool(report.get("animate", False)))

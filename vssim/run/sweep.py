@@ -1,13 +1,15 @@
-"""After a sweep: compare the runs of a sweep that varied only the scenario."""
+"""After a sweep: the report its runs call for, a comparison when it varied only the scenario,
+the WIP curves when it varied only the CONWIP level, the ranked trials when it optimised.
+"""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
 
 from vssim.files import write_atomic
+from vssim.formatting import finite, interval, number, with_ci
 
 
 def compare_sweep(root: str | Path, table: pd.DataFrame, baseline: str = "baseline") -> Path | None:
@@ -54,7 +56,7 @@ def wip_sweep_report(root: str | Path, table: pd.DataFrame) -> Path | None:
 
     from vssim.analysis.wipcurve import curves, sweep_points, vut_cycle_time
     from vssim.model.spec import StreamSpec
-    from vssim.report import figures
+    from vssim.report.figures.sweep import wip_curves
 
     root = Path(root)
     cols = varied(table)
@@ -70,22 +72,22 @@ def wip_sweep_report(root: str | Path, table: pd.DataFrame) -> Path | None:
     theory_curves = curves(spec, int(points["level"].max()))
     vut = vut_cycle_time(spec, points["throughput"].to_numpy())
     unit = spec.time_unit
-    figures.wip_curves(points, theory_curves, unit, root / "wip_sweep.png", vut=vut,
-                       title=f"{spec.name}: throughput and cycle time against WIP (CONWIP sweep)")
+    wip_curves(points, theory_curves, unit, root / "wip_sweep.png", vut=vut,
+               title=f"{spec.name}: throughput and cycle time against WIP (CONWIP sweep)")
     write_atomic(root / "wip_sweep.parquet", lambda p: points.to_parquet(p, index=False))
     c = theory_curves
     lines = [f"# WIP sweep of {spec.name}", "",
              f"{len(points)} CONWIP levels, {int(points['replications'].iloc[0])} replications each. "
-             f"Bottleneck rate r_b = {c.rb:.4g} items/{unit}, raw process time T0 = {c.t0:.4g} {unit}, "
-             f"critical WIP W0 = r_b·T0 = {c.w0:.3g} items (Factory Physics).", "",
+             f"Bottleneck rate r_b = {number(c.rb, 4)} items/{unit}, raw process time T0 = {number(c.t0, 4)} {unit}, "
+             f"critical WIP W0 = r_b·T0 = {number(c.w0)} items (Factory Physics).", "",
              "![WIP sweep](wip_sweep.png)", "",
              f"| WIP | throughput (95 % CI) | best | practical worst | cycle time ({unit}) | VUT cycle time |",
              "|---|---|---|---|---|---|"]
     for k, row in points.iterrows():
         i = int(row["level"]) - 1
-        lines.append(f"| {row['level']:.0f} | {row['throughput']:.4g} ({row['throughput_lo']:.4g}–"
-                     f"{row['throughput_hi']:.4g}) | {c.best[0][i]:.4g} | {c.practical_worst[0][i]:.4g} | "
-                     f"{row['flow_time']:.4g} | {vut[k]:.4g} |")
+        throughput = f"{number(row['throughput'], 4)} ({interval(row['throughput_lo'], row['throughput_hi'], 4)})"
+        lines.append(f"| {row['level']:.0f} | {throughput} | {number(c.best[0][i], 4)} "
+                     f"| {number(c.practical_worst[0][i], 4)} | {number(row['flow_time'], 4)} | {number(vut[k], 4)} |")
     lines += ["", "Files: `runs.parquet` (every run × replication), `wip_sweep.parquet` (per level, with CIs).", ""]
     path = root / "report.md"
     write_atomic(path, lambda p: p.write_text("\n".join(lines)))
@@ -116,8 +118,7 @@ def optimisation_report(root: str | Path, table: pd.DataFrame, objective) -> Pat
     """For an optimising sweep (hydra/sweeper=optuna): report.md with the best configuration, its
     objective and metrics with CIs, every trial ranked, and optimisation.png (objective by trial).
     `objective`: a vssim.analysis.objective.Objective (the run's `objective` setting)."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from vssim.report.figures.sweep import optimisation_trials
 
     root = Path(root)
     trials = optimisation_table(table, objective)
@@ -127,22 +128,10 @@ def optimisation_report(root: str | Path, table: pd.DataFrame, objective) -> Pat
     unit = str(table["time_unit"].iloc[0]) if "time_unit" in table else "time unit"
     params = [c for c in trials.columns if c.startswith("override.")]
     best = trials.iloc[0]
-
-    by_trial = trials.dropna(subset=["trial"]).sort_values("trial")
-    fig = Figure(figsize=(7, 4), layout="constrained")
-    ax = fig.add_subplot()
-    finite = by_trial[by_trial["objective"].map(_finite)]
-    err = [(finite["objective"] - finite["objective_lo"]).fillna(0),
-           (finite["objective_hi"] - finite["objective"]).fillna(0)]
-    ax.errorbar(finite["trial"], finite["objective"], yerr=err, fmt="o", ms=4, capsize=2, label="trial (95 % CI)")
-    ax.step(finite["trial"], finite["objective"].cummax(), where="post", color="C3", label="best so far")
-    ax.set(xlabel="trial (job number)", ylabel="objective", title="Objective by trial")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(loc="lower right")
-    write_atomic(root / "optimisation.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+    optimisation_trials(trials, root / "optimisation.png")
 
     def ci(name: str) -> str:
-        return with_ci(best[name], best.get(f"{name}_lo"), best.get(f"{name}_hi"))
+        return with_ci(best[name], best.get(f"{name}_lo"), best.get(f"{name}_hi"), 4)
 
     lines = [f"# Optimisation: {len(trials)} trials", "",
              f"Objective: {objective.describe(unit)}; the mean over {int(best['replications'])} replications "
@@ -158,7 +147,7 @@ def optimisation_report(root: str | Path, table: pd.DataFrame, objective) -> Pat
         if metric in best:
             lines.append(f"| {label} | {ci(metric)} |")
     lo = best["objective_lo"]
-    close = trials.iloc[1:][trials["objective_hi"].iloc[1:] >= lo] if _finite(lo) else trials.iloc[0:0]
+    close = trials.iloc[1:][trials["objective_hi"].iloc[1:] >= lo] if finite(lo) else trials.iloc[0:0]
     if len(close):
         lines += ["", f"{len(close)} other trial(s) have a 95 % CI that reaches the best one's: the data do not "
                       "single out the best configuration among them (more replications would)."]
@@ -168,8 +157,8 @@ def optimisation_report(root: str | Path, table: pd.DataFrame, objective) -> Pat
               "|---" * (len(params) + 4) + "|"]
     for _, row in trials.iterrows():
         lines.append(f"| {row['run']} | " + " | ".join(str(row[c]) for c in params) +
-                     f" | {with_ci(row['objective'], row['objective_lo'], row['objective_hi'])} | "
-                     f"{row.get('throughput', float('nan')):.4g} | {row.get('lead_time_p85', float('nan')):.4g} |")
+                     f" | {with_ci(row['objective'], row['objective_lo'], row['objective_hi'], 4)} | "
+                     f"{number(row.get('throughput'), 4)} | {number(row.get('lead_time_p85'), 4)} |")
     lines += ["", "Files: `runs.parquet` (every run × replication), `optimisation.parquet` (per trial, with CIs), "
                   "`optimization_results.yaml` (Hydra's Optuna sweeper: best parameters and value).", ""]
     path = root / "report.md"
@@ -182,11 +171,10 @@ def _short(column: str) -> str:
     return column.removeprefix("override.").removeprefix("stream.").removeprefix("steps.")
 
 
-def _finite(x) -> bool:
-    return x is not None and isinstance(x, int | float) and math.isfinite(x)
-
-
-def with_ci(value, lo, hi) -> str:
-    """`1.23 (95 % CI 1.2 to 1.26)`, or the value alone without an interval."""
-    ci = f" (95 % CI {lo:.4g} to {hi:.4g})" if _finite(lo) and _finite(hi) else ""
-    return f"{value:.4g}{ci}"
+def sweep_report(root: str | Path, table: pd.DataFrame, objective=None) -> Path | None:
+    """The report a finished sweep calls for: its trials ranked when it optimised (`objective`
+    set), else a comparison when it varied only the scenario, else the WIP curves when it varied
+    only the CONWIP level; None when none applies."""
+    if objective is not None:
+        return optimisation_report(root, table, objective)
+    return compare_sweep(root, table) or wip_sweep_report(root, table)

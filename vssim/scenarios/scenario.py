@@ -1,4 +1,4 @@
-"""Scenarios: a change to a stream, as value patches plus structural transforms (DESIGN.md §3).
+"""Scenarios: a change to a stream, as value patches plus structural transforms (docs/scenarios.md).
 
     from vssim.scenarios.scenario import load_scenario, compose
     s = compose([load_scenario("configs/scenario/limit_wip.yaml"),

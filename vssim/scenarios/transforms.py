@@ -1,4 +1,4 @@
-"""Structural changes to a stream: pure functions stream dict -> stream dict (DESIGN.md §3).
+"""Structural changes to a stream: pure functions stream dict -> stream dict.
 
 A transform is written in a scenario as ``{op: NAME, ...args}``. `apply_transform` checks the
 arguments, copies the stream and returns the changed copy; the input is never mutated. Every
@@ -20,23 +20,25 @@ from vssim.errors import SpecError, show
 from vssim.model.distributions import Distribution, parse_distribution
 from vssim.model.spec import DISPATCH_RULES, RELEASE_POLICIES, StreamSpec
 
-__all__ = ["TRANSFORMS", "Context", "Transform", "apply_transform", "check_op", "critical_wip",
+__all__ = ["TRANSFORMS", "Context", "Pilot", "Transform", "apply_transform", "check_op", "critical_wip",
            "distribution_variance", "deep_merge", "scale_distribution"]
+
+
+Pilot = Callable[[StreamSpec], Mapping]
+"""``pilot(spec) -> summary``: simulate a stream and return its summary (summary.json's mapping)."""
 
 
 @dataclass(frozen=True)
 class Context:
-    """What a transform may need besides the stream: the settings of a pilot run."""
+    """What a transform may need besides the stream: a pilot run, given by the layer that runs
+    simulations (vssim.run.experiment.Pilot, with the experiment's settings), so that scenarios
+    never run anything themselves."""
 
-    seed: int = 0
-    horizon: float | None = 2000.0
-    warmup: float = 200.0
-    replications: int = 3
-    stats: str = "full"            # streaming: the pilot keeps running totals only (long horizons)
+    pilot: Pilot | None = None
 
 
 DEFAULT_CONTEXT = Context()
-"""`Context()`: the default pilot run settings."""
+"""`Context()`: no pilot run; a transform that needs one (elevate_constraint) says so."""
 
 Transform = Callable[..., dict]
 """``fn(stream: dict, args: dict, *, context: Context, path: str) -> dict`` (args already checked)."""
@@ -47,7 +49,6 @@ _CHECKS: dict[str, Callable[[Mapping, str], dict]] = {}
 
 def _register(name: str, check: Callable[[Mapping, str], dict]):
     def deco(fn: Transform) -> Transform:
-        fn.check = check  # type: ignore[attr-defined]
         TRANSFORMS[name] = fn
         _CHECKS[name] = check
         return fn
@@ -670,15 +671,15 @@ def _check_elevate(args: Mapping, path: str) -> dict:
     return {"amount": _positive_int(args.get("amount", 1), f"{path}.amount")}
 
 
-def find_constraint(spec: StreamSpec, context: Context) -> tuple[str, dict[str, float]]:
-    """The pool with the highest utilisation in a pilot run (ties: higher offered load, then order)."""
-    from vssim.run.simulate import simulate
-
-    finite = spec.arrivals.finite
-    result = simulate(spec, horizon=None if finite else context.horizon, warmup=0.0 if finite else context.warmup,
-                      replications=context.replications, seed=context.seed, progress=False,
-                      stats="full" if finite else context.stats)
-    util = {p: v["utilization"] for p, v in result.summary["pools"].items()}
+def find_constraint(spec: StreamSpec, context: Context,
+                    path: str = "elevate_constraint") -> tuple[str, dict[str, float]]:
+    """The pool with the highest utilisation in the context's pilot run (ties: higher offered
+    load, then order)."""
+    if context.pilot is None:
+        raise SpecError(path, message="needs a pilot run: apply the scenario with a context that has one "
+                                      "(context=Context(pilot=vssim.run.experiment.Pilot(...)))")
+    summary = context.pilot(spec)
+    util = {p: v["utilization"] for p, v in summary["pools"].items()}
     load = spec.offered_load()
 
     def rank(p: str) -> tuple[float, float]:
@@ -694,7 +695,7 @@ def find_constraint(spec: StreamSpec, context: Context) -> tuple[str, dict[str, 
 def elevate_constraint(stream: dict, args: dict, *, context: Context, path: str) -> dict:
     """Add people to the pool a pilot run finds most utilised (the constraint)."""
     spec = _spec(stream, path)
-    pool, _util = find_constraint(spec, context)
+    pool, _util = find_constraint(spec, context, path)
     _add(stream, pool, args["amount"], path)
     note = f"(+{args['amount']} {pool}: the constraint)"
     desc = stream.get("description") or ""
