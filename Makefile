@@ -33,10 +33,10 @@ demo: $(STAMP)  ## run the default experiment (the eight flow accelerators) and 
 	$(VENV)/bin/vssim experiment=accelerators hydra.run.dir=outputs/demo
 	@echo "open outputs/demo/report.md"
 
-test: $(STAMP)  ## the default test suite (fast; `slow` tests excluded)
+test: lint  ## the layer contract and ruff, then the default test suite (fast; `slow` tests excluded)
 	$(PY) -m pytest -n 2 -q
 
-test-full: $(FULL_STAMP)  ## every test, the slow statistical ones and Ray too
+test-full: $(FULL_STAMP) lint  ## every test, the slow statistical ones and Ray too
 	$(PY) -m pytest -n 2 -q -m ''
 
 notebooks: $(NB_STAMP)  ## execute every workshop notebook (notebooks/*.py -> .ipynb with outputs, jupytext), then check them
@@ -50,8 +50,9 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 bench: $(BENCH_STAMP)  ## speed of one line in vssim, ciw and minimal SimPy (BENCH_ARGS="--save bench.json"; benchmarks/README.md)
 	@$(PY) benchmarks/line.py $(BENCH_ARGS)
 
-lint: $(STAMP)  ## ruff
-	$(VENV)/bin/ruff check vssim tests
+lint: $(STAMP)  ## the layers (import-linter, pyproject.toml; docs/architecture.md) and ruff
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check vssim tests benchmarks
 
 clean:  ## remove outputs and caches (keeps .venv)
 	rm -rf outputs multirun .pytest_cache .hypothesis

@@ -12,7 +12,7 @@ import yaml
 
 import vssim
 from vssim import DeadlockError, SpecError, StreamSpec
-from vssim.model.distributions import parse_distribution
+from vssim.model.distributions import distribution_variance, parse_distribution
 from vssim.run.experiment import Pilot
 from vssim.scenarios.scenario import ACCELERATORS, BASELINE, Scenario, compose, load_scenario
 from vssim.scenarios.transforms import (
@@ -21,7 +21,6 @@ from vssim.scenarios.transforms import (
     apply_transform,
     critical_wip,
     deep_merge,
-    distribution_variance,
 )
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from vssim.analysis import theory
+from vssim.model.distributions import distribution_variance
 from vssim.model.spec import StreamSpec
 
 
@@ -40,12 +41,12 @@ def stations(spec: StreamSpec) -> tuple[list[float], list[int], list[float]]:
     for s in spec.steps.values():
         times.append(visits[s.name] * s.work.mean * size)
         people.append(sum(spec.pools[p].size for p in s.pools))
-        sd = _sd(s.work)
+        sd = _sd(s.work, f"steps.{s.name}.work")
         scv.append((sd / s.work.mean) ** 2 if s.work.mean > 0 else 0.0)
     return times, people, scv
 
 
-def _sd(dist) -> float:
+def _sd(dist, path: str) -> float:
     p = dist.to_dict()
     if p.get("dist") == "deterministic":
         return 0.0
@@ -53,9 +54,7 @@ def _sd(dist) -> float:
         return p["cv"] * dist.mean
     if p.get("dist") == "exponential":
         return dist.mean
-    from vssim.scenarios.transforms import distribution_variance
-
-    return float(np.sqrt(distribution_variance(dist)))
+    return float(np.sqrt(distribution_variance(dist, path)))
 
 
 def product_form(spec: StreamSpec) -> bool:

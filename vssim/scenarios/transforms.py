@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from vssim.errors import SpecError, show
-from vssim.model.distributions import Distribution, parse_distribution
+from vssim.model.distributions import distribution_variance, parse_distribution, scale_distribution
 from vssim.model.spec import DISPATCH_RULES, RELEASE_POLICIES, StreamSpec
 
 __all__ = ["TRANSFORMS", "Context", "Pilot", "Transform", "apply_transform", "check_op", "critical_wip",
-           "distribution_variance", "deep_merge", "scale_distribution"]
+           "deep_merge"]
 
 
 Pilot = Callable[[StreamSpec], Mapping]
@@ -177,86 +177,6 @@ def _step_people(stream: dict, step: Mapping) -> int:
 
 
 # --------------------------------------------------------------------------- distributions
-_MEAN_PARAMETERISED = ("exponential", "lognormal", "gamma", "weibull")
-
-
-def scale_distribution(d: Any, factor: float, path: str, where: str | None = None) -> Any:
-    """A distribution (mapping or plain number) of the random variable X × factor.
-
-    `path` names the scenario field in errors about what cannot be scaled; `where` (default
-    `path`) the stream field, for a distribution that is invalid in the stream itself.
-    """
-    if _is_number(d):
-        return d * factor
-    where = where or path
-    name = d.get("dist") if isinstance(d, Mapping) else None
-    if name == "empirical" and "file" in d:
-        raise SpecError(path, message=f"{where}: an empirical distribution read from a file is not scalable, "
-                                      f"got file {show(d['file'])} (give values instead)")
-    if name not in _MEAN_PARAMETERISED + ("deterministic", "uniform", "triangular", "pert", "empirical") \
-            and isinstance(name, str):
-        import scipy.stats
-
-        if isinstance(getattr(scipy.stats, name, None), scipy.stats.rv_discrete):
-            raise SpecError(path, message=f"{where}: a discrete scipy.stats distribution is not scalable, "
-                                          f"got {name}")
-    parse_distribution(dict(d) if isinstance(d, Mapping) else d, where)     # refuse what is invalid
-    out = dict(d)
-    if name in _MEAN_PARAMETERISED:
-        out["mean"] = d["mean"] * factor
-    elif name == "deterministic":
-        key = "mean" if "mean" in d else "value"
-        out[key] = d[key] * factor
-    elif name == "uniform" and "mean" in d and "low" not in d:
-        out["mean"] = d["mean"] * factor
-    elif name in ("uniform", "triangular", "pert"):
-        for key in ("low", "mode", "high"):
-            if key in d:
-                out[key] = d[key] * factor
-    elif name == "empirical":
-        out["values"] = [v * factor for v in d["values"]]
-    else:
-        out["scale"] = d.get("scale", 1.0) * factor
-        if "loc" in d:
-            out["loc"] = d["loc"] * factor
-    return out
-
-
-def distribution_variance(d: Distribution, path: str) -> float:
-    """Variance of a parsed distribution: exact where known, sample moments only for a file."""
-    name, p = d.name, d.params
-    if name == "exponential":
-        return d.mean ** 2
-    if name in ("lognormal", "gamma", "weibull"):
-        return (d.mean * p["cv"]) ** 2
-    if name == "deterministic":
-        return 0.0
-    if name == "uniform":
-        return (p["high"] - p["low"]) ** 2 / 12
-    if name == "triangular":
-        a, c, b = p["low"], p["mode"], p["high"]
-        return (a * a + b * b + c * c - a * b - a * c - b * c) / 18
-    if name == "pert":
-        a, b, w = d.derived["alpha"], d.derived["beta"], d.derived["width"]
-        return w * w * a * b / ((a + b) ** 2 * (a + b + 1))
-    if name == "empirical":
-        import numpy as np
-
-        if "values" in p:
-            return float(np.var(np.asarray(p["values"], dtype=float)))
-        draws = d.sample(np.random.default_rng(0), 1 << 18)   # last resort: the file's values are inside
-        return float(np.var(draws))
-    import scipy.stats
-
-    try:
-        var = float(getattr(scipy.stats, name)(**dict(p)).var())
-    except Exception:  # noqa: BLE001
-        var = math.nan
-    if not math.isfinite(var) or not math.isfinite(d.mean):
-        raise SpecError(path, message=f"needs a finite mean and variance to be merged, got {d!r}")
-    return var
-
-
 # --------------------------------------------------------------------------- dotted paths
 class _Dist:
     """Schema marker: a distribution; any key below it is allowed."""
