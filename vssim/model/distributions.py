@@ -564,8 +564,8 @@ def _finalise(d: Distribution) -> Distribution:
 
 
 # --------------------------------------------------------------------------- arithmetic on distributions
-def _is_real(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+def _is_finite_number(x: Any) -> bool:
+    return _is_real(x) and math.isfinite(x)
 
 
 MEAN_PARAMETERISED = ("exponential", "lognormal", "gamma", "weibull")
@@ -578,7 +578,7 @@ def scale_distribution(d: Any, factor: float, path: str, where: str | None = Non
     `path` names the scenario field in errors about what cannot be scaled; `where` (default
     `path`) the stream field, for a distribution that is invalid in the stream itself.
     """
-    if _is_real(d):
+    if _is_finite_number(d):
         return d * factor
     where = where or path
     name = d.get("dist") if isinstance(d, Mapping) else None
