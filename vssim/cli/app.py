@@ -83,15 +83,15 @@ def _main(cfg: DictConfig) -> float | None:
         print(f"vssim: error: {e}", file=sys.stderr)
         if not sweeping:
             sys.exit(2)
-        mark(out, digest, "failed", started, str(e))   # reported at the end of the sweep
+        mark(out, digest, "failed", started, str(e), config=config)   # reported at the end of the sweep
         return None
     except Exception as e:
         if not sweeping:
             raise
         print(f"vssim: run {out} crashed: {type(e).__name__}: {e}", file=sys.stderr)
-        mark(out, digest, "failed", started, f"{type(e).__name__}: {e}")
+        mark(out, digest, "failed", started, f"{type(e).__name__}: {e}", config=config)
         return None
-    mark(out, digest, "done", started)
+    mark(out, digest, "done", started, config=config)
     return _returned(config, summary)
 
 

@@ -12,6 +12,7 @@ transform that needs a pilot run gets it from `Pilot`, through the scenario's `C
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from vssim.files import write_atomic
 from vssim.model.settings import Settings
 from vssim.model.spec import StreamSpec
 from vssim.run.simulate import check_settings, simulate
+from vssim.run.status import mark
 from vssim.scenarios.scenario import BASELINE, Context, Scenario, compose
 
 
@@ -99,8 +101,18 @@ def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings
     Without `compare`, the loaded scenarios are composed into one (in order) and run once.
     With it, each alternative (`compare_names`, default: every loaded scenario; "a+b" composes)
     runs on the same seed and is compared with `baseline`. `animate`: each run's report also gets
-    `kanban.gif` (vssim.report.animate).
+    `kanban.gif` (vssim.report.animate). run.json gets the status and provenance of the run.
     """
+    started = time.time()
+    outcome = _run_experiment(spec, scenarios, settings, Path(out), compare=compare, compare_names=compare_names,
+                              baseline=baseline, figures=figures, event_log=event_log, title=title,
+                              question=question, animate=animate)
+    mark(outcome.out, None, "done", started)      # provenance (run.json); the command line adds its config
+    return outcome
+
+
+def _run_experiment(spec, scenarios, settings, out, *, compare, compare_names, baseline, figures, event_log, title,
+                    question, animate) -> Outcome:
     from vssim.report.markdown import write_comparison_report, write_report
 
     out = Path(out)
@@ -181,7 +193,8 @@ def run_config(config: Mapping, out: str | Path) -> Outcome:
         names = compare.get("alternatives")
         compare_names = list(names) if names is not None else list(scenarios)
         baseline = str(compare.get("baseline") or "baseline")
-    return run_experiment(spec, scenarios, settings, out, compare=comparing, compare_names=compare_names,
-                          baseline=baseline, figures=bool(report.get("figures", True)),
-                          event_log=bool(report.get("event_log", True)), title=report.get("title"),
-                          question=report.get("question"), animate=bool(report.get("animate", False)))
+    # no run.json here: the command line writes it last, with the config's digest (vssim/run/status.py)
+    return _run_experiment(spec, scenarios, settings, Path(out), compare=comparing, compare_names=compare_names,
+                           baseline=baseline, figures=bool(report.get("figures", True)),
+                           event_log=bool(report.get("event_log", True)), title=report.get("title"),
+                           question=report.get("question"), animate=bool(report.get("animate", False)))
