@@ -1,19 +1,23 @@
-"""The summary's compiled passes (vssim/analysis/summary.py) against numpy, bit for bit.
+"""The summary (vssim/analysis/summary.py and its compiled passes, vssim/analysis/kernels.py)
+against its numpy oracle (tests/oracle.py), bit for bit.
 
 `summarize` reads a replication in one pass over its items and one over its visits and does
 numpy's arithmetic itself (pairwise sums, percentiles from order statistics, the t interval).
-These tests hold it to the numpy expressions it replaces: the building blocks on random arrays,
-and whole summaries (JSON text and steps frame) against a reference written with plain numpy,
-on random runs of both engines.
+These tests hold it to the numpy expressions that define it: the building blocks on random
+arrays, and whole summaries (JSON text and steps frame) on random runs of both engines and on
+records no engine makes (items out of arrival order, done items arriving after the end, a
+window ending before the warmup).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
 
 import numpy as np
+import oracle
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,19 +27,9 @@ from test_invariants import streams
 
 import vssim
 import vssim.scratch
-from vssim.analysis import summary as metrics
-from vssim.analysis.summary import (
-    BAND,
-    PERCENTILES,
-    SCALARS,
-    _batch_windows,
-    _finite,
-    _overlap,
-    ci95,
-    predictability,
-    summarize,
-    window_metrics,
-)
+from vssim.analysis import kernels, summary
+from vssim.analysis.intervals import ci95, ci95_rows
+from vssim.analysis.summary import PERCENTILES, predictability, summarize
 from vssim.engines.registry import run_records as engine_records
 from vssim.errors import DeadlockError
 from vssim.model.plan import Plan
@@ -47,8 +41,8 @@ def bits(x) -> np.ndarray:
 
 # --------------------------------------------------------------------------- building blocks
 def test_pairwise_is_numpys_sum():
-    """`_pairwise` adds as np.sum does (numpy's pairwise summation), zeros outside a range too."""
-    pw = metrics._summary_kernels() and metrics._pairwise
+    """`pairwise_sum` adds as np.sum does (numpy's pairwise summation), zeros outside a range too."""
+    pw = kernels.pairwise_sum
     rng = np.random.default_rng(0)
     for trial in range(600):
         n = int(rng.choice([rng.integers(0, 20), rng.integers(0, 400), rng.integers(0, 60_000)]))
@@ -85,17 +79,18 @@ def test_percentiles_are_numpys(kind):
         elif kind == "nan":
             x[n // 2] = np.nan
         before = x.copy()
-        got = metrics._quantiles(x, PERCENTILES)
+        got = summary._quantiles(x, PERCENTILES)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             want = [*np.percentile(x, PERCENTILES), x.min(), x.max()]
         np.testing.assert_array_equal(bits(got), bits(want))
         np.testing.assert_array_equal(x, before)              # x is left as it was
-        np.testing.assert_array_equal(bits(metrics._quantiles(x, (85,))[:1]), bits([np.percentile(x, 85)]))
+        np.testing.assert_array_equal(bits(summary._quantiles(x, (85,))[:1]), bits([np.percentile(x, 85)]))
 
 
-def test_ci_rows_are_ci95():
-    """`_ci95s` gives `ci95` of each row: the finite values' mean and t interval, the same floats."""
+def test_ci95_rows_are_numpys():
+    """`ci95_rows` and `ci95` give the oracle's interval of each row: the finite values' mean and
+    t interval, the same floats."""
     rng = np.random.default_rng(2)
     for m in [0, 1, 2, 3, 8, 10, 11, 40]:
         rows = [list(rng.normal(5.0, 2.0, m)) for _ in range(6)]
@@ -103,140 +98,19 @@ def test_ci_rows_are_ci95():
             for i in rng.integers(0, max(m, 1), 2):
                 if m:
                     row[i] = float(rng.choice([np.nan, np.inf, -np.inf]))
-        got = metrics._ci95s(rows)
+        got = ci95_rows(rows)
         for row, ci in zip(rows, got, strict=True):
-            want = ci95(row)
+            want = oracle.ci95(row)
             assert [None if x is None else bits(x) for x in ci] == [None if x is None else bits(x) for x in want]
+            assert [None if x is None else bits(x) for x in ci95(row)] == [None if x is None else bits(x) for x in want]
+    assert ci95([1.0, None, 2.0, math.nan, 4.0]) == oracle.ci95([1.0, None, 2.0, math.nan, 4.0])
 
 
 # --------------------------------------------------------------------------- whole summaries
-def reference_summary(records, *, planning_interval=None, steady_state=True) -> dict:
-    """summarize written with plain numpy (and `window_metrics`): what the passes must equal."""
-    times = {"lead_time": [], "flow_time": []}
-    for rec in records:
-        ok = (rec.arrival >= rec.warmup) & ~np.isnan(rec.done)
-        times["lead_time"].append(rec.done[ok] - rec.arrival[ok])
-        times["flow_time"].append(rec.done[ok] - rec.commit[ok])
-    pooled = {k: np.concatenate(v) for k, v in times.items()}
-    pct = {k: np.percentile(x, PERCENTILES) if len(x) else None for k, x in pooled.items()}
-    per_rep = []
-    for rec, lead in zip(records, times["lead_time"], strict=True):
-        m = window_metrics(rec, rec.warmup, rec.end)
-        interval = planning_interval or (rec.end - rec.warmup) / 10
-        p = predictability(rec, interval)
-        p85 = float(np.percentile(lead, 85)) if len(lead) else math.nan
-        per_rep.append({"replication": rec.replication, "seed": rec.seed, **m, "lead_time_p85": p85,
-                        "flow_predictability": p["mean"], "predictability_in_band": p["in_band"],
-                        "planning_interval": interval})
-    if len(records) >= 2:
-        units = {k: [r[k] for r in per_rep] for k in SCALARS}
-    elif not steady_state:
-        units = {k: [] for k in SCALARS}
-    else:
-        batches = [window_metrics(records[0], lo, hi) for lo, hi in _batch_windows(records[0])]
-        units = {k: [b[k] for b in batches] for k in SCALARS}
-    out: dict = {}
-    for key in SCALARS:
-        values = [r[key] for r in per_rep]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mean = _finite(float(np.nanmean(values))) if any(math.isfinite(x) for x in values) else None
-        entry = {"mean": mean, "ci95": [_finite(x) if x is not None else None for x in ci95(units[key])]}
-        if key in pooled:
-            x = pooled[key]
-            entry.update({"min": _finite(x.min()) if len(x) else None,
-                          **{f"p{q}": _finite(pct[key][i]) if len(x) else None for i, q in enumerate(PERCENTILES)},
-                          "max": _finite(x.max()) if len(x) else None, "count": int(len(x))})
-        out[key] = entry
-    out["backlog"] = {"mean": out["backlog"]["mean"], "ci95": out["backlog"]["ci95"]}
-    counts = np.zeros(len(records[0].type_names))
-    for rec in records:
-        done_in = (rec.done >= rec.warmup) & (rec.done <= rec.end)
-        counts += np.bincount(rec.item_type[done_in], minlength=len(counts))
-    total = counts.sum()
-    out["flow_distribution"] = {t: (float(c / total) if total else 0.0)
-                                for t, c in zip(records[0].type_names, counts, strict=True)}
-    fp = [r["flow_predictability"] for r in per_rep if math.isfinite(r["flow_predictability"])]
-    band = [r["predictability_in_band"] for r in per_rep if math.isfinite(r["predictability_in_band"])]
-    out["flow_predictability"] = {"mean": _finite(float(np.mean(fp))) if fp else None, "ci95": ci95(fp),
-                                  "in_band": _finite(float(np.mean(band))) if band else None, "band": list(BAND),
-                                  "planning_interval": per_rep[0]["planning_interval"]}
-    for key in ("completed", "rejected", "unfinished"):
-        out[key] = int(sum(r[key] for r in per_rep))
-    residuals = [abs(r["wip"] - r["throughput"] * r["flow_time"]) / r["wip"] for r in per_rep
-                 if r["wip"] > 0 and math.isfinite(r["flow_time"])]
-    if residuals:
-        out["littles_law_residual"] = max(residuals)
-    frames = [pd.DataFrame(reference_steps(rec)) for rec in records]
-    steps = pd.concat(frames, ignore_index=True)
-    cols = ["utilization", "queue_length", "wip", "wait", "process_time", "blocked", "touch_time",
-            "pct_complete_accurate", "throughput"]
-    means = steps.groupby("step", sort=False)[cols].mean()
-    step_summary = {name: {c: _finite(float(row[c])) for c in cols} for name, row in means.iterrows()}
-    pools = [reference_pools(rec) for rec in records]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pool_summary = {p: {"utilization": _finite(float(np.nanmean([u[p] for u in pools])))}
-                        for p in records[0].pool_names}
-    reps = [{k: (_finite(v) if isinstance(v, float) else v) for k, v in r.items()} for r in per_rep]
-    return {"metrics": out, "steps": step_summary, "pools": pool_summary, "replications": reps,
-            "_steps_frame": steps}
-
-
-def reference_steps(rec) -> dict:
-    """`_step_columns` as np.bincount over the visits."""
-    lo, hi = rec.warmup, rec.end
-    span, n = hi - lo, len(rec.step_names)
-    s = rec.visit_step
-    fresh = rec.visit_enter >= lo
-
-    def total(values, mask=None):
-        mask = np.ones(len(s), dtype=bool) if mask is None else mask
-        return np.bincount(s[mask], weights=values[mask], minlength=n)
-
-    def mean(values, mask):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = np.bincount(s[mask], minlength=n)
-            return np.where(c > 0, total(values, mask) / np.maximum(c, 1), np.nan), c
-
-    started = fresh & ~np.isnan(rec.visit_start)
-    ended = fresh & ~np.isnan(rec.visit_end)
-    left = fresh & ~np.isnan(rec.visit_leave)
-    checked = (rec.visit_end >= lo) & (rec.visit_end <= hi)
-    n_checked = np.bincount(s[checked], minlength=n)
-    reworked = np.bincount(s[checked & rec.visit_reworked], minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_span = (lambda x: x / span) if span > 0 else (lambda x: np.full(n, np.nan))
-        return {
-            "replication": rec.replication,
-            "step": rec.step_names,
-            "utilization": per_span(total(_overlap(rec.visit_start, rec.visit_end, lo, hi))) / rec.step_capacity,
-            "queue_length": per_span(total(_overlap(rec.visit_ready, rec.visit_start, lo, hi))),
-            "wip": per_span(total(_overlap(rec.visit_enter, rec.visit_leave, lo, hi))),
-            "wait": mean(rec.visit_start - rec.visit_enter, started)[0],
-            "process_time": mean(rec.visit_end - rec.visit_start, ended)[0],
-            "blocked": mean(rec.visit_leave - rec.visit_end, left)[0],
-            "touch_time": mean(rec.visit_work, ended)[0],
-            "pct_complete_accurate": np.where(n_checked > 0, 1.0 - reworked / np.maximum(n_checked, 1), np.nan),
-            "throughput": per_span(n_checked.astype(float)),
-            "visits": n_checked.astype(np.int64),
-        }
-
-
-def reference_pools(rec) -> dict:
-    lo, hi = rec.warmup, rec.end
-    span = hi - lo
-    busy = _overlap(rec.visit_start, rec.visit_end, lo, hi)
-    pool = np.where(rec.visit_person >= 0, rec.person_pool[np.maximum(rec.visit_person, 0)], -1)
-    sizes = np.bincount(rec.person_pool, minlength=len(rec.pool_names))
-    return {name: float(busy[pool == p].sum() / (sizes[p] * span)) if span > 0 and sizes[p] else math.nan
-            for p, name in enumerate(rec.pool_names)}
-
-
 def assert_same_summary(records, **kw) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        want = reference_summary(records, **kw)
+        want = oracle.summarize(records, **kw)
         got = summarize(records, **kw)
     pd.testing.assert_frame_equal(got.pop("_steps_frame"), want.pop("_steps_frame"), check_exact=True)
     assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
@@ -286,8 +160,7 @@ def test_summary_of_the_benchmark_line_with_a_warmup_is_numpys():
 
 
 def test_summary_without_kept_scratch_memory_is_the_same(monkeypatch):
-    """Runs too large for the kept scratch blocks take fresh memory and the two-pass visit
-    totals (`_visit_pass`): the same summary."""
+    """Runs too large for the kept scratch blocks take fresh memory: the same summary."""
     monkeypatch.setattr(vssim.scratch, "KEEP", 0)
     d = {"name": "pools", "arrivals": {"process": "poisson", "rate": 0.7},
          "pools": {"a": 2, "b": 1}, "steps": {"one": {"pool": "a", "work": {"dist": "exponential", "mean": 1.0}},
@@ -297,3 +170,66 @@ def test_summary_without_kept_scratch_memory_is_the_same(monkeypatch):
         recs = [engine_records(engine, plan, horizon=800.0, warmup=50.0, seed=2, replication=r) for r in range(2)]
         assert_same_summary(recs[:1])
         assert_same_summary(recs)
+
+
+# --------------------------------------------------------------------------- records no engine makes
+POOLS = {"name": "pools", "arrivals": {"process": "poisson", "rate": 0.7}, "pools": {"a": 2, "b": 1},
+         "steps": {"one": {"pool": "a", "work": {"dist": "exponential", "mean": 1.0}},
+                   "two": {"pool": "b", "work": {"dist": "gamma", "mean": 1.0, "cv": 0.5}}}}
+REWORK = {**POOLS, "steps": {**POOLS["steps"], "two": {**POOLS["steps"]["two"],
+                                                       "rework": {"probability": 0.2, "to": "one"}}}}
+
+
+def _runs(engine: str, n: int = 2) -> list:
+    """Runs of a line with a shared pool (and rework on the SimPy engine)."""
+    plan = Plan.of(vssim.StreamSpec.from_dict(POOLS if engine == "fast" else REWORK))
+    return [engine_records(engine, plan, horizon=600.0, warmup=40.0, seed=5, replication=r) for r in range(n)]
+
+
+ITEM_FIELDS = ("item_type", "item_priority", "item_size", "item_value", "arrival", "commit", "done", "touch",
+               "rework_count", "arrival_seq", "commit_seq", "done_seq")
+
+
+@pytest.mark.parametrize("engine", ["fast", "simpy"])
+def test_items_out_of_arrival_order_are_summed_in_item_order(engine):
+    """Every engine numbers items in arrival order; records in another order still get the
+    numpy expressions' numbers (the batches' items are gathered, in item order)."""
+    rng = np.random.default_rng(3)
+    recs = []
+    for rec in _runs(engine):
+        order = rng.permutation(rec.n_items)
+        recs.append(dataclasses.replace(rec, **{k: getattr(rec, k)[order] for k in ITEM_FIELDS}))
+    assert_same_summary(recs[:1])
+    assert_same_summary(recs)
+    assert_same_summary(recs[:1], steady_state=False)
+
+
+@pytest.mark.parametrize("engine", ["fast", "simpy"])
+@pytest.mark.parametrize("end", [300.0, 40.0, 25.0])
+def test_items_arriving_after_the_end_and_a_window_before_the_warmup(engine, end):
+    """A window that ends before the last arrivals (done items that arrived at or after its end
+    are pooled but are not the window's), on it (no span) or before the warmup (no batch means)."""
+    recs = [dataclasses.replace(rec, end=end) for rec in _runs(engine)]
+    assert_same_summary(recs[:1])
+    assert_same_summary(recs)
+    for rec in recs:
+        for interval in (end / 7, 30.0):
+            assert predictability(rec, interval) == oracle.predictability(rec, interval)
+
+
+def test_an_item_arriving_at_the_end_and_done_there():
+    """Zero work at the last instant: the item is pooled, not in the window [warmup, end)."""
+    rec = _runs("fast", 1)[0]
+    k = int(np.flatnonzero(~np.isnan(rec.done))[-1])
+    end = float(rec.done[k])
+    arrival, commit = rec.arrival.copy(), rec.commit.copy()
+    arrival[k] = commit[k] = end
+    rec = dataclasses.replace(rec, end=end, arrival=arrival, commit=commit)
+    assert_same_summary([rec])
+    assert_same_summary([rec, dataclasses.replace(rec, replication=1)])
+
+
+def test_a_window_that_is_not_finite_is_refused():
+    rec = _runs("fast", 1)[0]
+    with pytest.raises(ValueError, match=r"window \[warmup, end\] = \[40.0, inf\] is not finite"):
+        summarize([dataclasses.replace(rec, end=math.inf)])

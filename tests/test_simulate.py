@@ -10,7 +10,8 @@ import pytest
 from scipy import stats
 
 import vssim
-from vssim.analysis.summary import ci95, predictability
+from vssim.analysis.intervals import ci95
+from vssim.analysis.summary import predictability
 from vssim.model.spec import CLASSES_OF_SERVICE
 from vssim.records import Records
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vssim.analysis.summary import ci95
+from vssim.analysis.intervals import ci95
 from vssim.errors import SpecError
 
 KEYS = ("p85_target", "penalty")

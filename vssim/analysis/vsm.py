@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from vssim.analysis.summary import ci95
+from vssim.analysis.intervals import ci95
 
 STEP_COLUMNS = ("step", "visits", "process_time", "wait_time", "lead_time", "pct_complete_accurate",
                 "wait", "blocked", "overhead_time")

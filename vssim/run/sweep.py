@@ -97,7 +97,7 @@ def wip_sweep_report(root: str | Path, table: pd.DataFrame) -> Path | None:
 def optimisation_table(table: pd.DataFrame, objective) -> pd.DataFrame:
     """One row per run of an optimising sweep (trial = the job number): the varied overrides, the
     objective and the main metrics, each the mean over replications with its 95 % CI, best first."""
-    from vssim.analysis.summary import ci95
+    from vssim.analysis.intervals import ci95
 
     cols = varied(table)
     rows = []
