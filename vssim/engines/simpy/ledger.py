@@ -47,7 +47,7 @@ class Ledger:
         self.n_slots = 0                    # slots in use or freed; those beyond are fresh
         self.slot_capacity = 0
         self.free_slots: list[int] = []
-        self.item_number = array("q")
+        self.item_number: list[int] = []
         self.arrival = array("d")           # NaN: a free slot
         self.commit_time = array("d")
         self.done_time = array("d")
