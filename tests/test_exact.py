@@ -1,7 +1,7 @@
 """Exact, deterministic sample paths of the engine (DESIGN.md §8).
 
 Every expected number here is worked out by hand (or by a recursion written in the test) from
-the semantics in `vssim/engines/simpy/engine.py`; the comparisons are exact (times are sums of binary-exact
+the semantics in `vssim/engines/simpy/board.py`; the comparisons are exact (times are sums of binary-exact
 floats) except the max-plus check, which recomputes random work times and allows 1e-9.
 """
 

@@ -1,0 +1,434 @@
+"""The board's rules: how items arrive, are committed, move through the columns and leave.
+
+The board's state (columns, queues, free people) lives in plain lists indexed by step (k), pool
+(p), person and item slot (i); every transition is a callback on SimPy's event calendar, not a
+process, so that an item-step costs one scheduled event.
+
+Semantics, in the order an item meets them:
+
+* it arrives into the backlog (priority: class of service, then arrival), or is rejected when
+  the backlog is at `backlog_limit`;
+* it is committed into the first column when the release policy allows (CONWIP count, the
+  first column's limit; items returning to that column by rework go first);
+* in a column it first waits the handoff of the step it came from and, with the step's
+  dependency probability, the dependency delay; then it is workable and queues for a person of
+  the step's pools (class of service, then first come);
+* a person works it for draw x size (+ switch cost + interruptions); people are never
+  blocked by done items;
+* after work, with the rework probability it returns to the rework step, else it joins the
+  step's outgoing transfer batch; a full batch waits for the cadence, then for room in the next
+  column (oldest first, whole batches only); leaving the last column is being done.
+
+A column counts its waiting, in-progress and done-not-pulled items against its WIP limit; an
+item counts in a column from the moment it is admitted (handoff and dependency waits included)
+until it is admitted to the next one. With item types routed (`plan.routed`), an item's next
+column and its rework column are those of its type's route.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+
+
+class Board:
+    """The board of a `Replication` (a mixin: its sources, ledger and stuck-state checks are
+    attributes and methods of the same object, read as plain `self.x` on the hot path)."""
+
+    def _init_board(self) -> None:
+        plan, n = self.plan, self.plan.n_steps
+        self.in_column = [0] * n            # items in each column
+        self.done_in_column = [0] * n       # of which done (batching, gated, or waiting to move)
+        self.queue: list[list] = [[] for _ in range(n)]                  # workable items: (priority, ticket, slot)
+        self.waiting_to_enter: list[deque] = [deque() for _ in range(n)]  # groups: (group, src)
+        self.outgoing: list[list[int]] = [[] for _ in range(n)]          # partial transfer batch
+        self.gate: list[deque] = [deque() for _ in range(n)]             # full batches waiting for the cadence
+        self.tick_pending = [False] * n
+        self.blocked_to = [[0] * (n + 1) for _ in range(n)]  # [src][dest]: done items waiting to move
+        self.free_people = [list(reversed(people)) for people in plan.pool_people]
+        self.last_step_of = [-1] * len(plan.person_pool)     # by person: the step worked last
+        self.backlogs: list[list] = [[] for _ in range(n)]    # per first column: (priority, ticket, slot)
+        self.backlog_size = 0
+        self.wip = 0                        # committed items not done
+        self.busy = 0                       # people at work
+        self.delays = 0                     # handoff and dependency waits under way
+        self.ticket = 0                     # queue entries so far: first come first served among equals
+        self.arrivals_done = False          # a backlog or trace stream has made all its items
+        self.saturated = self.spec.arrivals.process == "saturated"
+        # per step and pool: which optional features apply (so the usual case skips them)
+        self.plain_exit = [not plan.rework_p[k] and plan.batch[k] == 1 and plan.cadence[k] is None
+                           and not plan.routed for k in range(n)]
+        self.plain_pool = [switch is None and gap is None
+                           for switch, gap in zip(self.switch_cost, self.interruption_gap, strict=True)]
+
+    # ------------------------------------------------------------------ arrivals
+    def _start_arrivals(self) -> None:
+        """Schedule the first arrival (open and trace streams), or fill the backlog at time 0."""
+        a, env = self.spec.arrivals, self.env
+        if a.process in ("poisson", "renewal", "deterministic"):
+            # the first arrival comes after one gap (a renewal process started at 0)
+            env.timeout(self.next_gap()).callbacks.append(self._open_arrivals)
+        elif a.process == "backlog":
+            for _ in range(a.count):
+                self._arrive(self._new_item(0.0))
+            self.arrivals_done = True
+        elif a.process == "trace":
+            env.timeout(a.times[0], 0).callbacks.append(self._trace_arrival)
+        else:  # saturated: items are made when the first column has room
+            self._commit()
+
+    def _open_arrivals(self, ev=None) -> None:
+        """Poisson, renewal or deterministic arrivals: one item now, the next one scheduled."""
+        i = self._new_item(self.env._now)
+        self._arrive(i)
+        gap = self.next_gap()
+        if self.horizon is None or self.env._now + gap <= self.horizon:
+            self.env.timeout(gap).callbacks.append(self._open_arrivals)
+
+    def _trace_arrival(self, ev) -> None:
+        k = ev._value
+        a = self.spec.arrivals
+        type_name = a.types[k]
+        type_index = None if type_name is None else list(self.spec.item_types).index(type_name)
+        i = self._new_item(self.env._now, type_index, a.sizes[k])
+        self._arrive(i)
+        if k + 1 < len(a.times):
+            self.env.timeout(a.times[k + 1] - self.env._now, k + 1).callbacks.append(self._trace_arrival)
+        else:
+            self.arrivals_done = True
+            self._check_frozen()
+
+    def _arrive(self, i: int) -> None:
+        """Item i has arrived in the backlog: commit it, keep it, or reject it."""
+        entry = (self.priority[i], self.ticket, i)
+        self.ticket += 1
+        backlog = self.backlogs[self.plan.route[self.item_type[i]][0]]
+        heapq.heappush(backlog, entry)
+        self.backlog_size += 1
+        self._commit()
+        limit = self.spec.release.backlog_limit
+        if limit is not None and self.backlog_size > limit:
+            # the newcomer is the one that does not fit
+            backlog.remove(entry)
+            heapq.heapify(backlog)
+            self.backlog_size -= 1
+            self.rejected_times.append(self.arrival[i])
+            self.item_type[i] = -1 - self.item_type[i]      # marked rejected; kept apart in the records
+            self.done_pending += 1
+
+    # ------------------------------------------------------------------ release
+    def _commit(self) -> None:
+        """Commit backlog items, best class first, while CONWIP and their first column allow."""
+        if not self.backlog_size and not self.saturated:
+            return
+        plan = self.plan
+        in_column, limit, waiting, backlogs = self.in_column, plan.limit, self.waiting_to_enter, self.backlogs
+        saturated = self.saturated
+        while self.wip < plan.conwip:
+            best = -1
+            for c in plan.first_columns:
+                b = backlogs[c]
+                if b and in_column[c] < limit[c] and not waiting[c] and (best < 0 or b[0] < backlogs[best][0]):
+                    best = c
+            if best < 0:
+                if saturated and not self.backlog_size:
+                    # the backlog never empties: the next item is made when it is needed
+                    i = self._new_item(self.env._now)
+                    heapq.heappush(backlogs[plan.route[self.item_type[i]][0]], (self.priority[i], self.ticket, i))
+                    self.ticket += 1
+                    self.backlog_size += 1
+                    continue
+                return
+            i = heapq.heappop(backlogs[best])[2]
+            self.backlog_size -= 1
+            self.commit_time[i] = self.env._now
+            self.commit_seq[i] = self._next_order()
+            self.wip += 1
+            in_column[best] += 1
+            self._enter(best, i, -1)
+
+    # ------------------------------------------------------------------ columns
+    def _enter(self, k: int, i: int, src: int) -> None:
+        """Item i has been admitted to column k (already counted) from column src (-1: backlog)."""
+        v = self.n_visits
+        if v == self.visit_capacity:
+            self._grow_visits()
+        self.n_visits = v + 1
+        self.current_visit[i] = v
+        self.visit_item[v] = i
+        self.visit_step[v] = k
+        self.visit_enter[v] = self.env._now
+        delay = 0.0
+        if src >= 0 and src != k:
+            h = self.handoff[src]
+            if h is not None:
+                delay = h.next()
+        p = self.plan.dependency_p[k]
+        if p:
+            bit = 1 << k
+            if self.entered_steps[i] & bit:
+                u = self.dependency_again_decision[k].next()
+            else:
+                u = self.dependency_decision[k].at(self.item_number[i])
+                self.entered_steps[i] |= bit
+            if u < p:
+                delay += self.dependency_delay[k].next()
+        if delay > 0.0:
+            self.delays += 1
+            self.env.timeout(delay, i).callbacks.append(self._delay_over)
+        else:
+            self._workable(k, i)
+
+    def _delay_over(self, ev) -> None:
+        self.delays -= 1
+        i = ev._value
+        self._workable(self.visit_step[self.current_visit[i]], i)
+        if not self.busy and not self.delays:
+            self._check_frozen()
+
+    def _workable(self, k: int, i: int) -> None:
+        """Item i can be worked at k: a free person of the step's pools starts it, or it queues."""
+        self.visit_ready[self.current_visit[i]] = self.env._now
+        for p in self.plan.step_pools[k]:
+            free = self.free_people[p]
+            if free:
+                self._start(k, i, p, self._pick_person(free, k, p))
+                return
+        heapq.heappush(self.queue[k], (self.priority[i], self.ticket, i))
+        self.ticket += 1
+
+    def _pick_person(self, free: list[int], k: int, p: int) -> int:
+        """A free person of pool p for step k: one who last worked on k if switching costs."""
+        if self.switch_cost[p] is not None:
+            last = self.last_step_of
+            for n in range(len(free) - 1, -1, -1):
+                if last[free[n]] == k:
+                    return free.pop(n)
+        return free.pop()
+
+    def _start(self, k: int, i: int, p: int, person: int) -> None:
+        """`person` of pool p starts item i at step k."""
+        now = self.env._now
+        bit = 1 << k
+        started = self.started_steps[i]
+        first = not started & bit
+        if first:
+            w = self.work[k].at(self.item_number[i])
+            self.started_steps[i] = started | bit
+        else:
+            w = self.rework_work[k].next()
+        w *= self.size[i]
+        duration = w
+        if not self.plain_pool[p]:
+            switch = self.switch_cost[p]
+            if switch is not None and self.last_step_of[person] not in (-1, k):
+                duration += switch.next()
+            gap = self.interruption_gap[p]
+            if gap is not None:
+                next_interruption = gap.next()     # after this much of the work
+                lengths = self.interruption_length[p]
+                while next_interruption < w:
+                    duration += lengths.next()
+                    if switch is not None:
+                        duration += switch.next()   # refocusing after the interruption
+                    next_interruption += gap.next()
+        self.last_step_of[person] = k
+        self.touch[i] += w
+        v = self.current_visit[i]
+        self.visit_start[v] = now
+        self.visit_person[v] = person
+        self.visit_work[v] = w
+        self.event_order = order = self.event_order + 1
+        self.visit_start_seq[v] = order
+        self.busy += 1
+        self.env.timeout(duration, (k, i, p, person, first)).callbacks.append(self._finish)
+
+    def _finish(self, ev) -> None:
+        """Work done: rework or on to the transfer batch; the person takes the next item."""
+        k, i, p, person, first = ev._value
+        self.busy -= 1
+        v = self.current_visit[i]
+        self.visit_end[v] = self.env._now
+        self.event_order = order = self.event_order + 1
+        self.visit_end_seq[v] = order
+        plan = self.plan
+        self.done_in_column[k] += 1
+        if self.plain_exit[k]:
+            self._request(k + 1, [i], k)
+            self._dispatch(p, person)
+            if self.waiting_to_enter[k] and self.done_in_column[k] == self.in_column[k]:
+                self._check_deadlock(k)
+            if not self.busy and not self.delays:
+                self._check_frozen()
+            return
+        rework_p = plan.rework_p[k]
+        if rework_p and (self.rework_decision[k].at(self.item_number[i]) if first
+                         else self.rework_again_decision[k].next()) < rework_p:
+            self.visit_reworked[v] = 1
+            self.rework_count[i] += 1
+            to = plan.route[self.item_type[i]][plan.rework_to[k]] if plan.routed else plan.rework_to[k]
+            if to == k:                     # redone in the same column: it never leaves
+                self.done_in_column[k] -= 1
+                self.visit_leave[v] = self.env._now
+                self._enter(k, i, k)
+            else:
+                self._request(to, [i], k)
+        else:
+            out = self.outgoing[k]
+            out.append(i)
+            if len(out) >= plan.batch[k]:
+                self.outgoing[k] = []
+                self._release(k, out)
+        self._dispatch(p, person)
+        if self.done_in_column[k] == self.in_column[k] and self.waiting_to_enter[k]:
+            self._check_deadlock(k)
+        if not self.busy and not self.delays:
+            self._check_frozen()
+
+    def _dispatch(self, p: int, person: int) -> None:
+        """`person` of pool p is free: the best queued item of the pool's steps, or idle."""
+        queue = self.queue
+        if self.plan.pool_fifo[p]:
+            best = None
+            for k in self.plan.pool_steps[p]:
+                q = queue[k]
+                if q and (best is None or q[0] < queue[best][0]):
+                    best = k
+            if best is not None:
+                self._start(best, heapq.heappop(queue[best])[2], p, person)
+                return
+        else:
+            for k in self.plan.pool_steps[p]:
+                q = queue[k]
+                if q:
+                    self._start(k, heapq.heappop(q)[2], p, person)
+                    return
+        self.free_people[p].append(person)
+
+    # ------------------------------------------------------------------ transfer batches, cadence, routing
+    def _release(self, k: int, group: list[int]) -> None:
+        """A full transfer batch leaves step k: through the cadence gate if any, then onward."""
+        if self.plan.cadence[k] is not None:
+            self.gate[k].append(group)
+            for dest, sub in self._split(k, group):
+                self.blocked_to[k][dest] += len(sub)
+            if not self.tick_pending[k]:
+                self._schedule_tick(k)
+        elif self.plan.routed:
+            for dest, sub in self._split(k, group):
+                self._request(dest, sub, k)
+        else:
+            self._request(k + 1, group, k)
+
+    def _split(self, k: int, group: list[int]) -> list[tuple[int, list[int]]]:
+        """Where the items of a group leaving step k go next, in first-come order."""
+        if not self.plan.routed:
+            return [(k + 1, group)]
+        route, item_type = self.plan.route, self.item_type
+        parts: dict[int, list[int]] = {}
+        for i in group:
+            parts.setdefault(route[item_type[i]][k + 1], []).append(i)
+        return list(parts.items())
+
+    def _fits(self, dest: int, m: int) -> bool:
+        """A group of m items can enter column dest now (done always can)."""
+        return dest == self.plan.n_steps or (not self.waiting_to_enter[dest]
+                                             and self.in_column[dest] + m <= self.plan.limit[dest])
+
+    def _schedule_tick(self, k: int) -> None:
+        period = self.plan.cadence[k]
+        now = self.env._now
+        n = math.ceil(now / period - 1e-9)
+        self.tick_pending[k] = True
+        self.env.timeout(max(0.0, n * period - now), k).callbacks.append(self._tick)
+
+    def _tick(self, ev) -> None:
+        """The cadence of step k: its gated batches leave, oldest first, while they fit."""
+        k = ev._value
+        self.tick_pending[k] = False
+        gate = self.gate[k]
+        blocked_at = -1
+        while gate:
+            parts = self._split(k, gate[0])
+            stuck = [dest for dest, sub in parts if not self._fits(dest, len(sub))]
+            if stuck:
+                blocked_at = stuck[0]
+                break
+            gate.popleft()
+            for dest, sub in parts:
+                self.blocked_to[k][dest] -= len(sub)
+                self._request(dest, sub, k)
+        if gate:
+            self.tick_pending[k] = True
+            self.env.timeout(self.plan.cadence[k], k).callbacks.append(self._tick)
+            if 0 <= blocked_at < self.plan.n_steps:
+                self._check_deadlock(blocked_at)
+        if not self.busy and not self.delays:
+            self._check_frozen()
+
+    # ------------------------------------------------------------------ entry into the next column
+    def _request(self, k: int, group: list[int], src: int) -> None:
+        """Group (done at src) asks to enter column k; k == n_steps means done."""
+        if k == self.plan.n_steps:
+            self._exit(group, src)
+            return
+        m = len(group)
+        if not self.waiting_to_enter[k] and self.in_column[k] + m <= self.plan.limit[k]:
+            # room at once: the usual case, without queueing for entry
+            self.in_column[src] -= m
+            self.done_in_column[src] -= m
+            self.in_column[k] += m
+            now = self.env._now
+            for i in group:
+                self.visit_leave[self.current_visit[i]] = now
+                self._enter(k, i, src)
+            if self.waiting_to_enter[src] or self.plan.is_first[src]:
+                self._fill(src)
+            return
+        self.waiting_to_enter[k].append((group, src))
+        self.blocked_to[src][k] += m
+        self._fill(k)
+        if self.waiting_to_enter[k]:
+            self._check_deadlock(k)
+
+    def _fill(self, k: int) -> None:
+        """Admit waiting groups into column k, oldest first, while they fit."""
+        waiting = self.waiting_to_enter[k]
+        limit = self.plan.limit[k]
+        in_column = self.in_column
+        freed = []
+        while waiting:
+            group, src = waiting[0]
+            m = len(group)
+            if in_column[k] + m > limit:
+                break
+            waiting.popleft()
+            self.blocked_to[src][k] -= m
+            in_column[src] -= m
+            self.done_in_column[src] -= m
+            in_column[k] += m
+            now = self.env._now
+            for i in group:
+                self.visit_leave[self.current_visit[i]] = now
+                self._enter(k, i, src)
+            freed.append(src)
+        for src in freed:
+            self._fill(src)
+        if self.plan.is_first[k]:
+            self._commit()
+
+    def _exit(self, group: list[int], src: int) -> None:
+        """Group leaves the last column (its route's last): done."""
+        now = self.env._now
+        m = len(group)
+        self.in_column[src] -= m
+        self.done_in_column[src] -= m
+        self.wip -= m
+        self.done_pending += m
+        for i in group:
+            self.visit_leave[self.current_visit[i]] = now
+            self.done_time[i] = now
+            self.done_seq[i] = self._next_order()
+        self._fill(src)
+        if not self.plan.is_first[src]:
+            self._commit()

@@ -1,0 +1,86 @@
+"""Stuck states of the SimPy board: partial batches that can never fill, and deadlocks.
+
+Two checks. `_check_deadlock(k)` runs when column k cannot admit the group first in line: a partial
+transfer batch that alone fills its column leaves as it is; a cycle of full columns whose items
+are all done and wait to enter another column of the cycle is a deadlock. `_check_frozen()` runs
+when no work or delay is under way: partial batches that no arrival can fill any more leave, and
+a stream that stopped moving is a deadlock. A deadlock raises `DeadlockError` naming the columns.
+"""
+from __future__ import annotations
+
+from vssim.errors import DeadlockError
+from vssim.model.plan import UNLIMITED
+
+
+class Deadlock:
+    """The stuck-state checks of a `Replication` (a mixin over the board's state)."""
+
+    def _check_deadlock(self, k: int) -> None:
+        """Column k cannot admit the group first in line. If a partial batch alone fills it,
+        send the batch on; if k is in a cycle of full columns whose items are all done and
+        waiting to enter another column of the cycle, raise."""
+        in_column, done_in_column, blocked = self.in_column, self.done_in_column, self.blocked_to
+        if self.outgoing[k] and in_column[k] == len(self.outgoing[k]) and self._full(k):
+            # a partial batch fills its column and its mates cannot get in: it can never
+            # grow, so it leaves as it is
+            group, self.outgoing[k] = self.outgoing[k], []
+            self._release(k, group)
+            return
+        seen = {k}
+        stack = [k]
+        while stack:
+            x = stack.pop()
+            if not self._full(x) or done_in_column[x] != in_column[x] or self.outgoing[x]:
+                return
+            for dest, waiting in enumerate(blocked[x]):
+                if not waiting:
+                    continue
+                if dest == self.plan.n_steps:
+                    return
+                if dest not in seen:
+                    seen.add(dest)
+                    stack.append(dest)
+        raise DeadlockError(self._describe_stuck(sorted(seen)))
+
+    def _full(self, x: int) -> bool:
+        """Column x cannot admit the group first in line for it (from upstream or a cadence gate)."""
+        need = len(self.waiting_to_enter[x][0][0]) if self.waiting_to_enter[x] else UNLIMITED
+        if x > 0 and self.gate[x - 1]:
+            need = min(need, len(self.gate[x - 1][0]))
+        return need < UNLIMITED and self.in_column[x] + need > self.plan.limit[x]
+
+    def _check_frozen(self) -> None:
+        """Called when no work or delay is under way: finish partial batches that can never
+        fill, or report a stream that stopped moving."""
+        if self.wip == 0 or self.busy or self.delays:
+            return
+        plan = self.plan
+        n = plan.n_steps
+        for k in range(n):
+            if self.gate[k] and all(self._fits(dest, len(sub)) for dest, sub in self._split(k, self.gate[k][0])):
+                return                      # the next tick moves it
+        can_commit = self.wip < plan.conwip and any(
+            self.in_column[c] < plan.limit[c] and not self.waiting_to_enter[c] for c in plan.first_columns)
+        if not self.arrivals_done and can_commit:
+            return                          # new arrivals (or a saturated backlog) can still fill partial batches
+        for k in range(n - 1, -1, -1):
+            if self.outgoing[k]:
+                group, self.outgoing[k] = self.outgoing[k], []
+                self._release(k, group)
+                if not self.busy and not self.delays:
+                    self._check_frozen()
+                return
+        raise DeadlockError(self._describe_stuck([k for k in range(n) if self.in_column[k]]))
+
+    def _describe_stuck(self, columns: list[int]) -> str:
+        names = self.spec.step_names
+        parts = []
+        for x in columns:
+            lim = self.plan.limit[x]
+            waits = ", ".join(f"{m} waiting to enter {names[d] if d < len(names) else 'done'}"
+                              for d, m in enumerate(self.blocked_to[x]) if m)
+            parts.append(f"{names[x]} (wip_limit {lim if lim < UNLIMITED else 'null'}) holds "
+                         f"{self.in_column[x]} done item(s){': ' + waits if waits else ''}")
+        return (f"deadlock at t={self.env._now:g} in replication {self.replication}: " + "; ".join(parts)
+                + ". Every column in this cycle is full of items that wait for room in another one;"
+                  " raise a wip_limit in the cycle or send rework to a column with room.")

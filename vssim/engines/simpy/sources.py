@@ -1,0 +1,87 @@
+"""The random sources of one SimPy replication: one per purpose and step or pool.
+
+Every source has a name (`work/<step>`, `rework/<step>`, `switch/<pool>`, `arrivals`, ...) and its
+own generator, seeded from the run's seed, the replication and the name
+(`vssim.engines.random.generator`): two scenarios of one stream draw the same numbers for the same
+purpose, whatever else they change (common random numbers), and the max-plus engine draws them
+by the same rule. What happens at an item's first visit to a step (its work, its rework and
+dependency decisions) is tied to the item (`at(item number)`); what happens on later visits comes
+in order (`next()`), so that rework elsewhere does not shift the first-visit draws.
+
+A streaming run forgets, between slices, the draws that no live item can ask for any more
+(`_forget_draws`); the blocks drawn, and so the numbers, are the same as without forgetting.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from vssim.engines.random import Draws, Uniforms, generator
+from vssim.model.distributions import parse_distribution
+
+
+class _Shares:
+    """Item types by their shares, so that `Draws` hands them out by its block rule like any draw."""
+
+    __slots__ = ("shares",)
+
+    def __init__(self, shares: np.ndarray):
+        self.shares = shares
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.choice(len(self.shares), size=size, p=self.shares)
+
+
+def _exponential(rate: float):
+    """Gaps of a Poisson process of this rate (interruptions, Poisson arrivals)."""
+    return parse_distribution({"dist": "exponential", "mean": 1.0 / rate}, "")
+
+
+class Sources:
+    """The random sources of a `Replication` (a mixin: the board reads them as plain attributes)."""
+
+    def _init_sources(self, seed: int, replication: int) -> None:
+        plan, spec = self.plan, self.spec
+        rng = lambda name: generator(seed, replication, name)  # noqa: E731
+        steps = list(spec.steps.values())
+        # by step; tied to the item (at): work, rework_decision, dependency_decision; in order (next): the rest
+        self.work = [Draws(s.work, rng(f"work/{s.name}")) for s in steps]
+        self.rework_work = [Draws(s.work, rng(f"rework_work/{s.name}")) for s in steps]
+        self.rework_decision = [Uniforms(rng(f"rework/{s.name}")) for s in steps]
+        self.rework_again_decision = [Uniforms(rng(f"rework_again/{s.name}")) for s in steps]
+        self.handoff = [Draws(s.handoff, rng(f"handoff/{s.name}")) if s.handoff else None for s in steps]
+        self.dependency_decision = [Uniforms(rng(f"dependency/{s.name}")) for s in steps]
+        self.dependency_again_decision = [Uniforms(rng(f"dependency_again/{s.name}")) for s in steps]
+        self.dependency_delay = [Draws(s.dependency.delay, rng(f"dependency_delay/{s.name}")) if s.dependency
+                                 else None for s in steps]
+        # by pool, in order
+        pools = list(spec.pools.values())
+        self.switch_cost = [Draws(p.switch_cost, rng(f"switch/{p.name}")) if p.switch_cost else None for p in pools]
+        self.interruption_gap = [Draws(_exponential(p.interruptions.rate), rng(f"interruptions/{p.name}"))
+                                 if p.interruptions is not None else None for p in pools]
+        self.interruption_length = [Draws(p.interruptions.duration, rng(f"interruption_length/{p.name}"))
+                                    if p.interruptions is not None else None for p in pools]
+        # by item number: its type, and its size when its type draws one
+        self.item_type_draws = Draws(_Shares(plan.type_shares), rng("arrivals/type"))
+        self.size_draws = [Draws(t.size, rng(f"size/{t.name}")) if plan.type_size[k] is None else None
+                           for k, t in enumerate(spec.item_types.values())]
+        # open arrivals: the gap to the next one
+        a = spec.arrivals
+        self.arrival_gaps = (Draws(_exponential(a.rate), rng("arrivals")) if a.process == "poisson"
+                             else Draws(a.interarrival, rng("arrivals")) if a.process == "renewal" else None)
+        if self.arrival_gaps is not None:
+            self.next_gap = self.arrival_gaps.next
+        elif a.process == "deterministic":
+            period = 1.0 / a.rate
+            self.next_gap = lambda: period
+
+    def _forget_draws(self, oldest: int) -> None:
+        """Forget the draws tied to items before item number `oldest` and those handed out in order."""
+        for d in (*self.work, *self.dependency_decision, *self.rework_decision, *self.size_draws,
+                  self.item_type_draws):
+            if d is not None:
+                d.trim(oldest)
+        for d in (*self.rework_work, *self.rework_again_decision, *self.handoff, *self.dependency_again_decision,
+                  *self.dependency_delay, *self.switch_cost, *self.interruption_gap, *self.interruption_length,
+                  self.arrival_gaps):
+            if d is not None:
+                d.trim()
