@@ -1,5 +1,5 @@
 """Bad input is refused before the run with one line naming the field, the value and what is
-allowed (DESIGN.md §7); a stream that stops moving at run time raises DeadlockError, not a hang."""
+allowed (docs/model.md, docs/cli.md); a stream that stops moving at run time raises DeadlockError, not a hang."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Exact, deterministic sample paths of the engine (DESIGN.md §8).
+"""Exact, deterministic sample paths of the engine (docs/validation.md).
 
 Every expected number here is worked out by hand (or by a recursion written in the test) from
 the semantics in `vssim/engines/simpy/board.py`; the comparisons are exact (times are sums of binary-exact

@@ -1,4 +1,4 @@
-"""The simulator against queueing theory (DESIGN.md §8), with tolerances from confidence intervals.
+"""The simulator against queueing theory (docs/validation.md), with tolerances from confidence intervals.
 
 Every statistical comparison here follows one recipe:
 

@@ -107,7 +107,7 @@ class Records:
         return len(self.arrival)
 
     def items_frame(self) -> pd.DataFrame:
-        """One row per item (DESIGN.md §6 columns)."""
+        """One row per item (the columns of docs/metrics.md, "Files of a run")."""
         cos = np.asarray(self.class_names, dtype=object)[self.item_priority] if self.n_items else []
         return pd.DataFrame({
             "replication": np.full(self.n_items, self.replication, dtype=np.int32),

@@ -1,4 +1,4 @@
-"""Scenarios compared with common random numbers (DESIGN.md §4, issue 4).
+"""Scenarios compared with common random numbers (docs/analysis.md).
 
 Scenarios simulated with the same `sim.seed` draw the same random numbers replication by
 replication (`SeedSequence(seed, spawn_key=(r, source))`), so replication r of a scenario and

@@ -35,7 +35,7 @@ class SimResult:
 
     @property
     def items(self) -> pd.DataFrame:
-        """One row per item per replication (DESIGN.md §6)."""
+        """One row per item per replication (docs/metrics.md, "Files of a run")."""
         self._rows("items")
         if self._items is None:
             self._items = pd.concat([r.items_frame() for r in self.records], ignore_index=True)

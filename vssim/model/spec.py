@@ -1,4 +1,4 @@
-"""The stream model of DESIGN.md §2-§3: a validated, immutable description of a value stream.
+"""The stream model of docs/model.md: a validated, immutable description of a value stream.
 
 A stream file is parsed once, here, into frozen dataclasses. Every check that can be made
 before a run is made here, and each failure names the field path, the value and what is
@@ -315,7 +315,7 @@ class StreamSpec:
 
 
 def load_stream(path: str | Path) -> StreamSpec:
-    """Read a stream YAML file (DESIGN.md §3) and validate it."""
+    """Read a stream YAML file (docs/model.md, "The stream file") and validate it."""
     import yaml
 
     path = Path(path)

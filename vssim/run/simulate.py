@@ -1,4 +1,4 @@
-"""`vssim.simulate`: replications of a stream, summarised (DESIGN.md §5, §6)."""
+"""`vssim.simulate`: replications of a stream, summarised (README, docs/metrics.md)."""
 from __future__ import annotations
 
 import sys
