@@ -201,10 +201,10 @@ def timed(run):
 
 
 def forget_kept_memory() -> None:
-    """vssim keeps the blocks of a run and of a summary for the next ones (`vssim.engines.maxplus.runs.Arena`,
+    """vssim keeps the blocks of a run and of a summary for the next ones (`vssim.engines.maxplus.memory.Arena`,
     scratch memory): drop them, so that a traced run allocates all it uses."""
     try:
-        from vssim.engines.maxplus.runs import Arena
+        from vssim.engines.maxplus.memory import Arena
         from vssim.scratch import release as release_scratch
     except ImportError:
         return

@@ -1,4 +1,4 @@
-"""The fast engine (vssim/engines/maxplus/runs.py) against the SimPy engine, on the same random numbers.
+"""The fast engine (vssim/engines/maxplus/) against the SimPy engine, on the same random numbers.
 
 On random qualifying streams (hypothesis) every per-item and per-visit time of the fast engine
 equals the SimPy engine's to 1e-9, and so do the summary metrics; the records pass the same
@@ -21,8 +21,7 @@ from test_invariants import HypothesisChooser, check_replication
 
 import vssim
 from vssim.engines.maxplus import why_not
-from vssim.engines.maxplus.runs import _blocks
-from vssim.engines.random import BLOCK, Draws, generator
+from vssim.engines.random import BLOCK, SPLITTABLE, Draws, generator, in_blocks
 from vssim.engines.registry import run_records
 from vssim.errors import SpecError
 from vssim.model.distributions import parse_distribution
@@ -368,14 +367,14 @@ def test_event_log_of_tiny_trace(run):
                                   {"dist": "lognormal", "mean": 2.0, "cv": 1.0},
                                   {"dist": "empirical", "values": [1, 2, 3, 5]}])
 def test_blocks_are_the_draws_of_draws_at(dist):
-    """`_blocks` draws what `Draws.at` draws for the same requests, jumps beyond a block too."""
+    """`in_blocks` draws what `Draws.at` draws for the same requests, jumps beyond a block too."""
     d = parse_distribution(dist, "work")
     rng = np.random.default_rng(0)
     requests = np.concatenate([rng.permutation(300), [5000, 10], 5001 + rng.permutation(3 * BLOCK)])
     draws = Draws(d, generator(1, 2, "work/x"))
     expected = [draws.at(int(k)) for k in requests]
     g = generator(1, 2, "work/x")
-    got = _blocks(lambda n: d.sample(g, n), requests)
+    got = in_blocks(lambda n: d.sample(g, n), requests)
     np.testing.assert_array_equal(got[requests], expected)
 
 
@@ -476,8 +475,6 @@ def test_event_log_when_keys_do_not_fit(run):
                                   {"dist": "deterministic", "value": 1.5}])
 def test_splittable_distributions_draw_the_same_in_one_call(dist):
     """The fast engine draws SPLITTABLE distributions in one call instead of blocks of 1024."""
-    from vssim.engines.maxplus.runs import SPLITTABLE
-
     d = parse_distribution(dist, "work")
     assert d.name in SPLITTABLE
     one = d.sample(generator(3, 0, "x"), 3 * BLOCK + 7)
@@ -489,7 +486,7 @@ def test_splittable_distributions_draw_the_same_in_one_call(dist):
 def test_a_run_never_reuses_the_memory_of_live_records():
     """Runs carve their arrays from blocks kept for reuse (`Arena`): a block goes to the next run
     only when nothing refers to the records of the run it served."""
-    from vssim.engines.maxplus.runs import Arena
+    from vssim.engines.maxplus.memory import Arena
 
     spec = vssim.StreamSpec.from_dict(line(rate=0.8))
     kept = [run_records("fast", spec, 300.0, 0.0, seed, 0) for seed in range(3)]
