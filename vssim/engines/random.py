@@ -45,12 +45,18 @@ def generator(seed: int, replication: int, name: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(ss))
 
 
+def poisson_gaps(rate: float) -> Distribution:
+    """The gaps of a Poisson process of this rate: exponential of mean 1 / rate (arrivals,
+    interruptions)."""
+    return parse_distribution({"dist": "exponential", "mean": 1.0 / rate}, "")
+
+
 def interarrival(arrivals) -> Distribution | None:
     """The gaps between open arrivals (`spec.arrivals`): exponential of mean 1 / rate for Poisson,
     the given distribution for renewal; None for deterministic arrivals (every gap 1 / rate, no
     draws) and for the processes that have no gaps."""
     if arrivals.process == "poisson":
-        return parse_distribution({"dist": "exponential", "mean": 1.0 / arrivals.rate}, "")
+        return poisson_gaps(arrivals.rate)
     if arrivals.process == "renewal":
         return arrivals.interarrival
     return None

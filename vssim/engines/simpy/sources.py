@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vssim.engines.random import Draws, Uniforms, generator
-from vssim.model.distributions import parse_distribution
+from vssim.engines.random import Draws, Uniforms, generator, interarrival, poisson_gaps
 
 
 class _Shares:
@@ -29,11 +28,6 @@ class _Shares:
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.choice(len(self.shares), size=size, p=self.shares)
-
-
-def _exponential(rate: float):
-    """Gaps of a Poisson process of this rate (interruptions, Poisson arrivals)."""
-    return parse_distribution({"dist": "exponential", "mean": 1.0 / rate}, "")
 
 
 class Sources:
@@ -56,7 +50,7 @@ class Sources:
         # by pool, in order
         pools = list(spec.pools.values())
         self.switch_cost = [Draws(p.switch_cost, rng(f"switch/{p.name}")) if p.switch_cost else None for p in pools]
-        self.interruption_gap = [Draws(_exponential(p.interruptions.rate), rng(f"interruptions/{p.name}"))
+        self.interruption_gap = [Draws(poisson_gaps(p.interruptions.rate), rng(f"interruptions/{p.name}"))
                                  if p.interruptions is not None else None for p in pools]
         self.interruption_length = [Draws(p.interruptions.duration, rng(f"interruption_length/{p.name}"))
                                     if p.interruptions is not None else None for p in pools]
@@ -66,8 +60,8 @@ class Sources:
                            for k, t in enumerate(spec.item_types.values())]
         # open arrivals: the gap to the next one
         a = spec.arrivals
-        self.arrival_gaps = (Draws(_exponential(a.rate), rng("arrivals")) if a.process == "poisson"
-                             else Draws(a.interarrival, rng("arrivals")) if a.process == "renewal" else None)
+        gaps = interarrival(a)
+        self.arrival_gaps = Draws(gaps, rng("arrivals")) if gaps is not None else None
         if self.arrival_gaps is not None:
             self.next_gap = self.arrival_gaps.next
         elif a.process == "deterministic":
