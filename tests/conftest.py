@@ -1,12 +1,16 @@
 """Shared test helpers."""
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 import vssim
 
@@ -54,3 +58,50 @@ def cli_ok(results: dict, name: str) -> Path:
     assert proc.returncode == 0, f"{name}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr
     return out
+
+
+# ------------------------------------------------------- bad input: test_spec, test_settings, test_deadlock
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+BASE = yaml.safe_load((CONFIGS / "stream" / "dvs_basic.yaml").read_text())
+BACKLOG = {"process": "backlog", "count": 20}
+
+
+def broken(changes: dict) -> dict:
+    """A deep copy of the valid base stream with `changes` ({dotted.path: value}) applied."""
+    d = copy.deepcopy(BASE)
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = d
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return d
+
+
+def assert_one_line(err: BaseException, path: str, got: str, allowed: str) -> str:
+    msg = str(err)
+    assert "\n" not in msg, msg
+    assert msg.startswith(f"{path}: "), msg
+    assert got in msg, msg
+    assert allowed in msg, msg
+    return msg
+
+
+@contextlib.contextmanager
+def deadline(seconds: int):
+    """Fail instead of hanging (pytest-timeout is not installed)."""
+    if not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def _expired(signum, frame):
+        raise TimeoutError(f"no result within {seconds} s: the simulation hangs")
+
+    old = signal.signal(signal.SIGALRM, _expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+

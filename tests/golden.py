@@ -10,7 +10,7 @@ why:
     .venv/bin/python tests/golden.py --check    # only compare (what the test does), list the differences
 
 The random streams are stored in the golden file itself (drawn once from the stream builders of
-tests/test_invariants.py and tests/test_fast.py), so that a change to those builders does not
+tests/test_invariants.py and tests/test_maxplus.py), so that a change to those builders does not
 change the cases.
 """
 from __future__ import annotations
@@ -98,8 +98,8 @@ def shipped_cases() -> list[dict]:
 def random_cases() -> list[dict]:
     """A dozen random streams of each builder (drawn once; stored with their digests)."""
     sys.path.insert(0, str(HERE))
-    from test_fast import build_qualifying
     from test_invariants import NumpyChooser, build_stream
+    from test_maxplus import build_qualifying
 
     cases = []
     for seed in range(12):

@@ -2,7 +2,7 @@
 that define them (docs/metrics.md), slow and obvious.
 
 The summary itself (vssim/analysis/summary.py) reads each replication once in compiled passes
-(vssim/analysis/kernels.py) that do numpy's arithmetic themselves; tests/test_metrics.py holds it
+(vssim/analysis/kernels.py) that do numpy's arithmetic themselves; tests/test_summary.py holds it
 to this oracle bit for bit. Only the constants come from vssim.
 """
 from __future__ import annotations

@@ -16,8 +16,8 @@ import pytest
 from conftest import cli_ok, run_cli_parallel
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_fast import build_qualifying
 from test_invariants import HypothesisChooser, build_stream
+from test_maxplus import build_qualifying
 
 import vssim
 from vssim.analysis.sketch import ALPHA, QuantileSketch

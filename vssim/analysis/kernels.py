@@ -2,7 +2,7 @@
 arithmetic numpy would do on what they read (sums, percentiles, the moments of an interval).
 
 They hand numpy nothing and do its arithmetic themselves, on the same values in the same order,
-so every number is the one the plain numpy expressions give (tests/oracle.py; tests/test_metrics.py
+so every number is the one the plain numpy expressions give (tests/oracle.py; tests/test_summary.py
 holds the summary to it bit for bit):
 
 * np.bincount(idx, weights) adds in index order, one value at a time: the loops do the same;

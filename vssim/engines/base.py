@@ -17,7 +17,7 @@ class Engine(Protocol):
 
     Engines that run the same stream under the same settings must give the same records: the
     same random sources (`vssim.engines.random`), drawn by the same rule, give the same sample
-    path (tests/test_fast.py holds the engines to it).
+    path (tests/test_maxplus.py holds the engines to it).
     """
 
     name: str

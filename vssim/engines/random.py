@@ -31,7 +31,7 @@ SPLITTABLE = frozenset({"exponential", "lognormal", "gamma", "weibull", "determi
                         "pert"})
 """Distributions whose draws do not depend on how they are split into calls (numpy Generator
 methods that keep no state between calls but the bit generator's): n + m draws in one call are
-the n draws of one call followed by the m of the next. Checked by tests/test_fast.py."""
+the n draws of one call followed by the m of the next. Checked by tests/test_maxplus.py."""
 
 
 def source_key(name: str) -> int:

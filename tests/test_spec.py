@@ -1,63 +1,16 @@
-"""Bad input is refused before the run with one line naming the field, the value and what is
-allowed (docs/model.md, docs/cli.md); a stream that stops moving at run time raises DeadlockError, not a hang."""
-
+"""Bad streams (vssim/model/spec.py) are refused before the run with one line naming the field, the
+value and what is allowed (docs/model.md): as mappings, as files, and through `simulate`."""
 from __future__ import annotations
 
-import contextlib
 import copy
-import signal
-from pathlib import Path
 
 import pytest
 import yaml
+from conftest import BACKLOG, BASE, assert_one_line, broken
 
 import vssim
-from vssim import DeadlockError, SpecError, StreamSpec
+from vssim import SpecError, StreamSpec
 from vssim.engines.registry import ENGINES
-
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-BASE = yaml.safe_load((CONFIGS / "stream" / "dvs_basic.yaml").read_text())
-BACKLOG = {"process": "backlog", "count": 20}
-
-
-def broken(changes: dict) -> dict:
-    """A deep copy of the valid base stream with `changes` ({dotted.path: value}) applied."""
-    d = copy.deepcopy(BASE)
-    for path, value in changes.items():
-        *parents, last = path.split(".")
-        node = d
-        for key in parents:
-            node = node[key]
-        node[last] = value
-    return d
-
-
-def assert_one_line(err: BaseException, path: str, got: str, allowed: str) -> str:
-    msg = str(err)
-    assert "\n" not in msg, msg
-    assert msg.startswith(f"{path}: "), msg
-    assert got in msg, msg
-    assert allowed in msg, msg
-    return msg
-
-
-@contextlib.contextmanager
-def deadline(seconds: int):
-    """Fail instead of hanging (pytest-timeout is not installed)."""
-    if not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def _expired(signum, frame):
-        raise TimeoutError(f"no result within {seconds} s: the simulation hangs")
-
-    old = signal.signal(signal.SIGALRM, _expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def test_base_stream_is_valid():
@@ -304,76 +257,8 @@ def test_bad_stream_is_refused_by_simulate_before_any_replication(monkeypatch):
         vssim.simulate(broken({"steps.build.wip_limit": 0}), horizon=10)
 
 
-# ----------------------------------------------------------------------------- sim settings
-SIM_CASES = {
-    "horizon-zero": ({"horizon": 0}, "sim.horizon", "got 0", "positive number"),
-    "horizon-negative": ({"horizon": -5}, "sim.horizon", "got -5", "positive number"),
-    "horizon-null-poisson": (
-        {"horizon": None},
-        "sim.horizon",
-        "got null",
-        "poisson arrivals never end",
-    ),
-    "horizon-text": ({"horizon": "long"}, "sim.horizon", "got 'long'", "positive number"),
-    "warmup-equals-horizon": (
-        {"horizon": 100, "warmup": 100},
-        "sim.warmup",
-        "got 100",
-        "below sim.horizon",
-    ),
-    "warmup-above-horizon": (
-        {"horizon": 100, "warmup": 150},
-        "sim.warmup",
-        "got 150",
-        "below sim.horizon",
-    ),
-    "warmup-negative": ({"horizon": 100, "warmup": -1}, "sim.warmup", "got -1", ">= 0"),
-    "replications-zero": (
-        {"horizon": 100, "replications": 0},
-        "sim.replications",
-        "got 0",
-        "positive integer",
-    ),
-    "seed-negative": ({"horizon": 100, "seed": -1}, "sim.seed", "got -1", "non-negative integer"),
-    "unknown-engine": ({"horizon": 100, "engine": "ciw"}, "sim.engine", "got 'ciw'", "simpy"),
-    "planning-interval-zero": (
-        {"horizon": 100, "planning_interval": 0},
-        "sim.planning_interval",
-        "got 0",
-        "positive number",
-    ),
-}
 
 
-@pytest.fixture(scope="module")
-def base_spec() -> StreamSpec:
-    return StreamSpec.from_dict(copy.deepcopy(BASE))
-
-
-@pytest.mark.parametrize(
-    ("settings", "path", "got", "allowed"), list(SIM_CASES.values()), ids=list(SIM_CASES)
-)
-def test_bad_sim_settings_are_refused_before_the_run(
-    base_spec, monkeypatch, settings, path, got, allowed
-):
-    def boom(*args, **kwargs):
-        raise AssertionError("a replication ran")
-
-    for engine in ENGINES.values():
-        monkeypatch.setattr(type(engine), "run", boom)
-    with pytest.raises(SpecError) as info:
-        vssim.simulate(base_spec, progress=False, **settings)
-    assert info.value.path == path
-    assert_one_line(info.value, path, got, allowed)
-
-
-def test_horizon_null_is_fine_for_a_backlog():
-    spec = StreamSpec.from_dict(broken({"arrivals": {"process": "backlog", "count": 5}}))
-    result = vssim.simulate(spec, horizon=None, progress=False)
-    assert result.summary["metrics"]["completed"] == 5
-
-
-# ----------------------------------------------------------------------------- files
 def test_missing_stream_file(tmp_path):
     missing = tmp_path / "nowhere.yaml"
     with pytest.raises(SpecError) as info:
@@ -424,60 +309,3 @@ def test_trace_file_without_time_column(tmp_path):
     assert_one_line(info.value, "arrivals.file", "when", "'time' column")
 
 
-# ------------------------------------------------------------------------ deadlocks at run time
-def loop_stream(arrivals: dict, *, to: str = "build", release: dict | None = None) -> dict:
-    """build (wip 1) -> validate (wip 1), half of the validated items go back to `to`."""
-    d = {
-        "name": "loop",
-        "arrivals": arrivals,
-        "pools": {"devs": 1, "testers": 1},
-        "steps": {
-            "build": {"pool": "devs", "work": {"dist": "exponential", "mean": 1.0}, "wip_limit": 1},
-            "validate": {
-                "pool": "testers",
-                "work": {"dist": "exponential", "mean": 1.0},
-                "wip_limit": 1,
-                "rework": {"probability": 0.5, "to": to},
-            },
-        },
-    }
-    if release is not None:
-        d["release"] = release
-    return d
-
-
-LOOPS = {
-    "poisson": ({"process": "poisson", "rate": 0.5}, None, 200.0),
-    "backlog": ({"process": "backlog", "count": 50}, None, None),
-    "saturated-conwip": ({"process": "saturated"}, {"policy": "conwip", "conwip": 3}, 200.0),
-    "saturated-first-column-limit": ({"process": "saturated"}, None, 200.0),
-}
-
-
-@pytest.mark.parametrize(("arrivals", "release", "horizon"), list(LOOPS.values()), ids=list(LOOPS))
-def test_rework_into_a_full_column_deadlocks(arrivals, release, horizon):
-    spec = StreamSpec.from_dict(loop_stream(arrivals, release=release))  # valid before the run
-    with deadline(20), pytest.raises(DeadlockError) as info:
-        vssim.simulate(spec, horizon=horizon, replications=2, seed=0, progress=False)
-    msg = str(info.value)
-    assert "\n" not in msg
-    assert "deadlock" in msg
-    assert "build" in msg and "validate" in msg
-    assert "wip_limit 1" in msg
-    assert "'loop'" in msg
-
-
-@pytest.mark.parametrize(("arrivals", "release", "horizon"), list(LOOPS.values()), ids=list(LOOPS))
-def test_rework_to_the_same_step_never_deadlocks(arrivals, release, horizon):
-    if arrivals["process"] == "poisson":
-        arrivals = {"process": "poisson", "rate": 0.3}  # stable: the tester's load is 0.6
-    spec = StreamSpec.from_dict(loop_stream(arrivals, to="validate", release=release))
-    with deadline(20):
-        result = vssim.simulate(
-            spec, horizon=None if horizon is None else 500.0, replications=2, seed=0, progress=False
-        )
-    m = result.summary["metrics"]
-    assert m["completed"] > 0
-    assert result.items["rework_count"].max() > 0
-    if arrivals["process"] == "backlog":
-        assert m["completed"] == 2 * arrivals["count"]

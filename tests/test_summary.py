@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_fast import qualifying
 from test_invariants import streams
+from test_maxplus import qualifying
 
 import vssim
 import vssim.scratch
