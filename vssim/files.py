@@ -1,11 +1,14 @@
-"""Writing results so that a reader never sees half a file: every output goes through here."""
+"""Writing results so that a reader never sees half a file (every output goes through here), and
+values as a JSON file holds them."""
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["json_value", "write_atomic"]
 
 
 def write_atomic(path: Path, write) -> None:
@@ -19,3 +22,13 @@ def write_atomic(path: Path, write) -> None:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def json_value(v):
+    """A table cell as JSON holds it: floats (numpy's too) as float, NaN and infinities as None,
+    tuples as lists; anything else as it is."""
+    if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, tuple):
+        return list(v)
+    return v

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from vssim.analysis.vsm import num, step_visits
+from vssim.files import json_value
 from vssim.formatting import percent, plural, rounded
 
 ACCELERATORS = ("limit_wip", "elevate_constraint", "fewer_handoffs", "faster_feedback", "smaller_batches",
@@ -70,12 +71,7 @@ class Bottleneck:
 
     def to_dict(self) -> dict:
         """JSON-able (NaN → None)."""
-        def plain(v):
-            if isinstance(v, float | np.floating):
-                return float(v) if math.isfinite(v) else None
-            if isinstance(v, tuple):
-                return list(v)
-            return v
+        plain = json_value
         return {"constraint_pool": self.constraint_pool, "constraint_step": self.constraint_step,
                 "findings": list(self.findings), "accelerators": list(self.accelerators),
                 "time_unit": self.time_unit,

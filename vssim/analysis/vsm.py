@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from vssim.analysis.intervals import ci95
+from vssim.files import json_value
 
 STEP_COLUMNS = ("step", "visits", "process_time", "wait_time", "lead_time", "pct_complete_accurate",
                 "wait", "blocked", "overhead_time")
@@ -65,10 +66,7 @@ class ValueStreamMap:
 
     def to_dict(self) -> dict:
         """JSON-able (NaN → None)."""
-        def plain(v):
-            if isinstance(v, float | np.floating):
-                return float(v) if math.isfinite(v) else None
-            return v
+        plain = json_value
         return {
             "time_unit": self.time_unit,
             "steps": [{k: plain(v) for k, v in r.items()} for r in self.steps.to_dict(orient="records")],
