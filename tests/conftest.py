@@ -105,3 +105,23 @@ def deadline(seconds: int):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
 
+
+def loop_stream(arrivals: dict, *, to: str = "build", release: dict | None = None) -> dict:
+    """build (wip 1) -> validate (wip 1), half of the validated items go back to `to`."""
+    d = {
+        "name": "loop",
+        "arrivals": arrivals,
+        "pools": {"devs": 1, "testers": 1},
+        "steps": {
+            "build": {"pool": "devs", "work": {"dist": "exponential", "mean": 1.0}, "wip_limit": 1},
+            "validate": {
+                "pool": "testers",
+                "work": {"dist": "exponential", "mean": 1.0},
+                "wip_limit": 1,
+                "rework": {"probability": 0.5, "to": to},
+            },
+        },
+    }
+    if release is not None:
+        d["release"] = release
+    return d

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import cli_ok, run_cli_parallel
+from conftest import cli_ok, loop_stream, run_cli_parallel
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -28,20 +28,8 @@ SHORT = ["sim.horizon=2000", "sim.replications=2"]
 QUIET = ["report.figures=false", "report.event_log=false"]
 DVS = ["stream=dvs_basic", "sim.horizon=300", "sim.warmup=50", "sim.replications=2", *QUIET]
 
-LOOP = {
-    "name": "loop",
-    "arrivals": {"process": "poisson", "rate": 0.5},
-    "pools": {"devs": 1, "testers": 1},
-    "steps": {
-        "build": {"pool": "devs", "work": {"dist": "exponential", "mean": 1.0}, "wip_limit": 1},
-        "validate": {
-            "pool": "testers",
-            "work": {"dist": "exponential", "mean": 1.0},
-            "wip_limit": 1,
-            "rework": {"probability": 0.5, "to": "build"},
-        },
-    },
-}
+LOOP = loop_stream({"process": "poisson", "rate": 0.5})
+"""Rework into full columns: a deadlock at run time."""
 
 
 @pytest.fixture(scope="module")

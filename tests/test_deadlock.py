@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import deadline
+from conftest import deadline, loop_stream
 
 import vssim
 from vssim import DeadlockError, StreamSpec
-
-
-def loop_stream(arrivals: dict, *, to: str = "build", release: dict | None = None) -> dict:
-    """build (wip 1) -> validate (wip 1), half of the validated items go back to `to`."""
-    d = {
-        "name": "loop",
-        "arrivals": arrivals,
-        "pools": {"devs": 1, "testers": 1},
-        "steps": {
-            "build": {"pool": "devs", "work": {"dist": "exponential", "mean": 1.0}, "wip_limit": 1},
-            "validate": {
-                "pool": "testers",
-                "work": {"dist": "exponential", "mean": 1.0},
-                "wip_limit": 1,
-                "rework": {"probability": 0.5, "to": to},
-            },
-        },
-    }
-    if release is not None:
-        d["release"] = release
-    return d
-
 
 LOOPS = {
     "poisson": ({"process": "poisson", "rate": 0.5}, None, 200.0),
