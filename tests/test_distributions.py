@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 from vssim.errors import SpecError
-from vssim.model.distributions import BUILTINS, Distribution, parse_distribution
+from vssim.model.distributions import BUILTINS, Distribution, distribution_variance, parse_distribution
 
 N = 200_000
 Z = 5.0  # tolerance in standard errors: a false alarm has probability ~6e-7 per check
@@ -499,3 +499,89 @@ def test_garbage_gives_spec_error_or_a_working_distribution(name, params):
         return
     x = d.sample(np.random.default_rng(0), 16)
     assert x.dtype == np.float64 and x.shape == (16,) and (x >= 0).all()
+
+
+# ----------------------------------------------------------------- huge or tiny parameters (issue 12)
+# (value, field, fragments): each was accepted and then misread (an overflowed cv², draws of inf) or
+# escaped as another exception (ZeroDivisionError here, OverflowError later in distribution_variance).
+HUGE_OR_TINY = [
+    ({"dist": "gamma", "mean": 4, "cv": 1e-200}, f"{W}.cv", ["got 1e-200", ">= 1e-06 and <= 100"]),
+    ({"dist": "gamma", "mean": 4, "cv": 1e200}, f"{W}.cv", ["got 1e+200", "<= 100"]),
+    ({"dist": "lognormal", "mean": 4, "cv": 1e200}, f"{W}.cv", ["got 1e+200", "<= 100"]),
+    ({"dist": "lognormal", "mean": 1e300, "cv": 1}, f"{W}.mean", ["got 1e+300", "<= 1e+12"]),
+    ({"dist": "exponential", "mean": 1e-300}, f"{W}.mean", ["got 1e-300", ">= 1e-09"]),
+    ({"dist": "weibull", "mean": 1e308, "cv": 40}, f"{W}.mean", ["got 1e+308", "<= 1e+12"]),
+    ({"dist": "deterministic", "value": 1e300}, f"{W}.value", ["got 1e+300", "<= 1e+12"]),
+    (1e300, W, ["got 1e+300", "<= 1e+12 or a mapping"]),
+    ({"dist": "uniform", "low": 0, "high": 1.7e308}, f"{W}.high", ["got 1.7e+308", "<= 1e+12"]),
+    ({"dist": "uniform", "mean": 1e12, "cv": 0.5}, f"{W}.mean",
+     ["high = mean·(1 + √3·cv) <= 1e+12", "mean 1000000000000.0"]),
+    ({"dist": "triangular", "low": 0, "mode": 1, "high": 1.7e308}, f"{W}.high", ["got 1.7e+308", "<= 1e+12"]),
+    ({"dist": "pert", "low": 1, "mode": 2, "high": 3, "lambda": 1e300}, f"{W}.lambda", ["got 1e+300", "<= 1e+06"]),
+    ({"dist": "empirical", "values": [1, 1e308]}, f"{W}.values[1]", ["got 1e+308", "<= 1e+12"]),
+    ({"dist": "expon", "scale": 1e308}, f"{W}.scale", ["got 1e+308", "<= 1e+12"]),
+    ({"dist": "chi2", "df": 1e300}, f"{W}.df", ["got 1e+300", "<= 1e+12"]),
+    ({"dist": "chi2", "df": 1e6, "scale": 1e9}, W, ["scipy.stats.chi2", "mean <= 1e+12", "mean 1e+15"]),
+    ({"dist": "pareto", "b": 0.01}, W, ["scipy.stats.pareto(b=0.01)", "draws <= 1e+290", "quantile is inf"]),
+]
+
+
+@pytest.mark.parametrize("value, field, fragments", HUGE_OR_TINY, ids=lambda v: None)
+def test_huge_or_tiny_parameter_is_refused_with_one_line(value, field, fragments):
+    with pytest.raises(SpecError) as info:
+        parse_distribution(value, PATH)
+    msg = str(info.value)
+    assert "\n" not in msg and info.value.path == field
+    for fragment in fragments:
+        assert fragment in msg, msg
+
+
+def test_huge_signed_values_are_refused_too():
+    """Outside durations (nonnegative=False) the same magnitudes hold, on both sides of 0."""
+    for value in (-1e300, {"dist": "uniform", "low": -1e300, "high": 0}, {"dist": "norm", "loc": -1e300}):
+        with pytest.raises(SpecError, match=r"got -1e\+300"):
+            parse_distribution(value, PATH, nonnegative=False)
+    assert parse_distribution(-1e12, PATH, nonnegative=False).mean == -1e12
+
+
+def test_empirical_file_with_a_huge_number_is_refused(tmp_path):
+    (tmp_path / "big.txt").write_text("1\n2\n1e300\n")
+    with pytest.raises(SpecError) as info:
+        parse_distribution({"dist": "empirical", "file": str(tmp_path / "big.txt")}, PATH)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{PATH}.file: ") and "line 3" in msg and "<= 1e+12" in msg
+
+
+@pytest.mark.parametrize("name", ["lognormal", "gamma"])
+@pytest.mark.parametrize("mean", [1e-9, 1e12])
+@pytest.mark.parametrize("cv", [1e-6, 100.0])
+def test_parameters_at_the_bounds_describe_the_distribution(name, mean, cv):
+    """At every corner of the bounds the numbers handed to numpy are normal floats that give the
+    requested mean and cv (and the variance that merge_steps uses is finite)."""
+    d = parse_distribution({"dist": name, "mean": mean, "cv": cv}, PATH)
+    derived = list(d.derived.values())
+    assert all(math.isfinite(x) and (x == 0 or abs(x) >= np.finfo(float).tiny) for x in derived), d.derived
+    if name == "gamma":
+        k, theta = d.derived["shape"], d.derived["scale"]
+        moments = k * theta, 1 / math.sqrt(k)
+    else:                                   # expm1: scipy's exp(σ²) − 1 cancels at σ = 1e-6
+        mu, sigma = d.derived["mu"], d.derived["sigma"]
+        moments = math.exp(mu + sigma**2 / 2), math.sqrt(math.expm1(sigma**2))
+    assert moments == pytest.approx((mean, cv), rel=1e-9)
+    assert distribution_variance(d, PATH) == pytest.approx((mean * cv) ** 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["lognormal", "gamma"])
+def test_smallest_cv_is_sampled_as_written(name):
+    """cv 1e-6 (the bound): the draws still have that spread, not a constant nor a rounding error."""
+    mean, cv = 1e12, 1e-6
+    x = parse_distribution({"dist": name, "mean": mean, "cv": cv}, PATH).sample(np.random.default_rng(7), N)
+    assert abs(x.mean() - mean) <= Z * mean * cv / math.sqrt(N)
+    assert abs(x.std() / x.mean() - cv) <= Z * cv * math.sqrt(0.5 / N) * 1.01   # near-normal: Var(s)/σ² = 1/(2n)
+
+
+def test_largest_lambda_has_finite_moments():
+    d = parse_distribution({"dist": "pert", "low": 1, "mode": 2, "high": 3, "lambda": 1e6}, PATH)
+    assert math.isfinite(distribution_variance(d, PATH))
+    x = d.sample(np.random.default_rng(3), 1000)
+    assert np.isfinite(x).all() and (x >= 1).all() and (x <= 3).all()

@@ -6,11 +6,12 @@ import copy
 
 import pytest
 import yaml
-from conftest import BACKLOG, BASE, assert_one_line, broken
+from conftest import BACKLOG, BASE, CONFIGS, assert_one_line, broken
 
 import vssim
 from vssim import SpecError, StreamSpec
 from vssim.engines.registry import ENGINES
+from vssim.model.spec import SCHEMA_VERSION
 
 
 def test_base_stream_is_valid():
@@ -309,3 +310,162 @@ def test_trace_file_without_time_column(tmp_path):
     assert_one_line(info.value, "arrivals.file", "when", "'time' column")
 
 
+
+
+# ----------------------------------------------------------------- huge or tiny numbers (issue 12)
+# Each was accepted and then misread (an overflowed square, an infinite rate, a silently ignored
+# batch) or escaped as another exception (ZeroDivisionError, MemoryError, OverflowError in the run).
+HUGE_OR_TINY = {
+    "lognormal-cv-square-overflows": (
+        {"steps.build.work": {"dist": "lognormal", "mean": 4.0, "cv": 1e200}}, "steps.build.work.cv", "got 1e+200",
+        "<= 100"),
+    "gamma-cv-square-overflows": (
+        {"steps.build.work": {"dist": "gamma", "mean": 4.0, "cv": 1e200}}, "steps.build.work.cv", "got 1e+200",
+        "<= 100"),
+    "gamma-cv-tiny-divides-by-zero": (
+        {"steps.build.work": {"dist": "gamma", "mean": 4.0, "cv": 1e-200}}, "steps.build.work.cv", "got 1e-200",
+        ">= 1e-06"),
+    "batch-1e308": ({"steps.release.batch": 1e308}, "steps.release.batch", "got 1e+308", "<= 1000000000"),
+    "pool-of-1e12-people": ({"pools.ops": 10**12}, "pools.ops", "got 1000000000000", "<= 1000000"),
+    "pool-of-1e30-people": ({"pools.devs.size": 10**30}, "pools.devs.size", f"got {10**30}", "<= 1000000"),
+    "too-many-people-in-all": (
+        {"pools.analysts": 500_000, "pools.testers": 500_000}, "pools", "got 1000006",
+        "at most 1000000 people in all"),
+    "work-mean-1e300": (
+        {"steps.build.work": {"dist": "gamma", "mean": 1e300, "cv": 1.0}}, "steps.build.work.mean", "got 1e+300",
+        "<= 1e+12"),
+    "work-mean-1e-300": (
+        {"steps.build.work": {"dist": "exponential", "mean": 1e-300}}, "steps.build.work.mean", "got 1e-300",
+        ">= 1e-09"),
+    "constant-work-1e300": ({"steps.release.work": 1e300}, "steps.release.work", "got 1e+300", "<= 1e+12"),
+    "handoff-1e300": (
+        {"steps.define.handoff": {"dist": "exponential", "mean": 1e300}}, "steps.define.handoff.mean", "got 1e+300",
+        "<= 1e+12"),
+    "dependency-delay-1e300": (
+        {"steps.build.dependency": {"probability": 0.5, "delay": 1e300}}, "steps.build.dependency.delay",
+        "got 1e+300", "<= 1e+12"),
+    "rate-1e300": ({"arrivals.rate": 1e300}, "arrivals.rate", "got 1e+300", "<= 1e+09"),
+    "rate-1e-300": ({"arrivals.rate": 1e-300}, "arrivals.rate", "got 1e-300", ">= 1e-12"),
+    "interval-whose-rate-is-inf": (
+        {"arrivals": {"process": "deterministic", "interval": 5e-324}}, "arrivals.interval", "got 5e-324",
+        ">= 1e-09"),
+    "backlog-1e30": (
+        {"arrivals": {"process": "backlog", "count": 10**30}}, "arrivals.count", f"got {10**30}", "<= 1000000000"),
+    "wip-limit-1e30": ({"steps.build.wip_limit": 10**30}, "steps.build.wip_limit", f"got {10**30}",
+                       "<= 1000000000 or null"),
+    "conwip-1e30": ({"release": {"policy": "conwip", "conwip": 10**30}}, "release.conwip", f"got {10**30}",
+                    "<= 1000000000"),
+    "backlog-limit-1e30": ({"release.backlog_limit": 1e30}, "release.backlog_limit", "got 1e+30", "<= 1000000000"),
+    "cadence-1e-300": ({"steps.release.cadence": 1e-300}, "steps.release.cadence", "got 1e-300", ">= 1e-09"),
+    "cadence-1e300": ({"steps.release.cadence": 1e300}, "steps.release.cadence", "got 1e+300", "<= 1e+12"),
+    "interruption-rate-1e300": (
+        {"pools.devs.interruptions.rate": 1e300}, "pools.devs.interruptions.rate", "got 1e+300", "<= 1e+09"),
+    "interruption-duration-1e300": (
+        {"pools.devs.interruptions.duration": {"dist": "exponential", "mean": 1e300}},
+        "pools.devs.interruptions.duration.mean", "got 1e+300", "<= 1e+12"),
+    "switch-cost-1e300": ({"pools.devs.switch_cost": 1e300}, "pools.devs.switch_cost", "got 1e+300", "<= 1e+12"),
+    "size-1e300": ({"item_types.feature.size": 1e300}, "item_types.feature.size", "got 1e+300", "<= 1e+12"),
+    "size-1e-300": ({"item_types.feature.size": 1e-300}, "item_types.feature.size", "got 1e-300", ">= 1e-09"),
+    "size-distribution-1e300": (
+        {"item_types.feature.size": {"dist": "gamma", "mean": 1e300, "cv": 0.5}}, "item_types.feature.size.mean",
+        "got 1e+300", "<= 1e+12"),
+    "business-value-1e308": (
+        {"item_types.feature.business_value": 1e308}, "item_types.feature.business_value", "got 1e+308", "<= 1e+12"),
+    "trace-time-1e308": (
+        {"arrivals": {"process": "trace", "times": [0, 1e308]}}, "arrivals.times[1]", "got 1e+308", "<= 1e+12"),
+    "trace-size-1e300": (
+        {"arrivals": {"process": "trace", "times": [{"time": 1, "size": 1e300}]}}, "arrivals.times[0].size",
+        "got 1e+300", "<= 1e+12"),
+    "uniform-high-1e308": (
+        {"steps.build.work": {"dist": "uniform", "low": 0, "high": 1.7e308}}, "steps.build.work.high",
+        "got 1.7e+308", "<= 1e+12"),
+    "empirical-value-1e308": (
+        {"steps.build.work": {"dist": "empirical", "values": [1, 1e308]}}, "steps.build.work.values[1]",
+        "got 1e+308", "<= 1e+12"),
+}
+
+
+@pytest.mark.parametrize(("changes", "path", "got", "allowed"), list(HUGE_OR_TINY.values()), ids=list(HUGE_OR_TINY))
+def test_huge_or_tiny_number_is_refused_with_one_line(changes, path, got, allowed):
+    with pytest.raises(SpecError) as info:
+        StreamSpec.from_dict(broken(changes))
+    assert info.value.path == path
+    assert_one_line(info.value, path, got, allowed)
+
+
+@pytest.mark.parametrize("engine", ["simpy", "fast"])
+def test_largest_pool_is_simulated_as_written(engine):
+    """10**6 people (the bound) run in seconds: with that many, no item ever waits for a person."""
+    d = {"schema_version": 2, "name": "crowd", "arrivals": {"process": "poisson", "rate": 2.0},
+         "pools": {"crowd": 10**6}, "steps": {"serve": {"pool": "crowd", "work": {"dist": "exponential", "mean": 1.0}}}}
+    r = vssim.simulate(StreamSpec.from_dict(d), horizon=300, warmup=0, replications=1, engine=engine, progress=False)
+    visits = r.visits
+    assert len(visits) > 400 and visits["end"].notna().sum() > 400
+    assert (visits["start"] == visits["ready"]).all()              # every item starts at once
+
+
+# ----------------------------------------------------------------- schema versions
+V1_NOTE = "(this file is schema version 1: version 2 bounded every number, see docs/model.md)"
+
+
+def _versioned(version, changes=None):
+    d = broken(changes or {})
+    d.pop("schema_version", None)
+    if version is not None:
+        d["schema_version"] = version
+    return d
+
+
+def test_shipped_streams_are_of_the_current_version():
+    for path in sorted((CONFIGS / "stream").glob("*.yaml")):
+        assert yaml.safe_load(path.read_text())["schema_version"] == SCHEMA_VERSION, path.name
+        assert vssim.load_stream(path).schema_version == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("version", [None, 1], ids=["no-key", "version-1"])
+def test_old_file_refused_by_a_new_bound_is_told_what_changed(version):
+    with pytest.raises(SpecError) as info:
+        StreamSpec.from_dict(_versioned(version, {"steps.release.batch": 1e308}))
+    assert str(info.value) == f"steps.release.batch: must be a positive integer <= 1000000000, got 1e+308 {V1_NOTE}"
+
+
+def test_old_file_on_disk_is_told_what_changed(tmp_path):
+    f = tmp_path / "old.yaml"
+    f.write_text(yaml.safe_dump(_versioned(None, {"steps.build.work": {"dist": "gamma", "mean": 4, "cv": 1e-200}})))
+    with pytest.raises(SpecError) as info:
+        vssim.load_stream(f)
+    msg = assert_one_line(info.value, "steps.build.work.cv", "got 1e-200", ">= 1e-06")
+    assert msg.endswith(V1_NOTE)
+
+
+def test_current_file_is_told_the_bound_only():
+    with pytest.raises(SpecError) as info:
+        StreamSpec.from_dict(broken({"steps.release.batch": 1e308}))
+    assert str(info.value) == "steps.release.batch: must be a positive integer <= 1000000000, got 1e+308"
+
+
+@pytest.mark.parametrize("version", [None, 1], ids=["no-key", "version-1"])
+def test_old_file_refused_by_an_old_check_keeps_its_message(version):
+    with pytest.raises(SpecError) as info:
+        StreamSpec.from_dict(_versioned(version, {"steps.build.wip_limit": 0}))
+    assert str(info.value) == "steps.build.wip_limit: must be a positive integer or null, got 0"
+
+
+def test_old_file_that_passes_every_check_is_read_as_version_1():
+    old = StreamSpec.from_dict(_versioned(None))
+    assert old.schema_version == 1
+    assert old == StreamSpec.from_dict(copy.deepcopy(BASE))          # the same stream, whatever its version
+
+
+def test_file_for_a_newer_vssim_is_refused():
+    with pytest.raises(SpecError) as info:
+        StreamSpec.from_dict(_versioned(SCHEMA_VERSION + 1))
+    assert str(info.value) == (f"schema_version: written for a newer vssim: schema_version {SCHEMA_VERSION + 1}; "
+                               f"this vssim reads up to {SCHEMA_VERSION}")
+
+
+@pytest.mark.parametrize("version", [0, -1, "2", 1.5, True, None, float("nan")], ids=repr)
+def test_invalid_schema_version_is_refused(version):
+    with pytest.raises(SpecError) as info:
+        StreamSpec.from_dict(broken({"schema_version": version}))
+    assert_one_line(info.value, "schema_version", "got", f"a positive integer <= {SCHEMA_VERSION}")

@@ -40,24 +40,20 @@ from scipy.optimize import brentq
 from scipy.special import gammaln
 
 from vssim.errors import SpecError, show
+from vssim.model.keys import (
+    BUILTINS,
+    CV,
+    MAX_DRAW,
+    MAX_TIME,
+    SCIPY_PARAMETER,
+    SCIPY_SCALE,
+    TIME,
+    NewCheckError,
+    family,
+)
 
 __all__ = ["BUILTINS", "Distribution", "parse_distribution"]
 
-#: Built-in names, in the order error messages list them.
-BUILTINS = (
-    "exponential",
-    "lognormal",
-    "gamma",
-    "weibull",
-    "deterministic",
-    "uniform",
-    "triangular",
-    "pert",
-    "empirical",
-)
-
-#: cv range over which the Weibull shape is solved (k from about 0.147 to 128).
-WEIBULL_CV_RANGE = (0.01, 50.0)
 _WEIBULL_K_BRACKET = (0.1, 200.0)
 
 Sampler = Callable[[np.random.Generator, int], np.ndarray]
@@ -131,8 +127,12 @@ def _require(params: Mapping, keys: Sequence[str], path: str, label: str) -> Non
             raise SpecError(f"{path}.{key}", message=f"required for {label}")
 
 
-def _positive(params: Mapping, key: str, path: str) -> float:
-    return _real(params[key], f"{path}.{key}", "a number > 0", lambda x: x > 0)
+def _param(params: Mapping, name: str, path: str, label: str, nonneg: bool = True) -> float:
+    """Parameter `name` of the built-in `label` inside its bound (keys.FAMILIES); signed when not `nonneg`."""
+    bound = family(label).param(name).bound
+    if not nonneg and bound.low == 0 and not bound.low_open:
+        bound = bound.signed()
+    return bound.check(params[name], f"{path}.{name}")
 
 
 def _one_line(text: str) -> str:
@@ -159,16 +159,11 @@ def _scipy_names() -> list[str]:
 
 
 def _exponential(p: Mapping, path: str, nonneg: bool) -> Distribution:
-    _check_keys(p, path, "exponential", ("mean", "cv"))
+    _check_keys(p, path, "exponential", family("exponential").names)
     _require(p, ("mean",), path, "exponential")
-    mean = _positive(p, "mean", path)
+    mean = _param(p, "mean", path, "exponential")
     if "cv" in p:
-        _real(
-            p["cv"],
-            f"{path}.cv",
-            "1 for exponential (use gamma or lognormal for another cv)",
-            lambda x: x == 1,
-        )
+        _param(p, "cv", path, "exponential")
     return Distribution(
         "exponential",
         mean,
@@ -185,9 +180,9 @@ def lognormal_params(mean: float, cv: float) -> tuple[float, float]:
 
 
 def _lognormal(p: Mapping, path: str, nonneg: bool) -> Distribution:
-    _check_keys(p, path, "lognormal", ("mean", "cv"))
+    _check_keys(p, path, "lognormal", family("lognormal").names)
     _require(p, ("mean", "cv"), path, "lognormal")
-    mean, cv = _positive(p, "mean", path), _positive(p, "cv", path)
+    mean, cv = _param(p, "mean", path, "lognormal"), _param(p, "cv", path, "lognormal")
     mu, sigma = lognormal_params(mean, cv)
     return Distribution(
         "lognormal",
@@ -199,9 +194,9 @@ def _lognormal(p: Mapping, path: str, nonneg: bool) -> Distribution:
 
 
 def _gamma(p: Mapping, path: str, nonneg: bool) -> Distribution:
-    _check_keys(p, path, "gamma", ("mean", "cv"))
+    _check_keys(p, path, "gamma", family("gamma").names)
     _require(p, ("mean", "cv"), path, "gamma")
-    mean, cv = _positive(p, "mean", path), _positive(p, "cv", path)
+    mean, cv = _param(p, "mean", path, "gamma"), _param(p, "cv", path, "gamma")
     shape, scale = 1.0 / (cv * cv), mean * cv * cv
     return Distribution(
         "gamma",
@@ -223,13 +218,9 @@ def weibull_shape(cv: float) -> float:
 
 
 def _weibull(p: Mapping, path: str, nonneg: bool) -> Distribution:
-    _check_keys(p, path, "weibull", ("mean", "cv"))
+    _check_keys(p, path, "weibull", family("weibull").names)
     _require(p, ("mean", "cv"), path, "weibull")
-    mean = _positive(p, "mean", path)
-    lo, hi = WEIBULL_CV_RANGE
-    cv = _real(
-        p["cv"], f"{path}.cv", f"a number in [{lo:g}, {hi:g}] for weibull", lambda x: lo <= x <= hi
-    )
+    mean, cv = _param(p, "mean", path, "weibull"), _param(p, "cv", path, "weibull")
     k = weibull_shape(cv)
     scale = mean / math.exp(gammaln(1 + 1 / k))
     return Distribution(
@@ -242,7 +233,7 @@ def _weibull(p: Mapping, path: str, nonneg: bool) -> Distribution:
 
 
 def _deterministic(p: Mapping, path: str, nonneg: bool) -> Distribution:
-    _check_keys(p, path, "deterministic", ("value", "mean"))
+    _check_keys(p, path, "deterministic", family("deterministic").names)
     if "value" in p and "mean" in p:
         raise SpecError(
             f"{path}.mean",
@@ -251,8 +242,7 @@ def _deterministic(p: Mapping, path: str, nonneg: bool) -> Distribution:
         )
     key = "mean" if "mean" in p else "value"
     _require(p, (key,), path, "deterministic")
-    allowed, ok = ("a number >= 0", lambda x: x >= 0) if nonneg else ("a finite number", None)
-    value = _real(p[key], f"{path}.{key}", allowed, ok or (lambda x: True))
+    value = _param(p, key, path, "deterministic", nonneg)
     return Distribution(
         "deterministic",
         value,
@@ -262,13 +252,7 @@ def _deterministic(p: Mapping, path: str, nonneg: bool) -> Distribution:
     )
 
 
-def _low(p: Mapping, path: str, nonneg: bool) -> float:
-    if nonneg:
-        return _real(p["low"], f"{path}.low", "a number >= 0", lambda x: x >= 0)
-    return _real(p["low"], f"{path}.low", "a finite number")
-
-
-def _high(p: Mapping, path: str, low: float) -> float:
+def _high(p: Mapping, path: str, low: float, label: str) -> float:
     """``high`` > ``low``; equal bounds point to deterministic (a common three-point slip)."""
     high = _real(p["high"], f"{path}.high", f"a number > low = {low:g}")
     if high == low:
@@ -276,33 +260,27 @@ def _high(p: Mapping, path: str, low: float) -> float:
         raise SpecError(f"{path}.high", f"a number > low = {low:g}{hint}", p["high"])
     if high < low:
         raise SpecError(f"{path}.high", f"a number > low = {low:g}", p["high"])
-    return high
+    return _param(p, "high", path, label)
 
 
 def _uniform(p: Mapping, path: str, nonneg: bool) -> Distribution:
     if "low" in p or "high" in p:
-        _check_keys(p, path, "uniform", ("low", "high"))
+        _check_keys(p, path, "uniform", family("uniform").forms[0])
         _require(p, ("low", "high"), path, "uniform")
-        low = _low(p, path, nonneg)
-        high = _high(p, path, low)
+        low = _param(p, "low", path, "uniform", nonneg)
+        high = _high(p, path, low, "uniform")
     else:
-        _check_keys(p, path, "uniform", ("low", "high", "mean", "cv"))
+        _check_keys(p, path, "uniform", family("uniform").names)
         _require(p, ("mean", "cv"), path, "uniform (or give low and high)")
-        mean = _positive(p, "mean", path)
-        if nonneg:
-            top = 1 / math.sqrt(3)
-            cv = _real(
-                p["cv"],
-                f"{path}.cv",
-                f"a number in (0, {top:.4f}] for uniform (above that low would be < 0)",
-                lambda x: 0 < x <= top,
-            )
-        else:
-            cv = _positive(p, "cv", path)
+        mean = _param(p, "mean", path, "uniform")
+        cv = _param(p, "cv", path, "uniform") if nonneg else CV.check(p["cv"], f"{path}.cv")
         half = math.sqrt(3) * mean * cv
         low, high = mean - half, mean + half
         if nonneg:
             low = max(low, 0.0)  # mean - sqrt(3)·mean/sqrt(3) can round to -1e-17
+        if high > MAX_TIME:
+            raise NewCheckError(f"{path}.mean", message=f"must leave high = mean·(1 + √3·cv) <= {MAX_TIME:g}, "
+                                                        f"got mean {show(p['mean'])} and cv {show(p['cv'])}")
     return Distribution(
         "uniform",
         (low + high) / 2,
@@ -314,8 +292,8 @@ def _uniform(p: Mapping, path: str, nonneg: bool) -> Distribution:
 
 def _three_point(p: Mapping, path: str, nonneg: bool, label: str) -> tuple[float, float, float]:
     _require(p, ("low", "mode", "high"), path, label)
-    low = _low(p, path, nonneg)
-    high = _high(p, path, low)
+    low = _param(p, "low", path, label, nonneg)
+    high = _high(p, path, low, label)
     mode = _real(
         p["mode"],
         f"{path}.mode",
@@ -326,7 +304,7 @@ def _three_point(p: Mapping, path: str, nonneg: bool, label: str) -> tuple[float
 
 
 def _triangular(p: Mapping, path: str, nonneg: bool) -> Distribution:
-    _check_keys(p, path, "triangular", ("low", "mode", "high"))
+    _check_keys(p, path, "triangular", family("triangular").names)
     low, mode, high = _three_point(p, path, nonneg, "triangular")
     return Distribution(
         "triangular",
@@ -338,9 +316,9 @@ def _triangular(p: Mapping, path: str, nonneg: bool) -> Distribution:
 
 
 def _pert(p: Mapping, path: str, nonneg: bool) -> Distribution:
-    _check_keys(p, path, "pert", ("low", "mode", "high", "lambda"))
+    _check_keys(p, path, "pert", family("pert").names)
     low, mode, high = _three_point(p, path, nonneg, "pert")
-    lam = _positive(p, "lambda", path) if p.get("lambda") is not None else 4.0
+    lam = _param(p, "lambda", path, "pert") if p.get("lambda") is not None else family("pert").param("lambda").default
     width = high - low
     a, b = 1 + lam * (mode - low) / width, 1 + lam * (high - mode) / width
     return Distribution(
@@ -411,7 +389,7 @@ def _read_numbers(file: object, fpath: str) -> tuple[str, np.ndarray, list[int]]
 
 
 def _empirical(p: Mapping, path: str, nonneg: bool) -> Distribution:
-    _check_keys(p, path, "empirical", ("values", "file"))
+    _check_keys(p, path, "empirical", family("empirical").names)
     if "values" in p and "file" in p:
         raise SpecError(
             f"{path}.file",
@@ -429,9 +407,8 @@ def _empirical(p: Mapping, path: str, nonneg: bool) -> Distribution:
             raw = raw.tolist()
         if isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Sequence) or not raw:
             raise SpecError(vpath, "a non-empty list of numbers", raw)
-        allowed = "a number >= 0" if nonneg else "a finite number"
-        ok = (lambda x: x >= 0) if nonneg else (lambda x: True)
-        values = np.array([_real(v, f"{vpath}[{i}]", allowed, ok) for i, v in enumerate(raw)])
+        bound = TIME if nonneg else TIME.signed()
+        values = np.array([bound.check(v, f"{vpath}[{i}]") for i, v in enumerate(raw)])
         params: dict[str, Any] = {"values": tuple(float(v) for v in values)}
     else:
         abspath, values, lines = _read_numbers(p["file"], f"{path}.file")
@@ -442,6 +419,10 @@ def _empirical(p: Mapping, path: str, nonneg: bool) -> Distribution:
                 message=f"must contain numbers >= 0, got {values[i]:g} "
                 f"at line {lines[i]} of {show(os.fspath(p['file']))}",
             )
+        if (np.abs(values) > MAX_TIME).any():
+            line = lines[int(np.argmax(np.abs(values) > MAX_TIME))]
+            raise NewCheckError(f"{path}.file", message=f"must contain numbers <= {MAX_TIME:g}, got a larger one "
+                                                        f"at line {line} of {show(os.fspath(p['file']))}")
         params = {"file": abspath}
     values.setflags(write=False)
     return Distribution(
@@ -480,10 +461,7 @@ def _scipy(name: str, gen, p: Mapping, path: str, nonneg: bool) -> Distribution:
     for key in allowed:
         if key not in p:
             continue
-        if key == "scale":
-            x = _positive(p, key, path)
-        else:
-            x = _real(p[key], f"{path}.{key}", "a finite number")
+        x = (SCIPY_SCALE if key == "scale" else SCIPY_PARAMETER).check(p[key], f"{path}.{key}")
         # integers stay integers: numpy's binomial & co. refuse a float n
         if isinstance(p[key], numbers.Integral) or (discrete and x.is_integer()):
             x = int(x)
@@ -495,6 +473,7 @@ def _scipy(name: str, gen, p: Mapping, path: str, nonneg: bool) -> Distribution:
             frozen = gen(**params)
             low = float(frozen.support()[0])
             mean = float(frozen.mean())
+            top = float(frozen.isf(2.0**-53))   # about the largest draw a 53-bit uniform gives
             if not math.isnan(low):  # a trial draw, so that sample() cannot fail later
                 frozen.rvs(size=2, random_state=np.random.default_rng(0))
     except Exception as exc:  # noqa: BLE001 -- scipy raises many types; report them in one line
@@ -515,6 +494,10 @@ def _scipy(name: str, gen, p: Mapping, path: str, nonneg: bool) -> Distribution:
         )
     if not math.isfinite(mean):
         mean = math.nan
+    if mean > MAX_TIME or not top <= MAX_DRAW:
+        raise NewCheckError(path, message=f"must be a distribution with mean <= {MAX_TIME:g} and draws <= "
+                                          f"{MAX_DRAW:g}, got {label}({shown}) of mean {mean:g} whose "
+                                          f"1 - 2**-53 quantile is {top:g}")
 
     def draw(rng: np.random.Generator, n: int) -> np.ndarray:
         return np.asarray(frozen.rvs(size=n, random_state=rng), dtype=np.float64)
@@ -532,13 +515,8 @@ def parse_distribution(value: object, path: str, *, nonnegative: bool = True) ->
     value and what is allowed; numpy/scipy exceptions never escape.
     """
     if _is_real(value):  # shorthand: errors name ``path`` itself, where the number was written
-        allowed = "a number >= 0" if nonnegative else "a finite number"
-        x = _real(
-            value,
-            path,
-            f"{allowed} or a mapping {{dist: NAME, ...}}",
-            lambda v: v >= 0 or not nonnegative,
-        )
+        bound = TIME if nonnegative else TIME.signed()
+        x = bound.check(value, path, alternative="a mapping {dist: NAME, ...}")
         return _finalise(_deterministic({"value": x}, path, nonnegative))
     if not isinstance(value, Mapping):
         raise SpecError(path, "a number or a mapping {dist: NAME, ...}", value)

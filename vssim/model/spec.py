@@ -7,6 +7,7 @@ allowed, so that the engine can trust what it gets.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,12 +16,25 @@ from typing import Any
 
 from vssim.errors import SpecError, show
 from vssim.model.distributions import Distribution, parse_distribution
+from vssim.model.keys import (
+    ARRIVAL_FORMS,
+    ARRIVAL_PROCESSES,
+    CLASSES_OF_SERVICE,
+    DISPATCH_RULES,
+    KEYS,
+    MAX_PEOPLE,
+    RELEASE_POLICIES,
+    SCHEMA_VERSION,
+    NewCheckError,
+    children,
+    default,
+    required_keys,
+    schema_version,
+    tell_what_changed,
+)
 
-CLASSES_OF_SERVICE = ("expedite", "fixed_date", "standard", "intangible")
-"""Queue priority, highest first (non-preemptive)."""
-DISPATCH_RULES = ("downstream_first", "fifo", "upstream_first")
-ARRIVAL_PROCESSES = ("poisson", "renewal", "deterministic", "trace", "backlog", "saturated")
-RELEASE_POLICIES = ("push", "conwip")
+__all__ = ["ARRIVAL_PROCESSES", "CLASSES_OF_SERVICE", "DISPATCH_RULES", "RELEASE_POLICIES", "SCHEMA_VERSION",
+           "StreamSpec", "load_stream"]
 DEFAULT_TYPE = "item"
 
 
@@ -42,38 +56,9 @@ def _keys(d: Mapping, path: str, allowed: Sequence[str], required: Sequence[str]
                             message="required" + (", got null" if key in d else ""))
 
 
-def _number(value: Any, path: str, *, low: float | None = None, low_open: bool = False,
-            high: float | None = None, high_open: bool = False, allowed: str | None = None) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        if allowed is None:
-            parts = []
-            if low is not None:
-                parts.append(f"{'>' if low_open else '>='} {low:g}")
-            if high is not None:
-                parts.append(f"{'<' if high_open else '<='} {high:g}")
-            allowed = "a number" + (" " + " and ".join(parts) if parts else "")
-        raise SpecError(path, allowed, value)
-    return float(value)
-
-
-def _int(value: Any, path: str, *, low: int = 1, nullable: bool = False, what: str | None = None) -> int | None:
-    if value is None and nullable:
-        return None
-    is_int = isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(value, float) and value.is_integer():
-        is_int, value = True, int(value)
-    if not is_int or value < low:
-        if what is None:
-            what = {0: "a non-negative integer", 1: "a positive integer"}.get(low, f"an integer >= {low}")
-            if nullable:
-                what += " or null"
-        raise SpecError(path, what, value)
-    return int(value)
+def _number(value: Any, where: str, path: str, *, nullable: bool = False) -> Any:
+    """`value` inside the bound of key `path` (keys.py, docs/model.md); an error names `where`."""
+    return KEYS[path].bound.check(value, where, nullable=nullable)
 
 
 def _choice(value: Any, path: str, choices: Sequence[str]) -> str:
@@ -88,6 +73,19 @@ def _dist(value: Any, path: str) -> Distribution:
 
 def _optional_dist(value: Any, path: str) -> Distribution | None:
     return None if value is None else _dist(value, path)
+
+
+def _telling_what_changed(from_dict):
+    """Read the file's `schema_version` first (refusing a newer one); when a check added since the
+    file's version refuses it, the one-line error ends with what changed."""
+    @functools.wraps(from_dict)
+    def read(cls, data: Mapping, **kwargs) -> StreamSpec:
+        version = schema_version(data)
+        try:
+            return from_dict(cls, data, **kwargs)
+        except SpecError as e:
+            raise tell_what_changed(e, version) from None
+    return read
 
 
 # --------------------------------------------------------------------------- the model
@@ -205,17 +203,18 @@ class StreamSpec:
     time_unit: str = "day"
     description: str = ""
     source: dict = field(default_factory=dict, compare=False, repr=False)
+    schema_version: int = field(default=SCHEMA_VERSION, compare=False)   # what the file says (absent: 1)
 
     # -------------------------------------------------------------- construction
     @classmethod
+    @_telling_what_changed
     def from_dict(cls, data: Mapping, *, base_dir: str | Path | None = None) -> StreamSpec:
         """Validate a stream mapping (a parsed YAML file) and build the spec.
 
         Relative `file` paths (trace arrivals) are resolved against `base_dir`.
         """
         d = _mapping(data, "stream")
-        _keys(d, "", ("name", "time_unit", "description", "arrivals", "item_types", "pools",
-                      "release", "steps"), required=("arrivals", "pools", "steps"))
+        _keys(d, "", children(""), required=required_keys(""))
         name = d.get("name", "stream")
         if not isinstance(name, str) or not name:
             raise SpecError("name", "a non-empty string", name)
@@ -230,7 +229,7 @@ class StreamSpec:
         steps = _parse_steps(d["steps"], pools, item_types)
         spec = cls(name=name, arrivals=arrivals, item_types=item_types, pools=pools, release=release,
                    steps=steps, time_unit=time_unit, description=str(description),
-                   source=_plain(d))
+                   source=_plain(d), schema_version=schema_version(d))
         _check_can_flow(spec)
         return spec
 
@@ -350,17 +349,19 @@ def _parse_item_types(value: Any) -> dict[str, ItemType]:
     for name, t in d.items():
         path = f"item_types.{name}"
         t = _mapping(t, path)
-        _keys(t, path, ("share", "size", "class_of_service", "business_value"), required=("share",))
-        share = _number(t["share"], f"{path}.share", low=0, low_open=True, high=1)
-        size = t.get("size", 1.0)
+        _keys(t, path, children("item_types.*"), required=required_keys("item_types.*"))
+        share = _number(t["share"], f"{path}.share", "item_types.*.share")
+        size = t.get("size", default("item_types.*.size"))
         if isinstance(size, Mapping):
             size = _dist(size, f"{path}.size")
             if size.mean <= 0:
                 raise SpecError(f"{path}.size", "a distribution with a positive mean", size.to_dict())
         else:
-            size = _number(size, f"{path}.size", low=0, low_open=True)
-        cos = _choice(t.get("class_of_service", "standard"), f"{path}.class_of_service", CLASSES_OF_SERVICE)
-        value_ = _number(t.get("business_value", 1.0), f"{path}.business_value", low=0)
+            size = _number(size, f"{path}.size", "item_types.*.size")
+        cos = _choice(t.get("class_of_service", default("item_types.*.class_of_service")), f"{path}.class_of_service",
+                      CLASSES_OF_SERVICE)
+        value_ = _number(t.get("business_value", default("item_types.*.business_value")), f"{path}.business_value",
+                         "item_types.*.business_value")
         types[str(name)] = ItemType(str(name), share, size, cos, value_)
     total = math.fsum(t.share for t in types.values())
     if abs(total - 1.0) > 1e-9:
@@ -373,34 +374,26 @@ def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str |
     path = "arrivals"
     a = _mapping(value, path)
     process = _choice(a.get("process"), f"{path}.process", ARRIVAL_PROCESSES)
-    if process == "poisson":
-        _keys(a, path, ("process", "rate"), required=("rate",))
-        return Arrivals(process, rate=_number(a["rate"], f"{path}.rate", low=0, low_open=True))
-    if process == "deterministic":
-        _keys(a, path, ("process", "rate", "interval"))
-        if ("rate" in a) == ("interval" in a):
-            raise SpecError(path, message="deterministic arrivals need exactly one of rate, interval")
+    forms = ARRIVAL_FORMS[process]
+    given = tuple(dict.fromkeys(k for form in forms for k in form))
+    _keys(a, path, ("process", *given), required=forms[0] if len(forms) == 1 else ())
+    if len(forms) > 1 and sum(k in a for k in given) != 1:
+        raise SpecError(path, message=f"{process} arrivals need exactly one of {', '.join(given)}")
+    if process in ("poisson", "deterministic"):
         if "rate" in a:
-            rate = _number(a["rate"], f"{path}.rate", low=0, low_open=True)
+            rate = _number(a["rate"], f"{path}.rate", "arrivals.rate")
         else:
-            rate = 1.0 / _number(a["interval"], f"{path}.interval", low=0, low_open=True)
+            rate = 1.0 / _number(a["interval"], f"{path}.interval", "arrivals.interval")
         return Arrivals(process, rate=rate)
     if process == "renewal":
-        _keys(a, path, ("process", "interarrival"), required=("interarrival",))
         dist = _dist(a["interarrival"], f"{path}.interarrival")
         if not dist.mean > 0:
             raise SpecError(f"{path}.interarrival", "a distribution with a positive mean", dist.to_dict())
         return Arrivals(process, interarrival=dist)
     if process == "backlog":
-        _keys(a, path, ("process", "count"), required=("count",))
-        return Arrivals(process, count=_int(a["count"], f"{path}.count"))
+        return Arrivals(process, count=_number(a["count"], f"{path}.count", "arrivals.count"))
     if process == "saturated":
-        _keys(a, path, ("process",))
         return Arrivals(process)
-    # trace
-    _keys(a, path, ("process", "times", "file"))
-    if ("times" in a) == ("file" in a):
-        raise SpecError(path, message="trace arrivals need exactly one of times, file")
     if "file" in a:
         rows = _read_trace_file(a["file"], f"{path}.file", base_dir)
         where = f"{path}.file"
@@ -413,17 +406,17 @@ def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str |
     for i, row in enumerate(rows):
         p = f"{where}[{i}]"
         if isinstance(row, Mapping):
-            _keys(row, p, ("time", "type", "size"), required=("time",))
+            _keys(row, p, children("arrivals.times[]"), required=required_keys("arrivals.times[]"))
             raw = row["time"]
-            t = _number(raw, f"{p}.time", low=0)
+            t = _number(raw, f"{p}.time", "arrivals.times[].time")
             typ = row.get("type")
             if typ is not None and typ not in item_types:
                 raise SpecError(f"{p}.type", "one of " + ", ".join(item_types), typ)
             size = row.get("size")
-            size = None if size is None else _number(size, f"{p}.size", low=0, low_open=True)
+            size = _number(size, f"{p}.size", "arrivals.times[].size", nullable=True)
         else:
             raw = row
-            t, typ, size = _number(row, p, low=0), None, None
+            t, typ, size = _number(row, p, "arrivals.times[]"), None, None
         if times and t < times[-1]:
             raise SpecError(p, f"a time >= the previous one ({times[-1]:g}): traces are sorted", raw)
         times.append(t)
@@ -470,21 +463,24 @@ def _parse_pools(value: Any) -> dict[str, Pool]:
     for name, p in d.items():
         path = f"pools.{name}"
         if not isinstance(p, Mapping):
-            pools[str(name)] = Pool(str(name), _int(p, path))
+            pools[str(name)] = Pool(str(name), _number(p, path, "pools.*"))
             continue
-        _keys(p, path, ("size", "dispatch", "interruptions", "switch_cost"), required=("size",))
-        size = _int(p["size"], f"{path}.size")
-        dispatch = _choice(p.get("dispatch", "downstream_first"), f"{path}.dispatch", DISPATCH_RULES)
+        _keys(p, path, children("pools.*"), required=required_keys("pools.*"))
+        size = _number(p["size"], f"{path}.size", "pools.*.size")
+        dispatch = _choice(p.get("dispatch", default("pools.*.dispatch")), f"{path}.dispatch", DISPATCH_RULES)
         interruptions = None
         if p.get("interruptions") is not None:
             ip = f"{path}.interruptions"
             i = _mapping(p["interruptions"], ip)
-            _keys(i, ip, ("rate", "duration"), required=("rate", "duration"))
-            interruptions = Interruptions(_number(i["rate"], f"{ip}.rate", low=0, low_open=True),
+            _keys(i, ip, children("pools.*.interruptions"), required=required_keys("pools.*.interruptions"))
+            interruptions = Interruptions(_number(i["rate"], f"{ip}.rate", "pools.*.interruptions.rate"),
                                           _dist(i["duration"], f"{ip}.duration"))
         switch = p.get("switch_cost")
         switch = None if switch is None or switch == 0 else _dist(switch, f"{path}.switch_cost")
         pools[str(name)] = Pool(str(name), size, dispatch, interruptions, switch)
+    people = sum(p.size for p in pools.values())
+    if people > MAX_PEOPLE:
+        raise NewCheckError("pools", message=f"must hold at most {MAX_PEOPLE} people in all, got {people}")
     return pools
 
 
@@ -492,19 +488,15 @@ def _parse_release(value: Any) -> Release:
     if value is None:
         return Release()
     r = _mapping(value, "release")
-    _keys(r, "release", ("policy", "conwip", "backlog_limit"))
-    policy = _choice(r.get("policy", "push"), "release.policy", RELEASE_POLICIES)
-    conwip = _int(r.get("conwip"), "release.conwip", nullable=True)
+    _keys(r, "release", children("release"))
+    policy = _choice(r.get("policy", default("release.policy")), "release.policy", RELEASE_POLICIES)
+    conwip = _number(r.get("conwip"), "release.conwip", "release.conwip", nullable=True)
     if policy == "conwip" and conwip is None:
         raise SpecError("release.conwip", "a positive integer when release.policy is conwip", None)
     if policy == "push" and conwip is not None:
         raise SpecError("release.conwip", "null when release.policy is push (set policy: conwip)", conwip)
-    backlog_limit = _int(r.get("backlog_limit"), "release.backlog_limit", low=0, nullable=True)
+    backlog_limit = _number(r.get("backlog_limit"), "release.backlog_limit", "release.backlog_limit", nullable=True)
     return Release(policy, conwip, backlog_limit)
-
-
-_STEP_KEYS = ("pool", "work", "wip_limit", "handoff", "dependency", "rework", "batch", "cadence",
-              "types", "description")
 
 
 def _parse_steps(value: Any, pools: dict[str, Pool], item_types: dict[str, ItemType]) -> dict[str, Step]:
@@ -517,7 +509,7 @@ def _parse_steps(value: Any, pools: dict[str, Pool], item_types: dict[str, ItemT
         name = str(name)
         path = f"steps.{name}"
         s = _mapping(s, path)
-        _keys(s, path, _STEP_KEYS, required=("pool", "work"))
+        _keys(s, path, children("steps.*"), required=required_keys("steps.*"))
         pool = s["pool"]
         pool_names = [pool] if isinstance(pool, str) else pool
         if not isinstance(pool_names, Sequence) or not pool_names:
@@ -528,30 +520,27 @@ def _parse_steps(value: Any, pools: dict[str, Pool], item_types: dict[str, ItemT
         if len(set(pool_names)) != len(pool_names):
             raise SpecError(f"{path}.pool", "a list without repeated pools", list(pool_names))
         work = _dist(s["work"], f"{path}.work")
-        wip_limit = _int(s.get("wip_limit"), f"{path}.wip_limit", nullable=True)
+        wip_limit = _number(s.get("wip_limit"), f"{path}.wip_limit", "steps.*.wip_limit", nullable=True)
         handoff = _optional_dist(s.get("handoff"), f"{path}.handoff")
         dependency = None
         if s.get("dependency") is not None:
             dp = f"{path}.dependency"
             dd = _mapping(s["dependency"], dp)
-            _keys(dd, dp, ("probability", "delay"), required=("probability", "delay"))
-            dependency = Dependency(_number(dd["probability"], f"{dp}.probability", low=0, high=1),
+            _keys(dd, dp, children("steps.*.dependency"), required=required_keys("steps.*.dependency"))
+            dependency = Dependency(_number(dd["probability"], f"{dp}.probability", "steps.*.dependency.probability"),
                                     _dist(dd["delay"], f"{dp}.delay"))
         rework = None
         if s.get("rework") is not None:
             rp = f"{path}.rework"
             rr = _mapping(s["rework"], rp)
-            _keys(rr, rp, ("probability", "to"), required=("probability", "to"))
-            prob = _number(rr["probability"], f"{rp}.probability", low=0, high=1, high_open=True,
-                           allowed="a probability in [0, 1) (with 1 no item would ever finish)")
+            _keys(rr, rp, children("steps.*.rework"), required=required_keys("steps.*.rework"))
+            prob = _number(rr["probability"], f"{rp}.probability", "steps.*.rework.probability")
             to = rr["to"]
             if to not in names[: j + 1]:
                 raise SpecError(f"{rp}.to", "this step or an earlier one: " + ", ".join(names[: j + 1]), to)
             rework = Rework(prob, to)
-        batch = _int(s.get("batch", 1), f"{path}.batch")
-        cadence = s.get("cadence")
-        cadence = None if cadence is None else _number(cadence, f"{path}.cadence", low=0, low_open=True,
-                                                      allowed="a positive number or null")
+        batch = _number(s.get("batch", default("steps.*.batch")), f"{path}.batch", "steps.*.batch")
+        cadence = _number(s.get("cadence"), f"{path}.cadence", "steps.*.cadence", nullable=True)
         types = s.get("types")
         if types is not None:
             if isinstance(types, str):
