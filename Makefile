@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: help demo test test-full lint bench clean venv notebooks
+.PHONY: help demo test test-full lint bench clean venv notebooks schema
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -53,6 +53,9 @@ bench: $(BENCH_STAMP)  ## speed of one line in vssim, ciw and minimal SimPy (BEN
 lint: $(STAMP)  ## the layers (import-linter, pyproject.toml; docs/architecture.md) and ruff
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check vssim tests benchmarks
+
+schema: $(STAMP)  ## the stream file's JSON Schema (schema/stream.schema.json) and docs/model.md's key tables, from vssim/model/keys.py
+	$(PY) tools/stream_schema.py
 
 clean:  ## remove outputs and caches (keeps .venv)
 	rm -rf outputs multirun .pytest_cache .hypothesis
