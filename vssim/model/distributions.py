@@ -473,7 +473,7 @@ def _scipy(name: str, gen, p: Mapping, path: str, nonneg: bool) -> Distribution:
             frozen = gen(**params)
             low = float(frozen.support()[0])
             mean = float(frozen.mean())
-            top = float(frozen.isf(2.0**-53))   # about the largest draw a 53-bit uniform gives
+            top = float(frozen.isf(1e-15))   # about the largest of 10**15 draws (nearer 1, isf loses precision)
             if not math.isnan(low):  # a trial draw, so that sample() cannot fail later
                 frozen.rvs(size=2, random_state=np.random.default_rng(0))
     except Exception as exc:  # noqa: BLE001 -- scipy raises many types; report them in one line
@@ -497,7 +497,7 @@ def _scipy(name: str, gen, p: Mapping, path: str, nonneg: bool) -> Distribution:
     if mean > MAX_TIME or not top <= MAX_DRAW:
         raise NewCheckError(path, message=f"must be a distribution with mean <= {MAX_TIME:g} and draws <= "
                                           f"{MAX_DRAW:g}, got {label}({shown}) of mean {mean:g} whose "
-                                          f"1 - 2**-53 quantile is {top:g}")
+                                          f"1 - 1e-15 quantile is {top:g}")
 
     def draw(rng: np.random.Generator, n: int) -> np.ndarray:
         return np.asarray(frozen.rvs(size=n, random_state=rng), dtype=np.float64)

@@ -378,7 +378,7 @@ BOUNDS = (
     (WEIGHT.text(), "`business_value`", "a weight: sums over 10^9 items stay exact to float64 precision"),
     (f"≤ {MAX_TIME:g}", "a `uniform`'s high end mean·(1 + √3·cv); a scipy distribution's mean",
      "the same as every time"),
-    (f"≤ {MAX_DRAW:g}", "a scipy distribution's largest draw (its 1 − 2⁻⁵³ quantile)",
+    (f"≤ {MAX_DRAW:g}", "a scipy distribution's largest draw (its 1 − 10⁻¹⁵ quantile)",
      "sums of 10^18 draws stay below float64's 1.8e308 (a pareto with b = 0.01 draws inf)"),
     (VERSION.text(), "`schema_version`", "the versions this vssim reads (see Versions below)"),
 )
