@@ -8,14 +8,15 @@ then carries only the effect of the change plus the noise the change itself stir
 paired (Student-t on differences) interval is much narrower than the Welch interval two
 independent sets of runs would give. `variance_reduction` reports what that bought.
 
-Data only: `compare` returns a tidy table (one row per scenario and metric); figures are drawn
+Data only: `compare` returns a tidy table (one row per scenario and metric) and each scenario's
+`stable` (an unstable one is marked in the table and in comparison.json); figures are drawn
 elsewhere from it. Formulas and decisions: docs/analysis.md.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -105,6 +106,12 @@ class Comparison:
     baseline: str
     table: pd.DataFrame
     time_unit: str = "day"
+    stable: Mapping[str, bool | None] = field(default_factory=dict)
+    """Each scenario's `stable` (summary.json, docs/metrics.md "Stability"); False marks it unstable."""
+
+    def unstable(self, scenario: str) -> bool:
+        """True when the scenario's system is unstable: its figures grow with the horizon."""
+        return self.stable.get(scenario) is False
 
     def _reductions(self) -> np.ndarray:
         v = self.table.loc[self.table["scenario"] != self.baseline, "variance_reduction"].to_numpy(float)
@@ -126,10 +133,11 @@ class Comparison:
             rows.append({k: _plain(v) for k, v in rec.items()})
         return {"baseline": self.baseline, "time_unit": self.time_unit, "level": LEVEL,
                 "metrics": list(METRICS), "median_variance_reduction": _plain(self.median_variance_reduction),
-                "rows": rows}
+                "stable": dict(self.stable), "rows": rows}
 
     def markdown(self, time_unit: str | None = None) -> str:
-        """A readable table per metric: value ± CI, Δ vs baseline with CI, % change, significance."""
+        """A readable table per metric: value ± CI, Δ vs baseline with CI, % change, significance;
+        an unstable scenario is marked so."""
         unit = time_unit or self.time_unit
         t = self.table
         n = int(t["replications"].max()) if len(t) else 0
@@ -137,6 +145,9 @@ class Comparison:
                  "Δ is the paired difference (scenario − baseline, common random numbers). Each interval stands "
                  "alone (no correction for multiple comparisons): among many rows, a few may be significant "
                  "by chance.", ""]
+        if any(self.unstable(name) for name in self.stable):
+            lines += ["**(unstable)**: the items in that system grow without bound, so its figures, and its "
+                      "differences to the others, grow with the horizon (docs/metrics.md, \"Stability\").", ""]
         vr, k = self.median_variance_reduction, len(self._reductions())
         if math.isnan(vr):
             lines += ["Common random numbers: no variance reduction to report (no scenario besides the baseline).",
@@ -158,15 +169,16 @@ class Comparison:
                       "|---|---|---|---|---|"]
             for r in rows.itertuples(index=False):
                 value = _pm(r.mean, r.ci_lo, r.ci_hi, pct)
+                name = r.scenario + (" **(unstable)**" if self.unstable(r.scenario) else "")
                 if r.scenario == self.baseline:
                     tag = "" if r.scenario == "baseline" else " (baseline)"
-                    lines.append(f"| {r.scenario}{tag} | {value} | — | — | |")
+                    lines.append(f"| {name}{tag} | {value} | — | — | |")
                     continue
                 diff = f"{fixed(r.diff, in_percent=pct, signed=True)}{' pp' if pct else ''} " \
                        f"({fixed(r.diff_lo, in_percent=pct, signed=True)} to " \
                        f"{fixed(r.diff_hi, in_percent=pct, signed=True)})"
                 mark = ("yes, " + ("better" if r.better else "worse")) if r.significant else "no"
-                lines.append(f"| {r.scenario} | {value} | {diff} | {change(r.pct_change)} | {mark} |")
+                lines.append(f"| {name} | {value} | {diff} | {change(r.pct_change)} | {mark} |")
             lines.append("")
         return "\n".join(lines).rstrip() + "\n"
 
@@ -210,7 +222,8 @@ def compare(results: Mapping[str, object], baseline: str = "baseline") -> Compar
                              name == baseline))
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     time_unit = summaries[baseline].get("time_unit") or "day"
-    return Comparison(baseline=baseline, table=table, time_unit=str(time_unit))
+    return Comparison(baseline=baseline, table=table, time_unit=str(time_unit),
+                      stable={name: summaries[name].get("stable") for name in order})
 
 
 def _row(name: str, metric: str, x: np.ndarray, b: np.ndarray, is_baseline: bool) -> dict:

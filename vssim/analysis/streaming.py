@@ -6,7 +6,9 @@ length of the run. Every metric of summary.json is a sum over items or visits ov
 known in advance ([warmup, horizon] and its batch-means windows), so running sums give the
 same numbers as `vssim.analysis.summary.summarize` on the full records (up to the order of floating-
 point additions); the percentiles come from a `QuantileSketch` (within 0.1 %, relative), min,
-max and counts are exact. `summarize_streaming` makes the summary with the same `assemble`.
+max and counts are exact. `summarize_streaming` makes the summary with the same `assemble`. The
+stability test's census (items arrived and done by each time of a fixed grid of the window,
+`vssim.analysis.stability`) is a running count too, so a streaming run gets the same verdict.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import math
 import numpy as np
 
 from vssim.analysis.sketch import QuantileSketch
+from vssim.analysis.stability import Census, census, grid
 from vssim.analysis.summary import (
     BATCHES,
     PERCENTILES,
@@ -74,6 +77,10 @@ class RunStats:
         self.rejected = 0
         self.lead = QuantileSketch()
         self.flow = QuantileSketch()
+        # the stability census: items arrived by, and done by, each time of its grid
+        self.census_times = grid(self.warmup, self.end)
+        self.arrived_by = np.zeros(len(self.census_times), dtype=np.int64)
+        self.done_by = np.zeros(len(self.census_times), dtype=np.int64)
 
     @classmethod
     def for_plan(cls, plan, *, replication: int, seed: int, warmup: float, horizon: float, batches: bool,
@@ -100,6 +107,9 @@ class RunStats:
             self.batch_sums, self.batch_counts, self.done_by_type, self.delivered, lead, flow)
         self.lead.add(lead[:n_times])
         self.flow.add(flow[:n_times])
+        arrived, done_ = census(self.census_times, arrival, done)
+        self.arrived_by += arrived
+        self.done_by += done_
 
     def add_visits(self, *, visit_step, visit_enter, visit_ready, visit_start, visit_end, visit_leave, visit_work,
                    visit_reworked, visit_person, **_) -> None:
@@ -144,11 +154,15 @@ class RunStats:
     def pool_utilization(self) -> dict[str, float]:
         return pool_utilization(self.pool_names, self.person_pool, self.pool_busy, self.end - self.warmup)
 
+    def census(self) -> Census:
+        """The stability census, as `stability.census_of` counts it from full records."""
+        return Census(self.census_times, self.arrived_by, self.done_by)
+
     @property
     def nbytes(self) -> int:
         """Memory held by the totals (a few kilobytes plus the two sketches)."""
         arrays = (self.sums, self.counts, self.batch_sums, self.batch_counts, self.done_by_type, self.delivered,
-                  self.step_sums, self.step_counts, self.pool_busy)
+                  self.step_sums, self.step_counts, self.pool_busy, self.census_times, self.arrived_by, self.done_by)
         return sum(a.nbytes for a in arrays) + self.lead.nbytes + self.flow.nbytes
 
 

@@ -22,6 +22,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from vssim.analysis.objective import Objective
+from vssim.analysis.stability import headline
 from vssim.errors import VssimError
 from vssim.formatting import interval, number
 from vssim.run.experiment import run_config
@@ -49,8 +50,8 @@ def resolved(cfg: DictConfig) -> dict:
 
 
 def run(config: Mapping, out_dir: str | Path) -> dict:
-    """Run a resolved config into `out_dir`, print a line per scenario and where the report is;
-    the baseline's summary."""
+    """Run a resolved config into `out_dir`, print a line per scenario (and a warning for an
+    unstable one) and where the report is; the baseline's summary."""
     outcome = run_config(config, out_dir)
     for name, result in outcome.results.items():
         s = result.summary
@@ -59,6 +60,8 @@ def run(config: Mapping, out_dir: str | Path) -> dict:
         print(f"{s['stream']} [{name}]: lead time {number(lt['mean'])} {unit} (95% CI {interval(*lt['ci95'])}), "
               f"p85 {number(lt['p85'])}; throughput {number(th['mean'])}/{unit}; "
               f"{m['completed']} items done over {s['sim']['replications']} replication(s)")
+        if unstable := headline(s):
+            print(f"vssim: warning: UNSTABLE [{name}]: {unstable}", file=sys.stderr)
     print(f"report: {outcome.report}")
     return outcome.summary
 

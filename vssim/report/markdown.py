@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vssim.analysis.result import SimResult
+from vssim.analysis.stability import headline
 from vssim.files import write_atomic
 from vssim.formatting import MISSING, change, interval, number, percent
 from vssim.report import figures as draw
@@ -102,6 +103,7 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
     parts = [
         f"# {title or s['stream'] + ' — ' + s['scenario']}",
         "",
+        *_unstable({s["scenario"]: s}),
     ]
     if question:
         parts += [f"**Question.** {question}", ""]
@@ -198,6 +200,13 @@ def _summary(r) -> dict:
     return r.summary if isinstance(r, SimResult) else r
 
 
+def _unstable(summaries: dict[str, dict]) -> list[str]:
+    """The warning at the top of a report: a line per unstable run (none when all are stable)."""
+    lines = [f"> **Warning: `{name}` is unstable.** {why[0].upper()}{why[1:]}."
+             for name, s in summaries.items() if (why := headline(s))]
+    return [*lines, ""] if lines else []
+
+
 def answer(comparison, metric: str = "lead_time_p85") -> list[str]:
     """Plain sentences: each alternative's effect on `metric` and throughput, ranked."""
     t = comparison.table
@@ -205,12 +214,13 @@ def answer(comparison, metric: str = "lead_time_p85") -> list[str]:
     th = t[t.metric == "throughput"].set_index("scenario")
     lines = []
     for r in rows.itertuples():
+        unstable = " **Unstable**: its figures grow with the horizon." if comparison.unstable(r.scenario) else ""
         sig = "significant" if r.significant else "not significant"
         tput = th.loc[r.scenario]
         tput_sig = "a significant change" if tput["significant"] else "no significant change"
         lines.append(f"- **{r.scenario}**: p85 lead time {change(r.pct_change)} ({sig}; paired 95 % CI of the "
                      f"difference {interval(r.diff_lo, r.diff_hi)}); throughput {change(tput['pct_change'])} "
-                     f"({tput_sig}).")
+                     f"({tput_sig}).{unstable}")
     return lines
 
 
@@ -228,7 +238,7 @@ def write_comparison_report(results, comparison, out: Path, *, figures: bool = T
     s0 = summaries[base]
     unit = s0["time_unit"]
     sim = s0["sim"]
-    parts = [f"# {title or s0['stream'] + ': ' + ', '.join(summaries)}", ""]
+    parts = [f"# {title or s0['stream'] + ': ' + ', '.join(summaries)}", "", *_unstable(summaries)]
     if question:
         parts += [f"**Question.** {question}", ""]
     parts += [f"Stream `{s0['stream']}`; alternatives {', '.join(f'`{k}`' for k in summaries)}, compared with "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from vssim.analysis import stability
 from vssim.analysis.result import SimResult
 from vssim.analysis.streaming import RunStats, summarize_streaming
 from vssim.analysis.summary import summarize
@@ -63,13 +64,15 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
             bar.close()
     if settings.streaming:
         parts = summarize_streaming(runs)
+        censuses = [s.census() for s in runs]
     else:
         if spec.arrivals.finite and warmup > 0 and all(warmup >= r.end for r in runs):
             raise SpecError("sim.warmup", message=(
                 f"must be below the end of the run ({max(r.end for r in runs):g} {spec.time_unit}) for "
                 f"{spec.arrivals.process} arrivals, got {warmup:g}: no item arrives after it (try sim.warmup=0)"))
         parts = summarize(runs, planning_interval=planning_interval, steady_state=not spec.arrivals.finite)
-    return _result(spec, settings, chosen.name, scenario, parts, runs)
+        censuses = [stability.census_of(r) for r in runs]
+    return _result(spec, settings, chosen.name, scenario, {**stability.assess(spec, censuses), **parts}, runs)
 
 
 def _sink(plan: Plan, settings: Settings, replication: int) -> RecordSink:
