@@ -192,7 +192,8 @@ def test_a_run_killed_mid_write_leaves_no_truncated_file_and_the_next_run_remove
     proc = subprocess.run([sys.executable, "-c", KILLED, str(MM1), str(out)], env=ENV, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == -9, proc.stderr
-    assert (out / "summary.json").is_file() and not (out / "run.json").exists()
+    assert (out / "summary.json").is_file()
+    assert json.loads((out / "run.json").read_text())["status"] == "running"     # not counted by collect
     assert not (out / "kanban.gif").exists()                    # no truncated GIF under the real name
     (left,) = temporary_files(out)
     assert left.name.startswith(".kanban.gif.")
@@ -223,9 +224,29 @@ def test_collect_removes_temporary_files_but_not_those_of_a_running_job(tmp_path
     for p in [*stale, busy]:
         p.write_text("half")
     assert sorted(temporary_files(tmp_path)) == sorted([*stale, busy])
-    with holding(tmp_path / "1"):                     # a job still writing into 1/
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / "1")], env=ENV, stdout=subprocess.PIPE,
+                              text=True)
+    try:                                              # a job of another process still writing into 1/
+        assert holder.stdout.readline().strip() == "holding"
         collect(tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
     assert temporary_files(tmp_path) == [busy]
+    with holding(tmp_path / "1"):                     # this process's own lock does not make a folder busy
+        collect(tmp_path)
+    assert temporary_files(tmp_path) == []
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from vssim.run.lock import holding
+
+    with holding(Path(sys.argv[1])):
+        print("holding", flush=True)
+        time.sleep(600)
+""")
 
 
 def test_outputs_are_readable_as_the_umask_allows(tmp_path):

@@ -93,21 +93,21 @@ def _main(cfg: DictConfig) -> float | None:
         if done is not None:         # a restarted sweep: this run is already finished
             print(f"vssim: {out} already done, skipped")
             return _returned(config, done)
-        mark(out, digest, "running", started, config=config, sweep=sweep)   # not counted until done
+    mark(out, digest, "running", started, config=config, sweep=sweep)   # not counted until done
     try:
         _objective(config)           # an invalid objective is refused before the run
         summary = run(config, out)
     except VssimError as e:
         print(f"vssim: error: {e}", file=sys.stderr)
+        mark(out, digest, "failed", started, str(e), config=config, sweep=sweep)   # reported at the end of the sweep
         if not sweeping:
             sys.exit(2)
-        mark(out, digest, "failed", started, str(e), config=config, sweep=sweep)   # reported at the end of the sweep
         return None
     except Exception as e:
+        mark(out, digest, "failed", started, f"{type(e).__name__}: {e}", config=config, sweep=sweep)
         if not sweeping:
             raise
         print(f"vssim: run {out} crashed: {type(e).__name__}: {e}", file=sys.stderr)
-        mark(out, digest, "failed", started, f"{type(e).__name__}: {e}", config=config, sweep=sweep)
         return None
     mark(out, digest, "done", started, config=config, sweep=sweep)
     return _returned(config, summary)

@@ -85,33 +85,40 @@ class CollectRuns(Callback):
             _refuse(e)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from vssim.run.collect import collect, left_out
-        from vssim.run.status import failed_runs
-        from vssim.run.sweep import sweep_report
+        from vssim.run.lock import holding
 
         root = Path(config.hydra.sweep.dir)
         if not root.is_dir():
             return
-        try:
-            table = collect(root)
-        except VssimError as e:
-            _refuse(e)
-        if len(table):
-            print(f"vssim: {table['run'].nunique()} runs collected in {root / 'runs.parquet'}")
-            objective = optimising(config)
-            report = sweep_report(root, table, objective)
-            if objective is not None:
-                print_best(root)
-            if report is not None:
-                print(f"vssim: sweep report {report}")
-        failed = failed_runs(root)
-        left = [(run, why) for run, why in left_out(root) if not any(run.is_relative_to(f) for f, _ in failed)]
-        if left:
-            print(f"vssim: {len(left)} run(s) not counted in {root / 'runs.parquet'}:")
-            for run, why in left:
-                print(f"  {run}: {why}")
-        if failed:
-            print(f"vssim: {len(failed)} run(s) failed; rerun the same command to retry them:", file=sys.stderr)
-            for run, error in failed:
-                print(f"  {run}: {error}", file=sys.stderr)
-            raise SystemExit(1)
+        with holding(root):          # a second sweep ending now writes its tables and reports after this one
+            _end_of_sweep(root, config)
+
+
+def _end_of_sweep(root: Path, config: DictConfig) -> None:
+    from vssim.run.collect import collect, left_out
+    from vssim.run.status import failed_runs
+    from vssim.run.sweep import sweep_report
+
+    try:
+        table = collect(root)
+    except VssimError as e:
+        _refuse(e)
+    if len(table):
+        print(f"vssim: {table['run'].nunique()} runs collected in {root / 'runs.parquet'}")
+        objective = optimising(config)
+        report = sweep_report(root, table, objective)
+        if objective is not None:
+            print_best(root)
+        if report is not None:
+            print(f"vssim: sweep report {report}")
+    failed = failed_runs(root)
+    left = [(run, why) for run, why in left_out(root) if not any(run.is_relative_to(f) for f, _ in failed)]
+    if left:
+        print(f"vssim: {len(left)} run(s) not counted in {root / 'runs.parquet'}:")
+        for run, why in left:
+            print(f"  {run}: {why}")
+    if failed:
+        print(f"vssim: {len(failed)} run(s) failed; rerun the same command to retry them:", file=sys.stderr)
+        for run, error in failed:
+            print(f"  {run}: {error}", file=sys.stderr)
+        raise SystemExit(1)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from vssim.errors import SpecError
 from vssim.files import temporary_files, write_atomic
-from vssim.run.lock import busy
+from vssim.run.lock import busy, holding
 from vssim.run.status import RUN_MARKER, left_out_because, read_record, sweep_of
 
 TABLE = "runs.parquet"
@@ -105,7 +105,7 @@ def _one_version(table: pd.DataFrame) -> None:
 
 def remove_temporary_files(root: Path) -> None:
     """Remove the temporary files that writers killed mid-write left under root, except those in a
-    folder that a running job holds (vssim.run.lock)."""
+    folder that another process holds (a running job, or another sweep's end: vssim.run.lock)."""
     for tmp in temporary_files(root):
         folders = [tmp.parent, *tmp.parent.parents]
         if not any(busy(d) for d in folders[:folders.index(root) + 1]):
@@ -114,16 +114,23 @@ def remove_temporary_files(root: Path) -> None:
 
 def collect(root: str | Path, *, write: bool = True) -> pd.DataFrame:
     """One tidy table of every run under root that counts; written atomically to root/runs.parquet
-    (a runs.parquet of runs that no longer count is removed)."""
+    (a runs.parquet of runs that no longer count is removed), holding root's lock while it writes:
+    two sweeps that end together write one after the other."""
     root = Path(root)
-    if write:
+    if not write:
+        return _table(root)
+    with holding(root):
         remove_temporary_files(root)
-    rows = [row for run in find_runs(root) for row in run_rows(run, root)]
-    table = pd.DataFrame(rows)
+        table = _table(root)
+        if len(table):
+            write_atomic(root / TABLE, lambda p: table.to_parquet(p, index=False))
+        else:
+            (root / TABLE).unlink(missing_ok=True)
+    return table
+
+
+def _table(root: Path) -> pd.DataFrame:
+    table = pd.DataFrame([row for run in find_runs(root) for row in run_rows(run, root)])
     if len(table):
         _one_version(table)
-    if write and len(table):
-        write_atomic(root / TABLE, lambda p: table.to_parquet(p, index=False))
-    elif write:
-        (root / TABLE).unlink(missing_ok=True)
     return table

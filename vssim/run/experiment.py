@@ -104,6 +104,7 @@ def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings
     `kanban.gif` (vssim.report.animate). run.json gets the status and provenance of the run.
     """
     started = time.time()
+    mark(Path(out), None, "running", started)    # an earlier run's "done" does not vouch for this one
     outcome = _run_experiment(spec, scenarios, settings, Path(out), compare=compare, compare_names=compare_names,
                               baseline=baseline, figures=figures, event_log=event_log, title=title,
                               question=question, animate=animate)

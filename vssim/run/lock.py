@@ -1,14 +1,16 @@
 """A lock on a run folder, so that two processes never run the same job at once: the second
-waits, then finds the run done and skips it (docs/sweeps.md, "Two sweeps at once").
+waits, then finds the run done and skips it (docs/sweeps.md, "Two sweeps into one folder").
 
 The lock is `flock` on the folder itself: no lock file is left behind, and the operating system
-releases it when the process ends, however it ends (no stale locks after a kill). POSIX only:
-without `fcntl` (Windows) folders are not locked. Locks between machines need a file system whose
-`flock` spans them (local disks do; NFS often does not).
+releases it when the process ends, however it ends (no stale locks after a kill). A process that
+holds a folder may take it again (the end of a sweep holds the sweep's folder while `collect`
+takes it too). POSIX only: without `fcntl` (Windows) folders are not locked. Locks between
+machines need a file system whose `flock` spans them (local disks do; NFS often does not).
 """
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,14 +20,23 @@ try:
 except ImportError:           # Windows: no locks
     fcntl = None
 
+_held: Counter[Path] = Counter()
+"""The folders this process holds, with how many `holding` blocks hold each (one thread)."""
+
 
 @contextmanager
 def holding(folder: Path, *, waiting: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold the lock on folder (made if missing) for the `with` block; `waiting()` is called
     first when another process holds it."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
-        yield
+    key = folder.resolve()
+    if fcntl is None or _held[key]:
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
         return
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -35,14 +46,18 @@ def holding(folder: Path, *, waiting: Callable[[], None] | None = None) -> Itera
             if waiting is not None:
                 waiting()
             fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
     finally:
         os.close(fd)          # releases the lock
 
 
 def busy(folder: Path) -> bool:
-    """Whether another holder has the lock on folder now (a job running in it)."""
-    if fcntl is None:
+    """Whether another process holds the lock on folder now (a job running in it)."""
+    if fcntl is None or _held[Path(folder).resolve()]:
         return False
     try:
         fd = os.open(folder, os.O_RDONLY)
