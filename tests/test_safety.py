@@ -193,8 +193,8 @@ def test_a_run_killed_mid_write_leaves_no_truncated_file_and_the_next_run_remove
                           text=True, timeout=300)
     assert proc.returncode == -9, proc.stderr
     assert (out / "summary.json").is_file()
-    assert json.loads((out / "run.json").read_text())["status"] == "running"     # not counted by collect
     assert not (out / "kanban.gif").exists()                    # no truncated GIF under the real name
+    assert json.loads((out / "run.json").read_text())["status"] == "running"     # not counted by collect
     (left,) = temporary_files(out)
     assert left.name.startswith(".kanban.gif.")
     run_experiment(vssim.load_stream(MM1), {}, TINY, out, figures=False)    # the next run into the folder
