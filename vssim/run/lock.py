@@ -1,5 +1,5 @@
 """A lock on a run folder, so that two processes never run the same job at once: the second
-waits, then finds the run done and skips it (docs/sweeps.md, "Two sweeps into one folder").
+waits, then finds the run done and skips it (docs/sweeps.md, "Two sweeps into one directory at once").
 
 The lock is `flock` on the folder itself: no lock file is left behind, and the operating system
 releases it when the process ends, however it ends (no stale locks after a kill). A process that
