@@ -103,7 +103,7 @@ def _one_version(table: pd.DataFrame) -> None:
                     "version's runs apart")
 
 
-def remove_temporary_files(root: Path) -> None:
+def _remove_leftovers(root: Path) -> None:
     """Remove the temporary files that writers killed mid-write left under root, except those in a
     folder that another process holds (a running job, or another sweep's end: vssim.run.lock)."""
     for tmp in temporary_files(root):
@@ -120,7 +120,7 @@ def collect(root: str | Path, *, write: bool = True) -> pd.DataFrame:
     if not write:
         return _table(root)
     with holding(root):
-        remove_temporary_files(root)
+        _remove_leftovers(root)
         table = _table(root)
         if len(table):
             write_atomic(root / TABLE, lambda p: table.to_parquet(p, index=False))
