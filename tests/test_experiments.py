@@ -456,6 +456,7 @@ def fake_summary(scenario: str, values: list[float], seed: int = 1) -> dict:
 def fake_run(d: Path, summary: dict, overrides: list[str] | None) -> None:
     d.mkdir(parents=True)
     (d / "summary.json").write_text(json.dumps(summary))
+    (d / "run.json").write_text(json.dumps({"status": "done"}))  # collect counts completed runs only
     if overrides is not None:
         (d / ".hydra").mkdir()
         (d / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))

@@ -14,6 +14,11 @@ import pandas as pd
 VSSIM = [sys.executable, "-c", "from vssim.cli.app import main; main()"]
 
 
+def done(base: Path) -> set[str]:
+    """The jobs whose run.json says done (it says running while the job runs)."""
+    return {m.parent.name for m in base.glob("multirun/*/*/run.json") if json.loads(m.read_text())["status"] == "done"}
+
+
 def test_killed_sweep_resumes_and_loses_nothing(tmp_path):
     args = ["-m", "sim.seed=1,2,3,4,5,6", "stream=mm1", "sim.replications=2", "sim.horizon=3000", "sim.warmup=100",
             "sim.engine=simpy", "report.figures=false", "report.event_log=false", "hydra.launcher.n_jobs=1"]
@@ -21,17 +26,14 @@ def test_killed_sweep_resumes_and_loses_nothing(tmp_path):
     first = subprocess.Popen(VSSIM + args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              start_new_session=True)
     deadline = time.time() + 120
-    markers: list[Path] = []
     while time.time() < deadline and first.poll() is None:
-        markers = list(tmp_path.glob("multirun/*/*/run.json"))
-        if len(markers) >= 2:
+        if len(done(tmp_path)) >= 2:
             break
         time.sleep(0.05)
     assert first.poll() is None, "the sweep finished before it could be killed: make the runs longer"
     os.killpg(first.pid, signal.SIGKILL)                  # killed half way, as by a power cut
     first.wait()
-    done_before = {m.parent.name for m in tmp_path.glob("multirun/*/*/run.json")
-                   if json.loads(m.read_text())["status"] == "done"}
+    done_before = done(tmp_path)
     assert 2 <= len(done_before) < 6
     again = subprocess.run(VSSIM + args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vssim.files import write_atomic
+from vssim.files import SCHEMA_VERSION, write_atomic
 from vssim.model.spec import StreamSpec
 from vssim.records import Records
 
@@ -59,11 +59,12 @@ class SimResult:
         return log
 
     def save(self, directory: str | Path, *, event_log: bool = True) -> Path:
-        """Write summary.json, items.parquet, steps.parquet and events.csv, each atomically
-        (a streaming run: summary.json and steps.parquet)."""
+        """Write summary.json (with its `schema_version`), items.parquet, steps.parquet and events.csv,
+        each atomically (a streaming run: summary.json and steps.parquet)."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        write_atomic(d / "summary.json", lambda p: p.write_text(json.dumps(self.summary, indent=2)))
+        summary = {"schema_version": SCHEMA_VERSION, **self.summary}
+        write_atomic(d / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2)))
         if not self.streaming:
             write_atomic(d / "items.parquet", lambda p: self.items.to_parquet(p, index=False))
         write_atomic(d / "steps.parquet", lambda p: self.steps.to_parquet(p, index=False))

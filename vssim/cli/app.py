@@ -26,7 +26,8 @@ from vssim.analysis.stability import headline
 from vssim.errors import VssimError
 from vssim.formatting import interval, number
 from vssim.run.experiment import run_config
-from vssim.run.status import config_hash, finished, mark
+from vssim.run.lock import holding
+from vssim.run.status import config_hash, finished, mark, sweep_of
 
 
 def config_dir() -> str:
@@ -66,35 +67,52 @@ def run(config: Mapping, out_dir: str | Path) -> dict:
     return outcome.summary
 
 
+def one_at_a_time(job):
+    """A sweep's job holds the lock on its folder while it runs: the same job of a second,
+    identical sweep started at the same time waits, then finds the run done and skips it."""
+    @functools.wraps(job)
+    def locked(cfg: DictConfig):
+        hc = HydraConfig.get()
+        if hc.mode != RunMode.MULTIRUN:
+            return job(cfg)
+        out = Path(hc.runtime.output_dir)
+        with holding(out, waiting=lambda: print(f"vssim: waiting for {out}: another process runs it", flush=True)):
+            return job(cfg)
+    return locked
+
+
 @hydra.main(config_path=config_dir(), config_name="config", version_base="1.3")
+@one_at_a_time
 def _main(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     out = Path(hc.runtime.output_dir)
     sweeping = hc.mode == RunMode.MULTIRUN
     config = resolved(cfg)
     digest = config_hash(config)
+    sweep = sweep_of(Path(hc.sweep.dir)) if sweeping else None
+    started = time.time()
     if sweeping:
-        done = finished(out, digest)
+        done = finished(out, digest, sweep)
         if done is not None:         # a restarted sweep: this run is already finished
             print(f"vssim: {out} already done, skipped")
             return _returned(config, done)
-    started = time.time()
+    mark(out, digest, "running", started, config=config, sweep=sweep)   # not counted until done
     try:
         _objective(config)           # an invalid objective is refused before the run
         summary = run(config, out)
     except VssimError as e:
         print(f"vssim: error: {e}", file=sys.stderr)
+        mark(out, digest, "failed", started, str(e), config=config, sweep=sweep)   # reported at the end of the sweep
         if not sweeping:
             sys.exit(2)
-        mark(out, digest, "failed", started, str(e), config=config)   # reported at the end of the sweep
         return None
     except Exception as e:
+        mark(out, digest, "failed", started, f"{type(e).__name__}: {e}", config=config, sweep=sweep)
         if not sweeping:
             raise
         print(f"vssim: run {out} crashed: {type(e).__name__}: {e}", file=sys.stderr)
-        mark(out, digest, "failed", started, f"{type(e).__name__}: {e}", config=config)
         return None
-    mark(out, digest, "done", started, config=config)
+    mark(out, digest, "done", started, config=config, sweep=sweep)
     return _returned(config, summary)
 
 

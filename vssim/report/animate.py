@@ -19,8 +19,9 @@ A layer above the records: everything is computed from one replication's
                            "push_vs_pull.gif", start=..., span=60)
 
 GIFs are written with matplotlib's PillowWriter. Without Pillow a static PNG of four
-snapshots is written instead (the returned path says which). `vssim ... report.animate=true`
-adds `kanban.gif` to a run's report.
+snapshots is written instead (the returned path says which). Either is written atomically
+(vssim.files.write_atomic): a run killed while writing leaves no truncated file.
+`vssim ... report.animate=true` adds `kanban.gif` to a run's report.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from matplotlib import patches
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox, TransformedBbox
 
+from vssim.files import write_atomic
 from vssim.records import Records
 from vssim.report.figures.flow import cfd_counts
 from vssim.report.figures.style import OKABE_ITO
@@ -357,10 +359,14 @@ class KanbanAnimation:
         # are cached per dpi)
         self.fig.set_dpi(dpi)
         writer = PillowWriter(fps=fps)
-        with writer.saving(self.fig, str(path), dpi):
-            for k in range(len(self.times)):
-                self.update(k)
-                writer.grab_frame()
+
+        def write(tmp: Path) -> None:
+            with writer.saving(self.fig, str(tmp), dpi):
+                for k in range(len(self.times)):
+                    self.update(k)
+                    writer.grab_frame()
+
+        write_atomic(path, write)
         return path
 
     def snapshots(self, path, *, count: int = 4, dpi: int = 80) -> Path:
@@ -383,7 +389,7 @@ class KanbanAnimation:
             ax = sheet.add_axes((0, 1 - (n + 1) / count, 1, 1 / count))
             ax.imshow(img)
             ax.set_axis_off()
-        sheet.savefig(path, dpi=dpi)
+        write_atomic(path, lambda tmp: sheet.savefig(tmp, dpi=dpi))
         return path
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from vssim.analysis.result import SimResult
 from vssim.errors import SpecError
-from vssim.files import write_atomic
+from vssim.files import SCHEMA_VERSION, remove_temporary, write_atomic
 from vssim.model.settings import Settings
 from vssim.model.spec import StreamSpec
 from vssim.run.simulate import check_settings, simulate
@@ -104,6 +104,7 @@ def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings
     `kanban.gif` (vssim.report.animate). run.json gets the status and provenance of the run.
     """
     started = time.time()
+    mark(Path(out), None, "running", started)    # an earlier run's "done" does not vouch for this one
     outcome = _run_experiment(spec, scenarios, settings, Path(out), compare=compare, compare_names=compare_names,
                               baseline=baseline, figures=figures, event_log=event_log, title=title,
                               question=question, animate=animate)
@@ -117,6 +118,7 @@ def _run_experiment(spec, scenarios, settings, out, *, compare, compare_names, b
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    remove_temporary(out)           # what a run killed mid-write left (its results are written anew)
     if not compare:
         scenario = compose(list(scenarios.values())) if scenarios else BASELINE
         result = run_one(spec, scenario, settings)
@@ -135,13 +137,15 @@ def _run_experiment(spec, scenarios, settings, out, *, compare, compare_names, b
     for alt_name, scenario in alts.items():
         result = run_one(spec, scenario, settings)
         sub = out / "scenarios" / alt_name
+        sub.mkdir(parents=True, exist_ok=True)
+        remove_temporary(sub)
         result.save(sub, event_log=event_log)
         write_report(result, sub, figures=figures, animate=animate)
         results[alt_name] = result
     comparison = compare_results(results, baseline=baseline)
     write_atomic(out / "comparison.json", lambda p: p.write_text(json.dumps(comparison.to_dict(), indent=2)))
     write_atomic(out / "comparison.parquet", lambda p: comparison.table.to_parquet(p, index=False))
-    summary = dict(results[baseline].summary)
+    summary = {"schema_version": SCHEMA_VERSION, **results[baseline].summary}
     summary["comparison"] = {"baseline": baseline, "alternatives": list(results), "table": "comparison.parquet"}
     write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2)))
     report = write_comparison_report(results, comparison, out, figures=figures, title=title, question=question,

@@ -1,9 +1,15 @@
-"""The status of a run directory, `run.json`: written last, it says whether the run finished
-or failed (with the error) under which configuration, so that a restarted sweep skips the runs
-already done and the end of a sweep reports the failed ones (docs/sweeps.md, restarts), and
-where the numbers came from (`provenance`: vssim's version and git commit, the packages, the
-resolved config's digest). Provenance lives here and not in summary.json, so that a summary
-depends only on the stream, the settings and the seed (tests/test_golden.py digests it).
+"""The status of a run directory, `run.json`: written when a sweep's job starts (`running`) and
+again last, it says whether the run finished or failed (with the error), under which
+configuration and in which sweep, so that a restarted sweep skips the runs already done, the end
+of a sweep reports the failed ones and `collect` counts only the completed runs of the sweep
+(docs/sweeps.md, restarts); and where the numbers came from (`provenance`: vssim's version and
+git commit, the packages, the resolved config's digest). Provenance lives here and not in
+summary.json, so that a summary depends only on the stream, the settings and the seed
+(tests/test_golden.py digests it).
+
+A sweep's folder holds `sweep.json`, the sweep's identity (a digest of its overrides, its search
+and the config it composed) and when it started: a second, different sweep into the same folder
+is refused.
 """
 from __future__ import annotations
 
@@ -17,10 +23,14 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from vssim.errors import SpecError
 from vssim.files import write_atomic
+from vssim.run.lock import holding
 
 RUN_MARKER = "run.json"
-"""Written last into a run directory: the status of the run and a hash of its configuration."""
+"""Written last into a run directory: the status of the run, a hash of its configuration, its sweep."""
+SWEEP_RECORD = "sweep.json"
+"""In a sweep's folder: the sweep's identity and when it started."""
 
 
 def config_hash(config: Mapping) -> str:
@@ -30,14 +40,61 @@ def config_hash(config: Mapping) -> str:
     return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def finished(out: Path, digest: str) -> dict | None:
-    """The summary of a run already finished in `out` with the same configuration, else None."""
+def read_record(path: Path) -> dict | None:
+    """A JSON record, or None when it is missing or unreadable (half a file of an older vssim)."""
     try:
-        marker = json.loads((out / RUN_MARKER).read_text())
-        if marker.get("status") == "done" and marker.get("config") == digest:
-            return json.loads((out / "summary.json").read_text())
+        record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
+
+
+def finished(out: Path, digest: str, sweep: str | None = None) -> dict | None:
+    """The summary of a run already finished in `out` with the same configuration in the same
+    sweep, else None."""
+    marker = read_record(out / RUN_MARKER)
+    if marker and marker.get("status") == "done" and marker.get("config") == digest and marker.get("sweep") == sweep:
+        return read_record(out / "summary.json")
+    return None
+
+
+def begin_sweep(root: Path, identity: Mapping) -> str:
+    """The id of the sweep that `identity` describes (its overrides, search and composed config),
+    recorded in root/sweep.json by its first start; a restart of the same sweep keeps the record.
+    Refused (one line) when root holds another sweep."""
+    sweep = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    with holding(root):                      # two sweeps starting together: one record
+        record = read_record(root / SWEEP_RECORD)
+        if record is None:
+            record = {"sweep": sweep, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                      "overrides": list(identity.get("overrides", []))}
+            write_atomic(root / SWEEP_RECORD, lambda p: p.write_text(json.dumps(record, indent=2)))
+        elif record.get("sweep") != sweep:
+            what = " ".join(map(str, record.get("overrides") or [])) or "no overrides"
+            raise SpecError("hydra.sweep.dir", message=f"got {root}, the folder of another sweep (started "
+                            f"{record.get('started')}: {what}); allowed: a folder of its own "
+                            f"(hydra.sweep.dir=...), or delete {root} first")
+    return sweep
+
+
+def sweep_of(root: Path) -> str | None:
+    """The id of the sweep recorded in root/sweep.json, None without one."""
+    record = read_record(root / SWEEP_RECORD)
+    return record.get("sweep") if record else None
+
+
+def left_out_because(record: dict | None, sweep: str | None) -> str | None:
+    """Why a run with this run.json is not counted in its sweep's results, None when it is: done,
+    and in the sweep `sweep` (any, in a folder without a sweep record)."""
+    if record is None:
+        return "no run.json: killed before it finished, or not written by vssim's command line or run_experiment"
+    status = record.get("status")
+    if status == "failed":
+        return f"failed: {record.get('error', '')}"
+    if status != "done":
+        return f"{status}: started, not finished (killed, or still running)"
+    if sweep is not None and record.get("sweep") != sweep:
+        return "of another sweep: an earlier sweep into this folder"
     return None
 
 
@@ -87,10 +144,11 @@ def provenance(config: Mapping | None = None) -> dict:
 
 
 def mark(out: Path, digest: str | None, status: str, started: float, error: str | None = None,
-         config: Mapping | None = None) -> None:
-    """Write the run's status ("done" or "failed", with the error), its time since `started` and its
-    provenance; `digest` (`config_hash`) lets a restarted sweep recognise a finished run."""
-    record = {"status": status, "config": digest, "seconds": round(time.time() - started, 3)}
+         config: Mapping | None = None, sweep: str | None = None) -> None:
+    """Write the run's status ("running", "done" or "failed", with the error), its time since
+    `started` and its provenance; `digest` (`config_hash`) and `sweep` (`begin_sweep`) let a
+    restarted sweep recognise a finished run."""
+    record = {"status": status, "config": digest, "sweep": sweep, "seconds": round(time.time() - started, 3)}
     if error:
         record["error"] = error
     record["provenance"] = provenance(config)
@@ -99,13 +157,11 @@ def mark(out: Path, digest: str | None, status: str, started: float, error: str 
 
 
 def failed_runs(root: Path) -> list[tuple[Path, str]]:
-    """Runs of a sweep whose run.json says they failed, with the error."""
+    """Runs of a sweep whose run.json says they failed in this sweep, with the error."""
+    sweep = sweep_of(root)
     out = []
     for marker in sorted(root.glob(f"*/{RUN_MARKER}")):
-        try:
-            record = json.loads(marker.read_text())
-        except (OSError, ValueError):
-            continue
-        if record.get("status") == "failed":
+        record = read_record(marker)
+        if record and record.get("status") == "failed" and (sweep is None or record.get("sweep") == sweep):
             out.append((marker.parent, record.get("error", "")))
     return out
