@@ -128,6 +128,56 @@ def test_rolled_pct_complete_accurate_is_the_product_of_first_pass_yields(rework
     assert ci[0] <= want <= ci[1]
 
 
+def routed_stream() -> dict:
+    """Two routes: x (60 %) visits s1 and s2, y (40 %) s1 and s3; each step checks its own work."""
+    return {"name": "routed", "arrivals": {"process": "poisson", "rate": 0.5},
+            "item_types": {"x": {"share": 0.6}, "y": {"share": 0.4}},
+            "pools": {"a": 2, "b": 2, "c": 2},
+            "steps": {"s1": {"pool": "a", "work": expo(0.5), "rework": {"probability": 0.1, "to": "s1"}},
+                      "s2": {"pool": "b", "work": expo(0.5), "types": ["x"],
+                             "rework": {"probability": 0.3, "to": "s2"}},
+                      "s3": {"pool": "c", "work": expo(0.5), "types": ["y"],
+                             "rework": {"probability": 0.2, "to": "s3"}}}}
+
+
+def test_rolled_pct_complete_accurate_per_route():
+    """Each type meets only the checks of its own route: x passes 0.9 x 0.7 = 63 %, y 0.9 x 0.8 =
+    72 %, the stream 0.6 x 63 % + 0.4 x 72 % = 66.6 % (not 0.9 x 0.7 x 0.8 = 50.4 % over every step)."""
+    r = sim(routed_stream(), horizon=2000, warmup=100, replications=8, seed=3)
+    m = value_stream_map(r)
+    pca = dict(zip(m.steps["step"], m.steps["pct_complete_accurate"], strict=True))
+    assert [(x["types"], x["share"], x["steps"]) for x in m.routes] == [
+        (["x"], 0.6, ["s1", "s2"]), (["y"], 0.4, ["s1", "s3"])]
+    x, y = (route["rolled_pct_complete_accurate"] for route in m.routes)
+    assert x == pytest.approx(pca["s1"] * pca["s2"], rel=1e-12)
+    assert y == pytest.approx(pca["s1"] * pca["s3"], rel=1e-12)
+    assert m.rolled_pct_complete_accurate == pytest.approx(0.6 * x + 0.4 * y, rel=1e-12)
+    want = 0.6 * 0.9 * 0.7 + 0.4 * 0.9 * 0.8
+    frame = r.steps.pivot(index="replication", columns="step", values="pct_complete_accurate")
+    per_rep = 0.6 * frame["s1"] * frame["s2"] + 0.4 * frame["s1"] * frame["s3"]
+    lo, hi = t_interval(per_rep)
+    assert lo <= want <= hi and hi - lo < 0.05
+    ci = m.rolled_pct_complete_accurate_ci95
+    assert ci == pytest.approx(list(t_interval_95(per_rep)), rel=1e-9) and ci[0] <= want <= ci[1]
+    assert abs(m.rolled_pct_complete_accurate - 0.9 * 0.7 * 0.8) > 0.1
+    # from summary.json and the stream: the same routes
+    again = value_stream_map(json.loads(json.dumps(r.summary)), spec=r.spec)
+    assert again.routes == m.routes and again.rolled_pct_complete_accurate == m.rolled_pct_complete_accurate
+    json.dumps(m.to_dict(), allow_nan=False)
+
+
+def t_interval_95(values) -> tuple[float, float]:
+    v = np.asarray(values, dtype=float)
+    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return v.mean() - half, v.mean() + half
+
+
+def test_an_unrouted_stream_has_one_route(rework_run):
+    m = value_stream_map(rework_run)
+    assert m.routes == [{"types": ["item"], "share": 1.0, "steps": ["s1", "s2", "s3"],
+                         "rolled_pct_complete_accurate": m.rolled_pct_complete_accurate}]
+
+
 def test_visits_follow_the_traffic_equations(rework_run):
     """Visits per item: 1/0.7 to s1 and s2 (loop back from s2), 1/0.8 to s3 (its own loop)."""
     m = value_stream_map(rework_run)
