@@ -188,9 +188,9 @@ def test_cumulative_flow_of_a_routed_stream_is_never_negative(routed):
     # a band counts the items whose route has reached that column and not a later one
     mid = rec.end / 2
     past = [first_reached(rec, j, mid) for j in range(len(names) - 1)]
-    _, at_mid, _ = flow.cfd_counts(rec, np.array([mid]))
+    _, at_mid, done_by_mid = flow.cfd_counts(rec, np.array([mid]))
     for j, n in enumerate(past):
-        assert at_mid[j + 1][0] == n - base
+        assert at_mid[j + 1][0] == n - done_by_mid
     check_readable(flow._build_cumulative_flow(rec, "day", "cfd"))
 
 

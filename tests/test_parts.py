@@ -9,17 +9,20 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import BASE, assert_one_line
+from conftest import BASE, CONFIGS, assert_one_line
 from oracle import window_metrics
 
 import vssim
 from vssim import SpecError, StreamSpec
 from vssim.model.settings import Settings
+from vssim.report.markdown import write_report
 from vssim.run.experiment import run_experiment
 from vssim.scenarios.scenario import load_scenario
 from vssim.scenarios.transforms import apply_transform
 
-from test_experiments import CONFIGS, stream as shipped
+
+def shipped(name: str) -> StreamSpec:
+    return vssim.load_stream(CONFIGS / "stream" / f"{name}.yaml")
 
 
 def split(d: dict, factor: int = 2) -> dict:
@@ -137,11 +140,13 @@ def test_an_unsplit_stream_is_summarised_as_before():
     assert "parts" not in a.summary and "time_to_first_value" not in a.summary["metrics"]
 
 
-def test_a_split_run_saves_the_parent_column(tmp_path):
+def test_a_split_run_saves_the_parent_column_and_reports_whole_items(tmp_path):
     r = run(split(LINE), horizon=100, warmup=10, replications=1, seed=1)
     r.save(tmp_path, event_log=False)
     items = pd.read_parquet(tmp_path / "items.parquet")
     assert (items["parent"] == items["item"] // 2).all()
+    text = write_report(r, tmp_path, figures=False).read_text()
+    assert "Each item arrives in 2 parts (`split_items`): the flow metrics count whole items" in text
 
 
 # --------------------------------------------------------------------------- the accelerators preset

@@ -85,6 +85,17 @@ def _vsm_section(result: SimResult, out: Path, figures: bool) -> list[str]:
     return lines
 
 
+def _parts_note(s: dict) -> str:
+    """What the numbers of a split stream count (docs/metrics.md, "Split items")."""
+    unit, f = s["time_unit"], s["parts"]["factor"]
+    first, own = s["metrics"]["time_to_first_value"], s["parts"]["metrics"]
+    return (f"Each item arrives in {f} parts (`split_items`): the flow metrics count whole items, done when their "
+            f"last part is done. Time to first value (first part done) {number(first['mean'])} {unit} "
+            f"(p85 {number(first['p85'])}). The parts themselves: throughput {number(own['throughput']['mean'])}"
+            f"/{unit}, lead time {number(own['lead_time']['mean'])} {unit}; the steps, the value stream map and "
+            "the figures show parts.")
+
+
 def _horizon(horizon, unit: str) -> str:
     return "until every item is done" if horizon is None else f"horizon {horizon:g} {unit}"
 
@@ -120,6 +131,8 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
         dashboard(s),
         "",
     ]
+    if "parts" in s:
+        parts += [_parts_note(s), ""]
     if result.spec.arrivals.finite:
         lt = s["metrics"]["lead_time"]
         parts += [f"Time to first value: the first item is done after {number(lt['min'])} {unit}; the last after "
