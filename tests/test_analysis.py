@@ -17,6 +17,7 @@ import vssim
 from vssim.analysis import bottleneck
 from vssim.analysis.bottleneck import ACCELERATORS, analyse, handoff_delays
 from vssim.analysis.vsm import value_stream_map
+from vssim.formatting import percent
 
 LEVEL = 0.999
 
@@ -146,6 +147,11 @@ def test_rolled_pct_complete_accurate_per_route():
     r = sim(routed_stream(), horizon=2000, warmup=100, replications=8, seed=3)
     m = value_stream_map(r)
     pca = dict(zip(m.steps["step"], m.steps["pct_complete_accurate"], strict=True))
+    assert m.rolled_pct_complete_accurate == pytest.approx(
+        0.6 * pca["s1"] * pca["s2"] + 0.4 * pca["s1"] * pca["s3"], rel=1e-12)
+    # the bottleneck analysis's rework finding quotes the same figure
+    (finding,) = [f for f in analyse(r).details if f.kind == "rework"]
+    assert f"Only {percent(m.rolled_pct_complete_accurate)} of items pass" in finding.text
     assert [(route["types"], route["share"], route["steps"]) for route in m.routes] == [
         (["x"], 0.6, ["s1", "s2"]), (["y"], 0.4, ["s1", "s3"])]
     x, y = (route["rolled_pct_complete_accurate"] for route in m.routes)
