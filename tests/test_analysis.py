@@ -174,6 +174,18 @@ def test_rolled_pct_complete_accurate_per_route():
     json.dumps(m.to_dict(), allow_nan=False)
 
 
+def test_the_report_gives_the_rolled_pct_complete_accurate_per_route(tmp_path):
+    from vssim.report.markdown import write_report
+
+    r = sim(routed_stream(), horizon=300, warmup=30, replications=2, seed=3)
+    m = value_stream_map(r)
+    text = write_report(r, tmp_path, figures=False).read_text()
+    x, y = (percent(route["rolled_pct_complete_accurate"]) for route in m.routes)
+    assert (f"Rolled %C&A per route (the steps its types visit): x (60 % of items) {x}; "
+            f"y (40 % of items) {y}.") in text
+    assert f"rolled %C&A {percent(m.rolled_pct_complete_accurate)}." in text
+
+
 def t_interval_95(values) -> tuple[float, float]:
     v = np.asarray(values, dtype=float)
     half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))

@@ -147,6 +147,7 @@ def test_a_split_run_saves_the_parent_column_and_reports_whole_items(tmp_path):
     assert (items["parent"] == items["item"] // 2).all()
     text = write_report(r, tmp_path, figures=False).read_text()
     assert "Each item arrives in 2 parts (`split_items`): the flow metrics count whole items" in text
+    assert "| step | visits per part |" in text
 
 
 # --------------------------------------------------------------------------- the accelerators preset

@@ -70,14 +70,20 @@ def _vsm_section(result: SimResult, out: Path, figures: bool) -> list[str]:
 
     vsm = value_stream_map(result)
     unit = vsm.time_unit
+    per = "part" if vsm.parts > 1 else "item"
     lines = ["## Value stream map", "",
-             f"| step | visits per item | process time ({unit}) | wait time ({unit}) | %C&A |", "|---|---|---|---|---|"]
+             f"| step | visits per {per} | process time ({unit}) | wait time ({unit}) | %C&A |",
+             "|---|---|---|---|---|"]
     for row in vsm.steps.itertuples():
         lines.append(f"| {row.step} | {number(row.visits)} | {number(row.process_time)} | {number(row.wait_time)} "
                      f"| {percent(row.pct_complete_accurate)} |")
     lines += ["", f"Lead time {number(vsm.total_lead_time)} {unit}: process time {number(vsm.total_process_time)} "
               f"{unit}, waiting {number(vsm.total_wait_time)} {unit}; flow efficiency {percent(vsm.flow_efficiency)}; "
               f"rolled %C&A {percent(vsm.rolled_pct_complete_accurate)}.", ""]
+    if len(vsm.routes) > 1:
+        lines += ["Rolled %C&A per route (the steps its types visit): " + "; ".join(
+            f"{'+'.join(r['types'])} ({percent(r['share'])} of items) {percent(r['rolled_pct_complete_accurate'])}"
+            for r in vsm.routes) + ".", ""]
     if figures:
         draw.vsm_timeline(vsm, out / "vsm.png",
                           title=f"{result.summary['stream']} [{result.summary['scenario']}]: value stream map")
