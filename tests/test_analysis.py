@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,6 +185,34 @@ def test_the_report_gives_the_rolled_pct_complete_accurate_per_route(tmp_path):
     assert (f"Rolled %C&A per route (the steps its types visit): x (60 % of items) {x}; "
             f"y (40 % of items) {y}.") in text
     assert f"rolled %C&A {percent(m.rolled_pct_complete_accurate)}." in text
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def slug(heading: str) -> str:
+    """A heading's anchor as GitHub renders it."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", ["analysis.md", "metrics.md", "model.md", "scenarios.md", "experiments.md"])
+def test_the_links_between_the_docs_resolve(doc):
+    for target, anchor in re.findall(r"\]\(([\w./]*\.md)?#([^)]+)\)", (DOCS / doc).read_text()):
+        text = (DOCS / (target or doc)).read_text()
+        headings = {slug(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+        assert anchor in headings, (doc, target, anchor)
+
+
+def test_the_docs_give_the_rolled_pct_complete_accurate_per_route():
+    """metrics.md has the formula; analysis.md names every key of a route of the map."""
+    metrics = (DOCS / "metrics.md").read_text()
+    assert "rolled(stream) = Σ_R share_R · rolled(R)" in metrics and "rolled(R)      = Π_{s ∈ R}" in metrics
+    r = sim(routed_stream(), horizon=100, warmup=10, replications=1, seed=3)
+    m = value_stream_map(r).to_dict()
+    (line,) = [x for x in (DOCS / "analysis.md").read_text().split("\n- ") if x.startswith("`routes`")]
+    for key in m["routes"][0]:
+        assert f"`{key}`" in line, key
+    assert "one lane per route" in line
 
 
 def t_interval_95(values) -> tuple[float, float]:

@@ -4,6 +4,7 @@ records' `parent` column; the parts' own metrics stay under `parts`."""
 from __future__ import annotations
 
 import math
+import re
 import types
 
 import numpy as np
@@ -148,6 +149,22 @@ def test_a_split_run_saves_the_parent_column_and_reports_whole_items(tmp_path):
     text = write_report(r, tmp_path, figures=False).read_text()
     assert "Each item arrives in 2 parts (`split_items`): the flow metrics count whole items" in text
     assert "| step | visits per part |" in text
+
+
+def test_the_docs_say_what_a_split_run_adds():
+    """metrics.md lists the keys a split stream's summary adds and the parent column; model.md
+    has the `parts` key; scenarios.md says split_items writes it."""
+    r = run(split(LINE), horizon=100, warmup=10, replications=1, seed=1)
+    docs = CONFIGS.parent / "docs"
+    metrics = (docs / "metrics.md").read_text()
+    assert "parts: {" + ", ".join(r.summary["parts"]) + "}" in metrics
+    assert "`metrics.time_to_first_value` `{" + ", ".join(r.summary["metrics"]["time_to_first_value"]) + "}`" in metrics
+    assert "time_to_first_value" in r.summary["replications"][0]
+    assert "`replications[r].time_to_first_value`" in metrics
+    columns = list(r.items.columns)
+    assert columns[columns.index("parent") - 1] == "item" and "with `parent` after `item`" in metrics
+    assert re.search(r"^\| `parts` \| integer \| `1` \|", (docs / "model.md").read_text(), flags=re.M)
+    assert "The stream records the split: `parts: factor`" in (docs / "scenarios.md").read_text()
 
 
 # --------------------------------------------------------------------------- the accelerators preset
