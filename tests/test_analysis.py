@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ import vssim
 from vssim.analysis import bottleneck
 from vssim.analysis.bottleneck import ACCELERATORS, analyse, handoff_delays
 from vssim.analysis.vsm import value_stream_map
+from vssim.formatting import percent
 
 LEVEL = 0.999
 
@@ -126,6 +128,105 @@ def test_rolled_pct_complete_accurate_is_the_product_of_first_pass_yields(rework
     assert abs(m.rolled_pct_complete_accurate - want) < (hi - lo)
     ci = m.rolled_pct_complete_accurate_ci95
     assert ci[0] <= want <= ci[1]
+
+
+def routed_stream() -> dict:
+    """Two routes: x (60 %) visits s1 and s2, y (40 %) s1 and s3; each step checks its own work."""
+    return {"name": "routed", "arrivals": {"process": "poisson", "rate": 0.5},
+            "item_types": {"x": {"share": 0.6}, "y": {"share": 0.4}},
+            "pools": {"a": 2, "b": 2, "c": 2},
+            "steps": {"s1": {"pool": "a", "work": expo(0.5), "rework": {"probability": 0.1, "to": "s1"}},
+                      "s2": {"pool": "b", "work": expo(0.5), "types": ["x"],
+                             "rework": {"probability": 0.3, "to": "s2"}},
+                      "s3": {"pool": "c", "work": expo(0.5), "types": ["y"],
+                             "rework": {"probability": 0.2, "to": "s3"}}}}
+
+
+def test_rolled_pct_complete_accurate_per_route():
+    """Each type meets only the checks of its own route: x passes 0.9 x 0.7 = 63 %, y 0.9 x 0.8 =
+    72 %, the stream 0.6 x 63 % + 0.4 x 72 % = 66.6 % (not 0.9 x 0.7 x 0.8 = 50.4 % over every step)."""
+    r = sim(routed_stream(), horizon=2000, warmup=100, replications=8, seed=3)
+    m = value_stream_map(r)
+    pca = dict(zip(m.steps["step"], m.steps["pct_complete_accurate"], strict=True))
+    assert m.rolled_pct_complete_accurate == pytest.approx(
+        0.6 * pca["s1"] * pca["s2"] + 0.4 * pca["s1"] * pca["s3"], rel=1e-12)
+    # the bottleneck analysis's rework finding quotes the same figure
+    (finding,) = [f for f in analyse(r).details if f.kind == "rework"]
+    assert f"Only {percent(m.rolled_pct_complete_accurate)} of items pass" in finding.text
+    assert [(route["types"], route["share"], route["steps"]) for route in m.routes] == [
+        (["x"], 0.6, ["s1", "s2"]), (["y"], 0.4, ["s1", "s3"])]
+    x, y = (route["rolled_pct_complete_accurate"] for route in m.routes)
+    # a route's visits per item: its own traffic equations (x: 1/0.9 to s1, 1/0.7 to s2)
+    assert m.routes[0]["visits"] == pytest.approx([1 / 0.9, 1 / 0.7], rel=0.04)
+    assert m.routes[1]["visits"] == pytest.approx([1 / 0.9, 1 / 0.8], rel=0.04)
+    assert x == pytest.approx(pca["s1"] * pca["s2"], rel=1e-12)
+    assert y == pytest.approx(pca["s1"] * pca["s3"], rel=1e-12)
+    assert m.rolled_pct_complete_accurate == pytest.approx(0.6 * x + 0.4 * y, rel=1e-12)
+    want = 0.6 * 0.9 * 0.7 + 0.4 * 0.9 * 0.8
+    frame = r.steps.pivot(index="replication", columns="step", values="pct_complete_accurate")
+    per_rep = 0.6 * frame["s1"] * frame["s2"] + 0.4 * frame["s1"] * frame["s3"]
+    lo, hi = t_interval(per_rep)
+    assert lo <= want <= hi and not lo <= 0.9 * 0.7 * 0.8 <= hi      # the product over every step is refuted
+    ci = m.rolled_pct_complete_accurate_ci95
+    assert ci == pytest.approx(list(t_interval_95(per_rep)), rel=1e-9) and ci[0] <= want <= ci[1]
+    # from summary.json and the stream: the same routes
+    again = value_stream_map(json.loads(json.dumps(r.summary)), spec=r.spec)
+    assert again.routes == m.routes and again.rolled_pct_complete_accurate == m.rolled_pct_complete_accurate
+    json.dumps(m.to_dict(), allow_nan=False)
+
+
+def test_the_report_gives_the_rolled_pct_complete_accurate_per_route(tmp_path):
+    from vssim.report.markdown import write_report
+
+    r = sim(routed_stream(), horizon=300, warmup=30, replications=2, seed=3)
+    m = value_stream_map(r)
+    text = write_report(r, tmp_path, figures=False).read_text()
+    x, y = (percent(route["rolled_pct_complete_accurate"]) for route in m.routes)
+    assert (f"Rolled %C&A per route (the steps its types visit): x (60 % of items) {x}; "
+            f"y (40 % of items) {y}.") in text
+    assert f"rolled %C&A {percent(m.rolled_pct_complete_accurate)}." in text
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def slug(heading: str) -> str:
+    """A heading's anchor as GitHub renders it."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", ["analysis.md", "metrics.md", "model.md", "scenarios.md", "experiments.md"])
+def test_the_links_between_the_docs_resolve(doc):
+    for target, anchor in re.findall(r"\]\(([\w./]*\.md)?#([^)]+)\)", (DOCS / doc).read_text()):
+        text = (DOCS / (target or doc)).read_text()
+        headings = {slug(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+        assert anchor in headings, (doc, target, anchor)
+
+
+def test_the_docs_give_the_rolled_pct_complete_accurate_per_route():
+    """metrics.md has the formula; analysis.md names every key of a route of the map."""
+    metrics = (DOCS / "metrics.md").read_text()
+    assert "rolled(stream) = Σ_R share_R · rolled(R)" in metrics and "rolled(R)      = Π_{s ∈ R}" in metrics
+    r = sim(routed_stream(), horizon=100, warmup=10, replications=1, seed=3)
+    m = value_stream_map(r).to_dict()
+    (line,) = [x for x in (DOCS / "analysis.md").read_text().split("\n- ") if x.startswith("`routes`")]
+    for key in m["routes"][0]:
+        assert f"`{key}`" in line, key
+    assert "one lane per route" in line
+
+
+def t_interval_95(values) -> tuple[float, float]:
+    v = np.asarray(values, dtype=float)
+    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return v.mean() - half, v.mean() + half
+
+
+def test_an_unrouted_stream_has_one_route(rework_run):
+    m = value_stream_map(rework_run)
+    assert m.routes == [{"types": ["item"], "share": 1.0, "steps": ["s1", "s2", "s3"],
+                         "visits": m.steps["visits"].tolist(),
+                         "rolled_pct_complete_accurate": m.rolled_pct_complete_accurate}]
+    assert m.rolled_pct_complete_accurate == float(np.prod(m.steps["pct_complete_accurate"]))   # as before
 
 
 def test_visits_follow_the_traffic_equations(rework_run):

@@ -160,6 +160,59 @@ def test_cumulative_flow_bands_are_the_counts_of_each_state(result, tmp_path):
     check_png(path, fig)
 
 
+ROUTED = {**STREAM, "name": "routed",
+          "steps": {"triage": {"pool": "testers", "work": {"dist": "exponential", "mean": 0.3}, "types": ["defect"]},
+                    **STREAM["steps"],
+                    "review": {"pool": "testers", "work": {"dist": "exponential", "mean": 0.2}, "types": ["feature"]},
+                    "deploy": {"pool": "devs", "work": {"dist": "exponential", "mean": 0.2}}}}
+"""Defects are triaged and features reviewed: every item skips a step."""
+
+
+@pytest.fixture(scope="module")
+def routed():
+    return vssim.simulate(vssim.StreamSpec.from_dict(ROUTED), horizon=200, warmup=WARMUP, replications=2, seed=3,
+                          progress=False)
+
+
+def test_cumulative_flow_of_a_routed_stream_is_never_negative(routed):
+    """An item that skips a step counts as past it once it reaches a later step of its route (or is
+    done): every band is a count of items, and the top curve is the arrivals."""
+    rec = routed.records[0]
+    t = np.linspace(0.0, rec.end, 2001)
+    names, counts, base = flow.cfd_counts(rec, t)
+    assert names == ["backlog", *ROUTED["steps"]]
+    for k in range(len(names)):
+        assert (counts[k] - counts[k + 1] >= 0).all(), names[k]
+    assert (counts[0] == np.searchsorted(np.sort(rec.arrival), t, side="right") - base).all()
+    assert (counts[-1] == np.searchsorted(np.sort(rec.done[~np.isnan(rec.done)]), t, side="right") - base).all()
+    # a band counts the items whose route has reached that column and not a later one
+    mid = rec.end / 2
+    past = [first_reached(rec, j, mid) for j in range(len(names) - 1)]
+    _, at_mid, done_by_mid = flow.cfd_counts(rec, np.array([mid]))
+    for j, n in enumerate(past):
+        assert at_mid[j + 1][0] == n - done_by_mid
+    check_readable(flow._build_cumulative_flow(rec, "day", "cfd"))
+
+
+def first_reached(rec, j: int, t: float) -> int:
+    """Items that by time t entered step j or a later one, or are done."""
+    later = rec.visit_step >= j
+    reached = set(rec.visit_item[later & (rec.visit_enter <= t)].tolist())
+    reached |= set(np.flatnonzero(rec.done <= t).tolist())
+    return len(reached)
+
+
+def test_cumulative_flow_of_a_line_is_each_columns_first_entry(result):
+    """Without routing, reaching a column or a later one is entering it: the curves are the first entries."""
+    rec = result.records[0]
+    t = np.linspace(0.0, rec.end, 501)
+    _, counts, base = flow.cfd_counts(rec, t)
+    for j in range(len(rec.step_names)):
+        m = rec.visit_step == j
+        first = pd.Series(rec.visit_enter[m]).groupby(rec.visit_item[m]).min().to_numpy()
+        assert (counts[j + 1] == np.searchsorted(np.sort(first), t, side="right") - base).all()
+
+
 # ------------------------------------------------------------------------------------ scatter
 def test_cycle_time_scatter_points_and_percentile_lines(result, tmp_path):
     items = result.items
@@ -270,6 +323,26 @@ def test_vsm_timeline_ladder_and_totals(tmp_path):
     for s in ("5.25 day", "0.875 day", "2.38 day", "1.25 day", "7.8 day", "2.9 day", "4.9 day", "37 %", "80 %"):
         assert s in t, s
     assert any("%C&A 80 %" in x for x in t)
+    path = value_stream.vsm_timeline(vsm, tmp_path / "vsm.png")
+    check_png(path, fig)
+
+
+def test_vsm_timeline_draws_one_lane_per_route(routed, tmp_path):
+    from vssim.analysis.vsm import value_stream_map
+
+    vsm = value_stream_map(routed)
+    assert [r["types"] for r in vsm.routes] == [["feature"], ["defect"]]
+    fig = value_stream._build_vsm_timeline(vsm)
+    check_readable(fig)
+    for route in vsm.routes:
+        key = "+".join(route["types"])
+        for step in ROUTED["steps"]:
+            drawn = by_gid(fig, f"wait:{key}/{step}")
+            assert len(drawn) == (step in route["steps"]), (key, step)
+        (lane,) = by_gid(fig, f"lane:{key}")
+        assert f"rolled %C&A {percent(route['rolled_pct_complete_accurate'])}" in lane.get_text()
+        assert percent(route["share"]) in lane.get_text()
+    assert percent(vsm.rolled_pct_complete_accurate) in texts(fig)
     path = value_stream.vsm_timeline(vsm, tmp_path / "vsm.png")
     check_png(path, fig)
 

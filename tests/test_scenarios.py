@@ -213,27 +213,103 @@ def test_merge_steps_exact():
     valid(out)
 
 
-def test_merge_steps_rework_limits_dependencies_and_types():
+def test_merge_steps_rework_limits_and_dependencies():
     d = {"arrivals": {"process": "poisson", "rate": 0.1},
-         "item_types": {"x": {"share": 0.5}, "y": {"share": 0.5}},
          "pools": {"p": 4},
          "steps": {
              "a": {"pool": "p", "work": 1.0},
-             "b": {"pool": "p", "work": 1.0, "wip_limit": 3, "types": ["x"],
+             "b": {"pool": "p", "work": 1.0, "wip_limit": 3,
                    "dependency": {"probability": 0.5, "delay": {"dist": "exponential", "mean": 2.0}}},
-             "c": {"pool": "p", "work": 2.0, "wip_limit": 4, "types": ["y"], "rework": {"probability": 0.2, "to": "a"},
+             "c": {"pool": "p", "work": 2.0, "wip_limit": 4, "rework": {"probability": 0.2, "to": "a"},
                    "dependency": {"probability": 0.5, "delay": {"dist": "exponential", "mean": 9.0}}},
              "d": {"pool": "p", "work": {"dist": "exponential", "mean": 1.0}, "wip_limit": 1,
-                   "rework": {"probability": 0.5, "to": "b"}, "types": ["x"]},
+                   "rework": {"probability": 0.5, "to": "b"}},
          }}
     out = op(d, "merge_steps", steps=["b", "c", "d"], name="m")
     m = out["steps"]["m"]
     assert m["work"] == {"dist": "gamma", "mean": 4.0, "cv": 0.25}            # var 0 + 0 + 1
-    assert m["wip_limit"] == 8 and m["types"] == ["x", "y"]
+    assert m["wip_limit"] == 8 and "types" not in m
     assert m["dependency"] == {"probability": 0.75, "delay": {"dist": "exponential", "mean": 2.0}}
     assert m["rework"] == {"probability": 1 - 0.8 * 0.5, "to": "a"}          # 1 - Π(1 - p), earliest target
     assert op(d, "merge_steps", steps=["a", "b"])["steps"]["a_b"]["work"] == {"dist": "deterministic", "value": 2.0}
-    assert "types" not in op(d, "merge_steps", steps=["a", "b"])["steps"]["a_b"]      # a visits every type
+    valid(out)
+
+
+ROUTED = {
+    "arrivals": {"process": "poisson", "rate": 0.1},
+    "item_types": {"x": {"share": 0.5}, "y": {"share": 0.3}, "z": {"share": 0.2}},
+    "pools": {"p": 4, "q": 2},
+    "steps": {
+        "a": {"pool": "p", "work": 1.0},
+        "b": {"pool": "q", "work": {"dist": "gamma", "mean": 2.0, "cv": 0.5}, "wip_limit": 3, "types": ["x"],
+              "handoff": {"dist": "exponential", "mean": 1.0},
+              "dependency": {"probability": 0.5, "delay": {"dist": "exponential", "mean": 2.0}}},
+        "c": {"pool": "p", "work": {"dist": "lognormal", "mean": 3.0, "cv": 0.2}, "wip_limit": 4, "types": ["y"],
+              "rework": {"probability": 0.2, "to": "a"}},
+        "d": {"pool": "p", "work": {"dist": "exponential", "mean": 1.0}, "wip_limit": 2, "types": ["x", "y"],
+              "rework": {"probability": 0.5, "to": "b"}, "handoff": {"dist": "deterministic", "value": 0.5}},
+        "e": {"pool": "p", "work": 0.5, "rework": {"probability": 0.1, "to": "c"}},
+    },
+}
+"""Routing by type through the merged group b, c, d: x visits b and d, y visits c and d, z none."""
+
+
+def type_work(d: dict) -> dict[str, tuple[float, float]]:
+    """Per item type: the mean and variance of the sum of the work of the steps it visits."""
+    spec = valid(d)
+    out = {}
+    for t in spec.item_types:
+        steps = [s for s in spec.steps.values() if s.visited_by(t)]
+        out[t] = (math.fsum(s.work.mean for s in steps),
+                  math.fsum(distribution_variance(s.work, s.name) for s in steps))
+    return out
+
+
+def test_merge_steps_keeps_each_types_work():
+    """Each type keeps the work of the steps it visited: one merged step per distinct set of the
+    group's steps a type visits, in board order, each visited by its types only."""
+    out = op(ROUTED, "merge_steps", steps=["b", "c", "d"], name="m")
+    assert list(out["steps"]) == ["a", "m_x", "m_y", "e"]
+    mx, my = out["steps"]["m_x"], out["steps"]["m_y"]
+    assert mx["types"] == ["x"] and my["types"] == ["y"]
+    # the work of each type, exactly: mean Σ means, variance Σ variances of the steps it visited
+    before, after = type_work(ROUTED), type_work(out)
+    for t in ("x", "y", "z"):
+        assert after[t][0] == pytest.approx(before[t][0], rel=1e-15, abs=0), t
+        assert after[t][1] == pytest.approx(before[t][1], rel=1e-12, abs=0), t
+    assert parse_distribution(mx["work"], "x").mean == 3.0                      # b + d
+    assert distribution_variance(parse_distribution(mx["work"], "x"), "x") == pytest.approx(1.0 + 1.0)
+    assert parse_distribution(my["work"], "y").mean == 4.0                      # c + d
+    assert distribution_variance(parse_distribution(my["work"], "y"), "y") == pytest.approx(0.36 + 1.0)
+    # each merged step keeps what its own steps had
+    assert mx["pool"] == "q" and my["pool"] == "p"                             # the first step each visits
+    assert mx["wip_limit"] == 3 + 2 and my["wip_limit"] == 4 + 2
+    assert mx["handoff"] == my["handoff"] == {"dist": "deterministic", "value": 0.5}     # d's: the last
+    assert mx["dependency"] == ROUTED["steps"]["b"]["dependency"] and "dependency" not in my
+    # rework inside the group returns to the type's own merged step; to a step before it, kept
+    assert mx["rework"] == {"probability": 0.5, "to": "m_x"}
+    assert my["rework"] == {"probability": 1 - 0.8 * 0.5, "to": "a"}
+    # rework into the group from outside: to the first merged step, which each type's route turns
+    # into its own (z, which visits none of them, goes on to e)
+    assert out["steps"]["e"]["rework"] == {"probability": 0.1, "to": "m_x"}
+    spec = valid(out)
+    names = spec.step_names
+    for t, own in (("x", "m_x"), ("y", "m_y"), ("z", "e")):
+        assert names[spec.route(t)[names.index("m_x")]] == own
+    assert mx["description"] == "merged: b + d" and my["description"] == "merged: c + d"
+
+
+def test_merge_steps_of_one_type_set_is_one_step():
+    """Steps that the same types visit merge into one step, named as asked, with their types."""
+    d = copy.deepcopy(ROUTED)
+    d["steps"]["c"]["types"] = ["x", "y"]
+    d["steps"]["b"]["types"] = ["x", "y"]
+    out = op(d, "merge_steps", steps=["b", "c", "d"], name="m")
+    assert list(out["steps"]) == ["a", "m", "e"]
+    assert out["steps"]["m"]["types"] == ["x", "y"]
+    before, after = type_work(d), type_work(out)
+    for t in ("x", "y", "z"):
+        assert after[t] == pytest.approx(before[t], rel=1e-12, abs=0), t
     valid(out)
 
 

@@ -144,6 +144,7 @@ STREAM_WITH = {
     "steps.*.cadence": lambda v: _step(cadence=v),
     "steps.*.dependency.probability": lambda v: _step(dependency={"probability": v, "delay": 1}),
     "steps.*.rework.probability": lambda v: _step(rework={"probability": v, "to": "s"}),
+    "parts": lambda v: {"parts": v},
 }
 """A minimal stream with the key of the table set to a value: the bounded keys, each alone."""
 

@@ -101,6 +101,13 @@ class Records:
     visit_start_seq: np.ndarray
     visit_end_seq: np.ndarray
     class_names: list[str]
+    parts: int = 1                  # a split stream's items arrive in parts of this many (1: whole items)
+
+    @property
+    def parent(self) -> np.ndarray | None:
+        """A split stream's items: the item each is a part of (None: not split). The parts of an
+        item arrive one after another, so item i is a part of item i // parts."""
+        return np.arange(self.n_items, dtype=np.int64) // self.parts if self.parts > 1 else None
 
     @property
     def n_items(self) -> int:
@@ -112,6 +119,7 @@ class Records:
         return pd.DataFrame({
             "replication": np.full(self.n_items, self.replication, dtype=np.int32),
             "item": np.arange(self.n_items, dtype=np.int64),
+            **({"parent": self.parent} if self.parts > 1 else {}),
             "type": pd.Categorical.from_codes(self.item_type, categories=self.type_names),
             "class_of_service": pd.Categorical(cos, categories=self.class_names),
             "size": self.item_size,
@@ -198,7 +206,7 @@ class RecordsBuilder:
             step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
             person_pool=np.array(plan.person_pool, dtype=np.int64),
             step_capacity=np.array(plan.step_capacity, dtype=np.int64),
-            class_names=list(CLASSES_OF_SERVICE))
+            class_names=list(CLASSES_OF_SERVICE), parts=spec.parts)
         self._items: list[dict] = []
         self._visits: list[dict] = []
         self._rejected: list[np.ndarray] = []

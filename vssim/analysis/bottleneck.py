@@ -13,10 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from vssim.analysis.vsm import num, step_visits
+from vssim.analysis.vsm import item_metrics, num, rolled, routes, step_visits
 from vssim.files import json_value
 from vssim.formatting import percent, plural, rounded
 
@@ -136,7 +135,7 @@ def analyse(result, spec=None) -> Bottleneck:
     unit = str(summary.get("time_unit") or spec.time_unit)
     units = plural(unit)
     table = _table(result, spec, summary)
-    metrics = summary["metrics"]
+    metrics = item_metrics(summary)          # a split stream's parts: what visits the steps
     lead = num(metrics["lead_time"]["mean"])
     flow = num(metrics["flow_time"]["mean"])
     by_step = {r["step"]: r for r in table.to_dict(orient="records")}
@@ -203,15 +202,14 @@ def analyse(result, spec=None) -> Bottleneck:
     bad = [s for s in names if math.isfinite(by_step[s]["pct_complete_accurate"])
            and by_step[s]["pct_complete_accurate"] < PCA_LOW]
     if bad:
-        rolled = float(np.prod([by_step[s]["pct_complete_accurate"] for s in names
-                                if math.isfinite(by_step[s]["pct_complete_accurate"])]))
+        first_pass = rolled({s: by_step[s]["pct_complete_accurate"] for s in names}, routes(summary, spec))
         parts = []
         for s in bad:
             p = by_step[s]["pct_complete_accurate"]
             to = spec.steps[s].rework.to if spec.steps[s].rework else s
             parts.append(f"{s} sends {percent(1 - p)} of items back to {to} (%C&A {percent(p)})")
         findings.append(Finding(
-            "Rework: " + "; ".join(parts) + f". Only {percent(rolled)} of items pass every step first time "
+            "Rework: " + "; ".join(parts) + f". Only {percent(first_pass)} of items pass every step first time "
             f"(rolled %C&A); the rework costs about {rounded(rework_time(spec, by_step))} {units} per item. "
             "Faster feedback (test earlier, in smaller pieces) cuts it.",
             ("faster_feedback",), rework_time(spec, by_step), "rework"))

@@ -82,8 +82,13 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
             len(rec.pool_names), *_window(rec))
         steps.append(step_columns(rec.replication, rec.step_names, rec.step_capacity, span, sums, counts))
         pools.append(pool_utilization(rec.pool_names, rec.person_pool, pool_busy, span))
-    return assemble(per_rep, batches, pooled, done_by_type, records[0].type_names, steps, pools,
-                    records[0].pool_names)
+    out = assemble(per_rep, batches, pooled, done_by_type, records[0].type_names, steps, pools,
+                   records[0].pool_names)
+    if records[0].parts > 1:                 # split items: counted in the items they were split from
+        from vssim.analysis.parts import in_whole_items
+
+        out = in_whole_items(out, records, planning_interval=planning_interval, steady_state=steady_state)
+    return out
 
 
 def assemble(per_rep: list[dict], batches: list[dict] | None, pooled: dict[str, tuple[np.ndarray, int]],

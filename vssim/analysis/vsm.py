@@ -1,7 +1,9 @@
 """A value stream map per run: per step, process time against wait time, and the totals.
 
 Everything is read from the run's summary (and, for the interval of the rolled %C&A, from the
-per-replication step table), so the map of a saved run can be rebuilt from summary.json alone.
+per-replication step table), so the map of a saved run can be rebuilt from summary.json alone
+(with the stream's spec for its routes, when steps are visited by some item types only). The
+rolled %C&A is per route: each type meets only the checks of the steps it visits.
 Data only: the VSM timeline ladder is drawn elsewhere from `ValueStreamMap.steps`.
 Formulas and decisions: docs/analysis.md.
 """
@@ -32,12 +34,19 @@ def num(x) -> float:
     return v if math.isfinite(v) else math.nan
 
 
+def item_metrics(summary: Mapping) -> Mapping:
+    """The metrics of the items that visit the steps: a split stream's parts (summary `parts`), whose
+    visits, waits and lead times add up as those of an unsplit item; else `metrics`."""
+    return (summary.get("parts") or summary)["metrics"]
+
+
 def step_visits(summary: Mapping, spec=None) -> dict[str, float]:
-    """Visits per item to each step: the step's visit rate over the stream's done rate.
+    """Visits per item to each step: the step's visit rate over the stream's done rate (of a split
+    stream: per part, see `item_metrics`).
 
     Falls back on the spec's visit ratios (traffic equations) when the run has no throughput.
     """
-    throughput = num(summary["metrics"]["throughput"]["mean"])
+    throughput = num(item_metrics(summary)["throughput"]["mean"])
     out = {}
     for name, s in summary["steps"].items():
         rate = num(s.get("throughput"))
@@ -63,6 +72,8 @@ class ValueStreamMap:
     total_overhead_time: float = 0.0
     process_lead_ratio: float = math.nan
     rolled_pct_complete_accurate_ci95: list = field(default_factory=lambda: [None, None])
+    routes: list[dict] = field(default_factory=list)
+    parts: int = 1                   # a split stream: the map is per part, each item arriving in this many
 
     def to_dict(self) -> dict:
         """JSON-able (NaN → None)."""
@@ -79,14 +90,56 @@ class ValueStreamMap:
             "process_lead_ratio": plain(self.process_lead_ratio),
             "rolled_pct_complete_accurate": plain(self.rolled_pct_complete_accurate),
             "rolled_pct_complete_accurate_ci95": [plain(x) for x in self.rolled_pct_complete_accurate_ci95],
+            "parts": self.parts,
+            "routes": [{**r, "share": plain(r["share"]), "visits": [plain(x) for x in r["visits"]],
+                        "rolled_pct_complete_accurate": plain(r["rolled_pct_complete_accurate"])}
+                       for r in self.routes],
         }
 
 
-def value_stream_map(result) -> ValueStreamMap:
-    """The value stream map of a run (`result`: SimResult, or a summary dict)."""
+def routes(summary: Mapping, spec=None, visits: Mapping[str, float] | None = None) -> list[dict]:
+    """The distinct routes through the board: the item types that visit the same steps, their share
+    of the arrivals, those steps and the visits per item of the route to each.
+
+    A route's visits are the run's visits per item scaled by the route's own traffic equations
+    against the stream's (`spec.visit_ratios`). Without the spec (a summary alone) every type is
+    taken to visit every step: one route.
+    """
+    names = list(summary["steps"])
+    visits = visits if visits is not None else step_visits(summary, spec)
+    if spec is None:
+        return [{"types": list(summary["metrics"]["flow_distribution"]), "share": 1.0, "steps": names,
+                 "visits": [visits[s] for s in names]}]
+    pooled = spec.visit_ratios()
+    out: dict[tuple[str, ...], dict] = {}
+    for t in spec.item_types.values():
+        steps = tuple(s.name for s in spec.steps.values() if s.visited_by(t.name))
+        if steps in out:
+            out[steps]["types"].append(t.name)
+            out[steps]["share"] += t.share
+            continue
+        own = spec.visit_ratios(t.name)
+        out[steps] = {"types": [t.name], "share": t.share, "steps": list(steps),
+                      "visits": [visits[s] * (own[s] / pooled[s]) if pooled[s] > 0 else own[s] for s in steps]}
+    return list(out.values())
+
+
+def rolled(pct_complete_accurate: Mapping[str, float], routes: list[dict]) -> float:
+    """Rolled %C&A: over the routes, share × the product of the %C&A of the route's steps (steps
+    without data skipped)."""
+    total = 0.0
+    for route in routes:
+        pca = np.array([pct_complete_accurate[s] for s in route["steps"]], dtype=float)
+        total += route["share"] * float(np.prod(pca[np.isfinite(pca)]))
+    return total
+
+
+def value_stream_map(result, spec=None) -> ValueStreamMap:
+    """The value stream map of a run (`result`: SimResult, or a summary dict with, for a stream
+    routed by type, its `spec`)."""
     summary = getattr(result, "summary", result)
-    spec = getattr(result, "spec", None)
-    metrics = summary["metrics"]
+    spec = spec if spec is not None else getattr(result, "spec", None)
+    metrics = item_metrics(summary)
     visits = step_visits(summary, spec)
     rows = []
     for name, s in summary["steps"].items():
@@ -121,27 +174,31 @@ def value_stream_map(result) -> ValueStreamMap:
         backlog = 0.0
     process = total("process_time")
     wait = total("wait_time") + (backlog if math.isfinite(backlog) else 0.0)
-    pca = steps["pct_complete_accurate"].to_numpy(float)
-    rolled = float(np.prod(pca[np.isfinite(pca)]))
+    pca = dict(zip(steps["step"], steps["pct_complete_accurate"].to_numpy(float), strict=True))
+    paths = routes(summary, spec, visits)
+    for route in paths:
+        route["rolled_pct_complete_accurate"] = rolled(pca, [{**route, "share": 1.0}])
     return ValueStreamMap(
         steps=steps,
         total_process_time=process,
         total_wait_time=wait,
         total_lead_time=lead,
         flow_efficiency=num(metrics["flow_efficiency"]["mean"]),
-        rolled_pct_complete_accurate=rolled,
+        rolled_pct_complete_accurate=rolled(pca, paths),
         time_unit=str(summary.get("time_unit") or "day"),
         backlog_time=backlog,
         total_overhead_time=total("overhead_time"),
         process_lead_ratio=process / lead if lead > 0 else math.nan,
-        rolled_pct_complete_accurate_ci95=_rolled_ci(getattr(result, "steps", None)),
+        rolled_pct_complete_accurate_ci95=_rolled_ci(getattr(result, "steps", None), paths),
+        routes=paths,
+        parts=int((summary.get("parts") or {}).get("factor", 1)),
     )
 
 
-def _rolled_ci(frame) -> list:
-    """t-interval over replications of the per-replication product of the steps' %C&A."""
+def _rolled_ci(frame, paths: list[dict]) -> list:
+    """t-interval over replications of each replication's rolled %C&A."""
     if not isinstance(frame, pd.DataFrame) or frame.empty:
         return [None, None]
-    per_rep = frame.groupby("replication")["pct_complete_accurate"].apply(
-        lambda x: float(np.prod(x.to_numpy(float)[np.isfinite(x.to_numpy(float))])))
-    return ci95(per_rep.tolist())
+    per_rep = [rolled(dict(zip(rep["step"], rep["pct_complete_accurate"].to_numpy(float), strict=True)), paths)
+               for _, rep in frame.groupby("replication")]
+    return ci95(per_rep)

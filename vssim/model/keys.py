@@ -252,6 +252,9 @@ _KEYS = (
         None, COUNT),
     Key("release.backlog_limit", "integer or null", "arrivals beyond it are rejected; null: unbounded", None, COUNT0),
     Key("steps", "mapping", "non-empty; the columns of the board by name, in flow order (top to bottom)"),
+    Key("parts", "integer", "every `parts` consecutive arrivals are the parts of one item (written by "
+        "`split_items`; results count whole items, [metrics.md](metrics.md#split-items)); > 1 needs "
+        "`release.backlog_limit` null", 1, COUNT),
     Key("steps.*", "mapping", "a step"),
     Key("steps.*.pool", "names", "existing pools, no repeats; a list is an order of preference"),
     Key("steps.*.work", "distribution", "the work of one visit, multiplied by the item's size"),

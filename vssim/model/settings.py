@@ -69,6 +69,10 @@ class Settings:
             raise SpecError("sim.stats", message=(
                 f"'streaming' needs open arrivals ({', '.join(OPEN)}) run to a horizon, got {spec.arrivals.process} "
                 "arrivals: a finite stream's run is a transient whose end is not known in advance (use full)"))
+        if self.streaming and spec.parts > 1:
+            raise SpecError("sim.stats", f"full for a stream whose items arrive in parts (parts: {spec.parts}): "
+                            "whole items are counted from the parts' rows, which a streaming run does not keep",
+                            self.stats)
         pi = self.planning_interval
         if pi is not None and (isinstance(pi, bool) or not isinstance(pi, int | float) or not pi > 0):
             raise SpecError("sim.planning_interval", "a positive number or null", pi)

@@ -202,6 +202,7 @@ class StreamSpec:
     steps: dict[str, Step]
     time_unit: str = "day"
     description: str = ""
+    parts: int = 1                      # each item arrives as this many parts (`split_items`), one after another
     source: dict = field(default_factory=dict, compare=False, repr=False)
     schema_version: int = field(default=SCHEMA_VERSION, compare=False)   # what the file says (absent: 1)
 
@@ -227,8 +228,9 @@ class StreamSpec:
         pools = _parse_pools(d["pools"])
         release = _parse_release(d.get("release"))
         steps = _parse_steps(d["steps"], pools, item_types)
+        parts = _parse_parts(d.get("parts", 1), release)
         spec = cls(name=name, arrivals=arrivals, item_types=item_types, pools=pools, release=release,
-                   steps=steps, time_unit=time_unit, description=str(description),
+                   steps=steps, time_unit=time_unit, description=str(description), parts=parts,
                    source=_plain(d), schema_version=schema_version(d))
         _check_can_flow(spec)
         return spec
@@ -497,6 +499,16 @@ def _parse_release(value: Any) -> Release:
         raise SpecError("release.conwip", "null when release.policy is push (set policy: conwip)", conwip)
     backlog_limit = _number(r.get("backlog_limit"), "release.backlog_limit", "release.backlog_limit", nullable=True)
     return Release(policy, conwip, backlog_limit)
+
+
+def _parse_parts(value: Any, release: Release) -> int:
+    """`parts: f`: every f consecutive arrivals are the parts of one item (docs/metrics.md, "Split items")."""
+    parts = _number(value, "parts", "parts")
+    if parts > 1 and release.backlog_limit is not None:
+        raise SpecError("parts", message=(
+            f"needs release.backlog_limit null, got {parts} parts with backlog_limit {release.backlog_limit}: a "
+            "full backlog refuses parts one by one, so the parts left would no longer make whole items"))
+    return parts
 
 
 def _parse_steps(value: Any, pools: dict[str, Pool], item_types: dict[str, ItemType]) -> dict[str, Step]:

@@ -71,19 +71,36 @@ def _vsm_section(result: SimResult, out: Path, figures: bool) -> list[str]:
 
     vsm = value_stream_map(result)
     unit = vsm.time_unit
+    per = "part" if vsm.parts > 1 else "item"
     lines = ["## Value stream map", "",
-             f"| step | visits per item | process time ({unit}) | wait time ({unit}) | %C&A |", "|---|---|---|---|---|"]
+             f"| step | visits per {per} | process time ({unit}) | wait time ({unit}) | %C&A |",
+             "|---|---|---|---|---|"]
     for row in vsm.steps.itertuples():
         lines.append(f"| {row.step} | {number(row.visits)} | {number(row.process_time)} | {number(row.wait_time)} "
                      f"| {percent(row.pct_complete_accurate)} |")
     lines += ["", f"Lead time {number(vsm.total_lead_time)} {unit}: process time {number(vsm.total_process_time)} "
               f"{unit}, waiting {number(vsm.total_wait_time)} {unit}; flow efficiency {percent(vsm.flow_efficiency)}; "
               f"rolled %C&A {percent(vsm.rolled_pct_complete_accurate)}.", ""]
+    if len(vsm.routes) > 1:
+        lines += ["Rolled %C&A per route (the steps its types visit): " + "; ".join(
+            f"{'+'.join(r['types'])} ({percent(r['share'])} of items) {percent(r['rolled_pct_complete_accurate'])}"
+            for r in vsm.routes) + ".", ""]
     if figures:
         draw.vsm_timeline(vsm, out / "vsm.png",
                           title=f"{result.summary['stream']} [{result.summary['scenario']}]: value stream map")
         lines += ["![value stream map](vsm.png)", ""]
     return lines
+
+
+def _parts_note(s: dict) -> str:
+    """What the numbers of a split stream count (docs/metrics.md, "Split items")."""
+    unit, f = s["time_unit"], s["parts"]["factor"]
+    first, own = s["metrics"]["time_to_first_value"], s["parts"]["metrics"]
+    return (f"Each item arrives in {f} parts (`split_items`): the flow metrics count whole items, done when their "
+            f"last part is done. Time to first value (first part done) {number(first['mean'])} {unit} "
+            f"(p85 {number(first['p85'])}). The parts themselves: throughput {number(own['throughput']['mean'])}"
+            f"/{unit}, lead time {number(own['lead_time']['mean'])} {unit}; the steps, the value stream map and "
+            "the figures show parts.")
 
 
 def _horizon(horizon, unit: str) -> str:
@@ -122,6 +139,8 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
         dashboard(s),
         "",
     ]
+    if "parts" in s:
+        parts += [_parts_note(s), ""]
     if result.spec.arrivals.finite:
         lt = s["metrics"]["lead_time"]
         parts += [f"Time to first value: the first item is done after {number(lt['min'])} {unit}; the last after "

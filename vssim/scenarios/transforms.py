@@ -18,7 +18,7 @@ from typing import Any
 
 from vssim.errors import SpecError, show
 from vssim.model.distributions import distribution_variance, parse_distribution, scale_distribution
-from vssim.model.spec import DISPATCH_RULES, RELEASE_POLICIES, StreamSpec
+from vssim.model.spec import DEFAULT_TYPE, DISPATCH_RULES, RELEASE_POLICIES, StreamSpec
 
 __all__ = ["TRANSFORMS", "Context", "Pilot", "Transform", "apply_transform", "check_op", "critical_wip",
            "deep_merge"]
@@ -194,7 +194,7 @@ class _Named:
 
 _LEAF = None
 _SCHEMA: dict = {
-    "name": _LEAF, "time_unit": _LEAF, "description": _LEAF,
+    "name": _LEAF, "time_unit": _LEAF, "description": _LEAF, "parts": _LEAF,
     "arrivals": {"process": _LEAF, "rate": _LEAF, "interval": _LEAF, "interarrival": _DIST, "count": _LEAF,
                  "times": _LEAF, "file": _LEAF},
     "item_types": _Named("item type", {"share": _LEAF, "size": _DIST, "class_of_service": _LEAF,
@@ -398,9 +398,55 @@ def _gamma_sum(works: list[Any], path: str) -> Any:
     return {"dist": "gamma", "mean": mean, "cv": math.sqrt(var) / mean}
 
 
+def _visits(step: Mapping, item_type: str) -> bool:
+    return step.get("types") is None or item_type in _pool_list(step["types"])
+
+
+def _routes_through(stream: dict, group: list[str]) -> list[tuple[list[str], list[str]]]:
+    """(types, the steps of the group they visit) for each distinct set of the group's steps that
+    some item type visits, in board order of the first step visited (then type order)."""
+    steps = stream["steps"]
+    types = list(stream.get("item_types") or {DEFAULT_TYPE: None})
+    routes: dict[tuple[str, ...], list[str]] = {}
+    for t in types:
+        visited = tuple(s for s in group if _visits(steps[s], t))
+        if visited:
+            routes.setdefault(visited, []).append(t)
+    ordered = sorted(routes.items(), key=lambda r: (group.index(r[0][0]), types.index(r[1][0])))
+    return [(ts, list(visited)) for visited, ts in ordered] or [([], list(group))]
+
+
+def _merged(steps: dict, visited: list[str], names: list[str], name: str, pool: Any, path: str) -> dict[str, Any]:
+    """The one step that does the work of `visited` (adjacent steps, in board order) for its types."""
+    members = [steps[s] for s in visited]
+    out: dict[str, Any] = {
+        "pool": copy.deepcopy(pool if pool is not None else members[0]["pool"]),
+        "work": _gamma_sum([m.get("work") for m in members], f"{path}.steps (work of {', '.join(visited)})"),
+    }
+    limits = [m.get("wip_limit") for m in members]
+    out["wip_limit"] = None if any(x is None for x in limits) else sum(limits)
+    if members[-1].get("handoff") is not None:
+        out["handoff"] = copy.deepcopy(members[-1]["handoff"])
+    deps = [m["dependency"] for m in members if m.get("dependency")]
+    if deps:
+        out["dependency"] = {"probability": 1 - math.prod(1 - d["probability"] for d in deps),
+                             "delay": copy.deepcopy(deps[0]["delay"])}
+    reworks = [m["rework"] for m in members if m.get("rework")]
+    if reworks:
+        first = names.index(visited[0])
+        outside = [r["to"] for r in reworks if r["to"] in names and names.index(r["to"]) < first]
+        to = min(outside, key=names.index) if outside else name
+        out["rework"] = {"probability": 1 - math.prod(1 - r["probability"] for r in reworks), "to": to}
+    for key in ("batch", "cadence"):
+        if members[-1].get(key) is not None:
+            out[key] = members[-1][key]
+    return out
+
+
 @_register("merge_steps", _check_merge_steps)
 def merge_steps(stream: dict, args: dict, *, context: Context, path: str) -> dict:
-    """One step replaces adjacent steps: summed work, inner handoffs gone, rework folded in."""
+    """One step replaces adjacent steps for each distinct set of them that a type visits: summed
+    work, inner handoffs gone, rework folded in (a type keeps the work of the steps it visited)."""
     steps = stream.get("steps")
     if not isinstance(steps, dict):
         raise SpecError(path, message="needs a stream with steps")
@@ -414,55 +460,34 @@ def merge_steps(stream: dict, args: dict, *, context: Context, path: str) -> dic
         raise SpecError(f"{path}.steps", message=f"must be adjacent steps in board order "
                                                  f"({', '.join(names)}), got {show(group)}")
     new = args["name"] or "_".join(group)
-    if new in steps and new not in group:
-        raise SpecError(f"{path}.name", f"a name not used by another step ({', '.join(names)})", new)
     pools = stream.get("pools") or {}
     if args["pool"] is not None:
         for p in _pool_list(args["pool"]):
             if p not in pools:
                 raise SpecError(f"{path}.pool", "one of the pools " + ", ".join(pools), p)
-    members = [steps[s] for s in group]
+    routes = _routes_through(stream, group)
+    merged: dict[str, dict] = {}
+    for types, visited in routes:
+        name = new if len(routes) == 1 else "_".join([new, *types])
+        if name in steps and name not in group:
+            raise SpecError(f"{path}.name", f"a name not used by another step ({', '.join(names)})", name)
+        step = _merged(steps, visited, names, name, args["pool"], path)
+        if len(routes) > 1 or all(steps[s].get("types") is not None for s in group):
+            step["types"] = list(types)
+        step["description"] = "merged: " + " + ".join(visited)
+        merged[name] = step
+    # rework into the group returns to the first merged step: each type's route turns it into its own
+    entry = next(iter(merged))
     first, last = idx[0], idx[-1]
-    merged: dict[str, Any] = {
-        "pool": copy.deepcopy(args["pool"] if args["pool"] is not None else members[0]["pool"]),
-        "work": _gamma_sum([m.get("work") for m in members], f"{path}.steps (work of {', '.join(group)})"),
-    }
-    limits = [m.get("wip_limit") for m in members]
-    merged["wip_limit"] = None if any(x is None for x in limits) else sum(limits)
-    if members[-1].get("handoff") is not None:
-        merged["handoff"] = copy.deepcopy(members[-1]["handoff"])
-    deps = [m["dependency"] for m in members if m.get("dependency")]
-    if deps:
-        merged["dependency"] = {"probability": 1 - math.prod(1 - d["probability"] for d in deps),
-                                "delay": copy.deepcopy(deps[0]["delay"])}
-    reworks = [m["rework"] for m in members if m.get("rework")]
-    if reworks:
-        targets = [r["to"] for r in reworks]
-        outside = [t for t in targets if t in names and names.index(t) < first]
-        to = min(outside, key=names.index) if outside else new
-        merged["rework"] = {"probability": 1 - math.prod(1 - r["probability"] for r in reworks), "to": to}
-    if members[-1].get("batch") is not None:
-        merged["batch"] = members[-1]["batch"]
-    if members[-1].get("cadence") is not None:
-        merged["cadence"] = members[-1]["cadence"]
-    types = [m.get("types") for m in members]
-    if all(t is not None for t in types):
-        union: list[str] = []
-        for t in types:
-            for x in _pool_list(t):
-                if x not in union:
-                    union.append(x)
-        merged["types"] = union
-    merged["description"] = "merged: " + " + ".join(group)
     out: dict[str, Any] = {}
     for j, s in enumerate(names):
         if j == first:
-            out[new] = merged
+            out.update(merged)
         if first <= j <= last:
             continue
         step = steps[s]
         if step.get("rework") and step["rework"].get("to") in group:
-            step["rework"]["to"] = new
+            step["rework"]["to"] = entry
         out[s] = step
     stream["steps"] = out
     return stream
@@ -814,7 +839,8 @@ def _check_split_items(args: Mapping, path: str) -> dict:
 
 @_register("split_items", _check_split_items)
 def split_items(stream: dict, args: dict, *, context: Context, path: str) -> dict:
-    """Each item becomes `factor` smaller ones: arrivals × factor, every size / factor."""
+    """Each item becomes `factor` smaller ones: arrivals × factor, every size / factor. The stream
+    says so (`parts`), so that its results count whole items (vssim.analysis.parts)."""
     f = args["factor"]
     a = stream.get("arrivals")
     if not isinstance(a, dict):
@@ -831,6 +857,7 @@ def split_items(stream: dict, args: dict, *, context: Context, path: str) -> dic
         a["interarrival"] = scale_distribution(a["interarrival"], 1.0 / f, f"{path}.factor", "arrivals.interarrival")
     elif process == "backlog":
         a["count"] = a["count"] * f
+    stream["parts"] = _positive_int(stream.get("parts", 1), "parts") * f
     types = stream.get("item_types")
     if not types:
         stream["item_types"] = {"item": {"share": 1.0, "size": 1.0 / f}}

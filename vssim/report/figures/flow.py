@@ -18,18 +18,19 @@ from vssim.report.figures.style import RC, color, figure, save
 
 # ---------------------------------------------------------------------------- cumulative flow
 def cfd_counts(rec: Records, t: np.ndarray) -> tuple[list[str], list[np.ndarray], int]:
-    """Cumulative counts at times t: arrived, first entry to each column, done (less those done
-    before t[0]). Returns the band names, the counts (one more array than names) and that base."""
-    curves = [np.sort(rec.arrival)]
-    for j in range(len(rec.step_names)):
-        m = rec.visit_step == j
-        items, enter = rec.visit_item[m], rec.visit_enter[m]
-        order = np.lexsort((enter, items))
-        items, enter = items[order], enter[order]
-        keep = np.ones(len(items), dtype=bool)
-        keep[1:] = items[1:] != items[:-1]
-        curves.append(np.sort(enter[keep]))
-    curves.append(np.sort(rec.done[~np.isnan(rec.done)]))
+    """Cumulative counts at times t: arrived, reached each column, done (less those done before
+    t[0]). Returns the band names, the counts (one more array than names) and that base.
+
+    An item has reached a column when it first entered it or a later column, or is done: an item
+    whose route skips a column (steps visited by some types only) counts as past it, so each curve
+    is at or below the one before and every band is a count. Without routing this is the first
+    entry to the column (an item enters every column before the next).
+    """
+    n, m = rec.n_items, len(rec.step_names)
+    first = np.full((n, m), np.inf)
+    np.fmin.at(first, (rec.visit_item, rec.visit_step), rec.visit_enter)
+    reached = np.fmin(np.minimum.accumulate(first[:, ::-1], axis=1)[:, ::-1], rec.done[:, None])
+    curves = [np.sort(rec.arrival), *np.sort(reached, axis=0).T, np.sort(rec.done[~np.isnan(rec.done)])]
     counts = [np.searchsorted(c, t, side="right") for c in curves]
     base = int(counts[-1][0])
     return ["backlog", *rec.step_names], [c - base for c in counts], base
@@ -70,10 +71,11 @@ def _build_cumulative_flow(rec: Records, time_unit: str, title: str, points: int
 
 def cumulative_flow(rec: Records, time_unit: str, title: str, path, points: int = 800,
                     span: float | None = None) -> Path:
-    """Cumulative flow diagram of one replication: arrived, entered each column, done.
+    """Cumulative flow diagram of one replication: arrived, reached each column, done.
 
     A band's height is the number of items in that state; its width is the time spent there.
-    Entries count each item's first entry to a column, so the curves never cross. Over a long
+    A curve counts the items that have reached its column (`cfd_counts`: entered it or a later
+    column of their route, or done), so the curves never cross. Over a long
     run the bands are too thin to see, so by default the diagram shows a stretch of about ten
     mean lead times after the warmup, counted from the items done at its start.
     """
