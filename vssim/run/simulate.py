@@ -10,7 +10,7 @@ from vssim.engines import registry
 from vssim.engines.base import Engine
 from vssim.errors import DeadlockError, SpecError
 from vssim.model.plan import Plan
-from vssim.model.settings import Settings
+from vssim.model.settings import MAX_EVENTS, Settings
 from vssim.model.spec import StreamSpec
 from vssim.records import RecordsBuilder, RecordSink
 
@@ -19,15 +19,16 @@ ENGINES = registry.choices()
 
 
 def check_settings(spec: StreamSpec, settings: Settings, plan: Plan | None = None) -> Engine:
-    """Refuse impossible settings for `spec` (one line naming the `sim.` field); the engine that
-    runs it."""
+    """Refuse impossible settings for `spec` (one line naming the `sim.` field), and a run larger
+    than `sim.max_events`, before anything is allocated for it; the engine that runs it."""
     settings.check(spec, ENGINES)
     return registry.choose(plan or Plan.of(spec), settings)
 
 
 def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0, replications: int = 1,
              seed: int = 0, *, engine: str = "simpy", planning_interval: float | None = None,
-             scenario: str = "baseline", progress: bool | None = None, stats: str = "full") -> SimResult:
+             scenario: str = "baseline", progress: bool | None = None, stats: str = "full",
+             max_events: float | None = MAX_EVENTS) -> SimResult:
     """Simulate `replications` independent replications of `spec` and summarise them.
 
     `horizon` is the simulated time of each replication (None: until every item is done, for
@@ -36,11 +37,13 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
     gives the same result, bit for bit. `progress=None` shows a bar only on a terminal.
     `stats="streaming"` keeps running totals instead of rows (`vssim.analysis.streaming`): the same
     summary (percentiles within 0.1 %), memory independent of the run's length, no item tables.
+    A run that needs more than `max_events` events (`vssim.model.settings.RunSize`; None: no
+    limit) is refused before it starts.
     """
     if not isinstance(spec, StreamSpec):
         spec = StreamSpec.from_dict(spec)
     settings = Settings(horizon=horizon, warmup=warmup, replications=replications, seed=seed, engine=engine,
-                        planning_interval=planning_interval, progress=progress, stats=stats)
+                        planning_interval=planning_interval, progress=progress, stats=stats, max_events=max_events)
     plan = Plan.of(spec)
     chosen = check_settings(spec, settings, plan)
     show = sys.stderr.isatty() if progress is None else progress
