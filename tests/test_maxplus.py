@@ -441,6 +441,8 @@ NOT_QUALIFYING = [
                                                steps__two__wip_limit=2), "steps.two.wip_limit"),
     ("interruptions", variant(pools={"a": {"size": 1, "interruptions": {"rate": 0.5, "duration": {
         "dist": "deterministic", "value": 0.1}}}, "b": 2}), "pools.a.interruptions"),
+    ("a CONWIP limit beyond the recursions' memory", variant(release={"policy": "conwip", "conwip": 10**9}),
+     "release.conwip is 1000000000"),                 # issue 12: 7.45 GiB allocated for the done times
 ]
 
 

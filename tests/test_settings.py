@@ -196,3 +196,11 @@ def test_the_estimate_counts_the_interruptions_the_horizon_leaves():
     assert short_work.interruptions == pytest.approx(3.0 * 0.75 * 100 * 1.0)
     until_done = RunSize.of(StreamSpec.from_dict(_one_server(pools=pools, arrivals=BACKLOG)), None)
     assert until_done.interruptions == pytest.approx(3.0 * 20 * 1.0)
+
+
+@pytest.mark.parametrize("size", [10**9, 10**12, 10**30])
+def test_a_pool_too_large_for_memory_is_refused_before_its_people_are_made(size):
+    spec = StreamSpec.from_dict(_one_server(pools={"s": size}))
+    with deadline(20), pytest.raises(SpecError) as info:
+        vssim.simulate(spec, horizon=100, progress=False)
+    assert_one_line(info.value, "sim.max_events", "people", "fewer people in pools.*.size")

@@ -95,8 +95,9 @@ def _real(x) -> bool:
 @dataclass(frozen=True)
 class RunSize:
     """About how many events one replication of a stream needs (docs/model.md, "Run size"):
-    `items` x `visits` per item + `interruptions` + cadence `ticks`, so that a run too large to
-    end is refused before it starts (and before any engine allocates for it).
+    `items` x `visits` per item + `interruptions` + cadence `ticks` + `people` (every person is
+    an entry of the engines' tables), so that a run too large to end, or to fit in memory, is
+    refused before it starts (and before any engine allocates for it).
 
     An upper estimate from the means: items that arrive (open arrivals: rate x horizon; saturated:
     the bottleneck's capacity x horizon + the WIP it starts with), each visiting the steps as often
@@ -110,10 +111,11 @@ class RunSize:
     visits: float
     interruptions: float
     ticks: float
+    people: float
 
     @property
     def events(self) -> float:
-        return self.items * self.visits + self.interruptions + self.ticks
+        return self.items * self.visits + self.interruptions + self.ticks + self.people
 
     @classmethod
     def of(cls, spec: StreamSpec, horizon: float | None) -> RunSize:
@@ -152,7 +154,8 @@ class RunSize:
         for k, s in enumerate(steps):
             if s.cadence is not None and any(later.wip_limit is not None for later in steps[k + 1:]):
                 ticks += span / s.cadence + 1.0
-        return cls(items, what, visits, interruptions, ticks)
+        people = _finite_sum(_count(pool.size) for pool in spec.pools.values())
+        return cls(items, what, visits, interruptions, ticks, people)
 
     def refusal(self, replications: int, limit: float, horizon: float | None) -> str:
         """The one line that refuses a run of `replications` of this size above `limit`."""
@@ -161,10 +164,14 @@ class RunSize:
             parts.append(f"{_short(self.interruptions)} interruptions")
         if self.ticks:
             parts.append(f"{_short(self.ticks)} cadence ticks")
+        if self.people > self.items * self.visits:       # worth naming when they are what is large
+            parts.append(f"{_short(self.people)} people")
         per_run = " + ".join(parts)
         if replications > 1:
             per_run = f"{replications} replications x ({per_run})"
-        if self.what == "backlog items":
+        if self.people > self.items * self.visits:
+            remedies = ["fewer people in pools.*.size"]
+        elif self.what == "backlog items":
             remedies = ["lower arrivals.count"]
         elif horizon is None:
             remedies = ["set a sim.horizon"]

@@ -18,11 +18,17 @@ ENGINES = registry.choices()
 """What `sim.engine` accepts: the registry's engines and `auto` (the first that qualifies)."""
 
 
-def check_settings(spec: StreamSpec, settings: Settings, plan: Plan | None = None) -> Engine:
-    """Refuse impossible settings for `spec` (one line naming the `sim.` field), and a run larger
-    than `sim.max_events`, before anything is allocated for it; the engine that runs it."""
+def check_settings(spec: StreamSpec, settings: Settings) -> Engine:
+    """Refuse impossible settings for `spec` (one line naming the `sim.` field); the engine that runs it."""
+    return _checked(spec, settings)[1]
+
+
+def _checked(spec: StreamSpec, settings: Settings) -> tuple[Plan, Engine]:
+    """`spec`'s plan and engine, once the settings are checked: a run larger than
+    `sim.max_events` is refused before anything is allocated for it (the plan's people included)."""
     settings.check(spec, ENGINES)
-    return registry.choose(plan or Plan.of(spec), settings)
+    plan = Plan.of(spec)
+    return plan, registry.choose(plan, settings)
 
 
 def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0, replications: int = 1,
@@ -44,8 +50,7 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
         spec = StreamSpec.from_dict(spec)
     settings = Settings(horizon=horizon, warmup=warmup, replications=replications, seed=seed, engine=engine,
                         planning_interval=planning_interval, progress=progress, stats=stats, max_events=max_events)
-    plan = Plan.of(spec)
-    chosen = check_settings(spec, settings, plan)
+    plan, chosen = _checked(spec, settings)
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:
