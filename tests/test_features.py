@@ -93,7 +93,10 @@ def test_interruptions_before_the_horizon_do_not_depend_on_it():
     short, long = (vssim.simulate(spec, horizon=h, seed=3, progress=False).records[0] for h in (300.0, 600.0))
     assert short.n_items > 100
     done = short.visit_end < 300.0
-    key = lambda r, m: sorted(zip(r.visit_item[m], r.visit_step[m], r.visit_start[m], r.visit_end[m]))  # noqa: E731
+
+    def key(r, m):
+        return sorted(zip(r.visit_item[m], r.visit_step[m], r.visit_start[m], r.visit_end[m], strict=True))
+
     assert key(short, done) == key(long, long.visit_end < 300.0)
 
 

@@ -137,7 +137,8 @@ class RunSize:
         elif a.process == "saturated":
             rate = min((c / w for c, w in zip(capacity, work, strict=True) if w > 0), default=math.inf)
             start = spec.release.conwip or steps[0].wip_limit or 0       # the WIP it starts with
-            items, what = _product(rate, horizon) + _count(start), "items (saturated: the bottleneck's capacity x horizon)"
+            items = _product(rate, horizon) + _count(start)
+            what = "items (saturated: the bottleneck's capacity x horizon)"
         else:
             items, what = _product(spec.arrival_rate(), horizon), "arrivals"
         # how long the run lasts: the horizon, or the time to work every item off, one step after another
