@@ -236,6 +236,26 @@ def test_cadence_last_step(run):
     assert r.items.sort_values("item")["done"].tolist() == [5.0, 5.0, 15.0]
 
 
+@pytest.mark.parametrize("period", [1e12, 1e300])
+def test_a_long_cadence_waits_for_its_first_tick(run, period):
+    """Done at 1 and 2, the items leave at the first tick after time 0, 1 x period: not at
+    tick 0 (issue 12: the rounding of now / period let them through at once)."""
+    d = {"name": "long_cadence", "arrivals": {"process": "trace", "times": [0, 1]}, "pools": {"a": 1},
+         "steps": {"release": {"pool": "a", "work": det(1), "cadence": period}}}
+    assert run(d, horizon=None).items.sort_values("item")["done"].tolist() == [period, period]
+    held = run({**d, "arrivals": {"process": "deterministic", "interval": 1.0}}, horizon=2000.0)
+    assert held.summary["metrics"]["completed"] == 0 and len(held.items) == 1999     # arrivals at 1, ..., 1999
+
+
+@pytest.mark.parametrize(("now", "period", "tick"), [
+    (0.0, 5.0, 0.0), (5.0, 5.0, 5.0), (5.5, 5.0, 10.0), (0.1 + 0.2, 0.1, 0.1 * 3),   # on a tick but for rounding
+    (1e12 + 500, 1e12, 2e12), (3.0, 1e-300, 3.0)])                            # a tick further; ticks denser than floats
+def test_the_next_tick(now, period, tick):
+    from vssim.engines.simpy.board import next_tick
+
+    assert next_tick(now, period) == tick
+
+
 # --------------------------------------------------------------------------- rework
 def random_line(rework: dict | None) -> dict:
     s2 = {"pool": "b", "work": {"dist": "lognormal", "mean": 0.8, "cv": 0.7}}

@@ -68,6 +68,38 @@ def test_interruptions_match_pollaczek_khinchine():
     assert_agrees(reps(res, "flow_efficiency"), m / (wq + es), 0.06, "flow efficiency")
 
 
+def interrupted(work: dict) -> dict:
+    return {"name": "intr", "arrivals": {"process": "poisson", "rate": 0.5},
+            "pools": {"p": {"size": 3, "interruptions": {"rate": 3.0, "duration": expo(0.1)},
+                            "switch_cost": det(0.05)}},
+            "steps": {"s": {"pool": "p", "work": work}, "t": {"pool": "p", "work": expo(0.5)}}}
+
+
+def test_interruptions_of_work_that_outlasts_the_horizon_are_not_drawn():
+    """Work of 1e12 with 3 interruptions per unit of work: the interruptions the horizon cuts
+    off are not computed (issue 12: 3e12 draws up front, a run that never ended)."""
+    from conftest import deadline
+
+    with deadline(30):
+        res = vssim.simulate(vssim.StreamSpec.from_dict(interrupted(det(1e12))), horizon=100.0, progress=False)
+    assert res.summary["metrics"]["completed"] == 0
+    assert res.records[0].visit_start[~np.isnan(res.records[0].visit_start)].size == 3   # 3 people, busy for ever
+
+
+def test_interruptions_before_the_horizon_do_not_depend_on_it():
+    """Each person draws their own interruptions: what happens before a horizon is the same for
+    a longer one (the draws a piece of work cut off at the horizon leaves are nobody else's)."""
+    spec = vssim.StreamSpec.from_dict(interrupted(expo(1.0)))
+    short, long = (vssim.simulate(spec, horizon=h, seed=3, progress=False).records[0] for h in (300.0, 600.0))
+    assert short.n_items > 100
+    done = short.visit_end < 300.0
+
+    def key(r, m):
+        return sorted(zip(r.visit_item[m], r.visit_step[m], r.visit_start[m], r.visit_end[m], strict=True))
+
+    assert key(short, done) == key(long, long.visit_end < 300.0)
+
+
 def test_dependency_delay_adds_its_mean_and_keeps_the_queue_poisson():
     """Items delayed before they are workable pass an M/G/inf stage: the queue still sees Poisson."""
     lam, mu, p, delay = 0.6, 1.0, 0.3, 4.0

@@ -30,7 +30,8 @@ VISIT_COLUMNS: Mapping[str, type] = {
     "visit_start": np.float64, "visit_end": np.float64, "visit_leave": np.float64, "visit_person": np.int64,
     "visit_work": np.float64, "visit_reworked": np.bool_, "visit_start_seq": np.int64, "visit_end_seq": np.int64,
 }
-"""The visit columns: one row per visit of an item to a step, in the order items entered columns."""
+"""The visit columns: one row per visit of an item to a step, item by item (in the order of `ITEM_COLUMNS`' rows),
+each item's visits in the order it made them."""
 
 
 class RecordSink(Protocol):
@@ -82,7 +83,7 @@ class Records:
     done: np.ndarray
     touch: np.ndarray
     rework_count: np.ndarray
-    # visits of items to steps, in the order they entered a column
+    # visits of items to steps, item by item, each item's visits in the order it made them
     visit_item: np.ndarray
     visit_step: np.ndarray
     visit_enter: np.ndarray

@@ -15,6 +15,10 @@ STATS = ("full", "streaming")
 does not grow with the run, for very long runs (docs/metrics.md)."""
 OPEN = ("poisson", "renewal", "deterministic", "saturated")
 """Arrival processes that run to a horizon (the ones a streaming run takes)."""
+MAX_EVENTS = 100_000_000
+"""`sim.max_events`' default: about 10 minutes of the SimPy engine (~1.2e5 events a second on
+a loaded 2-core machine; seconds on the fast engine), so that a mistyped rate or horizon is
+refused at once instead of running for days or until memory runs out (docs/model.md, "Run size")."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,8 @@ class Settings:
     and trace arrivals); statistics cover items arriving after `warmup` and time after it;
     replication r draws from `SeedSequence(seed, spawn_key=(r, source))`; `engine`: a name of
     `vssim.engines.registry` or `auto`; `planning_interval`: the PI of flow predictability
-    (None: a tenth of the window); `progress`: a bar (None: only on a terminal).
+    (None: a tenth of the window); `progress`: a bar (None: only on a terminal); `max_events`:
+    the most events (`RunSize`) the run may need (None: no limit).
     """
 
     horizon: float | None = 2000.0
@@ -36,6 +41,7 @@ class Settings:
     planning_interval: float | None = None
     progress: bool | None = None
     stats: str = "full"
+    max_events: float | None = MAX_EVENTS
 
     @property
     def streaming(self) -> bool:
@@ -76,8 +82,150 @@ class Settings:
         pi = self.planning_interval
         if pi is not None and (isinstance(pi, bool) or not isinstance(pi, int | float) or not pi > 0):
             raise SpecError("sim.planning_interval", "a positive number or null", pi)
+        limit = self.max_events
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
+                raise SpecError("sim.max_events", "a positive number or null (no limit)", limit)
+            size = RunSize.of(spec, horizon)
+            if not _count(self.replications) * size.events <= limit:
+                raise SpecError("sim.max_events", message=size.refusal(self.replications, limit, horizon))
         return self
 
 
 def _real(x) -> bool:
     return not isinstance(x, bool) and isinstance(x, int | float) and math.isfinite(x)
+
+
+@dataclass(frozen=True)
+class RunSize:
+    """About how many events one replication of a stream needs (docs/model.md, "Run size"):
+    `items` x `visits` per item + `interruptions` + cadence `ticks` + `people` (every person is
+    an entry of the engines' tables), so that a run too large to end, or to fit in memory, is
+    refused before it starts (and before any engine allocates for it).
+
+    An upper estimate from the means: items that arrive (open arrivals: rate x horizon; saturated:
+    the bottleneck's capacity x horizon + the WIP it starts with), each visiting the steps as often
+    as `StreamSpec.visit_ratios` says (rework included); interruptions: the pool's rate x its
+    people's work time (at most people x horizon); ticks: horizon / cadence at a gate that a WIP
+    limit downstream can hold shut (an open gate ticks only when a batch leaves).
+    """
+
+    items: float
+    what: str                 # what the items are: "arrivals", "backlog items", ...
+    visits: float
+    interruptions: float
+    ticks: float
+    people: float
+
+    @property
+    def events(self) -> float:
+        return self.items * self.visits + self.interruptions + self.ticks + self.people
+
+    @classmethod
+    def of(cls, spec: StreamSpec, horizon: float | None) -> RunSize:
+        """The size of one replication of `spec` to `horizon` (None: until every item is done)."""
+        a = spec.arrivals
+        steps = list(spec.steps.values())
+        kinds = list(spec.item_types.values())
+        ratios = [spec.visit_ratios(t.name) for t in kinds]
+        visits = sum(t.share * sum(r.values()) for t, r in zip(kinds, ratios, strict=True))
+        # the mean work an item brings to each step, over its visits
+        work = [_finite_sum(t.share * r[s.name] * s.work.mean * t.mean_size for t, r in zip(kinds, ratios, strict=True))
+                for s in steps]
+        capacity = [_count(sum(spec.pools[p].size for p in s.pools)) for s in steps]
+        if a.process == "backlog":
+            items, what = _count(a.count), "backlog items"
+        elif a.process == "trace":
+            items = float(sum(1 for t in a.times if horizon is None or t < horizon))
+            what = "trace arrivals"
+        elif a.process == "saturated":
+            rate = min((c / w for c, w in zip(capacity, work, strict=True) if w > 0), default=math.inf)
+            start = spec.release.conwip or steps[0].wip_limit or 0       # the WIP it starts with
+            items = _product(rate, horizon) + _count(start)
+            what = "items (saturated: the bottleneck's capacity x horizon)"
+        else:
+            items, what = _product(spec.arrival_rate(), horizon), "arrivals"
+        # how long the run lasts: the horizon, or the time to work every item off, one step after another
+        span = horizon if horizon is not None else _finite_sum(
+            _product(items, w / c) for w, c in zip(work, capacity, strict=True))
+        interruptions = 0.0
+        for name, pool in spec.pools.items():
+            if pool.interruptions is not None:
+                busy = _product(items, _finite_sum(w for s, w in zip(steps, work, strict=True) if name in s.pools))
+                if horizon is not None:
+                    busy = min(busy, _count(pool.size) * horizon)
+                interruptions += _product(pool.interruptions.rate, busy)
+        ticks = 0.0
+        for k, s in enumerate(steps):
+            if s.cadence is not None and any(later.wip_limit is not None for later in steps[k + 1:]):
+                ticks += span / s.cadence + 1.0
+        people = _finite_sum(_count(pool.size) for pool in spec.pools.values())
+        return cls(items, what, visits, interruptions, ticks, people)
+
+    def refusal(self, replications: int, limit: float, horizon: float | None) -> str:
+        """The one line that refuses a run of `replications` of this size above `limit`."""
+        parts = [f"{_short(self.items)} {self.what} x {_short(self.visits)} visit{'s' if self.visits != 1 else ''}"]
+        if self.interruptions:
+            parts.append(f"{_short(self.interruptions)} interruptions")
+        if self.ticks:
+            parts.append(f"{_short(self.ticks)} cadence ticks")
+        if self.people > self.items * self.visits:       # worth naming when they are what is large
+            parts.append(f"{_short(self.people)} people")
+        per_run = " + ".join(parts)
+        if replications > 1:
+            per_run = f"{replications} replications x ({per_run})"
+        if self.people > self.items * self.visits:
+            remedies = ["fewer people in pools.*.size"]
+        elif self.what == "backlog items":
+            remedies = ["lower arrivals.count"]
+        elif horizon is None:
+            remedies = ["set a sim.horizon"]
+        else:
+            remedies = ["shorten sim.horizon"]
+        if replications > 1:
+            remedies.append("run fewer sim.replications")
+        return (f"the run needs about {_sci(_count(replications) * self.events)} events ({per_run}); allowed: raise "
+                f"sim.max_events (now {_short(limit)}; null: no limit), {' or '.join(remedies)}")
+
+
+def _count(n: int) -> float:
+    """An integer count as a float (infinite beyond the floats)."""
+    return float(n) if n < 1e308 else math.inf
+
+
+def _product(a: float | None, b: float | None) -> float:
+    """a x b for counts: infinite when either is infinite or unknown (None, NaN), 0 when either is 0."""
+    if a is None or b is None or a != a or b != b:
+        return math.inf
+    if a == 0 or b == 0:
+        return 0.0
+    return float(a) * float(b)
+
+
+def _finite_sum(values) -> float:
+    """A sum of non-negative means in which an unknown one (NaN) counts as infinite."""
+    total = 0.0
+    for v in values:
+        total += math.inf if v != v else v
+    return total
+
+
+def _sci(x: float, digits: int = 1) -> str:
+    """3.0e10, 1e8: a count in scientific notation without the exponent's sign and zeros."""
+    if not math.isfinite(x):
+        return "inf"
+    mantissa, exponent = f"{x:.{digits}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _short(x: float) -> str:
+    """Two significant digits, whole numbers from 100 to 99999: 4.3, 1, 1500, 3e10."""
+    if not math.isfinite(x):
+        return "inf"
+    if 100 <= x < 99_999.5:
+        return f"{x:.0f}"
+    text = f"{x:.2g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return text

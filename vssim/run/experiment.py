@@ -20,7 +20,7 @@ from pathlib import Path
 from vssim.analysis.result import SimResult
 from vssim.errors import SpecError
 from vssim.files import SCHEMA_VERSION, remove_temporary, write_atomic
-from vssim.model.settings import Settings
+from vssim.model.settings import MAX_EVENTS, Settings
 from vssim.model.spec import StreamSpec
 from vssim.run.simulate import check_settings, simulate
 from vssim.run.status import mark
@@ -38,12 +38,13 @@ class Pilot:
     warmup: float = 200.0
     replications: int = 3
     stats: str = "full"            # streaming: the pilot keeps running totals only (long horizons)
+    max_events: float | None = MAX_EVENTS
 
     def __call__(self, spec: StreamSpec) -> dict:
         finite = spec.arrivals.finite
         result = simulate(spec, horizon=None if finite else self.horizon, warmup=0.0 if finite else self.warmup,
                           replications=self.replications, seed=self.seed, progress=False,
-                          stats="full" if finite else self.stats)
+                          stats="full" if finite else self.stats, max_events=self.max_events)
         return result.summary
 
 
@@ -51,7 +52,8 @@ def context(settings: Settings) -> Context:
     """What structural transforms may use: a pilot run on the experiment's seed, horizon, warmup
     and statistics, with at most 3 replications."""
     return Context(pilot=Pilot(seed=settings.seed, horizon=settings.horizon, warmup=settings.warmup,
-                               replications=min(settings.replications, 3), stats=settings.stats))
+                               replications=min(settings.replications, 3), stats=settings.stats,
+                               max_events=settings.max_events))
 
 
 @dataclass
@@ -89,7 +91,8 @@ def run_one(spec: StreamSpec, scenario: Scenario, settings: Settings) -> SimResu
     changed = scenario.apply(spec, context=context(settings))
     return simulate(changed, horizon=settings.horizon, warmup=settings.warmup, replications=settings.replications,
                     seed=settings.seed, engine=settings.engine, planning_interval=settings.planning_interval,
-                    scenario=scenario.name, progress=settings.progress, stats=settings.stats)
+                    scenario=scenario.name, progress=settings.progress, stats=settings.stats,
+                    max_events=settings.max_events)
 
 
 def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings: Settings, out: str | Path, *,
@@ -177,7 +180,7 @@ def settings_of(config: Mapping) -> Settings:
     sim = config["sim"]
     return Settings(horizon=sim["horizon"], warmup=sim["warmup"], replications=sim["replications"], seed=sim["seed"],
                     engine=sim["engine"], planning_interval=sim["planning_interval"], progress=sim.get("progress"),
-                    stats=sim.get("stats", "full"))
+                    stats=sim.get("stats", "full"), max_events=sim.get("max_events", MAX_EVENTS))
 
 
 def run_config(config: Mapping, out: str | Path) -> Outcome:

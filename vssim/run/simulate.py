@@ -11,7 +11,7 @@ from vssim.engines import registry
 from vssim.engines.base import Engine
 from vssim.errors import DeadlockError, SpecError
 from vssim.model.plan import Plan
-from vssim.model.settings import Settings
+from vssim.model.settings import MAX_EVENTS, Settings
 from vssim.model.spec import StreamSpec
 from vssim.records import RecordsBuilder, RecordSink
 
@@ -19,16 +19,23 @@ ENGINES = registry.choices()
 """What `sim.engine` accepts: the registry's engines and `auto` (the first that qualifies)."""
 
 
-def check_settings(spec: StreamSpec, settings: Settings, plan: Plan | None = None) -> Engine:
-    """Refuse impossible settings for `spec` (one line naming the `sim.` field); the engine that
-    runs it."""
+def check_settings(spec: StreamSpec, settings: Settings) -> Engine:
+    """Refuse impossible settings for `spec` (one line naming the `sim.` field); the engine that runs it."""
+    return _checked(spec, settings)[1]
+
+
+def _checked(spec: StreamSpec, settings: Settings) -> tuple[Plan, Engine]:
+    """`spec`'s plan and engine, once the settings are checked: a run larger than
+    `sim.max_events` is refused before anything is allocated for it (the plan's people included)."""
     settings.check(spec, ENGINES)
-    return registry.choose(plan or Plan.of(spec), settings)
+    plan = Plan.of(spec)
+    return plan, registry.choose(plan, settings)
 
 
 def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0, replications: int = 1,
              seed: int = 0, *, engine: str = "simpy", planning_interval: float | None = None,
-             scenario: str = "baseline", progress: bool | None = None, stats: str = "full") -> SimResult:
+             scenario: str = "baseline", progress: bool | None = None, stats: str = "full",
+             max_events: float | None = MAX_EVENTS) -> SimResult:
     """Simulate `replications` independent replications of `spec` and summarise them.
 
     `horizon` is the simulated time of each replication (None: until every item is done, for
@@ -37,13 +44,14 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
     gives the same result, bit for bit. `progress=None` shows a bar only on a terminal.
     `stats="streaming"` keeps running totals instead of rows (`vssim.analysis.streaming`): the same
     summary (percentiles within 0.1 %), memory independent of the run's length, no item tables.
+    A run that needs more than `max_events` events (`vssim.model.settings.RunSize`; None: no
+    limit) is refused before it starts.
     """
     if not isinstance(spec, StreamSpec):
         spec = StreamSpec.from_dict(spec)
     settings = Settings(horizon=horizon, warmup=warmup, replications=replications, seed=seed, engine=engine,
-                        planning_interval=planning_interval, progress=progress, stats=stats)
-    plan = Plan.of(spec)
-    chosen = check_settings(spec, settings, plan)
+                        planning_interval=planning_interval, progress=progress, stats=stats, max_events=max_events)
+    plan, chosen = _checked(spec, settings)
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:

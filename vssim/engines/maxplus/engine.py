@@ -10,11 +10,18 @@ from vssim.model.settings import OPEN, Settings
 from vssim.model.spec import StreamSpec
 from vssim.records import RecordSink
 
+MAX_CONWIP = 1 << 20
+"""The largest CONWIP limit the recursions take: they keep the done times of the last `conwip`
+items (16 bytes each); a larger limit, a release that hardly ever binds, runs on the SimPy
+engine, which keeps no state per CONWIP slot."""
+
 
 def why_not(spec: StreamSpec, streaming: bool = False) -> str | None:
     """None when the recursions compute this stream exactly (as the SimPy engine would); else the
     reason, in one line naming the field. `streaming`: in blocks of items (one person per step)."""
     rel = spec.release
+    if rel.conwip is not None and rel.conwip > MAX_CONWIP:
+        return f"release.conwip is {rel.conwip}: the recursions keep a done time per CONWIP slot, at most {MAX_CONWIP}"
     if rel.backlog_limit is not None:
         return f"release.backlog_limit is {rel.backlog_limit}: rejecting arrivals needs the event engine"
     classes = sorted({t.class_of_service for t in spec.item_types.values()})

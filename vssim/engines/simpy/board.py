@@ -58,8 +58,9 @@ class Board:
         # per step and pool: which optional features apply (so the usual case skips them)
         self.plain_exit = [not plan.rework_p[k] and plan.batch[k] == 1 and plan.cadence[k] is None
                            and not plan.routed for k in range(n)]
-        self.plain_pool = [switch is None and gap is None
-                           for switch, gap in zip(self.switch_cost, self.interruption_gap, strict=True)]
+        self.plain_pool = [switch is None and not interrupted
+                           for switch, interrupted in zip(self.switch_cost, self.interrupted, strict=True)]
+        self.until = math.inf if self.horizon is None else float(self.horizon)
 
     # ------------------------------------------------------------------ arrivals
     def _start_arrivals(self) -> None:
@@ -223,15 +224,18 @@ class Board:
             switch = self.switch_cost[p]
             if switch is not None and self.last_step_of[person] not in (-1, k):
                 duration += switch.next()
-            gap = self.interruption_gap[p]
-            if gap is not None:
-                next_interruption = gap.next()     # after this much of the work
-                lengths = self.interruption_length[p]
-                while next_interruption < w:
+            if self.interrupted[p]:
+                gaps, lengths, refocus = (self.person_interruptions.get(person)
+                                          or self._interruption_sources(p, person))
+                next_interruption = gaps.next()    # after this much of the work
+                # until the work is done, or it ends at or after the horizon whatever comes next
+                # (the work does not end in the run: the draws left are the person's own)
+                until = self.until
+                while next_interruption < w and now + duration < until:
                     duration += lengths.next()
-                    if switch is not None:
-                        duration += switch.next()   # refocusing after the interruption
-                    next_interruption += gap.next()
+                    if refocus is not None:
+                        duration += refocus.next()  # refocusing after the interruption
+                    next_interruption += gaps.next()
         self.last_step_of[person] = k
         self.touch[i] += w
         v = self.current_visit[i]
@@ -336,11 +340,10 @@ class Board:
                                              and self.in_column[dest] + m <= self.plan.limit[dest])
 
     def _schedule_tick(self, k: int) -> None:
-        period = self.plan.cadence[k]
+        """The gate of step k opens at its next tick (now, if now is one)."""
         now = self.env._now
-        n = math.ceil(now / period - 1e-9)
         self.tick_pending[k] = True
-        self.env.timeout(max(0.0, n * period - now), k).callbacks.append(self._tick)
+        self.env.timeout(max(0.0, next_tick(now, self.plan.cadence[k]) - now), k).callbacks.append(self._tick)
 
     def _tick(self, ev) -> None:
         """The cadence of step k: its gated batches leave, oldest first, while they fit."""
@@ -432,3 +435,17 @@ class Board:
         self._fill(src)
         if not self.plan.is_first[src]:
             self._commit()
+
+
+def next_tick(now: float, period: float) -> float:
+    """The first tick n x period (n = 0, 1, ...) at or after `now`.
+
+    A time within 1e-12 of a tick (relative to the time: the rounding of the sums that led to
+    it) is at the tick. The tolerance is relative to `now`, not to the period, so that a long
+    period (a cadence of 1e12) does not let a batch released at 5 through at tick 0. Ticks as
+    dense as the floats near `now` (`now / period` beyond 2**52) tick at `now`.
+    """
+    q = now * (1.0 - 1e-12) / period
+    if not q < 2.0 ** 52:
+        return now
+    return math.ceil(q) * period

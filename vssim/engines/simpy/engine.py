@@ -55,7 +55,7 @@ class Replication(Board, Deadlock, Ledger, Sources):
             env.run()
             if progress is not None:
                 progress(1.0)
-            return env.now
+            return float(env.now)
         slices = PROGRESS_SLICES if progress is not None else 1
         for s in range(1, slices + 1):
             env.run(until=self.horizon * s / slices)
@@ -63,7 +63,7 @@ class Replication(Board, Deadlock, Ledger, Sources):
                 progress(1.0 / slices)
         if self.spec.arrivals.finite and self.arrivals_done and self.wip == 0 and not self.backlog_size:
             return self._last_event()
-        return self.horizon
+        return float(self.horizon)             # (a float, as the fast engine's: summary.json says 2000.0 for both)
 
     def _run_in_slices(self) -> None:
         """Run to the horizon in slices; between two, finished items go to the sink.

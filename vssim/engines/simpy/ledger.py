@@ -159,7 +159,7 @@ class Ledger:
         unless `final`, free their slots and visits and forget the draws no live item can ask for.
 
         Only the columns the sink `needs` are made; a block's `visit_item` numbers its items in
-        slot order (in a full run, item order).
+        slot order (in a full run, item order), and its visits come item by item.
         """
         sink = self.sink
         needs = sink.needs
@@ -179,7 +179,11 @@ class Ledger:
         nv = self.n_visits
         visits = {name: _head(a, nv) for name, a, _ in self._visit_columns()}
         leaving = out[visits["visit_item"]]
-        block = {name: np.asarray(visits[name][leaving], dtype=dtype) for name, dtype in VISIT_COLUMNS.items()
+        # item by item, each item's visits in the order it made them: the fast engine's order, so
+        # that sums over visits (a step's busy time, its WIP) add the same numbers in the same order
+        rows = np.flatnonzero(leaving)
+        rows = rows[np.argsort(visits["visit_item"][rows], kind="stable")]
+        block = {name: np.asarray(visits[name][rows], dtype=dtype) for name, dtype in VISIT_COLUMNS.items()
                  if name in needs}
         if "visit_item" in block:           # slots, as ranks among the items handed over
             block["visit_item"] = (np.cumsum(gone) - 1)[block["visit_item"]]

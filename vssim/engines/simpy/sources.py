@@ -50,10 +50,10 @@ class Sources:
         # by pool, in order
         pools = list(spec.pools.values())
         self.switch_cost = [Draws(p.switch_cost, rng(f"switch/{p.name}")) if p.switch_cost else None for p in pools]
-        self.interruption_gap = [Draws(poisson_gaps(p.interruptions.rate), rng(f"interruptions/{p.name}"))
-                                 if p.interruptions is not None else None for p in pools]
-        self.interruption_length = [Draws(p.interruptions.duration, rng(f"interruption_length/{p.name}"))
-                                    if p.interruptions is not None else None for p in pools]
+        self.interrupted = [p.interruptions is not None for p in pools]
+        # by person of an interrupted pool, made at their first piece of work (`_interruption_sources`)
+        self.person_interruptions: dict[int, tuple[Draws, Draws, Draws | None]] = {}
+        self._generator = rng
         # by item number: its type, and its size when its type draws one
         self.item_type_draws = Draws(_Shares(plan.type_shares), rng("arrivals/type"))
         self.size_draws = [Draws(t.size, rng(f"size/{t.name}")) if plan.type_size[k] is None else None
@@ -68,6 +68,20 @@ class Sources:
             period = 1.0 / a.rate
             self.next_gap = lambda: period
 
+    def _interruption_sources(self, p: int, person: int) -> tuple[Draws, Draws, Draws | None]:
+        """The interruptions of `person` (of pool p): the gaps between them on the work clock, their
+        lengths and the switch costs of refocusing after them, one source each per person
+        (`interruptions/POOL/N`, `interruption_length/POOL/N`, `refocus/POOL/N`, N the person's
+        number in the pool). A person's own sources, so that the draws a piece of work leaves
+        undrawn at the horizon (`Board._start`) are nobody else's."""
+        pool = list(self.spec.pools.values())[p]
+        who = f"{pool.name}/{person - self.plan.pool_people[p][0]}"
+        sources = (Draws(poisson_gaps(pool.interruptions.rate), self._generator(f"interruptions/{who}")),
+                   Draws(pool.interruptions.duration, self._generator(f"interruption_length/{who}")),
+                   Draws(pool.switch_cost, self._generator(f"refocus/{who}")) if pool.switch_cost else None)
+        self.person_interruptions[person] = sources
+        return sources
+
     def _forget_draws(self, oldest: int) -> None:
         """Forget the draws tied to items before item number `oldest` and those handed out in order."""
         for d in (*self.work, *self.dependency_decision, *self.rework_decision, *self.size_draws,
@@ -75,7 +89,7 @@ class Sources:
             if d is not None:
                 d.trim(oldest)
         for d in (*self.rework_work, *self.rework_again_decision, *self.handoff, *self.dependency_again_decision,
-                  *self.dependency_delay, *self.switch_cost, *self.interruption_gap, *self.interruption_length,
-                  self.arrival_gaps):
+                  *self.dependency_delay, *self.switch_cost, *(d for sources in self.person_interruptions.values()
+                                                                 for d in sources), self.arrival_gaps):
             if d is not None:
                 d.trim()
