@@ -95,8 +95,8 @@ def _one_server(**changes) -> dict:
 INTERRUPTED = {"s": {"size": 1, "interruptions": {"rate": 1e9, "duration": 0.001}}}
 NEVER_END = {
     "rate-1e9": (_one_server(arrivals={"process": "poisson", "rate": 1e9}), {}, "2e12 arrivals x 1 visit"),
-    "interval-1e-300": (_one_server(arrivals={"process": "deterministic", "interval": 1e-300}), {},
-                        "2e303 arrivals x 1 visit"),
+    "interval-1e-9": (_one_server(arrivals={"process": "deterministic", "interval": 1e-9}), {},
+                      "2e12 arrivals x 1 visit"),
     "empirical-0-1e-300": (_one_server(arrivals={"process": "renewal",
                                                  "interarrival": {"dist": "empirical", "values": [0, 1e-300]}}), {},
                            "4e303 arrivals x 1 visit"),
@@ -198,9 +198,26 @@ def test_the_estimate_counts_the_interruptions_the_horizon_leaves():
     assert until_done.interruptions == pytest.approx(3.0 * 20 * 1.0)
 
 
-@pytest.mark.parametrize("size", [10**9, 10**12, 10**30])
-def test_a_pool_too_large_for_memory_is_refused_before_its_people_are_made(size):
-    spec = StreamSpec.from_dict(_one_server(pools={"s": size}))
+NEVER_STARTED = {
+    "interval-1e-300": ({"arrivals": {"process": "deterministic", "interval": 1e-300}}, "arrivals.interval", "1e-300"),
+    "pool-1e9": ({"pools": {"s": 10**9}}, "pools.s", "1000000000"),
+    "pool-1e12": ({"pools": {"s": 10**12}}, "pools.s", "1000000000000"),
+    "pool-1e30": ({"pools": {"s": 10**30}}, "pools.s", "1" + "0" * 30),
+}
+"""The issue's cases outside the stream file's bounds (docs/model.md, "Bounds"): refused by the spec."""
+
+
+@pytest.mark.parametrize(("changes", "path", "got"), list(NEVER_STARTED.values()), ids=list(NEVER_STARTED))
+def test_a_value_beyond_its_bound_is_refused_before_a_run_starts(changes, path, got):
     with deadline(20), pytest.raises(SpecError) as info:
-        vssim.simulate(spec, horizon=100, progress=False)
+        vssim.simulate(StreamSpec.from_dict(_one_server(**changes)), horizon=100, progress=False)
+    assert_one_line(info.value, path, got, "must be a")
+
+
+def test_a_pool_too_large_for_memory_is_refused_before_its_people_are_made(monkeypatch):
+    """People count in the run's size: the engines keep a record and random sources per person."""
+    monkeypatch.setattr(type(ENGINES["simpy"]), "run", lambda *a, **k: pytest.fail("a replication ran"))
+    spec = StreamSpec.from_dict(_one_server(pools={"s": 10**6}))
+    with deadline(20), pytest.raises(SpecError) as info:
+        vssim.simulate(spec, horizon=100, max_events=10**5, engine="simpy", progress=False)
     assert_one_line(info.value, "sim.max_events", "people", "fewer people in pools.*.size")

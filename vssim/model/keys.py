@@ -32,8 +32,9 @@ MAX_TIME = 1e12
 """Largest time or duration (time units): the float64 clock still resolves 1e-4 there."""
 MIN_SCALE = 1e-9
 """Smallest positive scale (a mean, an interval, a cadence, a size): its inverse and MIN_SCALE·cv² stay normal."""
-MIN_RATE, MAX_RATE = 1 / MAX_TIME, 1 / MIN_SCALE
-"""Rates are reciprocal times: the engine draws their gaps as exponentials of mean 1/rate."""
+MIN_RATE, MAX_RATE = 1e-12, 1e9
+"""Rates are reciprocal times (1 / MAX_TIME, 1 / MIN_SCALE, written out: 1 / 1e-9 is not 1e9 in
+float64, and a bound that says "<= 1e+09" must take 1e9): gaps are exponentials of mean 1/rate."""
 MAX_PEOPLE = 10**6
 """People per pool and in all: the engines keep a record per person (about 60 bytes)."""
 MAX_ITEMS = 10**9
