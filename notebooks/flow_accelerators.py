@@ -113,8 +113,9 @@ display(Markdown(
     + ") may not be distinguishable with "
     f"{SETTINGS.replications} replications: rerun with more replications or another `seed` before telling a room "
     "that one beats the other. Each interval stands alone (no correction for testing eight at once), so among "
-    "eight, one may look significant by chance. And `smaller_batches` splits items in two: its throughput and "
-    "WIP count half items; compare its lead times."))
+    "eight, one may look significant by chance. `smaller_batches` splits items in two: its figures count "
+    "whole items (an item is done when both halves are), and its halves reach users earlier "
+    "(time to first value)."))
 
 # %% [markdown]
 # ## Lead-time distributions
