@@ -40,6 +40,7 @@ from scipy.optimize import brentq
 from scipy.special import gammaln
 
 from vssim.errors import SpecError, show
+from vssim.model.userfiles import read_text
 
 __all__ = ["BUILTINS", "Distribution", "parse_distribution"]
 
@@ -352,7 +353,7 @@ def _pert(p: Mapping, path: str, nonneg: bool) -> Distribution:
     )
 
 
-_FILE_ALLOWED = "a readable file with one number per line or a CSV with a numeric column"
+_FILE_ALLOWED = "an existing file with one number per line or a CSV with a numeric column"
 
 
 def _finite_float(text: str) -> float | None:
@@ -364,28 +365,21 @@ def _finite_float(text: str) -> float | None:
 
 
 def _read_numbers(file: object, fpath: str) -> tuple[str, np.ndarray, list[int]]:
-    """Numbers of a one-column text file or the first numeric column of a CSV (header optional)."""
+    """Numbers of a one-column text file or the first numeric column of a CSV (header optional).
+    The file is read within `vssim.model.userfiles`' bounds; an error names a line and a column,
+    never quotes a cell (the path may point at any file)."""
     if not isinstance(file, (str, os.PathLike)) or not str(file):
         raise SpecError(fpath, "a file path (string)", file)
     name = os.fspath(file)
+    text = read_text(name, fpath, _FILE_ALLOWED)
     try:
-        with open(name, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise SpecError(
-            fpath,
-            message=f"must be an existing file (relative paths start at {show(os.getcwd())}), "
-            f"got {show(name)} (no such file)",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(
-            fpath, message=f"must be {_FILE_ALLOWED}, got {show(name)} ({_one_line(exc)})"
-        ) from None
-    rows = [
-        (lineno, [cell.strip() for cell in cells])
-        for lineno, cells in enumerate(csv.reader(text.splitlines()), start=1)
-        if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#")
-    ]
+        rows = [
+            (lineno, [cell.strip() for cell in cells])
+            for lineno, cells in enumerate(csv.reader(text.splitlines()), start=1)
+            if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#")
+        ]
+    except csv.Error:
+        raise SpecError(fpath, message=f"must be {_FILE_ALLOWED}, got {show(name)} (not a CSV file)") from None
     if not rows:
         raise SpecError(fpath, message=f"must be {_FILE_ALLOWED}, got {show(name)} (it is empty)")
     width = max(len(cells) for _, cells in rows)
@@ -403,10 +397,10 @@ def _read_numbers(file: object, fpath: str) -> tuple[str, np.ndarray, list[int]]
     if len(rows) == 1:
         why = "only a header, no numbers"
     else:
-        ln, cell = next((ln, c[0]) for ln, c in rows[1:] if _finite_float(c[0]) is None)
-        why = f"line {ln}: {show(cell)} is not a number"
+        ln = next(ln for ln, c in rows[1:] if _finite_float(c[0]) is None)
+        why = f"line {ln}: not a number"
         if width > 1:
-            why = f"no column of numbers only; {why}"
+            why = f"no column of numbers only; line {ln}, column 1: not a number"
     raise SpecError(fpath, message=f"must be {_FILE_ALLOWED}, got {show(name)} ({why})")
 
 

@@ -1,0 +1,191 @@
+"""Reading the files a user hands vssim, with bounds: a stream, scenario or experiment YAML file,
+and the data files a stream's ``file:`` keys name (trace arrivals, empirical distributions).
+
+Why bounds: such a file may come from someone else. A YAML alias bomb (a few lines that expand
+to billions of values) or ``/dev/zero`` must end in a one-line refusal, not in a hang or a
+MemoryError, and a refusal must not quote the content of whatever file a path points to.
+The limits are documented in docs/model.md and docs/cli.md.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vssim.errors import SpecError, show
+
+MAX_DATA_BYTES = 64 * 2**20
+"""A ``file:`` input (trace CSV, empirical values) is a regular file of at most 64 MiB."""
+MAX_YAML_BYTES = 4 * 2**20
+"""A stream, scenario or experiment file is a regular file of at most 4 MiB."""
+MAX_YAML_NODES = 100_000
+"""...that expands to at most 100 000 values, lists and mappings, counted after aliases
+(``*name``) are expanded: a long trace belongs in a CSV ``file:``."""
+MAX_YAML_DEPTH = 50
+"""...nested at most 50 levels deep."""
+
+
+def _kind(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def read_text(file: str | os.PathLike, field: str, allowed: str, *, limit: int = MAX_DATA_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most `limit` bytes; else a SpecError on `field`,
+    "must be ALLOWED, got PATH (what is wrong)", that never quotes the file's content."""
+    name = os.fspath(file)
+
+    def refuse(why: str) -> SpecError:
+        return SpecError(field, message=f"must be {allowed}, got {show(name)} ({why})")
+
+    try:
+        info = os.stat(name)
+        if not stat.S_ISREG(info.st_mode):
+            raise refuse(_kind(info.st_mode))
+        if info.st_size > limit:
+            raise refuse(f"{info.st_size} bytes, more than the {limit // 2**20} MiB a file may have")
+        # O_NONBLOCK: should the path have become a pipe since the stat, opening it does not block
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise refuse("not a regular file")
+            data = fh.read(limit + 1)
+    except FileNotFoundError:
+        where = "" if os.path.isabs(name) else f"; relative paths start at {show(os.getcwd())}"
+        raise refuse(f"no such file{where}") from None
+    except OSError as e:
+        raise refuse(e.strerror or "unreadable") from None
+    if len(data) > limit:
+        raise refuse(f"more than the {limit // 2**20} MiB a file may have")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise refuse(f"line {line} is not UTF-8 text") from None
+
+
+# --------------------------------------------------------------------------- YAML
+def _at(mark: yaml.Mark | None) -> str:
+    return "" if mark is None else f"line {mark.line + 1}, column {mark.column + 1}: "
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a key given twice in one mapping (PyYAML keeps the
+    last one silently, so a stream would not be what its file seems to say)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":       # `<<: *base` then overrides: allowed
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(None, None, "found an unhashable key",
+                                                        key_node.start_mark) from None
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {show(key)} (first at line {first.line + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(root: yaml.Node) -> tuple[int, yaml.Node | None]:
+    """(values, lists and mappings the document expands to, counting an alias once per use;
+    a node where it is nested too deeply or refers to itself, else None). Memoised per node, so
+    an alias bomb is measured in time proportional to its text."""
+    size: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def count(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in size:
+            return size[key]
+        if key in open_ or depth > MAX_YAML_DEPTH:
+            raise _TooDeep(node)
+        open_.add(key)
+        if isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(count(child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            n = 1 + sum(count(k, depth + 1) + count(v, depth + 1) for k, v in node.value)
+        else:
+            n = 1
+        open_.discard(key)
+        size[key] = n
+        return n
+
+    try:
+        return count(root, 0), None
+    except _TooDeep as e:
+        return 0, e.node
+
+
+class _TooDeep(Exception):
+    def __init__(self, node: yaml.Node):
+        self.node = node
+
+
+@dataclass(frozen=True)
+class YamlFile:
+    """A parsed YAML file: its text, its data (plain dicts, lists and scalars) and its node tree
+    (where each value was written, for errors that give a line and a column)."""
+
+    path: Path
+    text: str
+    data: Any
+    root: yaml.Node | None
+
+    def node(self, *keys: str) -> yaml.Node | None:
+        """The node of the value at `keys` (mapping keys from the top), or None."""
+        node = self.root
+        for key in keys:
+            if not isinstance(node, yaml.MappingNode):
+                return None
+            node = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+        return node
+
+    def error(self, node: yaml.Node | None, problem: str) -> SpecError:
+        """`FILE: line L, column C: problem`, the line and column of `node`."""
+        return SpecError(str(self.path), message=_at(node.start_mark if node is not None else None) + problem)
+
+
+def load_yaml(path: str | os.PathLike, field: str | None = None) -> YamlFile:
+    """Read and parse a YAML file within the bounds above. Every refusal is one SpecError
+    `FILE: line L, column C: problem`: not valid YAML (a tab in the indentation, a missing
+    bracket), a duplicate key, too large, nested too deeply, an alias that refers to itself;
+    reading it, a SpecError on `field` (default: the path)."""
+    path = Path(path)
+    text = read_text(path, str(path) if field is None else field, "an existing YAML file", limit=MAX_YAML_BYTES)
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return YamlFile(path, text, None, None)
+        size, deep = _expanded_size(root)
+        if deep is not None:
+            raise SpecError(str(path), message=_at(deep.start_mark) + f"nested more than {MAX_YAML_DEPTH} levels "
+                                                                      "deep, or an alias inside its own anchor")
+        if size > MAX_YAML_NODES:
+            raise SpecError(str(path), message=f"expands to {size} values (aliases counted each time they are "
+                                               f"used), more than the {MAX_YAML_NODES} a file may hold")
+        data = loader.construct_document(root)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        if "'\\t'" in problem:
+            problem += " (YAML is indented with spaces, never tabs)"
+        raise SpecError(str(path), message=f"{_at(mark)}not valid YAML: {problem}") from None
+    except RecursionError:
+        raise SpecError(str(path), message=f"nested more than {MAX_YAML_DEPTH} levels deep") from None
+    finally:
+        loader.dispose()
+    return YamlFile(path, text, data, root)
