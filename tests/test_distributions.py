@@ -364,7 +364,7 @@ ERROR_CASES = [
     (
         {"dist": "empirical", "file": "no/such.csv"},
         None,
-        [f"{W}.file:", "existing file", "'no/such.csv'"],
+        [f"{W}.file:", "no such file", "'no/such.csv'"],
     ),
     (
         {"dist": "empirical", "file": "{d}/empty.txt"},
@@ -374,7 +374,7 @@ ERROR_CASES = [
     (
         {"dist": "empirical", "file": "{d}/text.txt"},
         None,
-        [f"{W}.file:", "text.txt'", "line 3: 'abc'"],
+        [f"{W}.file:", "text.txt'", "line 3: not a number"],
     ),
     (
         {"dist": "empirical", "file": "{d}/neg.txt"},

@@ -403,7 +403,7 @@ def test_a_file_input_is_a_regular_file_of_bounded_size(tmp_path):
                       (str(tmp_path), "a directory"), (str(big), "more than the 64 MiB")):
         with deadline(5), pytest.raises(SpecError) as info:
             parse_distribution({"dist": "empirical", "file": file}, "steps.build.work")
-        assert_one_line(info.value, "steps.build.work.file", why, "an existing file")
+        assert_one_line(info.value, "steps.build.work.file", why, "a readable file")
         with deadline(5), pytest.raises(SpecError) as info:
             vssim.StreamSpec.from_dict(broken({"arrivals": {"process": "trace", "file": file}}))
         assert_one_line(info.value, "arrivals.file", why, "an existing CSV file")

@@ -25,8 +25,7 @@ from omegaconf import grammar_parser
 from omegaconf.grammar.gen.OmegaConfGrammarParser import OmegaConfGrammarParser
 
 from vssim.errors import SpecError
-from vssim.model.spec import NAME_ALLOWED, check_name
-from vssim.model.userfiles import YamlFile, load_yaml
+from vssim.model.userfiles import NAME_ALLOWED, YamlFile, check_name, load_yaml
 from vssim.scenarios.scenario import package_error
 
 GROUPS = ("stream", "scenario", "experiment")
@@ -193,17 +192,15 @@ def check_file(path: Path, group: str, option: str) -> None:
         return
     if not isinstance(doc.data, dict):
         raise doc.error(doc.root, "must be a mapping of keys to values")
+    if group == "scenario" and (error := package_error(path, package)):
+        raise error
+    if group == "stream" and package not in (None, "stream"):
+        raise doc.error(None, f"must not have a '# @package {package}' line: a stream file is the stream "
+                              "itself (package stream)")
     _check_values(doc, doc.root)
     if group == "experiment":
         _check_experiment(doc, package)
         return
-    if group == "scenario":
-        error = package_error(path, package)
-        if error is not None:
-            raise error
-    elif package not in (None, "stream"):
-        raise doc.error(None, f"must not have a '# @package {package}' line: a stream file is the stream "
-                              "itself (package stream)")
     if "defaults" in doc.data:
         raise doc.error(doc.node("defaults"), f"defaults: not allowed in a {group} file")
     if group == "stream":

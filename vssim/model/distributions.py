@@ -22,7 +22,6 @@ on it for them.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import math
 import numbers
@@ -40,7 +39,7 @@ from scipy.optimize import brentq
 from scipy.special import gammaln
 
 from vssim.errors import SpecError, show
-from vssim.model.userfiles import read_text
+from vssim.model.userfiles import read_numbers
 
 __all__ = ["BUILTINS", "Distribution", "parse_distribution"]
 
@@ -353,57 +352,6 @@ def _pert(p: Mapping, path: str, nonneg: bool) -> Distribution:
     )
 
 
-_FILE_ALLOWED = "an existing file with one number per line or a CSV with a numeric column"
-
-
-def _finite_float(text: str) -> float | None:
-    try:
-        x = float(text)
-    except ValueError:
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _read_numbers(file: object, fpath: str) -> tuple[str, np.ndarray, list[int]]:
-    """Numbers of a one-column text file or the first numeric column of a CSV (header optional).
-    The file is read within `vssim.model.userfiles`' bounds; an error names a line and a column,
-    never quotes a cell (the path may point at any file)."""
-    if not isinstance(file, (str, os.PathLike)) or not str(file):
-        raise SpecError(fpath, "a file path (string)", file)
-    name = os.fspath(file)
-    text = read_text(name, fpath, _FILE_ALLOWED)
-    try:
-        rows = [
-            (lineno, [cell.strip() for cell in cells])
-            for lineno, cells in enumerate(csv.reader(text.splitlines()), start=1)
-            if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#")
-        ]
-    except csv.Error:
-        raise SpecError(fpath, message=f"must be {_FILE_ALLOWED}, got {show(name)} (not a CSV file)") from None
-    if not rows:
-        raise SpecError(fpath, message=f"must be {_FILE_ALLOWED}, got {show(name)} (it is empty)")
-    width = max(len(cells) for _, cells in rows)
-    for j in range(width):
-        column = [(ln, cells[j] if j < len(cells) else "") for ln, cells in rows]
-        body = column[1:]
-        if all(_finite_float(c) is not None for _, c in body):
-            keep = column if _finite_float(column[0][1]) is not None else body
-            if keep:
-                return (
-                    os.path.abspath(name),
-                    np.array([float(c) for _, c in keep]),
-                    [ln for ln, _ in keep],
-                )
-    if len(rows) == 1:
-        why = "only a header, no numbers"
-    else:
-        ln = next(ln for ln, c in rows[1:] if _finite_float(c[0]) is None)
-        why = f"line {ln}: not a number"
-        if width > 1:
-            why = f"no column of numbers only; line {ln}, column 1: not a number"
-    raise SpecError(fpath, message=f"must be {_FILE_ALLOWED}, got {show(name)} ({why})")
-
-
 def _empirical(p: Mapping, path: str, nonneg: bool) -> Distribution:
     _check_keys(p, path, "empirical", ("values", "file"))
     if "values" in p and "file" in p:
@@ -428,7 +376,7 @@ def _empirical(p: Mapping, path: str, nonneg: bool) -> Distribution:
         values = np.array([_real(v, f"{vpath}[{i}]", allowed, ok) for i, v in enumerate(raw)])
         params: dict[str, Any] = {"values": tuple(float(v) for v in values)}
     else:
-        abspath, values, lines = _read_numbers(p["file"], f"{path}.file")
+        abspath, values, lines = read_numbers(p["file"], f"{path}.file")
         if nonneg and (values < 0).any():
             i = int(np.argmax(values < 0))
             raise SpecError(

@@ -6,10 +6,7 @@ allowed, so that the engine can trust what it gets.
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +14,7 @@ from typing import Any
 
 from vssim.errors import SpecError, show
 from vssim.model.distributions import Distribution, parse_distribution
-from vssim.model.userfiles import load_yaml, read_text
+from vssim.model.userfiles import check_name, check_text, load_yaml, read_trace
 
 CLASSES_OF_SERVICE = ("expedite", "fixed_date", "standard", "intangible")
 """Queue priority, highest first (non-preemptive)."""
@@ -82,30 +79,6 @@ def _int(value: Any, path: str, *, low: int = 1, nullable: bool = False, what: s
 def _choice(value: Any, path: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise SpecError(path, "one of " + ", ".join(choices), value)
-    return value
-
-
-NAME_ALLOWED = ("a name of 1 to 64 letters A-Z a-z, digits, '_', '-' and '.', starting with a letter, a digit "
-                "or '_', without '..'")
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
-
-
-def check_name(value: Any, path: str) -> str:
-    """A stream's (or scenario's) name: an identifier, because it names the run's directory
-    (outputs/NAME/...) and a path separator or '..' would put the run somewhere else."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value) or ".." in value:
-        raise SpecError(path, NAME_ALLOWED, value)
-    return value
-
-
-def _text(value: Any, path: str) -> str:
-    """A free-form description: a string (or null), never a structure a file could inflate."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        got = f"a {'mapping' if isinstance(value, Mapping) else 'list'}" if isinstance(value, Mapping | list | tuple) \
-            else show(value)
-        raise SpecError(path, message=f"must be a string, got {got}")
     return value
 
 
@@ -247,14 +220,14 @@ class StreamSpec:
         time_unit = d.get("time_unit", "day")
         if not isinstance(time_unit, str) or not time_unit:
             raise SpecError("time_unit", "a non-empty string", time_unit)
-        description = _text(d.get("description"), "description")
+        description = check_text(d.get("description"), "description")
         item_types = _parse_item_types(d.get("item_types"))
         arrivals = _parse_arrivals(d["arrivals"], item_types, base_dir)
         pools = _parse_pools(d["pools"])
         release = _parse_release(d.get("release"))
         steps = _parse_steps(d["steps"], pools, item_types)
         spec = cls(name=name, arrivals=arrivals, item_types=item_types, pools=pools, release=release,
-                   steps=steps, time_unit=time_unit, description=description,
+                   steps=steps, time_unit=time_unit, description=str(description),
                    source=_plain(d))
         _check_can_flow(spec)
         return spec
@@ -340,9 +313,8 @@ class StreamSpec:
 
 
 def load_stream(path: str | Path) -> StreamSpec:
-    """Read a stream YAML file (docs/model.md, "The stream file") and validate it. The file is
-    read within the bounds of `vssim.model.userfiles` (size, expanded values, no duplicate key);
-    without `name:` the stream is named after the file (`my_team.yaml` -> my_team)."""
+    """Read a stream YAML file (docs/model.md, "The stream file") within the bounds of
+    `vssim.model.userfiles` and validate it; without `name:` it is named after the file."""
     path = Path(path)
     data = load_yaml(path, field="stream").data
     if isinstance(data, Mapping) and "name" not in data:
@@ -421,7 +393,7 @@ def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str |
     if ("times" in a) == ("file" in a):
         raise SpecError(path, message="trace arrivals need exactly one of times, file")
     if "file" in a:
-        rows = _read_trace_file(a["file"], f"{path}.file", base_dir, item_types)
+        rows = read_trace(a["file"], f"{path}.file", base_dir, item_types)
         where = f"{path}.file"
     else:
         rows = a["times"]
@@ -449,62 +421,6 @@ def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str |
         types.append(typ)
         sizes.append(size)
     return Arrivals(process, times=tuple(times), types=tuple(types), sizes=tuple(sizes))
-
-
-_TRACE_ALLOWED = "an existing CSV file with a 'time' column (optional 'type', 'size')"
-
-
-def _read_trace_file(value: Any, path: str, base_dir: str | Path | None, item_types: Mapping) -> list[dict]:
-    """The rows of a trace CSV, every cell checked here: an error gives the line and the column,
-    never the content (the path may point at any file)."""
-    if not isinstance(value, str):
-        raise SpecError(path, "a path to a CSV file with a 'time' column", value)
-    file = Path(value)
-    if not file.is_absolute() and base_dir is not None and not file.exists():
-        file = Path(base_dir) / file
-    text = read_text(file, path, _TRACE_ALLOWED)
-
-    def refuse(why: str) -> SpecError:
-        return SpecError(path, message=f"must be {_TRACE_ALLOWED}, got {show(value)} ({why})")
-
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        if reader.fieldnames is None or "time" not in reader.fieldnames:
-            raise refuse("no 'time' column in the header, line 1")
-        rows = []
-        for r in reader:
-            line = reader.line_num
-            row = {}
-            for column, low_open in (("time", False), ("size", True)):
-                cell = (r.get(column) or "").strip()
-                if not cell:
-                    if column == "time":
-                        raise refuse(f"line {line}: no value in column 'time'")
-                    continue
-                x = _finite(cell)
-                if x is None or x < 0 or (low_open and x == 0):
-                    raise refuse(f"line {line}: column {column!r} must be a number {'>' if low_open else '>='} 0")
-                row[column] = x
-            if rows and row["time"] < rows[-1]["time"]:
-                raise refuse(f"line {line}: column 'time' is below the previous line's (traces are sorted)")
-            if r.get("type"):
-                if r["type"] not in item_types:
-                    raise refuse(f"line {line}: column 'type' must be one of " + ", ".join(item_types))
-                row["type"] = r["type"]
-            rows.append(row)
-    except csv.Error:
-        raise refuse(f"line {reader.line_num} is not a CSV line") from None
-    if not rows:
-        raise refuse("no arrivals in the file")
-    return rows
-
-
-def _finite(cell: str) -> float | None:
-    try:
-        x = float(cell)
-    except ValueError:
-        return None
-    return x if math.isfinite(x) else None
 
 
 def _parse_pools(value: Any) -> dict[str, Pool]:
@@ -563,7 +479,7 @@ def _parse_steps(value: Any, pools: dict[str, Pool], item_types: dict[str, ItemT
         path = f"steps.{name}"
         s = _mapping(s, path)
         _keys(s, path, _STEP_KEYS, required=("pool", "work"))
-        _text(s.get("description"), f"{path}.description")
+        check_text(s.get("description"), f"{path}.description")
         pool = s["pool"]
         pool_names = [pool] if isinstance(pool, str) else pool
         if not isinstance(pool_names, Sequence) or not pool_names:

@@ -1,5 +1,7 @@
 """Reading the files a user hands vssim, with bounds: a stream, scenario or experiment YAML file,
-and the data files a stream's ``file:`` keys name (trace arrivals, empirical distributions).
+and the data files a stream's ``file:`` keys name (trace arrivals, empirical distributions); and
+the two values of such a file that could reach beyond the model: a name (it names a directory)
+and a free-form description.
 
 Why bounds: such a file may come from someone else. A YAML alias bomb (a few lines that expand
 to billions of values) or ``/dev/zero`` must end in a one-line refusal, not in a hang or a
@@ -8,12 +10,18 @@ The limits are documented in docs/model.md and docs/cli.md.
 """
 from __future__ import annotations
 
+import csv
+import io
+import math
 import os
+import re
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from vssim.errors import SpecError, show
@@ -29,6 +37,31 @@ MAX_YAML_DEPTH = 50
 """...nested at most 50 levels deep."""
 
 
+NAME_ALLOWED = ("a name of 1 to 64 letters A-Z a-z, digits, '_', '-' and '.', starting with a letter, a digit "
+                "or '_', without '..'")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
+
+def check_name(value: Any, field: str) -> str:
+    """A stream's (or scenario's) name: an identifier, because it names the run's directory
+    (outputs/NAME/...) and a path separator or '..' would put the run somewhere else."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or ".." in value:
+        raise SpecError(field, NAME_ALLOWED, value)
+    return value
+
+
+def check_text(value: Any, field: str) -> str:
+    """A free-form description: a string (or null), never a structure a file could inflate."""
+    if value is None:
+        return ""
+    if isinstance(value, Mapping | list | tuple):
+        raise SpecError(field, message=f"must be a string, got a {'mapping' if isinstance(value, Mapping) else 'list'}")
+    if not isinstance(value, str):
+        raise SpecError(field, message=f"must be a string, got {show(value)}")
+    return value
+
+
+# --------------------------------------------------------------------------- file: inputs
 def _kind(mode: int) -> str:
     for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
@@ -70,6 +103,103 @@ def read_text(file: str | os.PathLike, field: str, allowed: str, *, limit: int =
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise refuse(f"line {line} is not UTF-8 text") from None
+
+
+def _finite(cell: str) -> float | None:
+    try:
+        x = float(cell)
+    except ValueError:
+        return None
+    return x if math.isfinite(x) else None
+
+
+NUMBERS_ALLOWED = "a readable file with one number per line or a CSV with a numeric column"
+
+
+def read_numbers(file: object, field: str) -> tuple[str, np.ndarray, list[int]]:
+    """(absolute path, numbers, their line numbers) of a one-column text file or of the first
+    all-numeric column of a CSV (header optional, `#` lines skipped): an empirical distribution's
+    `file:`. An error names a line and a column, never quotes a cell."""
+    if not isinstance(file, str | os.PathLike) or not str(file):
+        raise SpecError(field, "a file path (string)", file)
+    name = os.fspath(file)
+    text = read_text(name, field, NUMBERS_ALLOWED)
+
+    def refuse(why: str) -> SpecError:
+        return SpecError(field, message=f"must be {NUMBERS_ALLOWED}, got {show(name)} ({why})")
+
+    try:
+        rows = [
+            (lineno, [cell.strip() for cell in cells])
+            for lineno, cells in enumerate(csv.reader(text.splitlines()), start=1)
+            if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#")
+        ]
+    except csv.Error:
+        raise refuse("not a CSV file") from None
+    if not rows:
+        raise refuse("it is empty")
+    width = max(len(cells) for _, cells in rows)
+    for j in range(width):
+        column = [(ln, cells[j] if j < len(cells) else "") for ln, cells in rows]
+        body = column[1:]
+        if all(_finite(c) is not None for _, c in body):
+            keep = column if _finite(column[0][1]) is not None else body
+            if keep:
+                return os.path.abspath(name), np.array([float(c) for _, c in keep]), [ln for ln, _ in keep]
+    if len(rows) == 1:
+        raise refuse("only a header, no numbers")
+    ln = next(ln for ln, c in rows[1:] if _finite(c[0]) is None)
+    raise refuse(f"no column of numbers only; line {ln}, column 1: not a number" if width > 1
+                 else f"line {ln}: not a number")
+
+
+TRACE_ALLOWED = "an existing CSV file with a 'time' column (optional 'type', 'size')"
+
+
+def read_trace(value: Any, field: str, base_dir: str | Path | None, item_types: Mapping) -> list[dict]:
+    """The rows ({time, type?, size?}) of a trace arrivals CSV, every cell checked here (a time
+    >= 0, in order; a size > 0; a type of `item_types`): an error gives the line and the column,
+    never the content. A relative path is tried from the working directory, then `base_dir`."""
+    if not isinstance(value, str):
+        raise SpecError(field, "a path to a CSV file with a 'time' column", value)
+    file = Path(value)
+    if not file.is_absolute() and base_dir is not None and not file.exists():
+        file = Path(base_dir) / file
+    text = read_text(file, field, TRACE_ALLOWED)
+
+    def refuse(why: str) -> SpecError:
+        return SpecError(field, message=f"must be {TRACE_ALLOWED}, got {show(value)} ({why})")
+
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows: list[dict] = []
+    try:
+        if reader.fieldnames is None or "time" not in reader.fieldnames:
+            raise refuse("no 'time' column in the header, line 1")
+        for r in reader:
+            line = reader.line_num
+            row = {}
+            for column, low_open in (("time", False), ("size", True)):
+                cell = (r.get(column) or "").strip()
+                if not cell:
+                    if column == "time":
+                        raise refuse(f"line {line}: no value in column 'time'")
+                    continue
+                x = _finite(cell)
+                if x is None or x < 0 or (low_open and x == 0):
+                    raise refuse(f"line {line}: column {column!r} must be a number {'>' if low_open else '>='} 0")
+                row[column] = x
+            if rows and row["time"] < rows[-1]["time"]:
+                raise refuse(f"line {line}: column 'time' is below the previous line's (traces are sorted)")
+            if r.get("type"):
+                if r["type"] not in item_types:
+                    raise refuse(f"line {line}: column 'type' must be one of " + ", ".join(item_types))
+                row["type"] = r["type"]
+            rows.append(row)
+    except csv.Error:
+        raise refuse(f"line {reader.line_num} is not a CSV line") from None
+    if not rows:
+        raise refuse("no arrivals in the file")
+    return rows
 
 
 # --------------------------------------------------------------------------- YAML

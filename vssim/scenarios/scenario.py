@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from vssim.errors import SpecError
-from vssim.model.spec import StreamSpec, check_name
-from vssim.model.userfiles import load_yaml
+from vssim.model.spec import StreamSpec
+from vssim.model.userfiles import check_name, load_yaml
 from vssim.scenarios.transforms import DEFAULT_CONTEXT, Context, _plain, apply_transform, check_op, deep_merge
 
 __all__ = ["ACCELERATORS", "BASELINE", "KINDS", "Context", "Scenario", "compose", "load_scenario"]
