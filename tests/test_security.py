@@ -31,6 +31,10 @@ FAST = ["sim.horizon=100", "sim.warmup=10", "sim.replications=2", "report.figure
 MM1 = yaml.safe_load((CONFIGS / "stream" / "mm1.yaml").read_text())
 
 
+PASSWD_LINE = "alice:hunter2:1000:1000::/home/alice:/bin/bash\n"
+"""A line of a file that is not a stream: its content must not appear in an error."""
+
+
 def bomb(levels: int = 9) -> str:
     """A YAML alias bomb ("billion laughs"): a few lines, 9**levels strings once expanded."""
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
@@ -266,6 +270,10 @@ def test_the_projects_presets_streams_and_scenarios_pass_as_a_users_copies(tmp_p
     ({"stream/s.yaml": stream_text(description=["a", "b"])}, "description: must be a string"),
     ({"stream/sub/s.yaml": stream_text(name=None)}, "the file's name 'sub/s' cannot stand in for it"),
     ({"scenario/s.yaml": "description: no package line\n"}, "must start with '# @package scenario.s'"),
+    ({"scenario/s.yaml": "# @package _global_\nstream: {name: x}\n"}, "got '# @package _global_'"),
+    ({"experiment/e.yaml": "# @package _global_\nhydra:\n  callbacks: {x: {}}\n"}, "hydra.callbacks: not allowed"),
+    ({"experiment/e.yaml": "# @package _global_\nstream: {steps: [a, b]}\n"}, "stream.steps: must be a mapping"),
+    ({"stream/s.yaml": PASSWD_LINE}, "must be a mapping of keys to values"),
 ])
 def test_what_a_folder_file_may_not_do(tmp_path, files, fragment):
     from vssim.cli.trust import check_config_dir
@@ -306,12 +314,21 @@ def test_load_stream_refuses_an_alias_bomb_in_a_few_seconds(tmp_path):
     assert_one_line(info.value, str(f), "expands to", "100000")
 
 
-def test_load_stream_refuses_a_duplicate_key(tmp_path):
-    f = tmp_path / "dup.yaml"
-    f.write_text(stream_text() + "pools: {server: 2}\n")
+@pytest.mark.parametrize(("text", "where", "problem"), [
+    ("name: tab\narrivals:\n\tprocess: poisson\n", "line 3, column 1", "(YAML is indented with spaces, never tabs)"),
+    ("name: syntax\narrivals: {process: poisson, rate: 0.5\npools: {a: 1}\n", "line 3, column 6", "not valid YAML"),
+    (stream_text() + "pools: {server: 2}\n", "line 16, column 1", "duplicate key 'pools' (first at line 7)"),
+    (stream_text(steps=[{"serve": MM1["steps"]["serve"]}]), "line 10, column 1",
+     "steps: must be a mapping (NAME: ...), got a list"),
+    (PASSWD_LINE, "line 1, column 1", "must be a mapping of keys to values"),
+])
+def test_load_stream_gives_the_place_of_a_broken_file_in_one_line(tmp_path, text, where, problem):
+    f = tmp_path / "s.yaml"
+    f.write_text(text)
     with pytest.raises(SpecError) as info:
         vssim.load_stream(f)
-    assert_one_line(info.value, str(f), "line 16, column 1", "duplicate key 'pools' (first at line 7)")
+    msg = assert_one_line(info.value, f"{f}: {where}", problem, problem)
+    assert "hunter2" not in msg
 
 
 def test_load_stream_names_a_nameless_stream_after_its_file(tmp_path):

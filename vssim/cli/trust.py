@@ -25,7 +25,7 @@ from omegaconf import grammar_parser
 from omegaconf.grammar.gen.OmegaConfGrammarParser import OmegaConfGrammarParser
 
 from vssim.errors import SpecError
-from vssim.model.userfiles import NAME_ALLOWED, YamlFile, check_name, load_yaml
+from vssim.model.userfiles import NAME_ALLOWED, YamlFile, check_name, check_stream_shape, load_yaml
 from vssim.scenarios.scenario import package_error
 
 GROUPS = ("stream", "scenario", "experiment")
@@ -241,14 +241,14 @@ def _dotted(keys: tuple[str, ...], last: str | None = None) -> str:
 
 
 def _check_stream(doc: YamlFile, keys: tuple[str, ...], option: str | None) -> None:
-    """A stream mapping (a stream file, or an experiment's `stream:` patch): a literal name
-    (it names the run directory), a string description, mappings where the model has them."""
+    """A stream mapping (a stream file, or an experiment's `stream:` patch): its shape, a literal
+    name (it names the run directory; a file without one is named after `option`), a string
+    description."""
+    check_stream_shape(doc, keys)
     stream = doc.data
     for key in keys:
         stream = stream.get(key) if isinstance(stream, dict) else None
-    if not isinstance(stream, dict):
-        if stream is not None:
-            raise doc.error(doc.node(*keys), f"{_dotted(keys)}: must be a mapping")
+    if stream is None:
         return
     where = ".".join(keys) + "." if keys else ""
     if "name" in stream:
@@ -264,11 +264,6 @@ def _check_stream(doc: YamlFile, keys: tuple[str, ...], option: str | None) -> N
                                   f"stream name is {NAME_ALLOWED}") from None
     if not isinstance(stream.get("description", ""), str | None):
         raise doc.error(doc.node(*keys, "description"), f"{where}description: must be a string")
-    for section in ("arrivals", "pools", "steps", "item_types", "release"):
-        value = stream.get(section)
-        if value is not None and not isinstance(value, dict):
-            kind = "a list" if isinstance(value, list) else "a single value"
-            raise doc.error(doc.node(*keys, section), f"{where}{section}: must be a mapping (NAME: ...), got {kind}")
 
 
 def _check_experiment(doc: YamlFile, package: str | None) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from vssim.errors import SpecError, show
 from vssim.model.distributions import Distribution, parse_distribution
-from vssim.model.userfiles import check_name, check_text, load_yaml, read_trace
+from vssim.model.userfiles import check_name, check_stream_shape, check_text, load_yaml, read_trace
 
 CLASSES_OF_SERVICE = ("expedite", "fixed_date", "standard", "intangible")
 """Queue priority, highest first (non-preemptive)."""
@@ -316,7 +316,9 @@ def load_stream(path: str | Path) -> StreamSpec:
     """Read a stream YAML file (docs/model.md, "The stream file") within the bounds of
     `vssim.model.userfiles` and validate it; without `name:` it is named after the file."""
     path = Path(path)
-    data = load_yaml(path, field="stream").data
+    doc = load_yaml(path, field="stream")
+    check_stream_shape(doc)
+    data = doc.data
     if isinstance(data, Mapping) and "name" not in data:
         data = {"name": path.stem, **data}
     return StreamSpec.from_dict(data or {}, base_dir=path.parent)

@@ -319,3 +319,26 @@ def load_yaml(path: str | os.PathLike, field: str | None = None) -> YamlFile:
     finally:
         loader.dispose()
     return YamlFile(path, text, data, root)
+
+
+STREAM_SECTIONS = ("arrivals", "pools", "steps", "item_types", "release")
+"""The parts of a stream that are mappings (NAME: ...)."""
+
+
+def check_stream_shape(doc: YamlFile, keys: tuple[str, ...] = ()) -> None:
+    """The stream at `keys` of `doc` (a stream file, or an experiment's `stream:` patch) is a
+    mapping whose sections are mappings: a list written for one (`steps: [- build: ...]`) is
+    refused with its line and column, before StreamSpec.from_dict checks the values."""
+    stream = doc.data
+    for key in keys:
+        stream = stream.get(key) if isinstance(stream, dict) else None
+    if stream is None:
+        return
+    where = "".join(f"{k}." for k in keys)
+    if not isinstance(stream, dict):
+        raise doc.error(doc.node(*keys), f"{where[:-1] + ': ' if keys else ''}must be a mapping of keys to values")
+    for section in STREAM_SECTIONS:
+        value = stream.get(section)
+        if value is not None and not isinstance(value, dict):
+            kind = "a list" if isinstance(value, list) else "a single value"
+            raise doc.error(doc.node(*keys, section), f"{where}{section}: must be a mapping (NAME: ...), got {kind}")
