@@ -379,7 +379,7 @@ ERROR_CASES = [
     (
         {"dist": "empirical", "file": "{d}/neg.txt"},
         None,
-        [f"{W}.file:", ">= 0", "got -2", "line 2", "neg.txt'"],
+        [f"{W}.file:", ">= 0", "got a negative number", "line 2", "neg.txt'"],
     ),
     ({"dist": "norm"}, None, [f"{W}:", "support >= 0", "scipy.stats.norm", "-inf"]),
     ({"dist": "norm", "scale": 0}, f"{W}.scale: must be a number > 0, got 0", []),

@@ -300,6 +300,34 @@ def test_what_an_override_may_not_do(override):
         preflight([override])
 
 
+@pytest.mark.parametrize("argv", [["--config-path", "/tmp"], ["-cp", "/tmp"], ["--config-name", "x"],
+                                  ["--experimental-rerun", "/tmp/config.pickle"]])
+def test_the_flags_that_replace_the_config_are_refused(argv):
+    from vssim.cli.trust import preflight
+
+    with pytest.raises(SpecError, match="not available in vssim"):
+        preflight(argv)
+
+
+def test_a_folder_is_walked_through_its_links_and_within_bounds(tmp_path, monkeypatch):
+    """A bad file behind a symbolic link is found; a link loop ends; the walk stops at MAX_FILES."""
+    from vssim.cli import trust
+
+    folder(tmp_path / "elsewhere", {"bad.yaml": "name: x\nsteps: {a: {_target_: os.system}}\n"})
+    (tmp_path / "u" / "stream").mkdir(parents=True)
+    (tmp_path / "u" / "stream" / "shared").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere" / "loop").symlink_to(tmp_path / "elsewhere")
+    with deadline(5), pytest.raises(SpecError, match="_target_: not allowed"):
+        trust.check_config_dir(tmp_path / "u")
+    (tmp_path / "elsewhere" / "bad.yaml").unlink()
+    for i in range(3):
+        (tmp_path / "u" / "stream" / f"s{i}.yaml").write_text(stream_text(name=f"s{i}"))
+    trust.check_config_dir(tmp_path / "u")
+    monkeypatch.setattr(trust, "MAX_FILES", 2)
+    with pytest.raises(SpecError, match="more than 2 YAML files"):
+        trust.check_config_dir(tmp_path / "u")
+
+
 def test_what_an_override_may_do():
     from vssim.cli.trust import preflight
 
@@ -331,6 +359,19 @@ def test_load_stream_gives_the_place_of_a_broken_file_in_one_line(tmp_path, text
         vssim.load_stream(f)
     msg = assert_one_line(info.value, f"{f}: {where}", problem, problem)
     assert not any(word in msg for word in PASSWD_WORDS), msg
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"name: deep\ndescription: " + b"[" * 60 + b"]" * 60 + b"\n", "nested more than 50 levels deep"),
+    (b"name: caf\xe9\n", "line 1 is not UTF-8 text"),
+    (b"a: &a [1, *a]\n", "line 1, column 4: an alias inside its own anchor"),
+])
+def test_load_stream_refuses_a_deep_a_recursive_or_a_non_utf8_file(tmp_path, content, problem):
+    f = tmp_path / "s.yaml"
+    f.write_bytes(content)
+    with deadline(5), pytest.raises(SpecError) as info:
+        vssim.load_stream(f)
+    assert "\n" not in str(info.value) and problem in str(info.value), info.value
 
 
 def test_load_stream_names_a_nameless_stream_after_its_file(tmp_path):
@@ -396,13 +437,18 @@ def test_a_trace_file_error_does_not_quote_the_file(tmp_path, text, fragment):
     assert not any(word in msg for word in PASSWD_WORDS), msg
 
 
-@pytest.mark.parametrize("text", [PASSWD, "days\n1\nalice:hunter2\n", "a,b\nalice,hunter2\n"])
-def test_an_empirical_file_error_does_not_quote_the_file(tmp_path, text):
+@pytest.mark.parametrize(("text", "fragment"), [
+    (PASSWD, "line 2: not a number"), ("days\n1\nalice:hunter2\n", "line 3: not a number"),
+    ("a,b\nalice,hunter2\n", "line 2, column 1: not a number"),
+    ("1\n-1001\n", "got a negative number at line 2"),
+])
+def test_an_empirical_file_error_does_not_quote_the_file(tmp_path, text, fragment):
     f = tmp_path / "passwd"
     f.write_text(text)
     with pytest.raises(SpecError) as info:
         parse_distribution({"dist": "empirical", "file": str(f)}, "steps.build.work")
-    msg = assert_one_line(info.value, "steps.build.work.file", str(f), "not a number")
+    msg = assert_one_line(info.value, "steps.build.work.file", str(f), fragment)
+    assert "1001" not in msg
     assert not any(word in msg for word in PASSWD_WORDS), msg
 
 
@@ -414,8 +460,11 @@ def test_a_file_input_is_a_regular_file_of_bounded_size(tmp_path):
     big = tmp_path / "big.csv"
     with big.open("wb") as fh:
         fh.truncate(MAX_DATA_BYTES + 1)
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes(b"time\n1\n# caf\xe9\n")
     for file, why in (("/dev/zero", "a character device"), (str(fifo), "a named pipe"),
-                      (str(tmp_path), "a directory"), (str(big), "more than the 64 MiB")):
+                      (str(tmp_path), "a directory"), (str(big), "more than the 64 MiB"),
+                      (str(latin), "line 3 is not UTF-8 text")):
         with deadline(5), pytest.raises(SpecError) as info:
             parse_distribution({"dist": "empirical", "file": file}, "steps.build.work")
         assert_one_line(info.value, "steps.build.work.file", why, "a readable file")

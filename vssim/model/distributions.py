@@ -381,7 +381,7 @@ def _empirical(p: Mapping, path: str, nonneg: bool) -> Distribution:
             i = int(np.argmax(values < 0))
             raise SpecError(
                 f"{path}.file",
-                message=f"must contain numbers >= 0, got {values[i]:g} "
+                message=f"must contain numbers >= 0, got a negative number "
                 f"at line {lines[i]} of {show(os.fspath(p['file']))}",
             )
         params = {"file": abspath}

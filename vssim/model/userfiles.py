@@ -229,9 +229,9 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _expanded_size(root: yaml.Node) -> tuple[int, yaml.Node | None]:
-    """(values, lists and mappings the document expands to, counting an alias once per use;
-    a node where it is nested too deeply or refers to itself, else None). Memoised per node, so
+def _expanded_size(root: yaml.Node) -> int:
+    """The values, lists and mappings the document expands to, counting an alias once per use
+    (raises _TooDeep where it is nested too deeply or refers to itself). Memoised per node, so
     an alias bomb is measured in time proportional to its text."""
     size: dict[int, int] = {}
     open_: set[int] = set()
@@ -240,8 +240,10 @@ def _expanded_size(root: yaml.Node) -> tuple[int, yaml.Node | None]:
         key = id(node)
         if key in size:
             return size[key]
-        if key in open_ or depth > MAX_YAML_DEPTH:
-            raise _TooDeep(node)
+        if key in open_:
+            raise _TooDeep(node, "an alias inside its own anchor (a value that contains itself)")
+        if depth > MAX_YAML_DEPTH:
+            raise _TooDeep(node, f"nested more than {MAX_YAML_DEPTH} levels deep")
         open_.add(key)
         if isinstance(node, yaml.SequenceNode):
             n = 1 + sum(count(child, depth + 1) for child in node.value)
@@ -253,15 +255,13 @@ def _expanded_size(root: yaml.Node) -> tuple[int, yaml.Node | None]:
         size[key] = n
         return n
 
-    try:
-        return count(root, 0), None
-    except _TooDeep as e:
-        return 0, e.node
+    return count(root, 0)
 
 
 class _TooDeep(Exception):
-    def __init__(self, node: yaml.Node):
-        self.node = node
+    def __init__(self, node: yaml.Node, problem: str):
+        super().__init__(problem)
+        self.node, self.problem = node, problem
 
 
 @dataclass(frozen=True)
@@ -300,10 +300,10 @@ def load_yaml(path: str | os.PathLike, field: str | None = None) -> YamlFile:
         root = loader.get_single_node()
         if root is None:
             return YamlFile(path, text, None, None)
-        size, deep = _expanded_size(root)
-        if deep is not None:
-            raise SpecError(str(path), message=_at(deep.start_mark) + f"nested more than {MAX_YAML_DEPTH} levels "
-                                                                      "deep, or an alias inside its own anchor")
+        try:
+            size = _expanded_size(root)
+        except _TooDeep as e:
+            raise SpecError(str(path), message=_at(e.node.start_mark) + e.problem) from None
         if size > MAX_YAML_NODES:
             raise SpecError(str(path), message=f"expands to {size} values (aliases counted each time they are "
                                                f"used), more than the {MAX_YAML_NODES} a file may hold")
