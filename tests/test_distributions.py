@@ -364,7 +364,7 @@ ERROR_CASES = [
     (
         {"dist": "empirical", "file": "no/such.csv"},
         None,
-        [f"{W}.file:", "existing file", "'no/such.csv'"],
+        [f"{W}.file:", "no such file", "'no/such.csv'"],
     ),
     (
         {"dist": "empirical", "file": "{d}/empty.txt"},
@@ -374,12 +374,12 @@ ERROR_CASES = [
     (
         {"dist": "empirical", "file": "{d}/text.txt"},
         None,
-        [f"{W}.file:", "text.txt'", "line 3: 'abc'"],
+        [f"{W}.file:", "text.txt'", "line 3: not a number"],
     ),
     (
         {"dist": "empirical", "file": "{d}/neg.txt"},
         None,
-        [f"{W}.file:", ">= 0", "got -2", "line 2", "neg.txt'"],
+        [f"{W}.file:", ">= 0", "got a negative number", "line 2", "neg.txt'"],
     ),
     ({"dist": "norm"}, None, [f"{W}:", "support >= 0", "scipy.stats.norm", "-inf"]),
     ({"dist": "norm", "scale": 0}, f"{W}.scale: must be a number > 0, got 0", []),

@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vssim.analysis.objective import Objective
 from vssim.analysis.stability import headline
+from vssim.cli.trust import preflight
 from vssim.errors import VssimError
 from vssim.formatting import interval, number
 from vssim.run.experiment import run_config
@@ -143,6 +144,11 @@ def main() -> None:
     """Console entry point. With no argument at all, the default experiment runs."""
     if len(sys.argv) == 1:
         sys.argv.append(f"experiment={DEFAULT_EXPERIMENT}")
+    try:
+        preflight(sys.argv[1:])      # a -cd folder's files, before Hydra reads (and runs) any of them
+    except VssimError as e:
+        print(f"vssim: error: {e}", file=sys.stderr)
+        sys.exit(2)
     # configs/hydra/launcher/ray.yaml is meant to be checked against the plugin's schema of that name
     warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/ray' is validated against ConfigStore schema")
     # the name is fixed here: a launcher's worker (Ray's) resolves it with another sys.argv

@@ -22,7 +22,6 @@ on it for them.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import math
 import numbers
@@ -51,6 +50,7 @@ from vssim.model.keys import (
     NewCheckError,
     family,
 )
+from vssim.model.userfiles import read_numbers
 
 __all__ = ["BUILTINS", "Distribution", "parse_distribution"]
 
@@ -330,64 +330,6 @@ def _pert(p: Mapping, path: str, nonneg: bool) -> Distribution:
     )
 
 
-_FILE_ALLOWED = "a readable file with one number per line or a CSV with a numeric column"
-
-
-def _finite_float(text: str) -> float | None:
-    try:
-        x = float(text)
-    except ValueError:
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _read_numbers(file: object, fpath: str) -> tuple[str, np.ndarray, list[int]]:
-    """Numbers of a one-column text file or the first numeric column of a CSV (header optional)."""
-    if not isinstance(file, (str, os.PathLike)) or not str(file):
-        raise SpecError(fpath, "a file path (string)", file)
-    name = os.fspath(file)
-    try:
-        with open(name, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise SpecError(
-            fpath,
-            message=f"must be an existing file (relative paths start at {show(os.getcwd())}), "
-            f"got {show(name)} (no such file)",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(
-            fpath, message=f"must be {_FILE_ALLOWED}, got {show(name)} ({_one_line(exc)})"
-        ) from None
-    rows = [
-        (lineno, [cell.strip() for cell in cells])
-        for lineno, cells in enumerate(csv.reader(text.splitlines()), start=1)
-        if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#")
-    ]
-    if not rows:
-        raise SpecError(fpath, message=f"must be {_FILE_ALLOWED}, got {show(name)} (it is empty)")
-    width = max(len(cells) for _, cells in rows)
-    for j in range(width):
-        column = [(ln, cells[j] if j < len(cells) else "") for ln, cells in rows]
-        body = column[1:]
-        if all(_finite_float(c) is not None for _, c in body):
-            keep = column if _finite_float(column[0][1]) is not None else body
-            if keep:
-                return (
-                    os.path.abspath(name),
-                    np.array([float(c) for _, c in keep]),
-                    [ln for ln, _ in keep],
-                )
-    if len(rows) == 1:
-        why = "only a header, no numbers"
-    else:
-        ln, cell = next((ln, c[0]) for ln, c in rows[1:] if _finite_float(c[0]) is None)
-        why = f"line {ln}: {show(cell)} is not a number"
-        if width > 1:
-            why = f"no column of numbers only; {why}"
-    raise SpecError(fpath, message=f"must be {_FILE_ALLOWED}, got {show(name)} ({why})")
-
-
 def _empirical(p: Mapping, path: str, nonneg: bool) -> Distribution:
     _check_keys(p, path, "empirical", family("empirical").names)
     if "values" in p and "file" in p:
@@ -411,12 +353,12 @@ def _empirical(p: Mapping, path: str, nonneg: bool) -> Distribution:
         values = np.array([bound.check(v, f"{vpath}[{i}]") for i, v in enumerate(raw)])
         params: dict[str, Any] = {"values": tuple(float(v) for v in values)}
     else:
-        abspath, values, lines = _read_numbers(p["file"], f"{path}.file")
+        abspath, values, lines = read_numbers(p["file"], f"{path}.file")
         if nonneg and (values < 0).any():
             i = int(np.argmax(values < 0))
             raise SpecError(
                 f"{path}.file",
-                message=f"must contain numbers >= 0, got {values[i]:g} "
+                message=f"must contain numbers >= 0, got a negative number "
                 f"at line {lines[i]} of {show(os.fspath(p['file']))}",
             )
         if (np.abs(values) > MAX_TIME).any():

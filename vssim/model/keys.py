@@ -209,9 +209,12 @@ ARRIVAL_PROCESSES = tuple(ARRIVAL_FORMS)
 
 _KEYS = (
     Key("schema_version", "integer", "the version of this format the file is written for (absent: 1)", 1, VERSION),
-    Key("name", "string", "non-empty; the stream's name: the runs' folder, the report's title", "stream"),
+    Key("name", "string", "the stream's name: the runs' folder `outputs/NAME/`, the report's title; 1 to 64 of "
+        "`A-Z a-z 0-9 _ - .`, starting with a letter, a digit or `_`, no `..` (a `/` or `..` would put the run "
+        "elsewhere); absent: the file's name (`load_stream`, the command line's `stream=NAME`), else `stream`",
+        "stream"),
     Key("time_unit", "string", "non-empty; a label only: every time of the file is in this unit", "day"),
-    Key("description", "string", "free text, shown in the report", ""),
+    Key("description", "string", "free text, shown in the report; a string or null, never a list or a mapping", ""),
     Key("arrivals", "mapping", "how demand reaches the backlog"),
     Key("arrivals.process", "string", "the arrival process (the keys each one takes: above)",
         choices=ARRIVAL_PROCESSES),
@@ -225,7 +228,8 @@ _KEYS = (
     Key("arrivals.times[].time", "number", "its time; times never decrease", bound=TIME),
     Key("arrivals.times[].type", "string", "its item type (absent: drawn from the shares)", None),
     Key("arrivals.times[].size", "number", "its size (absent: drawn from the type)", None, SCALE),
-    Key("arrivals.file", "string", "a CSV with a `time` column, optional `type`, `size` (same bounds) (trace)",
+    Key("arrivals.file", "string", "a CSV with a `time` column, optional `type`, `size` (same bounds) "
+        "(trace); a regular UTF-8 file of at most 64 MiB; an error names the line and column, never quotes the file",
         None),
     Key("item_types", "mapping", "non-empty; the flow distribution: item types by name",
         "one type `item` (share 1, size 1, standard)"),
@@ -271,7 +275,7 @@ _KEYS = (
         COUNT),
     Key("steps.*.cadence", "number or null", "batches leave at ticks n·cadence only", None, SCALE),
     Key("steps.*.types", "names or null", "the item types that visit this step; null: all", None),
-    Key("steps.*.description", "string", "accepted and ignored", None),
+    Key("steps.*.description", "string", "accepted and ignored; a string or null", None),
 )
 KEYS: dict[str, Key] = {k.path: k for k in _KEYS}
 """Every key of a stream file by path (docs/model.md §2)."""
@@ -345,7 +349,9 @@ FAMILIES: dict[str, Family] = {
                    "mean (low + λ·mode + high)/(λ+2)"),
     "empirical": Family((Key("values", "list", "non-empty", bound=TIME),
                          Key("file", "string", "one number per line, or a CSV whose first all-numeric column is "
-                             "used (header optional, `#` lines skipped); relative to the working directory")),
+                             "used (header optional, `#` lines skipped); relative to the working directory; "
+                             "a regular UTF-8 file of at most 64 MiB (not `/dev/zero`, a pipe or a folder); an error names the line, "
+                             "never quotes the file")),
                         (("values",), ("file",)), "resampled uniformly with replacement"),
 }
 """The built-in distributions (docs/model.md §3); any other `dist` is a scipy.stats name."""

@@ -6,7 +6,6 @@ allowed, so that the engine can trust what it gets.
 """
 from __future__ import annotations
 
-import csv
 import functools
 import math
 from collections.abc import Mapping, Sequence
@@ -32,6 +31,7 @@ from vssim.model.keys import (
     schema_version,
     tell_what_changed,
 )
+from vssim.model.userfiles import check_name, check_stream_shape, check_text, load_yaml, read_trace
 
 __all__ = ["ARRIVAL_PROCESSES", "CLASSES_OF_SERVICE", "DISPATCH_RULES", "RELEASE_POLICIES", "SCHEMA_VERSION",
            "StreamSpec", "load_stream"]
@@ -216,13 +216,11 @@ class StreamSpec:
         """
         d = _mapping(data, "stream")
         _keys(d, "", children(""), required=required_keys(""))
-        name = d.get("name", "stream")
-        if not isinstance(name, str) or not name:
-            raise SpecError("name", "a non-empty string", name)
+        name = check_name(d.get("name", "stream"), "name")
         time_unit = d.get("time_unit", "day")
         if not isinstance(time_unit, str) or not time_unit:
             raise SpecError("time_unit", "a non-empty string", time_unit)
-        description = d.get("description", "") or ""
+        description = check_text(d.get("description"), "description")
         item_types = _parse_item_types(d.get("item_types"))
         arrivals = _parse_arrivals(d["arrivals"], item_types, base_dir)
         pools = _parse_pools(d["pools"])
@@ -316,19 +314,14 @@ class StreamSpec:
 
 
 def load_stream(path: str | Path) -> StreamSpec:
-    """Read a stream YAML file (docs/model.md, "The stream file") and validate it."""
-    import yaml
-
+    """Read a stream YAML file (docs/model.md, "The stream file") within the bounds of
+    `vssim.model.userfiles` and validate it; without `name:` it is named after the file."""
     path = Path(path)
-    if not path.is_file():
-        raise SpecError("stream", "an existing YAML file", str(path))
-    with path.open() as f:
-        try:
-            data = yaml.safe_load(f)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            raise SpecError(str(path), message=f"not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    doc = load_yaml(path, field="stream")
+    check_stream_shape(doc)
+    data = doc.data
+    if isinstance(data, Mapping) and "name" not in data:
+        data = {"name": path.stem, **data}
     return StreamSpec.from_dict(data or {}, base_dir=path.parent)
 
 
@@ -397,7 +390,7 @@ def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str |
     if process == "saturated":
         return Arrivals(process)
     if "file" in a:
-        rows = _read_trace_file(a["file"], f"{path}.file", base_dir)
+        rows = read_trace(a["file"], f"{path}.file", base_dir, item_types)
         where = f"{path}.file"
     else:
         rows = a["times"]
@@ -425,36 +418,6 @@ def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str |
         types.append(typ)
         sizes.append(size)
     return Arrivals(process, times=tuple(times), types=tuple(types), sizes=tuple(sizes))
-
-
-def _read_trace_file(value: Any, path: str, base_dir: str | Path | None) -> list[dict]:
-    if not isinstance(value, str):
-        raise SpecError(path, "a path to a CSV file with a 'time' column", value)
-    file = Path(value)
-    if not file.is_absolute() and base_dir is not None and not file.exists():
-        file = Path(base_dir) / file
-    if not file.is_file():
-        raise SpecError(path, "an existing CSV file with a 'time' column", value)
-    with file.open(newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None or "time" not in reader.fieldnames:
-            raise SpecError(path, message=f"{value}: needs a header with a 'time' column "
-                                          f"(optional 'type', 'size'), got {reader.fieldnames}")
-        rows = []
-        for line, r in enumerate(reader, start=2):
-            try:
-                row = {"time": float(r["time"])}
-                if r.get("type"):
-                    row["type"] = r["type"]
-                if r.get("size"):
-                    row["size"] = float(r["size"])
-            except ValueError:
-                raise SpecError(path, message=f"{value} line {line}: time and size must be numbers, "
-                                              f"got {r}") from None
-            rows.append(row)
-    if not rows:
-        raise SpecError(path, message=f"{value}: no arrivals in the file")
-    return rows
 
 
 def _parse_pools(value: Any) -> dict[str, Pool]:
@@ -522,6 +485,7 @@ def _parse_steps(value: Any, pools: dict[str, Pool], item_types: dict[str, ItemT
         path = f"steps.{name}"
         s = _mapping(s, path)
         _keys(s, path, children("steps.*"), required=required_keys("steps.*"))
+        check_text(s.get("description"), f"{path}.description")
         pool = s["pool"]
         pool_names = [pool] if isinstance(pool, str) else pool
         if not isinstance(pool_names, Sequence) or not pool_names:

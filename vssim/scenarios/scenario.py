@@ -18,6 +18,7 @@ from typing import Any
 
 from vssim.errors import SpecError
 from vssim.model.spec import StreamSpec
+from vssim.model.userfiles import check_name, load_yaml
 from vssim.scenarios.transforms import DEFAULT_CONTEXT, Context, _plain, apply_transform, check_op, deep_merge
 
 __all__ = ["ACCELERATORS", "BASELINE", "KINDS", "Context", "Scenario", "compose", "load_scenario"]
@@ -53,9 +54,7 @@ class Scenario:
     @classmethod
     def from_dict(cls, d: Mapping | None, name: str) -> Scenario:
         """Validate a scenario mapping (keys, accelerator, every op and its arguments; no stream needed)."""
-        if not isinstance(name, str) or not name:
-            raise SpecError("scenario", "a non-empty scenario name", name)
-        path = f"scenario.{name}"
+        path = f"scenario.{check_name(name, 'scenario')}"
         if d is None:
             d = {}
         if not isinstance(d, Mapping):
@@ -143,24 +142,23 @@ def compose(scenarios: Sequence[Scenario]) -> Scenario:
 _PACKAGE = re.compile(r"^#\s*@package\s+(\S+)\s*$")
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario YAML file; its name is the file's stem (``limit_wip.yaml`` -> limit_wip)."""
-    import yaml
+def package_error(path: Path, package: str | None) -> SpecError | None:
+    """Why a scenario file's `# @package` line is wrong (it must name the file itself, or a copy
+    of a scenario file would replace the original on the command line), else None."""
+    if package == f"scenario.{path.stem}":
+        return None
+    got = "no '# @package' line" if package is None else f"'# @package {package}'"
+    return SpecError(str(path), message=f"must start with '# @package scenario.{path.stem}' (the file's own "
+                                        f"name), got {got}")
 
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario YAML file (within `vssim.model.userfiles`' bounds); its name is the file's
+    stem (``limit_wip.yaml`` -> limit_wip)."""
     path = Path(path)
-    if not path.is_file():
-        raise SpecError("scenario", "an existing YAML file", str(path))
-    name = path.stem
-    text = path.read_text()
-    for line in text.splitlines():
+    file = load_yaml(path, field="scenario")
+    for line in file.text.splitlines():
         m = _PACKAGE.match(line.strip())
-        if m and m.group(1) != f"scenario.{name}":
-            raise SpecError(str(path), message=f"must start with '# @package scenario.{name}' (the file's own "
-                                               f"name), got '# @package {m.group(1)}'")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise SpecError(str(path), message=f"not valid YAML{where}: {getattr(e, 'problem', e)}") from None
-    return Scenario.from_dict(data, name)
+        if m and (error := package_error(path, m.group(1))):
+            raise error
+    return Scenario.from_dict(file.data, path.stem)
