@@ -350,8 +350,8 @@ FAMILIES: dict[str, Family] = {
     "empirical": Family((Key("values", "list", "non-empty", bound=TIME),
                          Key("file", "string", "one number per line, or a CSV whose first all-numeric column is "
                              "used (header optional, `#` lines skipped); relative to the working directory; "
-                             "a regular UTF-8 file of at most 64 MiB (not `/dev/zero`, a pipe or a folder); an error names the line, "
-                             "never quotes the file")),
+                             "a regular UTF-8 file of at most 64 MiB (not `/dev/zero`, a pipe or a folder); "
+                             "an error names the line, never quotes the file")),
                         (("values",), ("file",)), "resampled uniformly with replacement"),
 }
 """The built-in distributions (docs/model.md §3); any other `dist` is a scipy.stats name."""
