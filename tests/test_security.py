@@ -204,8 +204,8 @@ def test_an_alias_bomb_is_refused_at_once(cli):
 @pytest.mark.parametrize(("name", "file", "where", "problem"), [
     ("tab", "stream/tab.yaml", "line 3, column 1", "tabs"),
     ("syntax", "stream/syntax.yaml", "line 3, column 6", "not valid YAML"),
-    ("duplicate", "stream/dup.yaml", "line 16, column 1", "duplicate key 'pools' (first at line 7)"),
-    ("steps_list", "stream/steps.yaml", "line 10, column 1", "steps: must be a mapping (NAME: ...), got a list"),
+    ("duplicate", "stream/dup.yaml", "line 17, column 1", "duplicate key 'pools' (first at line 8)"),
+    ("steps_list", "stream/steps.yaml", "line 11, column 1", "steps: must be a mapping (NAME: ...), got a list"),
 ])
 def test_a_broken_yaml_file_is_one_line_with_its_place(cli, name, file, where, problem):
     line = refused(cli, name)
@@ -347,8 +347,8 @@ def test_load_stream_refuses_an_alias_bomb_in_a_few_seconds(tmp_path):
 @pytest.mark.parametrize(("text", "where", "problem"), [
     ("name: tab\narrivals:\n\tprocess: poisson\n", "line 3, column 1", "(YAML is indented with spaces, never tabs)"),
     ("name: syntax\narrivals: {process: poisson, rate: 0.5\npools: {a: 1}\n", "line 3, column 6", "not valid YAML"),
-    (stream_text() + "pools: {server: 2}\n", "line 16, column 1", "duplicate key 'pools' (first at line 7)"),
-    (stream_text(steps=[{"serve": MM1["steps"]["serve"]}]), "line 10, column 1",
+    (stream_text() + "pools: {server: 2}\n", "line 17, column 1", "duplicate key 'pools' (first at line 8)"),
+    (stream_text(steps=[{"serve": MM1["steps"]["serve"]}]), "line 11, column 1",
      "steps: must be a mapping (NAME: ...), got a list"),
     (PASSWD_LINE, "line 1, column 1", "must be a mapping of keys to values"),
 ])
@@ -424,7 +424,7 @@ def test_a_description_is_a_string(description):
     (PASSWD, "no 'time' column in the header, line 1"),
     ("time,type\n1,feature\nalice:hunter2,defect\n", "line 3: column 'time' must be a number >= 0"),
     ("time,type\n1,feature\n2,alice:hunter2\n", "line 3: column 'type' must be one of feature, defect"),
-    ("time,size\n1,2\n2,alice:hunter2\n", "line 3: column 'size' must be a number > 0"),
+    ("time,size\n1,2\n2,alice:hunter2\n", "line 3: column 'size' must be a number >= 1e-09"),
     ("type,time\nfeature\n", "line 2: no value in column 'time'"),
     ("time\n2\n1\n", "line 3: column 'time' is below the previous line's"),
 ])
