@@ -122,6 +122,14 @@ def _step(**keys) -> dict:
     return {"steps": {"s": {"pool": "p", "work": 1.0, **keys}}}
 
 
+TEAM = {"t": {"pools": {"q": 1}, "steps": {"b": {"pool": "q", "work": 1.0}}}}
+
+
+def _split(**keys) -> dict:
+    """A stream whose one step splits into team t's children."""
+    return {"teams": TEAM, "steps": {"s": {"split": {"into": "child", **keys}}}}
+
+
 STREAM_WITH = {
     "schema_version": lambda v: {"schema_version": v},
     "arrivals.rate": lambda v: {"arrivals": {"process": "poisson", "rate": v}},
@@ -143,6 +151,10 @@ STREAM_WITH = {
     "steps.*.batch": lambda v: _step(batch=v),
     "steps.*.cadence": lambda v: _step(cadence=v),
     "steps.*.dependency.probability": lambda v: _step(dependency={"probability": v, "delay": 1}),
+    "steps.*.dependency.size": lambda v: {**_step(dependency={"probability": 0.5, "team": "t", "size": v}),
+                                          "teams": TEAM},
+    "steps.*.split.teams.*.count": lambda v: _split(teams={"t": {"count": v}}),
+    "steps.*.split.size": lambda v: _split(teams={"t": {}}, size=v),
     "steps.*.rework.probability": lambda v: _step(rework={"probability": v, "to": "s"}),
     "parts": lambda v: {"parts": v},
 }

@@ -49,6 +49,9 @@ MAX_LAMBDA = 1e6
 """Largest PERT lambda: above it the PERT is its mode to within 1e-3 of its range."""
 MAX_DRAW = 1e290
 """Largest draw a scipy.stats distribution may reach: sums of 10**18 draws stay below float64's 1.8e308."""
+MAX_TEAMS = 1000
+"""Teams in a stream, counted after every `{stream: NAME}` reference is expanded (each use counts): a file
+that names another twice, which names a third twice, ... must not expand to 2**30 boards."""
 
 
 class NewCheckError(SpecError):
@@ -170,7 +173,8 @@ REQUIRED = object()
 class Key:
     """One key: `path` is dotted, `*` standing for a name the user chooses (`steps.*.batch`), `[]` for a
     list's entries; `type` is words joined by ` or ` (integer, number, string, names: a name or a list of
-    names, mapping, distribution, list, null); `bound` bounds its numbers, `choices` its strings."""
+    names, mapping, distribution, list, null); `bound` bounds its numbers, `choices` its strings; `like`: the
+    path of a key whose value this one takes as it is (a team's `pools` are a stream's `pools`)."""
 
     path: str
     type: str
@@ -178,6 +182,7 @@ class Key:
     default: Any = REQUIRED
     bound: Bound | None = None
     choices: tuple[str, ...] = ()
+    like: str | None = None
 
     @property
     def name(self) -> str:
@@ -215,6 +220,8 @@ _KEYS = (
         "stream"),
     Key("time_unit", "string", "non-empty; a label only: every time of the file is in this unit", "day"),
     Key("description", "string", "free text, shown in the report; a string or null, never a list or a mapping", ""),
+    Key("level", "string", "the level of the items that arrive (a name as above): `epic`, `feature`; the children "
+        "of a split take its `into` (docs/model.md, \"Teams, splits and levels\")", "item"),
     Key("arrivals", "mapping", "how demand reaches the backlog"),
     Key("arrivals.process", "string", "the arrival process (the keys each one takes: above)",
         choices=ARRIVAL_PROCESSES),
@@ -256,18 +263,40 @@ _KEYS = (
     Key("release.conwip", "integer or null", "committed, not done items at most; required with conwip, null with push",
         None, COUNT),
     Key("release.backlog_limit", "integer or null", "arrivals beyond it are rejected; null: unbounded", None, COUNT0),
+    Key("teams", "mapping or null", "boards that work the children of split steps and team dependencies, by "
+        "name (a name as above); results name what is inside a team `TEAM/NAME`", None),
+    Key("teams.*", "mapping", "a team: a stream without arrivals, inline, or `{stream: NAME}` with keys that "
+        "override the file's"),
+    Key("teams.*.stream", "string", "a stream file NAME.yaml in the folder of this stream file whose `pools`, "
+        "`steps`, `release` and `teams` the team takes (its other keys are ignored, its `time_unit` must be the "
+        "stream's); the keys given next to it override the file's, mapping by mapping", None),
+    Key("teams.*.pools", "mapping", "the team's people, as the stream's `pools`; required without `stream`", None,
+        like="pools"),
+    Key("teams.*.steps", "mapping", "the team's board, as the stream's `steps`; required without `stream`", None,
+        like="steps"),
+    Key("teams.*.release", "mapping", "as the stream's `release` (a CONWIP limit is the team's WIP limit); "
+        "`backlog_limit` null: a team cannot refuse a child", "push, no limits", like="release"),
+    Key("teams.*.teams", "mapping or null", "the team's own teams, as the stream's `teams`: a split in the team "
+        "names them first, then the teams around it", None, like="teams"),
     Key("steps", "mapping", "non-empty; the columns of the board by name, in flow order (top to bottom)"),
     Key("parts", "integer", "every `parts` consecutive arrivals are the parts of one item (written by "
         "`split_items`; results count whole items, [metrics.md](metrics.md#split-items)); > 1 needs "
         "`release.backlog_limit` null", 1, COUNT),
     Key("steps.*", "mapping", "a step"),
-    Key("steps.*.pool", "names", "existing pools, no repeats; a list is an order of preference"),
-    Key("steps.*.work", "distribution", "the work of one visit, multiplied by the item's size"),
+    Key("steps.*.pool", "names", "existing pools, no repeats; a list is an order of preference; required unless "
+        "the step splits (a split step has none)", None),
+    Key("steps.*.work", "distribution", "the work of one visit, multiplied by the item's size; required unless the "
+        "step splits (a split step has none)", None),
     Key("steps.*.wip_limit", "integer or null", "items in the column at most; null: no limit", None, COUNT),
     Key("steps.*.handoff", "distribution or null", "delay after this step, waited in the next column", None),
     Key("steps.*.dependency", "mapping or null", "a wait on another team before the item is workable", None),
     Key("steps.*.dependency.probability", "number", "the chance an item waits", bound=PROBABILITY),
-    Key("steps.*.dependency.delay", "distribution", "how long it waits"),
+    Key("steps.*.dependency.delay", "distribution or null", "how long it waits; required without `team`, waited after "
+        "the team's piece of work with it", None),
+    Key("steps.*.dependency.team", "string or null", "the team that does the piece of work the item waits for (a "
+        "child of level `dependency` through all its steps); looked up as a split's teams are", None),
+    Key("steps.*.dependency.size", "number or distribution or null", "the size of that piece of work (with `team`); "
+        "null: the item's size", None, SCALE),
     Key("steps.*.rework", "mapping or null", "a failed check sends the item back", None),
     Key("steps.*.rework.probability", "number", "the chance an item fails the check (1 − %C&A)", bound=REWORK),
     Key("steps.*.rework.to", "string", "this step or an earlier one"),
@@ -276,6 +305,19 @@ _KEYS = (
     Key("steps.*.cadence", "number or null", "batches leave at ticks n·cadence only", None, SCALE),
     Key("steps.*.types", "names or null", "the item types that visit this step; null: all", None),
     Key("steps.*.description", "string", "accepted and ignored; a string or null", None),
+    Key("steps.*.split", "mapping or null", "the item (the parent) is split into children for teams on admission "
+        "and waits here, in the column's WIP, until its last child is done (the join); no `pool`, `work`, "
+        "`rework` or `dependency`", None),
+    Key("steps.*.split.into", "string", "the children's level (a name as above); one level name per depth, "
+        "never the stream's `level` or `dependency`"),
+    Key("steps.*.split.teams", "mapping", "non-empty; the children per team, by team name: the teams of the board "
+        "the step is on first, then those around it, up to the stream's"),
+    Key("steps.*.split.teams.*", "mapping", "one team's children (they keep the parent's type and class of "
+        "service)"),
+    Key("steps.*.split.teams.*.count", "integer or distribution", "children per parent; a distribution is drawn "
+        "per parent and rounded half up, ⌊x + ½⌋ (0: none)", 1, COUNT0),
+    Key("steps.*.split.size", "number or distribution", "each child's size, times the parent's; a distribution "
+        "with mean > 0 is drawn per child", 1.0, SCALE),
 )
 KEYS: dict[str, Key] = {k.path: k for k in _KEYS}
 """Every key of a stream file by path (docs/model.md §2)."""
@@ -391,6 +433,8 @@ BOUNDS = (
     (f"≤ {MAX_DRAW:g}", "a scipy distribution's largest draw (its 1 − 10⁻¹⁵ quantile)",
      "sums of 10^18 draws stay below float64's 1.8e308 (a pareto with b = 0.01 draws inf)"),
     (VERSION.text(), "`schema_version`", "the versions this vssim reads (see Versions below)"),
+    (f"≤ {MAX_TEAMS}", "teams in a stream, each `{stream: NAME}` reference counted where it is used",
+     "a file that names another twice, which names a third twice, and so on, would expand to billions of boards"),
 )
 """Each bound as docs/model.md explains it: the bound, where it applies, and why."""
 

@@ -40,6 +40,8 @@ def json_schema() -> dict:
 
 
 def _key_schema(k: Key) -> dict:
+    if k.like is not None:                          # the same value as another key (a team's pools)
+        return {"description": k.doc, "$ref": "#/properties/" + k.like.replace(".", "/properties/")}
     parts = [_type_schema(k, word) for word in k.types]
     return {"description": k.doc, **(parts[0] if len(parts) == 1 else {"anyOf": parts})}
 
@@ -53,8 +55,9 @@ def _type_schema(k: Key, word: str) -> dict:
         return {"type": "null"}
     if word == "names":
         return {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
-    if word == "distribution":                      # a plain number is the key's own (size: > 0)
-        return {"$ref": "#/$defs/distribution_mapping" if "number" in k.types else "#/$defs/distribution"}
+    if word == "distribution":                      # a plain number is the key's own (size: > 0, count: integer)
+        own = "number" in k.types or "integer" in k.types
+        return {"$ref": "#/$defs/distribution_mapping" if own else "#/$defs/distribution"}
     if word == "list":
         return {"type": "array", "minItems": 1, "items": _key_schema(KEYS[k.path + "[]"])}
     return _mapping_schema(k.path)
@@ -69,9 +72,20 @@ def _mapping_schema(path: str) -> dict:
                            "additionalProperties": False}
     if path == "arrivals":
         out["allOf"] = _variants("process", {p: (forms, ()) for p, forms in ARRIVAL_FORMS.items()})
+    if path in UNLESS:
+        key, needed = UNLESS[path]
+        given = {"required": [key], "properties": {key: {"not": {"type": "null"}}}}
+        out["if"], out["else"] = given, {"required": list(needed)}
+        if path == "steps.*":                       # a split step has no people and no work of its own
+            out["then"] = {"not": {"anyOf": [{"required": [n]} for n in (*needed, "rework", "dependency")]}}
     if required_keys(path):
         out["required"] = list(required_keys(path))
     return out
+
+
+UNLESS = {"steps.*": ("split", ("pool", "work")), "teams.*": ("stream", ("pools", "steps"))}
+"""Keys a mapping needs unless it has another: a step's pool and work unless it splits, a team's pools
+and steps unless it is read from a stream file."""
 
 
 def _variants(tag: str, variants: Variants) -> list[dict]:
@@ -107,7 +121,7 @@ def _param_schema(p: Key) -> dict:
 
 
 # --------------------------------------------------------------------------- docs/model.md
-SECTIONS = ("top", "arrivals", "item_types", "pools", "release", "steps", "distributions", "bounds")
+SECTIONS = ("top", "arrivals", "item_types", "pools", "release", "steps", "teams", "distributions", "bounds")
 """The generated tables of docs/model.md, each between `<!-- keys: NAME -->` and `<!-- /keys -->`."""
 _TYPE_WORDS = {"names": "name or list of names", "list": "list"}
 
@@ -116,7 +130,7 @@ def markdown_tables() -> dict[str, str]:
     """Each generated table of docs/model.md by section name."""
     return {"top": _table("", (), deep=False), "arrivals": _processes() + "\n\n" + _table("arrivals", ()),
             "item_types": _table("item_types.*", ()), "pools": _table("pools.*", ("pools.*",)),
-            "release": _table("release", ()), "steps": _table("steps.*", ()),
+            "release": _table("release", ()), "steps": _table("steps.*", ()), "teams": _table("teams.*", ()),
             "distributions": _distributions(), "bounds": _bounds()}
 
 
@@ -136,7 +150,7 @@ def _table(path: str, own: tuple[str, ...], *, deep: bool = True) -> str:
     rows = ["| key | type | default | bounds | meaning |", "|---|---|---|---|---|"]
     for p in (*own, *under):
         k = KEYS[p]
-        shown = p.replace("*", "NAME") if p in own else p[len(prefix):]
+        shown = (p if p in own else p[len(prefix):]).replace("*", "NAME")
         rows.append(f"| `{shown}` | {_type(k)} | {_default(k)} | {_allowed(k)} | {k.doc} |")
     return "\n".join(rows)
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from vssim.errors import SpecError, show
 from vssim.model.distributions import Distribution, parse_distribution
@@ -21,6 +23,7 @@ from vssim.model.keys import (
     CLASSES_OF_SERVICE,
     DISPATCH_RULES,
     KEYS,
+    MAX_ITEMS,
     MAX_PEOPLE,
     RELEASE_POLICIES,
     SCHEMA_VERSION,
@@ -31,11 +34,13 @@ from vssim.model.keys import (
     schema_version,
     tell_what_changed,
 )
+from vssim.model.teams import DEPENDENCY_LEVEL, SEP, Edge, Scope, check_graph, child_counts, expand, files_in
 from vssim.model.userfiles import check_name, check_stream_shape, check_text, load_yaml, read_trace
 
 __all__ = ["ARRIVAL_PROCESSES", "CLASSES_OF_SERVICE", "DISPATCH_RULES", "RELEASE_POLICIES", "SCHEMA_VERSION",
-           "StreamSpec", "load_stream"]
+           "Split", "StreamSpec", "Team", "load_stream"]
 DEFAULT_TYPE = "item"
+DEFAULT_LEVEL = "item"
 
 
 # --------------------------------------------------------------------------- small checks
@@ -50,10 +55,15 @@ def _keys(d: Mapping, path: str, allowed: Sequence[str], required: Sequence[str]
         if key not in allowed:
             where = f"{path}.{key}" if path else str(key)
             raise SpecError(where, message=f"unknown key; allowed: {', '.join(allowed)}")
+    _required(d, path, required)
+
+
+def _required(d: Mapping, path: str, required: Sequence[str], unless: str = "") -> None:
+    """Each of `required` given and not null; `unless`: when else it may be left out, for the message."""
     for key in required:
         if key not in d or d[key] is None:
             raise SpecError(f"{path}.{key}" if path else key,
-                            message="required" + (", got null" if key in d else ""))
+                            message="required" + (", got null" if key in d else "") + unless)
 
 
 def _number(value: Any, where: str, path: str, *, nullable: bool = False) -> Any:
@@ -130,10 +140,14 @@ class Pool:
 
 @dataclass(frozen=True)
 class Dependency:
-    """With `probability`, an item waits `delay` on another team before it is workable."""
+    """With `probability`, an item waits on another team before it is workable: `delay`, or with
+    `team` one piece of work of that team (a child of level `dependency`, of `size`, None: the
+    item's), then `delay` if given."""
 
     probability: float
-    delay: Distribution
+    delay: Distribution | None
+    team: str | None = None             # qualified
+    size: Distribution | None = None
 
 
 @dataclass(frozen=True)
@@ -145,12 +159,36 @@ class Rework:
 
 
 @dataclass(frozen=True)
+class Split:
+    """A split step's children: `teams` maps each qualified team to its count per parent (a
+    distribution whose draws `teams.child_counts` rounds), `into` is their level, `size` multiplies
+    the parent's size (None: 1)."""
+
+    into: str
+    teams: dict[str, Distribution]
+    size: Distribution | None = None
+
+    def expected_count(self, team: str) -> float:
+        """The mean number of children per parent for `team`: exact for a number, empirical values and
+        integer-valued distributions; else the distribution's mean (rounding moves it by less than ½)."""
+        d = self.teams[team]
+        if d.name in ("deterministic", "empirical") and "file" not in d.params:
+            values = d.params.get("values", (d.params.get("value"),))
+            return float(np.mean(child_counts(np.array(values, dtype=float))))
+        return d.mean
+
+    @property
+    def size_mean(self) -> float:
+        return 1.0 if self.size is None else self.size.mean
+
+
+@dataclass(frozen=True)
 class Step:
-    """A column of the board."""
+    """A column of the board. A split step (`split`) has no pools and no work: its children do it."""
 
     name: str
     pools: tuple[str, ...]
-    work: Distribution
+    work: Distribution | None
     wip_limit: int | None = None
     handoff: Distribution | None = None
     dependency: Dependency | None = None
@@ -158,9 +196,17 @@ class Step:
     batch: int = 1
     cadence: float | None = None
     types: tuple[str, ...] | None = None   # item types that visit this step (None: all)
+    split: Split | None = None
 
     def visited_by(self, item_type: str) -> bool:
         return self.types is None or item_type in self.types
+
+    def sends(self) -> dict[str, float]:
+        """The qualified teams this step gives work to, each with the children one visit makes on average."""
+        if self.split is not None:
+            return {t: self.split.expected_count(t) for t in self.split.teams}
+        d = self.dependency
+        return {} if d is None or d.team is None else {d.team: d.probability}
 
 
 @dataclass(frozen=True)
@@ -191,8 +237,27 @@ class Release:
 
 
 @dataclass(frozen=True)
+class Team:
+    """A board that works children: a stream without arrivals (its items are the children of split
+    steps and team dependencies, of their parent's type). `name` is qualified (`art1/web`); its
+    pools and steps are named inside it (`devs`; results show `web/devs`)."""
+
+    name: str
+    pools: dict[str, Pool]
+    steps: dict[str, Step]
+    release: Release = field(default_factory=Release)
+
+    def qualify(self, name: str) -> str:
+        """A pool or step of the team as results name it: `web/devs`."""
+        return f"{self.name}{SEP}{name}"
+
+
+@dataclass(frozen=True)
 class StreamSpec:
-    """A validated value stream. Build it with `StreamSpec.from_dict` or `vssim.load_stream`."""
+    """A validated value stream. Build it with `StreamSpec.from_dict` or `vssim.load_stream`.
+
+    `teams` holds every team of the hierarchy, flat, by qualified name (docs/model.md, "Teams,
+    splits and levels"); `level` is the level of the items that arrive."""
 
     name: str
     arrivals: Arrivals
@@ -203,6 +268,8 @@ class StreamSpec:
     time_unit: str = "day"
     description: str = ""
     parts: int = 1                      # each item arrives as this many parts (`split_items`), one after another
+    teams: dict[str, Team] = field(default_factory=dict)
+    level: str = DEFAULT_LEVEL
     source: dict = field(default_factory=dict, compare=False, repr=False)
     schema_version: int = field(default=SCHEMA_VERSION, compare=False)   # what the file says (absent: 1)
 
@@ -212,10 +279,12 @@ class StreamSpec:
     def from_dict(cls, data: Mapping, *, base_dir: str | Path | None = None) -> StreamSpec:
         """Validate a stream mapping (a parsed YAML file) and build the spec.
 
-        Relative `file` paths (trace arrivals) are resolved against `base_dir`.
+        Relative `file` paths (trace arrivals) and team references `{stream: NAME}` (NAME.yaml) are
+        resolved against `base_dir` (None: the current directory); `source` holds the teams expanded.
         """
         d = _mapping(data, "stream")
         _keys(d, "", children(""), required=required_keys(""))
+        d = expand(d, files_in(base_dir))
         name = check_name(d.get("name", "stream"), "name")
         time_unit = d.get("time_unit", "day")
         if not isinstance(time_unit, str) or not time_unit:
@@ -225,11 +294,16 @@ class StreamSpec:
         arrivals = _parse_arrivals(d["arrivals"], item_types, base_dir)
         pools = _parse_pools(d["pools"])
         release = _parse_release(d.get("release"))
-        steps = _parse_steps(d["steps"], pools, item_types)
+        level = check_name(d.get("level", DEFAULT_LEVEL), "level")
+        boards = _Board(Scope(), item_types)
+        declared = boards.declare(d.get("teams"), "teams", "")
+        steps = boards.steps(d["steps"], pools, "steps", "")
+        teams = {q: boards.team(t, path, q) for q, t, path in declared}
         parts = _parse_parts(d.get("parts", 1), release)
         spec = cls(name=name, arrivals=arrivals, item_types=item_types, pools=pools, release=release,
-                   steps=steps, time_unit=time_unit, description=str(description), parts=parts,
-                   source=_plain(d), schema_version=schema_version(d))
+                   steps=steps, time_unit=time_unit, description=str(description), parts=parts, teams=teams,
+                   level=level, source=_plain(d), schema_version=schema_version(d))
+        check_graph(boards.edges, level)
         _check_can_flow(spec)
         return spec
 
@@ -254,32 +328,33 @@ class StreamSpec:
     def mean_size(self) -> float:
         return sum(t.share * t.mean_size for t in self.item_types.values())
 
-    def route(self, item_type: str) -> list[int]:
-        """`route[k]`: the first step at or after k that items of this type visit (n: done)."""
-        steps = list(self.steps.values())
-        n = len(steps)
-        out = [n] * (n + 1)
-        for k in range(n - 1, -1, -1):
-            out[k] = k if steps[k].visited_by(item_type) else out[k + 1]
-        return out
+    def board(self, team: str = "") -> tuple[dict[str, Step], dict[str, Pool]]:
+        """The steps and pools of the stream's own board ("") or of the team of that qualified name."""
+        if not team:
+            return self.steps, self.pools
+        return self.teams[team].steps, self.teams[team].pools
 
-    def visit_ratios(self, item_type: str | None = None) -> dict[str, float]:
-        """Mean visits per item to each step, rework loops included (solves v = e + vP).
+    def route(self, item_type: str, team: str = "") -> list[int]:
+        """`route[k]`: the first step at or after k that items of this type visit (n: done), on the
+        stream's board or a team's."""
+        return _route(list(self.board(team)[0].values()), item_type)
+
+    def visit_ratios(self, item_type: str | None = None, team: str = "") -> dict[str, float]:
+        """Mean visits per item to each step of a board, rework loops included (solves v = e + vP).
 
         For one item type, or averaged over the types' shares when `item_type` is None.
         """
-        import numpy as np
-
-        names = self.step_names
-        n = len(names)
+        steps = self.board(team)[0]
+        names = list(steps)
         if item_type is None:
-            total = np.zeros(n)
+            total = np.zeros(len(names))
             for t in self.item_types.values():
-                total += t.share * np.array(list(self.visit_ratios(t.name).values()))
+                total += t.share * np.array(list(self.visit_ratios(t.name, team).values()))
             return dict(zip(names, total.tolist(), strict=True))
-        route = self.route(item_type)
+        n = len(names)
+        route = self.route(item_type, team)
         p = np.zeros((n + 1, n + 1))
-        for j, s in enumerate(self.steps.values()):
+        for j, s in enumerate(steps.values()):
             pr = s.rework.probability if s.rework else 0.0
             if s.rework:
                 p[j, route[names.index(s.rework.to)]] += pr
@@ -290,27 +365,85 @@ class StreamSpec:
         v = np.linalg.solve((np.eye(n + 1) - p).T, e)
         return dict(zip(names, v[:n].tolist(), strict=True))
 
-    def offered_load(self) -> dict[str, float]:
-        """Offered load per pool (λ · visits · work · size / people); ≥ 1 means queues grow forever.
-
-        Exact for single-pool steps; for steps with several pools the load is split evenly,
-        which is only indicative.
-        """
+    def flows(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """Per board ("" the stream's, else a qualified team) and item type: the long-run rate of the items
+        that enter it and their mean size, or {} for a finite or closed stream. A split sends each visit's
+        expected children (`Split.expected_count`), each of the parent's size x the split's mean size; a
+        team dependency one child with its probability, of its `size` (else the item's). Counts and
+        sizes are taken as independent."""
         lam = self.arrival_rate()
         if lam is None:
             return {}
-        load = dict.fromkeys(self.pools, 0.0)
-        for t in self.item_types.values():
-            visits = self.visit_ratios(t.name)
-            for s in self.steps.values():
-                work = s.work.mean * t.mean_size
-                for p in s.pools:
-                    pool = self.pools[p]
-                    extra = 0.0
-                    if pool.interruptions is not None:
-                        extra = work * pool.interruptions.rate * pool.interruptions.duration.mean
-                    load[p] += t.share * lam * visits[s.name] * (work + extra) / len(s.pools)
-        return {p: v / self.pools[p].size for p, v in load.items()}
+        into = {b: {t: [0.0, 0.0] for t in self.item_types} for b in self.teams}     # rate, rate x size
+        out = {"": {t.name: (t.share * lam, t.mean_size) for t in self.item_types.values()}}
+        for b in _in_flow_order(self):
+            if b:
+                out[b] = {t: (rate, sized / rate if rate else 0.0) for t, (rate, sized) in into[b].items()}
+            for t, (rate, size) in out[b].items():
+                visits = self.visit_ratios(t, b) if rate else {}
+                for s in self.board(b)[0].values() if rate else ():
+                    for team, per_visit in s.sends().items():
+                        n = rate * visits[s.name] * per_visit
+                        if s.split is not None:
+                            child = size * s.split.size_mean
+                        else:
+                            child = size if s.dependency.size is None else s.dependency.size.mean
+                        into[team][t][0] += n
+                        into[team][t][1] += n * child
+        return out
+
+    def offered_load(self) -> dict[str, float]:
+        """Offered load per pool (λ · visits · work · size / people); ≥ 1 means queues grow forever.
+
+        A team's pools are named `TEAM/POOL`, loaded by the children that enter the team (`flows`:
+        the expected children per parent x their size x the visits of the splitting step).
+        Exact for single-pool steps; for steps with several pools the load is split evenly,
+        which is only indicative.
+        """
+        flows = self.flows()
+        load = {}
+        for b, types in flows.items():
+            steps, pools = self.board(b)
+            here = dict.fromkeys(pools, 0.0)
+            for t, (rate, size) in types.items():
+                visits = self.visit_ratios(t, b)
+                for s in steps.values():
+                    for p in s.pools:
+                        pool = pools[p]
+                        work = s.work.mean * size
+                        extra = 0.0
+                        if pool.interruptions is not None:
+                            extra = work * pool.interruptions.rate * pool.interruptions.duration.mean
+                        here[p] += rate * visits[s.name] * (work + extra) / len(s.pools)
+            load.update({(f"{b}{SEP}{p}" if b else p): v / pools[p].size for p, v in here.items()})
+        return load
+
+
+def _route(steps: list[Step], item_type: str) -> list[int]:
+    n = len(steps)
+    out = [n] * (n + 1)
+    for k in range(n - 1, -1, -1):
+        out[k] = k if steps[k].visited_by(item_type) else out[k + 1]
+    return out
+
+
+def _in_flow_order(spec: StreamSpec) -> list[str]:
+    """The boards, each after every board that sends it work (the graph is acyclic: `check_graph`)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(board: str) -> None:
+        seen.add(board)
+        for s in spec.board(board)[0].values():
+            for team in s.sends():
+                if team not in seen:
+                    visit(team)
+        order.append(board)
+
+    for board in ("", *spec.teams):
+        if board not in seen:
+            visit(board)
+    return order[::-1]
 
 
 def load_stream(path: str | Path) -> StreamSpec:
@@ -334,6 +467,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _size(value: Any, where: str, key: str) -> float | Distribution:
+    """A size: a number inside the bound of `key`, or a distribution with a positive mean."""
+    if isinstance(value, Mapping):
+        size = _dist(value, where)
+        if size.mean <= 0:
+            raise SpecError(where, "a distribution with a positive mean", size.to_dict())
+        return size
+    return _number(value, where, key)
+
+
+def _size_dist(value: Any, where: str, key: str) -> Distribution | None:
+    """A size of a split's or a dependency's children as a distribution (a number: a constant); None: none given."""
+    if value is None:
+        return None
+    size = _size(value, where, key)
+    return size if isinstance(size, Distribution) else _dist(size, where)
+
+
 def _parse_item_types(value: Any) -> dict[str, ItemType]:
     if value is None:
         return {DEFAULT_TYPE: ItemType(DEFAULT_TYPE, 1.0)}
@@ -346,13 +497,7 @@ def _parse_item_types(value: Any) -> dict[str, ItemType]:
         t = _mapping(t, path)
         _keys(t, path, children("item_types.*"), required=required_keys("item_types.*"))
         share = _number(t["share"], f"{path}.share", "item_types.*.share")
-        size = t.get("size", default("item_types.*.size"))
-        if isinstance(size, Mapping):
-            size = _dist(size, f"{path}.size")
-            if size.mean <= 0:
-                raise SpecError(f"{path}.size", "a distribution with a positive mean", size.to_dict())
-        else:
-            size = _number(size, f"{path}.size", "item_types.*.size")
+        size = _size(t.get("size", default("item_types.*.size")), f"{path}.size", "item_types.*.size")
         cos = _choice(t.get("class_of_service", default("item_types.*.class_of_service")), f"{path}.class_of_service",
                       CLASSES_OF_SERVICE)
         value_ = _number(t.get("business_value", default("item_types.*.business_value")), f"{path}.business_value",
@@ -420,13 +565,13 @@ def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str |
     return Arrivals(process, times=tuple(times), types=tuple(types), sizes=tuple(sizes))
 
 
-def _parse_pools(value: Any) -> dict[str, Pool]:
-    d = _mapping(value, "pools")
+def _parse_pools(value: Any, where: str = "pools") -> dict[str, Pool]:
+    d = _mapping(value, where)
     if not d:
-        raise SpecError("pools", "a non-empty mapping of pool name to number of people", value)
+        raise SpecError(where, "a non-empty mapping of pool name to number of people", value)
     pools = {}
     for name, p in d.items():
-        path = f"pools.{name}"
+        path = f"{where}.{name}"
         if not isinstance(p, Mapping):
             pools[str(name)] = Pool(str(name), _number(p, path, "pools.*"))
             continue
@@ -443,24 +588,29 @@ def _parse_pools(value: Any) -> dict[str, Pool]:
         switch = p.get("switch_cost")
         switch = None if switch is None or switch == 0 else _dist(switch, f"{path}.switch_cost")
         pools[str(name)] = Pool(str(name), size, dispatch, interruptions, switch)
-    people = sum(p.size for p in pools.values())
-    if people > MAX_PEOPLE:
-        raise NewCheckError("pools", message=f"must hold at most {MAX_PEOPLE} people in all, got {people}")
+    _check_people(pools.values(), where)
     return pools
 
 
-def _parse_release(value: Any) -> Release:
+def _check_people(pools: Iterable[Pool], where: str) -> None:
+    people = sum(p.size for p in pools)
+    if people > MAX_PEOPLE:
+        raise NewCheckError(where, message=f"must hold at most {MAX_PEOPLE} people in all, got {people}")
+
+
+def _parse_release(value: Any, where: str = "release") -> Release:
     if value is None:
         return Release()
-    r = _mapping(value, "release")
-    _keys(r, "release", children("release"))
-    policy = _choice(r.get("policy", default("release.policy")), "release.policy", RELEASE_POLICIES)
-    conwip = _number(r.get("conwip"), "release.conwip", "release.conwip", nullable=True)
+    r = _mapping(value, where)
+    _keys(r, where, children("release"))
+    policy = _choice(r.get("policy", default("release.policy")), f"{where}.policy", RELEASE_POLICIES)
+    conwip = _number(r.get("conwip"), f"{where}.conwip", "release.conwip", nullable=True)
     if policy == "conwip" and conwip is None:
-        raise SpecError("release.conwip", "a positive integer when release.policy is conwip", None)
+        raise SpecError(f"{where}.conwip", f"a positive integer when {where}.policy is conwip", None)
     if policy == "push" and conwip is not None:
-        raise SpecError("release.conwip", "null when release.policy is push (set policy: conwip)", conwip)
-    backlog_limit = _number(r.get("backlog_limit"), "release.backlog_limit", "release.backlog_limit", nullable=True)
+        raise SpecError(f"{where}.conwip", f"null when {where}.policy is push (set policy: conwip)", conwip)
+    backlog_limit = _number(r.get("backlog_limit"), f"{where}.backlog_limit", "release.backlog_limit",
+                            nullable=True)
     return Release(policy, conwip, backlog_limit)
 
 
@@ -474,87 +624,208 @@ def _parse_parts(value: Any, release: Release) -> int:
     return parts
 
 
-def _parse_steps(value: Any, pools: dict[str, Pool], item_types: dict[str, ItemType]) -> dict[str, Step]:
-    d = _mapping(value, "steps")
-    if not d:
-        raise SpecError("steps", "a non-empty ordered mapping of steps", value)
-    names = [str(n) for n in d]
-    steps = {}
-    for j, (name, s) in enumerate(d.items()):
-        name = str(name)
-        path = f"steps.{name}"
-        s = _mapping(s, path)
-        _keys(s, path, children("steps.*"), required=required_keys("steps.*"))
-        check_text(s.get("description"), f"{path}.description")
-        pool = s["pool"]
-        pool_names = [pool] if isinstance(pool, str) else pool
-        if not isinstance(pool_names, Sequence) or not pool_names:
-            raise SpecError(f"{path}.pool", "a pool name or a list of pool names", pool)
-        for p in pool_names:
-            if p not in pools:
-                raise SpecError(f"{path}.pool", "one of the pools " + ", ".join(pools), p)
-        if len(set(pool_names)) != len(pool_names):
-            raise SpecError(f"{path}.pool", "a list without repeated pools", list(pool_names))
-        work = _dist(s["work"], f"{path}.work")
-        wip_limit = _number(s.get("wip_limit"), f"{path}.wip_limit", "steps.*.wip_limit", nullable=True)
-        handoff = _optional_dist(s.get("handoff"), f"{path}.handoff")
-        dependency = None
-        if s.get("dependency") is not None:
-            dp = f"{path}.dependency"
-            dd = _mapping(s["dependency"], dp)
-            _keys(dd, dp, children("steps.*.dependency"), required=required_keys("steps.*.dependency"))
-            dependency = Dependency(_number(dd["probability"], f"{dp}.probability", "steps.*.dependency.probability"),
-                                    _dist(dd["delay"], f"{dp}.delay"))
-        rework = None
-        if s.get("rework") is not None:
-            rp = f"{path}.rework"
-            rr = _mapping(s["rework"], rp)
-            _keys(rr, rp, children("steps.*.rework"), required=required_keys("steps.*.rework"))
-            prob = _number(rr["probability"], f"{rp}.probability", "steps.*.rework.probability")
-            to = rr["to"]
-            if to not in names[: j + 1]:
-                raise SpecError(f"{rp}.to", "this step or an earlier one: " + ", ".join(names[: j + 1]), to)
-            rework = Rework(prob, to)
-        batch = _number(s.get("batch", default("steps.*.batch")), f"{path}.batch", "steps.*.batch")
-        cadence = _number(s.get("cadence"), f"{path}.cadence", "steps.*.cadence", nullable=True)
-        types = s.get("types")
-        if types is not None:
-            if isinstance(types, str):
-                types = [types]
-            if not isinstance(types, Sequence) or not types:
-                raise SpecError(f"{path}.types", "a non-empty list of item types or null (all types)", types)
-            for t in types:
-                if t not in item_types:
-                    raise SpecError(f"{path}.types", "a list of the item types " + ", ".join(item_types), t)
-            types = tuple(str(t) for t in types)
-        steps[name] = Step(name, tuple(pool_names), work, wip_limit, handoff, dependency, rework, batch, cadence,
-                           types)
-    return steps
+class _Board:
+    """Parses the boards of a stream, the stream's own and every team's: team names are looked up
+    lexically (`Scope`), and each split and team dependency is collected as an `Edge` of the graph
+    that `check_graph` checks."""
+
+    def __init__(self, scope: Scope, item_types: dict[str, ItemType]):
+        self.scope, self.item_types = scope, item_types
+        self.edges: list[Edge] = []
+
+    def declare(self, value: Any, where: str, board: str) -> list[tuple[str, Mapping, str]]:
+        """The teams under `where` and theirs, depth first, declared in the scope: (qualified name,
+        mapping, path). All are declared before any step is read: a split may name any visible team."""
+        if value is None:
+            return []
+        out = []
+        for name, t in _mapping(value, where).items():
+            path = f"{where}.{name}"
+            qualified = self.scope.declare(board, check_name(name, path))
+            t = _mapping(t, path)
+            _keys(t, path, children("teams.*"))
+            _required(t, path, ("pools", "steps"), unless=" (or stream: NAME, a stream file the team is read from)")
+            out.append((qualified, t, path))
+            out += self.declare(t.get("teams"), f"{path}.teams", qualified)
+        return out
+
+    def team(self, t: Mapping, where: str, name: str) -> Team:
+        pools = _parse_pools(t["pools"], f"{where}.pools")
+        release = _parse_release(t.get("release"), f"{where}.release")
+        if release.backlog_limit is not None:
+            raise SpecError(f"{where}.release.backlog_limit", message=(
+                f"must be null in a team, got {release.backlog_limit}: a team cannot refuse a child (its parent "
+                "would never join)"))
+        return Team(name, pools, self.steps(t["steps"], pools, f"{where}.steps", name), release)
+
+    def steps(self, value: Any, pools: dict[str, Pool], where: str, board: str) -> dict[str, Step]:
+        d = _mapping(value, where)
+        if not d:
+            raise SpecError(where, "a non-empty ordered mapping of steps", value)
+        names = [str(n) for n in d]
+        steps = {}
+        for j, (name, s) in enumerate(d.items()):
+            name = str(name)
+            path = f"{where}.{name}"
+            s = _mapping(s, path)
+            _keys(s, path, children("steps.*"))
+            check_text(s.get("description"), f"{path}.description")
+            pool_names, work, split, dependency, rework = (), None, None, None, None
+            if s.get("split") is not None:
+                for key in ("pool", "work", "rework", "dependency"):
+                    if s.get(key) is not None:
+                        raise SpecError(f"{path}.{key}", message=f"not allowed on a split step: {_NOT_ON_SPLIT[key]}")
+                split = self.split(s["split"], path, board, name)
+            else:
+                _required(s, path, ("pool", "work"), unless=" (a step without it splits: give split)")
+                pool_names = _step_pools(s["pool"], pools, f"{path}.pool")
+                work = _dist(s["work"], f"{path}.work")
+                dependency = self.dependency(s.get("dependency"), f"{path}.dependency", board, name)
+                rework = _rework(s.get("rework"), f"{path}.rework", names[: j + 1])
+            wip_limit = _number(s.get("wip_limit"), f"{path}.wip_limit", "steps.*.wip_limit", nullable=True)
+            handoff = _optional_dist(s.get("handoff"), f"{path}.handoff")
+            batch = _number(s.get("batch", default("steps.*.batch")), f"{path}.batch", "steps.*.batch")
+            cadence = _number(s.get("cadence"), f"{path}.cadence", "steps.*.cadence", nullable=True)
+            types = _step_types(s.get("types"), f"{path}.types", self.item_types)
+            steps[name] = Step(name, pool_names, work, wip_limit, handoff, dependency, rework, batch, cadence,
+                               types, split)
+        return steps
+
+    def split(self, value: Any, where: str, board: str, step: str) -> Split:
+        path = f"{where}.split"
+        sp = _mapping(value, path)
+        _keys(sp, path, children("steps.*.split"), required=required_keys("steps.*.split"))
+        into = check_name(sp["into"], f"{path}.into")
+        if into == DEPENDENCY_LEVEL:
+            raise SpecError(f"{path}.into", message=f"must not be {show(into)}: the level of a team dependency's "
+                                                   "child (name the level of the split's children otherwise)")
+        teams = _mapping(sp["teams"], f"{path}.teams")
+        if not teams:
+            raise SpecError(f"{path}.teams", "a non-empty mapping of team name to {count: N}", teams)
+        counts = {}
+        for name, c in teams.items():
+            cp = f"{path}.teams.{name}"
+            c = _mapping(c, cp)
+            _keys(c, cp, children("steps.*.split.teams.*"))
+            team = self.scope.lookup(board, name, cp)
+            counts[team] = _count(c.get("count", default("steps.*.split.teams.*.count")), f"{cp}.count")
+            self.edges.append(Edge(board, step, team, into, cp, f"{path}.into"))
+        return Split(into, counts, _size_dist(sp.get("size"), f"{path}.size", "steps.*.split.size"))
+
+    def dependency(self, value: Any, where: str, board: str, step: str) -> Dependency | None:
+        if value is None:
+            return None
+        dd = _mapping(value, where)
+        _keys(dd, where, children("steps.*.dependency"), required=required_keys("steps.*.dependency"))
+        probability = _number(dd["probability"], f"{where}.probability", "steps.*.dependency.probability")
+        team = dd.get("team")
+        if team is None:
+            _required(dd, where, ("delay",), unless=" (or team: the team the item waits for)")
+            if dd.get("size") is not None:
+                raise SpecError(f"{where}.size", message="only with team: the size of the team's piece of work")
+        else:
+            team = self.scope.lookup(board, team, f"{where}.team")
+            self.edges.append(Edge(board, step, team, DEPENDENCY_LEVEL, f"{where}.team"))
+        return Dependency(probability, _optional_dist(dd.get("delay"), f"{where}.delay"), team,
+                          _size_dist(dd.get("size"), f"{where}.size", "steps.*.dependency.size"))
+
+
+_NOT_ON_SPLIT = {
+    "pool": "its children's teams do the work, with their people",
+    "work": "its children's teams do the work (the parent waits for the last of them)",
+    "rework": "it has no work to check (give the rework to a step of a team, or to a later step)",
+    "dependency": "a parent waits for its children there (give the wait to the step before)",
+}
+"""Why a split step refuses a key."""
+
+
+def _step_pools(pool: Any, pools: dict[str, Pool], where: str) -> tuple[str, ...]:
+    pool_names = [pool] if isinstance(pool, str) else pool
+    if not isinstance(pool_names, Sequence) or not pool_names:
+        raise SpecError(where, "a pool name or a list of pool names", pool)
+    for p in pool_names:
+        if p not in pools:
+            raise SpecError(where, "one of the pools " + ", ".join(pools), p)
+    if len(set(pool_names)) != len(pool_names):
+        raise SpecError(where, "a list without repeated pools", list(pool_names))
+    return tuple(pool_names)
+
+
+def _rework(value: Any, where: str, earlier: list[str]) -> Rework | None:
+    if value is None:
+        return None
+    rr = _mapping(value, where)
+    _keys(rr, where, children("steps.*.rework"), required=required_keys("steps.*.rework"))
+    prob = _number(rr["probability"], f"{where}.probability", "steps.*.rework.probability")
+    to = rr["to"]
+    if to not in earlier:
+        raise SpecError(f"{where}.to", "this step or an earlier one: " + ", ".join(earlier), to)
+    return Rework(prob, to)
+
+
+def _step_types(types: Any, where: str, item_types: dict[str, ItemType]) -> tuple[str, ...] | None:
+    if types is None:
+        return None
+    if isinstance(types, str):
+        types = [types]
+    if not isinstance(types, Sequence) or not types:
+        raise SpecError(where, "a non-empty list of item types or null (all types)", types)
+    for t in types:
+        if t not in item_types:
+            raise SpecError(where, "a list of the item types " + ", ".join(item_types), t)
+    return tuple(str(t) for t in types)
+
+
+def _count(value: Any, where: str) -> Distribution:
+    """A split's count per parent: a non-negative integer, or a distribution of support >= 0 (its
+    draws rounded by `teams.child_counts`) whose mean is at most MAX_ITEMS."""
+    if not isinstance(value, Mapping):
+        return _dist(_number(value, where, "steps.*.split.teams.*.count"), where)
+    count = _dist(value, where)
+    if not count.mean <= MAX_ITEMS:
+        raise SpecError(where, message=f"must be a distribution of mean <= {MAX_ITEMS}, got {show(count.to_dict())} "
+                                       f"of mean {count.mean:g}")
+    return count
+
+
+def _team_path(team: str) -> str:
+    """Where a team is in the stream file: `art1/web` is `teams.art1.teams.web`."""
+    return ".".join(f"teams.{part}" for part in team.split(SEP))
+
+
+def _check_names(spec: StreamSpec) -> None:
+    """With teams, results name things `TEAM/NAME`: no pool or step name may hold the separator."""
+    for team in ("", *spec.teams):
+        steps, pools = spec.board(team)
+        prefix = f"{_team_path(team)}." if team else ""
+        for kind, names in (("pools", pools), ("steps", steps)):
+            for name in names:
+                if SEP in name:
+                    raise SpecError(f"{prefix}{kind}.{name}", message=f"must not contain {SEP!r} in a stream with "
+                                                                      f"teams: results name a team's {kind} TEAM/NAME")
 
 
 def _check_can_flow(spec: StreamSpec) -> None:
     """Refuse streams whose items could never leave a step, whatever happens at run time."""
-    steps = list(spec.steps.values())
     finite = " (the run could never finish)" if spec.arrivals.finite else ""
-    for j, s in enumerate(steps):
-        if s.wip_limit is not None and s.batch > s.wip_limit:
-            raise SpecError(f"steps.{s.name}.batch", message=(
-                f"must be <= steps.{s.name}.wip_limit ({s.wip_limit}), got {s.batch}: a larger batch "
-                f"could never fill the column{finite}"))
-        nexts = sorted({spec.route(t)[j + 1] for t in spec.item_types if s.visited_by(t)} - {len(steps)})
-        for k in nexts:
-            nxt = steps[k]
-            if nxt.wip_limit is not None and s.batch > nxt.wip_limit:
-                raise SpecError(f"steps.{s.name}.batch", message=(
-                    f"must be <= steps.{nxt.name}.wip_limit ({nxt.wip_limit}), got {s.batch}: a larger batch "
-                    f"could never enter the next column{finite}"))
-        conwip = spec.release.conwip
-        if conwip is not None and s.batch > conwip:
-            raise SpecError(f"steps.{s.name}.batch", message=(
-                f"must be <= release.conwip ({conwip}), got {s.batch}: a larger batch could never fill{finite}"))
+    arriving = _arriving_types(spec)
+    for team in ("", *spec.teams):
+        release = spec.teams[team].release if team else spec.release
+        _check_batches(spec, team, arriving.get(team, set()), release, finite)
+    steps = list(spec.steps.values())
     for t in spec.item_types:
         if not any(s.visited_by(t) for s in steps):
             raise SpecError("item_types", message=f"{t!r} visits no step: add it to some step's types")
+    for team, types in arriving.items():
+        for t in types:
+            if team and not any(s.visited_by(t) for s in spec.teams[team].steps.values()):
+                raise SpecError(f"{_team_path(team)}.steps", message=(
+                    f"must have a step that item type {t!r} visits: its items come to the team (types are "
+                    "inherited) and would visit none of its steps"))
+    people = [p for team in ("", *spec.teams) for p in spec.board(team)[1].values()]
+    if spec.teams:
+        _check_people(people, "teams")
+        _check_names(spec)
     if spec.arrivals.process == "saturated" and spec.release.conwip is None and steps[0].wip_limit is None:
         raise SpecError("arrivals.process", message=(
             "saturated needs release.conwip or a wip_limit on the first step, "
@@ -562,3 +833,38 @@ def _check_can_flow(spec: StreamSpec) -> None:
     if spec.arrivals.process == "saturated" and spec.release.backlog_limit is not None:
         raise SpecError("release.backlog_limit", "null with saturated arrivals (the backlog never empties)",
                         spec.release.backlog_limit)
+
+
+def _arriving_types(spec: StreamSpec) -> dict[str, set[str]]:
+    """The item types whose items come to each board (the stream's: all; a team's: those that visit a
+    step that sends it work, on a board they come to)."""
+    arriving = {"": set(spec.item_types)}
+    for board in _in_flow_order(spec):
+        for s in spec.board(board)[0].values():
+            for team in s.sends():
+                arriving.setdefault(team, set()).update(t for t in arriving.get(board, ()) if s.visited_by(t))
+    return arriving
+
+
+def _check_batches(spec: StreamSpec, team: str, types: set[str], release: Release, finite: str) -> None:
+    """A transfer batch fits its column, the next column its items go to, and the board's CONWIP limit."""
+    steps = list(spec.board(team)[0].values())
+    prefix = f"{_team_path(team)}." if team else ""
+    for j, s in enumerate(steps):
+        where = f"{prefix}steps.{s.name}"
+        if s.wip_limit is not None and s.batch > s.wip_limit:
+            raise SpecError(f"{where}.batch", message=(
+                f"must be <= {where}.wip_limit ({s.wip_limit}), got {s.batch}: a larger batch "
+                f"could never fill the column{finite}"))
+        nexts = sorted({spec.route(t, team)[j + 1] for t in types if s.visited_by(t)} - {len(steps)})
+        for k in nexts:
+            nxt = steps[k]
+            if nxt.wip_limit is not None and s.batch > nxt.wip_limit:
+                raise SpecError(f"{where}.batch", message=(
+                    f"must be <= {prefix}steps.{nxt.name}.wip_limit ({nxt.wip_limit}), got {s.batch}: a larger batch "
+                    f"could never enter the next column{finite}"))
+        conwip = release.conwip
+        if conwip is not None and s.batch > conwip:
+            raise SpecError(f"{where}.batch", message=(
+                f"must be <= {prefix}release.conwip ({conwip}), got {s.batch}: a larger batch could never "
+                f"fill{finite}"))
