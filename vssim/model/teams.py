@@ -136,6 +136,7 @@ class Edge:
     team: str           # qualified
     level: str          # the split's `into`, or DEPENDENCY_LEVEL
     where: str          # the path of the team's name in the stream file, for errors
+    level_where: str = ""   # the path of the split's `into`
 
 
 class Scope:
@@ -185,18 +186,19 @@ def check_graph(edges: list[Edge], top_level: str) -> dict[str, set[int]]:
         out.setdefault(e.board, []).append(e)
     _refuse_cycles(out)
     depths: dict[str, set[int]] = {"": {0}}
-    levels: dict[str, tuple[int, str]] = {top_level: (0, "level")}
+    levels: dict[str, tuple[int, str]] = {top_level: (0, "`level` (the stream's items)")}
     stack = [("", 0)]
     while stack:
         board, depth = stack.pop()
         for e in out.get(board, ()):
             if e.level != DEPENDENCY_LEVEL:
-                first = levels.setdefault(e.level, (depth + 1, e.where))
+                first = levels.setdefault(e.level, (depth + 1, e.level_where))
                 if first[0] != depth + 1:
-                    raise SpecError(e.where, message=(
-                        f"makes children of level {show(e.level)} at depth {depth + 1}, but {first[1]} makes that "
-                        f"level at depth {first[0]}: a level name belongs to one depth (the stream's items are "
-                        "depth 0; a team reached at several depths must not split)"))
+                    raise SpecError(e.level_where, message=(
+                        f"must not be {show(e.level)} here: it would be the level of children at depth "
+                        f"{depth + 1}, and {first[1]} makes it the level at depth {first[0]} (a level name "
+                        "belongs to one depth; the stream's items are at depth 0, and a team reached at several "
+                        "depths must not split)"))
             if depth + 1 not in depths.setdefault(e.team, set()):
                 depths[e.team].add(depth + 1)
                 stack.append((e.team, depth + 1))
