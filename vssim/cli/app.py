@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vssim.analysis.objective import Objective
 from vssim.analysis.stability import headline
+from vssim.cli import streams
 from vssim.cli.trust import preflight
 from vssim.errors import VssimError
 from vssim.formatting import interval, number
@@ -153,6 +154,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/ray' is validated against ConfigStore schema")
     # the name is fixed here: a launcher's worker (Ray's) resolves it with another sys.argv
     OmegaConf.register_new_resolver("vssim_sweep_name", functools.partial(_constant, sweep_name()), replace=True)
+    streams.install()                # a team written {stream: NAME} is expanded as its stream file is read
     _main()
 
 
