@@ -17,6 +17,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import vssim
+from vssim.cli import streams
 from vssim.model.settings import Settings
 from vssim.run.simulate import check_settings
 
@@ -235,6 +236,7 @@ def test_deadlock_exits_2_with_one_line(runs):
 
 # ----------------------------------------------------------------------------- composed configs
 def compose_config(overrides: list[str]):
+    streams.install()              # as the `vssim` command composes: team references expanded
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
 
@@ -251,6 +253,10 @@ def test_stream_config_composes_validates_and_runs(name):
     horizon = None if spec.arrivals.finite else 200.0
     warmup = 0.0 if horizon is None else 20.0
     sim = OmegaConf.to_container(cfg.sim, resolve=True)
+    if spec.teams:                 # until the engine of issue 13: refused, never run with the teams ignored
+        with pytest.raises(vssim.SpecError, match="teams need the engine of issue 13"):
+            vssim.simulate(spec, horizon=horizon, warmup=warmup, progress=False)
+        return
     check_settings(spec, Settings(horizon=horizon, warmup=warmup, replications=sim["replications"],
                                   seed=sim["seed"], engine=sim["engine"],
                                   planning_interval=sim["planning_interval"]))

@@ -13,6 +13,7 @@ import yaml
 import vssim
 from vssim import DeadlockError, SpecError, StreamSpec
 from vssim.model.distributions import distribution_variance, parse_distribution
+from vssim.model.teams import expand, files_in
 from vssim.run.experiment import Pilot
 from vssim.scenarios.scenario import ACCELERATORS, BASELINE, Scenario, compose, load_scenario
 from vssim.scenarios.transforms import (
@@ -24,12 +25,17 @@ from vssim.scenarios.transforms import (
 )
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-STREAMS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted((CONFIGS / "stream").glob("*.yaml"))}
+STREAMS = {p.stem: expand(yaml.safe_load(p.read_text()), files_in(p.parent))
+           for p in sorted((CONFIGS / "stream").glob("*.yaml"))}
+"""The shipped streams as mappings, their team references expanded (as the command line composes them)."""
 SCENARIO_FILES = sorted((CONFIGS / "scenario").glob("*.yaml"))
 ONLY_FOR = {"split_by_type": ["functional_silos"]}       # scenarios written for one stream
 # a closed stream (saturated backlog) needs CONWIP and has no backlog to limit: push and
 # shorter_queues (a backlog limit) are for open streams
 OPEN_ONLY = {"push", "shorter_queues"}
+NOT_ON_TEAMS_YET = {"elevate_constraint", "limit_wip", "pull", "shorter_queues"}
+"""Scenarios that need a run or a split step's work (the pilot run, the critical WIP): streams with teams wait
+for the engine and the scenarios of issue 13."""
 TINY = Context(pilot=Pilot(seed=3, horizon=150.0, warmup=20.0, replications=1))
 
 SMALL = {
@@ -742,6 +748,8 @@ def test_scenario_file_applies_to_its_streams(path):
     targets = ONLY_FOR.get(scenario.name, list(STREAMS))
     if scenario.name in OPEN_ONLY:
         targets = [t for t in targets if STREAMS[t]["arrivals"]["process"] != "saturated"]
+    if scenario.name in NOT_ON_TEAMS_YET:
+        targets = [t for t in targets if not STREAMS[t].get("teams")]
     for name in targets:
         stream = STREAMS[name]
         before = copy.deepcopy(stream)
