@@ -172,7 +172,8 @@ REFUSED = {
                               "comes from (api -> api/tasks -> api)"),
     "dependency-cycle": ({"teams.web.steps.build.dependency": {"probability": 0.5, "team": "api"},
                           "teams.api.steps.design.dependency": {"probability": 0.5, "team": "web"}},
-                         "must not send work back to a team it comes from"),
+                         "teams.api.steps.design.dependency.team: must not send work back to a team it comes "
+                         "from (web -> api -> web)"),
     "team-not-a-name": ({"teams.we/b": {"pools": {"x": 1}, "steps": {"s": {"pool": "x", "work": 1}}}},
                         "teams.we/b: must be a name of 1 to 64"),
     "team-without-pools": ({"teams.web.pools": None},
@@ -306,7 +307,11 @@ def test_team_file_refusals(folder):
     assert refused(art(**{"teams.web": {"stream": "hours"}}), base_dir=folder) == (
         "teams.web.stream: must name a stream file in the stream's time unit ('day'), got 'hours' in 'hour'")
     (folder / "list.yaml").write_text("- 1\n- 2\n")
-    assert refused(art(**{"teams.web": {"stream": "list"}}), base_dir=folder).startswith("teams.web.stream: must")
+    assert refused(art(**{"teams.web": {"stream": "list"}}), base_dir=folder) == (
+        f"{folder / 'list.yaml'}: line 1, column 1: must be a mapping of keys to values")
+    (folder / "empty.yaml").write_text("# nothing\n")
+    assert refused(art(**{"teams.web": {"stream": "empty"}}), base_dir=folder) == (
+        f"teams.web.stream: must name a stream file, got 'empty' ({folder / 'empty.yaml'} is not a mapping)")
 
 
 def test_references_cannot_expand_to_more_than_max_teams(folder):
@@ -371,11 +376,11 @@ def cli(tmp_path_factory):
     (base / "cd" / "stream" / "lost.yaml").write_text(yaml.safe_dump(art(**{"teams.web": {"stream": "gone"}})))
     cd = ["-cd", str(base / "cd")]
     commands = {
-        "composed": [*cd, "stream=art", "stream.teams.web.pools.devs=7", "stream.teams.api.pools.devs=3",
-                     "--cfg", "job", "--resolve"],
+        "composed": ["--cfg", "job", "--resolve", *cd, "stream=art", "stream.teams.web.pools.devs=7",
+                     "stream.teams.api.pools.devs=3"],
         "sweep": ["-m", *cd, "stream=art", "stream.teams.web.pools.devs=3,5", "report.figures=false"],
-        "misspelt": [*cd, "stream=art", "stream.teams.web.pools.dvs=7", "--cfg", "job"],
-        "lost": [*cd, "stream=lost", "--cfg", "job"],
+        "misspelt": ["--cfg", "job", *cd, "stream=art", "stream.teams.web.pools.dvs=7"],
+        "lost": ["--cfg", "job", *cd, "stream=lost"],
     }
     return run_cli_parallel(commands, base, timeout=300)
 
