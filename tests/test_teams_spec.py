@@ -16,7 +16,9 @@ from conftest import CONFIGS, run_cli_parallel
 
 import vssim
 from vssim import SpecError, StreamSpec
+from vssim.model.distributions import parse_distribution
 from vssim.model.keys import MAX_TEAMS
+from vssim.model.spec import Release
 from vssim.model.teams import child_counts
 
 SCHEMA = jsonschema.Draft202012Validator(json.loads((CONFIGS.parent / "schema" / "stream.schema.json").read_text()))
@@ -76,7 +78,7 @@ def test_a_stream_with_teams_parses_into_flat_qualified_teams():
     assert list(spec.teams) == ["web", "api", "api/tasks"]
     assert spec.level == "item"
     web, api, tasks = spec.teams.values()
-    assert (web.name, list(web.pools), list(web.steps), web.release) == ("web", ["devs"], ["build"], vssim.model.spec.Release())
+    assert (web.name, list(web.pools), list(web.steps), web.release) == ("web", ["devs"], ["build"], Release())
     assert web.qualify("devs") == "web/devs" and tasks.qualify("d") == "api/tasks/d"
     split = spec.steps["implement"].split
     assert split.into == "story" and list(split.teams) == ["web", "api"]
@@ -84,7 +86,7 @@ def test_a_stream_with_teams_parses_into_flat_qualified_teams():
     assert split.size.mean == 0.5
     assert spec.steps["implement"].pools == () and spec.steps["implement"].work is None
     assert spec.steps["implement"].wip_limit == 4
-    assert api.steps["build"].split.teams == {"api/tasks": vssim.model.distributions.parse_distribution(2, "x")}
+    assert api.steps["build"].split.teams == {"api/tasks": parse_distribution(2, "x")}
     dep = spec.steps["integrate"].dependency
     assert (dep.probability, dep.team, dep.delay, dep.size) == (0.2, "web", None, None)
     assert StreamSpec.from_dict({**ART, "level": "feature"}).level == "feature"
