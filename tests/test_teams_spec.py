@@ -348,6 +348,9 @@ def test_the_shipped_team_streams_parse():
 def test_the_schema_knows_teams_and_splits():
     assert SCHEMA.is_valid(ART)
     assert SCHEMA.is_valid(art(**{"teams.web": {"stream": "team_web", "pools": {"devs": 5}}}))
+    nulls = art()
+    nulls["steps"]["implement"].update(pool=None, dependency=None)     # null is a key left out
+    assert SCHEMA.is_valid(nulls) and StreamSpec.from_dict(nulls) == StreamSpec.from_dict(ART)
     for changes in ({"steps.implement.work": 1.0}, {"steps.implement.pool": "po"}, {"teams.web.pools": None},
                     {"steps.refine.work": None}, {"steps.implement.split.teams.web.count": 2.5},
                     {"steps.implement.split.into": None}, {"teams.web.colour": "red"}):

@@ -270,10 +270,8 @@ _KEYS = (
     Key("teams.*.stream", "string", "a stream file NAME.yaml in the folder of this stream file whose `pools`, "
         "`steps`, `release` and `teams` the team takes (its other keys are ignored, its `time_unit` must be the "
         "stream's); the keys given next to it override the file's, mapping by mapping", None),
-    Key("teams.*.pools", "mapping", "the team's people, as the stream's `pools`; required without `stream`", None,
-        like="pools"),
-    Key("teams.*.steps", "mapping", "the team's board, as the stream's `steps`; required without `stream`", None,
-        like="steps"),
+    Key("teams.*.pools", "mapping", "the team's people, as the stream's `pools`", None, like="pools"),
+    Key("teams.*.steps", "mapping", "the team's board, as the stream's `steps`", None, like="steps"),
     Key("teams.*.release", "mapping", "as the stream's `release` (a CONWIP limit is the team's WIP limit); "
         "`backlog_limit` null: a team cannot refuse a child", "push, no limits", like="release"),
     Key("teams.*.teams", "mapping or null", "the team's own teams, as the stream's `teams`: a split in the team "
@@ -283,10 +281,10 @@ _KEYS = (
         "`split_items`; results count whole items, [metrics.md](metrics.md#split-items)); > 1 needs "
         "`release.backlog_limit` null", 1, COUNT),
     Key("steps.*", "mapping", "a step"),
-    Key("steps.*.pool", "names", "existing pools, no repeats; a list is an order of preference; required unless "
-        "the step splits (a split step has none)", None),
-    Key("steps.*.work", "distribution", "the work of one visit, multiplied by the item's size; required unless the "
-        "step splits (a split step has none)", None),
+    Key("steps.*.pool", "names or null", "existing pools, no repeats; a list is an order of preference; none on a "
+        "split step", None),
+    Key("steps.*.work", "distribution or null", "the work of one visit, multiplied by the item's size; none on a split "
+        "step", None),
     Key("steps.*.wip_limit", "integer or null", "items in the column at most; null: no limit", None, COUNT),
     Key("steps.*.handoff", "distribution or null", "delay after this step, waited in the next column", None),
     Key("steps.*.dependency", "mapping or null", "a wait on another team before the item is workable", None),

@@ -74,10 +74,9 @@ def _mapping_schema(path: str) -> dict:
         out["allOf"] = _variants("process", {p: (forms, ()) for p, forms in ARRIVAL_FORMS.items()})
     if path in UNLESS:
         key, needed = UNLESS[path]
-        given = {"required": [key], "properties": {key: {"not": {"type": "null"}}}}
-        out["if"], out["else"] = given, {"required": list(needed)}
+        out["if"], out["else"] = _given(key), {"allOf": [_given(n) for n in needed]}
         if path == "steps.*":                       # a split step has no people and no work of its own
-            out["then"] = {"not": {"anyOf": [{"required": [n]} for n in (*needed, "rework", "dependency")]}}
+            out["then"] = {"not": {"anyOf": [_given(n) for n in (*needed, "rework", "dependency")]}}
     if required_keys(path):
         out["required"] = list(required_keys(path))
     return out
@@ -86,6 +85,11 @@ def _mapping_schema(path: str) -> dict:
 UNLESS = {"steps.*": ("split", ("pool", "work")), "teams.*": ("stream", ("pools", "steps"))}
 """Keys a mapping needs unless it has another: a step's pool and work unless it splits, a team's pools
 and steps unless it is read from a stream file."""
+
+
+def _given(key: str) -> dict:
+    """`key` is there and not null (null is a key left out, as the parser reads it)."""
+    return {"required": [key], "properties": {key: {"not": {"type": "null"}}}}
 
 
 def _variants(tag: str, variants: Variants) -> list[dict]:
@@ -162,6 +166,9 @@ def _type(k: Key) -> str:
 def _default(k: Key) -> str:
     if k.required:
         return "required"
+    for path, (key, needed) in UNLESS.items():
+        if k.path in {f"{path}.{n}" for n in needed}:
+            return f"required without `{key}`"
     if k.default is None:
         return "`null`" if "null" in k.types else "—"
     if isinstance(k.default, str) and "mapping" in k.types:
