@@ -529,7 +529,7 @@ def _harmonic(k: int) -> float:
 
 
 def fork_join_2(lam: float, mu: float) -> float:
-    """Exact mean response time of a K = 2 fork/join of M/M/1 queues [FH; T eq. (3)]:
+    """Exact mean response time of a K = 2 fork/join of M/M/1 queues [FH, T]:
 
     R_2 = (12 − ρ)/(8(μ − λ)) = (H_2 − ρ/8)·R, ρ = λ/μ, R = 1/(μ − λ) the M/M/1 response.
     A job arriving at rate λ forks into one task per queue (each FIFO, exponential service of
@@ -551,12 +551,13 @@ def fork_join_2_join_wait(lam: float, mu: float) -> float:
 
 def fork_join_bounds(lam: float, mu: float, k: int) -> tuple[float, float]:
     """Lower and upper bounds on the mean response time R_K of a K-way fork/join of M/M/1
-    queues [NT]: max(H_K/μ, 1/(μ − λ)) ≤ R_K ≤ H_K/(μ − λ), H_K the K-th harmonic number.
+    queues: max(H_K/μ, 1/(μ − λ)) ≤ R_K ≤ H_K/(μ − λ), H_K the K-th harmonic number.
 
-    Lower: the last task takes at least any one task's sojourn (mean 1/(μ − λ)) and at least
-    the longest of the job's K services (mean H_K/μ). Upper: the K sojourns, each exponential
-    of rate μ − λ, are associated, so their maximum is stochastically below that of K
-    independent copies. At λ = 0 both bounds are H_K/μ: the light-load limit of R_K.
+    Lower (elementary): the last task takes at least any one task's sojourn (mean 1/(μ − λ))
+    and at least the longest of the job's K services (mean H_K/μ). Upper [NT]: the K sojourns,
+    each exponential of rate μ − λ, are associated random variables, so their maximum is
+    stochastically below that of K independent copies. At λ = 0 both bounds are H_K/μ: the
+    light-load limit of R_K.
     """
     lam, mu = _fork_join_rates(lam, mu)
     k = _count("k", k)
