@@ -10,7 +10,7 @@ blocks (`flush_every`) and which columns it reads (`needs`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -25,6 +25,10 @@ ITEM_COLUMNS: Mapping[str, type] = {
     "rework_count": np.int64, "arrival_seq": np.int64, "commit_seq": np.int64, "done_seq": np.int64,
 }
 """The item columns of `Records` and their types: one row per item, in item order (arrival order)."""
+FAMILY_COLUMNS: Mapping[str, type] = {"item_parent": np.int64, "item_level": np.int64, "item_team": np.int64}
+"""The item columns of a stream with teams: the parent's row (-1: an item that arrived), the
+level (`Records.level_names`) and the board (`Records.team_names`, 0: the stream's own). An
+engine passes them when its plan has teams; a flat stream's are filled in (-1, 0, 0)."""
 VISIT_COLUMNS: Mapping[str, type] = {
     "visit_item": np.int64, "visit_step": np.int64, "visit_enter": np.float64, "visit_ready": np.float64,
     "visit_start": np.float64, "visit_end": np.float64, "visit_leave": np.float64, "visit_person": np.int64,
@@ -103,6 +107,34 @@ class Records:
     visit_end_seq: np.ndarray
     class_names: list[str]
     parts: int = 1                  # a split stream's items arrive in parts of this many (1: whole items)
+    # the hierarchy (a stream with teams; a flat stream: one level, one board, every item at the top)
+    item_parent: np.ndarray | None = None    # the parent's row, -1 at the top (None: all -1)
+    item_level: np.ndarray | None = None     # index into level_names (None: all 0)
+    item_team: np.ndarray | None = None      # the board the item is worked on, index into team_names (None: all 0)
+    level_names: list[str] = field(default_factory=lambda: ["item"])
+    team_names: list[str] = field(default_factory=lambda: [""])    # "": the stream's own board
+    step_team: np.ndarray | None = None      # the board of each step (None: all 0)
+    pool_team: np.ndarray | None = None      # the board of each pool (None: all 0)
+    step_split: np.ndarray | None = None     # True for a split step (None: none)
+
+    def __post_init__(self):
+        n = len(self.arrival)
+        if self.item_parent is None:
+            self.item_parent = np.full(n, -1, dtype=np.int64)
+        if self.item_level is None:
+            self.item_level = np.zeros(n, dtype=np.int64)
+        if self.item_team is None:
+            self.item_team = np.zeros(n, dtype=np.int64)
+        if self.step_team is None:
+            self.step_team = np.zeros(len(self.step_names), dtype=np.int64)
+        if self.pool_team is None:
+            self.pool_team = np.zeros(len(self.pool_names), dtype=np.int64)
+        if self.step_split is None:
+            self.step_split = np.zeros(len(self.step_names), dtype=bool)
+
+    @property
+    def has_teams(self) -> bool:
+        return len(self.team_names) > 1
 
     @property
     def parent(self) -> np.ndarray | None:
@@ -196,7 +228,7 @@ class RecordsBuilder:
     """
 
     flush_every = None
-    needs = frozenset(ITEM_COLUMNS) | frozenset(VISIT_COLUMNS)
+    needs = frozenset(ITEM_COLUMNS) | frozenset(FAMILY_COLUMNS) | frozenset(VISIT_COLUMNS)
 
     def __init__(self, plan: Plan, *, replication: int, seed: int, warmup: float):
         from vssim.model.spec import CLASSES_OF_SERVICE
@@ -204,16 +236,22 @@ class RecordsBuilder:
         spec = plan.spec
         self._fixed = dict(
             replication=replication, seed=seed, warmup=float(warmup),
-            step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
+            step_names=list(plan.step_names), type_names=list(spec.item_types), pool_names=list(plan.pool_names),
             person_pool=np.array(plan.person_pool, dtype=np.int64),
             step_capacity=np.array(plan.step_capacity, dtype=np.int64),
-            class_names=list(CLASSES_OF_SERVICE), parts=spec.parts)
+            class_names=list(CLASSES_OF_SERVICE), parts=spec.parts,
+            level_names=list(plan.level_names), team_names=list(plan.board_names),
+            step_team=np.array(plan.board_of, dtype=np.int64),
+            pool_team=np.array(plan.pool_board, dtype=np.int64),
+            step_split=np.array([t is not None for t in plan.split_teams], dtype=bool))
+        self._family = plan.has_teams
         self._items: list[dict] = []
         self._visits: list[dict] = []
         self._rejected: list[np.ndarray] = []
 
     def add_items(self, **columns: np.ndarray) -> None:
-        self._items.append(_only(columns, ITEM_COLUMNS, "item"))
+        self._items.append(_only(columns, {**ITEM_COLUMNS, **FAMILY_COLUMNS} if self._family else ITEM_COLUMNS,
+                                 "item"))
 
     def add_visits(self, **columns: np.ndarray) -> None:
         self._visits.append(_only(columns, VISIT_COLUMNS, "visit"))
@@ -224,7 +262,8 @@ class RecordsBuilder:
     def close(self, end: float) -> Records:
         rejected = (self._rejected[0] if len(self._rejected) == 1
                     else np.concatenate(self._rejected) if self._rejected else np.zeros(0))
-        return Records(end=end, **self._fixed, **_joined(self._items, ITEM_COLUMNS),
+        items = {**ITEM_COLUMNS, **FAMILY_COLUMNS} if self._family else ITEM_COLUMNS
+        return Records(end=end, **self._fixed, **_joined(self._items, items),
                        **_joined(self._visits, VISIT_COLUMNS), rejected_times=rejected)
 
 

@@ -2,6 +2,12 @@
 
 `Plan.of(spec)` turns a validated `StreamSpec` (names, mappings) into lists indexed by step,
 pool, person and item type, so that an engine's inner loop never looks a name up.
+
+A stream with teams is flattened: the boards (the stream's, index 0, then every team in
+`spec.teams` order) follow one another in one index space of steps and pools, each board's steps
+contiguous (`board_start[b]`..`board_end[b]`), named as results name them (`build`, `web/build`).
+Leaving board b's last column is "done on board b", the step index `n_steps + b`: for the stream's
+board that is `n_steps`, as in a stream without teams, whose plan is what it always was.
 """
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vssim.model.spec import StreamSpec
+from vssim.model.teams import DEPENDENCY_LEVEL, qualify
 
 UNLIMITED = 1 << 62
 
@@ -42,38 +49,104 @@ class Plan:
     route: list[list[int]]               # route[type][k]: first step >= k the type visits (n: done)
     first_columns: list[int]             # the columns items are committed into
     is_first: list[bool]
+    # boards (the stream's is 0): every list above spans all boards' steps and pools
+    steps: list                          # the `Step`s, board after board
+    pools: list                          # the `Pool`s
+    step_names: list[str]                # qualified: `build`, `web/build`
+    pool_names: list[str]
+    board_names: list[str]               # "" (the stream's board), then the teams' qualified names
+    board_of: list[int]                  # by step
+    pool_board: list[int]
+    board_start: list[int]
+    board_end: list[int]
+    board_conwip: list[int]
+    board_first_columns: list[list[int]]
+    after: list[list[int]]               # after[type][k]: the next step the type visits after k (n + b: done on b)
+    level_names: list[str]               # the stream's `level`, then the splits' `into` levels, then `dependency`
+    split_teams: list[tuple[tuple[int, object], ...] | None]  # by step: (board, count distribution) per team
+    split_level: list[int]
+    split_size: list[object | None]      # the children's size factor (None: 1)
+    dependency_team: list[int]           # by step: the board a team dependency asks (-1: none)
+    dependency_size: list[object | None]
+
+    @property
+    def has_teams(self) -> bool:
+        return len(self.board_names) > 1
 
     @classmethod
     def of(cls, spec: StreamSpec) -> Plan:
-        names = spec.step_names
-        steps = list(spec.steps.values())
-        pool_names = list(spec.pools)
-        step_pools = [[pool_names.index(p) for p in s.pools] for s in steps]
+        boards = ["", *spec.teams]
+        board_index = {b: j for j, b in enumerate(boards)}
+        steps, step_names, pools, pool_names, board_of, board_start, board_end = [], [], [], [], [], [], []
+        pool_board = []
+        for j, b in enumerate(boards):
+            b_steps, b_pools = spec.board(b)
+            board_start.append(len(steps))
+            for name, s in b_steps.items():
+                steps.append(s)
+                step_names.append(qualify(b, name))
+                board_of.append(j)
+            board_end.append(len(steps))
+            for name, p in b_pools.items():
+                pools.append(p)
+                pool_names.append(qualify(b, name))
+                pool_board.append(j)
+        n = len(steps)
+        step_pools = []
+        for k, s in enumerate(steps):
+            b = boards[board_of[k]]
+            step_pools.append([pool_names.index(qualify(b, p)) for p in s.pools])
         pool_steps, pool_fifo = [], []
-        for p, pool in enumerate(spec.pools.values()):
-            served = [j for j in range(len(steps)) if p in step_pools[j]]
+        for p, pool in enumerate(pools):
+            served = [j for j in range(n) if p in step_pools[j]]
             if pool.dispatch == "downstream_first":
                 served.reverse()
             pool_steps.append(served)
             pool_fifo.append(pool.dispatch == "fifo")
         person_pool, pool_people = [], []
-        for p, pool in enumerate(spec.pools.values()):
+        for p, pool in enumerate(pools):
             pool_people.append(list(range(len(person_pool), len(person_pool) + pool.size)))
             person_pool.extend([p] * pool.size)
         types = list(spec.item_types.values())
-        route = [spec.route(t.name) for t in types]
+        # route[type][k]: the first step at or after k on k's board that the type visits (n + b: done on b)
+        route, after, board_first = [], [], [[] for _ in boards]
+        for t in types:
+            r, a = [0] * (n + 1), [0] * n
+            for j, b in enumerate(boards):
+                lo, hi = board_start[j], board_end[j]
+                local = spec.route(t.name, b)
+                done = n + j
+                for k in range(lo, hi):
+                    r[k] = lo + local[k - lo] if local[k - lo] < hi - lo else done
+                for k in range(lo, hi):
+                    a[k] = r[k + 1] if k + 1 < hi else done
+                if lo < hi and r[lo] < n:
+                    board_first[j].append(r[lo])
+            r[n] = n
+            route.append(r)
+            after.append(a)
+        board_first = [sorted(set(f)) for f in board_first]
+        levels = [spec.level]
+        for s in steps:
+            if s.split is not None and s.split.into not in levels:
+                levels.append(s.split.into)
+        if any(s.dependency is not None and s.dependency.team is not None for s in steps):
+            levels.append(DEPENDENCY_LEVEL)
+        releases = [spec.release, *(t.release for t in spec.teams.values())]
+        first_columns = board_first[0]
         return cls(
             spec=spec,
-            n_steps=len(steps),
+            n_steps=n,
             limit=[UNLIMITED if s.wip_limit is None else s.wip_limit for s in steps],
             batch=[s.batch for s in steps],
             cadence=[s.cadence for s in steps],
             rework_p=[s.rework.probability if s.rework else 0.0 for s in steps],
-            rework_to=[names.index(s.rework.to) if s.rework else -1 for s in steps],
+            rework_to=[board_start[board_of[k]] + list(spec.board(boards[board_of[k]])[0]).index(s.rework.to)
+                       if s.rework else -1 for k, s in enumerate(steps)],
             dependency_p=[s.dependency.probability if s.dependency else 0.0 for s in steps],
             step_pools=step_pools,
-            pool_sizes=[pool.size for pool in spec.pools.values()],
-            step_capacity=[sum(list(spec.pools.values())[p].size for p in pools) for pools in step_pools],
+            pool_sizes=[pool.size for pool in pools],
+            step_capacity=[sum(pools[p].size for p in sp) for sp in step_pools],
             pool_steps=pool_steps,
             pool_fifo=pool_fifo,
             person_pool=person_pool,
@@ -85,6 +158,26 @@ class Plan:
             conwip=UNLIMITED if spec.release.conwip is None else spec.release.conwip,
             routed=any(s.types is not None for s in steps),
             route=route,
-            first_columns=sorted({r[0] for r in route}),
-            is_first=[k in {r[0] for r in route} for k in range(len(steps))],
+            first_columns=first_columns,
+            is_first=[any(k in f for f in board_first) for k in range(n)],
+            steps=steps,
+            pools=pools,
+            step_names=step_names,
+            pool_names=pool_names,
+            board_names=boards,
+            board_of=board_of,
+            pool_board=pool_board,
+            board_start=board_start,
+            board_end=board_end,
+            board_conwip=[UNLIMITED if r.conwip is None else r.conwip for r in releases],
+            board_first_columns=board_first,
+            after=after,
+            level_names=levels,
+            split_teams=[None if s.split is None else tuple((board_index[t], d) for t, d in s.split.teams.items())
+                         for s in steps],
+            split_level=[-1 if s.split is None else levels.index(s.split.into) for s in steps],
+            split_size=[None if s.split is None else s.split.size for s in steps],
+            dependency_team=[board_index[s.dependency.team] if s.dependency and s.dependency.team else -1
+                             for s in steps],
+            dependency_size=[s.dependency.size if s.dependency and s.dependency.team else None for s in steps],
         )

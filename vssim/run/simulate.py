@@ -17,11 +17,6 @@ from vssim.records import RecordsBuilder, RecordSink
 
 ENGINES = registry.choices()
 """What `sim.engine` accepts: the registry's engines and `auto` (the first that qualifies)."""
-TEAMS_WAIT = "teams need the engine of issue 13: this vssim reads a stream's teams, splits and team " \
-             "dependencies (StreamSpec.teams) but no engine simulates them yet"
-"""Why a stream with teams does not run (rather than running with its teams ignored)."""
-
-
 def check_settings(spec: StreamSpec, settings: Settings) -> Engine:
     """Refuse impossible settings for `spec` (one line naming the `sim.` field); the engine that runs it."""
     return _checked(spec, settings)[1]
@@ -29,10 +24,7 @@ def check_settings(spec: StreamSpec, settings: Settings) -> Engine:
 
 def _checked(spec: StreamSpec, settings: Settings) -> tuple[Plan, Engine]:
     """`spec`'s plan and engine, once the settings are checked: a run larger than
-    `sim.max_events` is refused before anything is allocated for it (the plan's people included).
-    Teams are refused: no engine simulates splits, joins and team dependencies yet."""
-    if spec.teams:
-        raise SpecError("sim.engine", message=TEAMS_WAIT)
+    `sim.max_events` is refused before anything is allocated for it (the plan's people included)."""
     settings.check(spec, ENGINES)
     plan = Plan.of(spec)
     return plan, registry.choose(plan, settings)

@@ -19,6 +19,9 @@ engine, which keeps no state per CONWIP slot."""
 def why_not(spec: StreamSpec, streaming: bool = False) -> str | None:
     """None when the recursions compute this stream exactly (as the SimPy engine would); else the
     reason, in one line naming the field. `streaming`: in blocks of items (one person per step)."""
+    if spec.teams:
+        return (f"teams ({', '.join(spec.teams)}): splits and joins need the event engine (the fast engine runs "
+                "one board; docs/engines.md)")
     rel = spec.release
     if rel.conwip is not None and rel.conwip > MAX_CONWIP:
         return f"release.conwip is {rel.conwip}: the recursions keep a done time per CONWIP slot, at most {MAX_CONWIP}"

@@ -30,6 +30,8 @@ import heapq
 import math
 from collections import deque
 
+from vssim.model.teams import DEPENDENCY_LEVEL, child_counts
+
 
 class Board:
     """The board of a `Replication` (a mixin: its sources, ledger and stuck-state checks are
@@ -44,12 +46,13 @@ class Board:
         self.outgoing: list[list[int]] = [[] for _ in range(n)]          # partial transfer batch
         self.gate: list[deque] = [deque() for _ in range(n)]             # full batches waiting for the cadence
         self.tick_pending = [False] * n
-        self.blocked_to = [[0] * (n + 1) for _ in range(n)]  # [src][dest]: done items waiting to move
+        nb = len(plan.board_names)
+        self.blocked_to = [[0] * (n + nb) for _ in range(n)]  # [src][dest]: done items waiting to move (n + b: done)
         self.free_people = [list(reversed(people)) for people in plan.pool_people]
         self.last_step_of = [-1] * len(plan.person_pool)     # by person: the step worked last
         self.backlogs: list[list] = [[] for _ in range(n)]    # per first column: (priority, ticket, slot)
-        self.backlog_size = 0
-        self.wip = 0                        # committed items not done
+        self.board_backlog = [0] * nb       # items in each board's backlog (0: the stream's)
+        self.board_wip = [0] * nb           # committed items not done, per board
         self.busy = 0                       # people at work
         self.delays = 0                     # handoff and dependency waits under way
         self.ticket = 0                     # queue entries so far: first come first served among equals
@@ -58,6 +61,12 @@ class Board:
         # per step and pool: which optional features apply (so the usual case skips them)
         self.plain_exit = [not plan.rework_p[k] and plan.batch[k] == 1 and plan.cadence[k] is None
                            and not plan.routed for k in range(n)]
+        self.next_step = plan.after[0] if plan.after else list(range(1, n + 1))  # unrouted: the same for every type
+        # split steps and steps that may ask a team: the item goes through `_special` before it is workable
+        self.special = [t is not None or d >= 0 for t, d in zip(plan.split_teams, plan.dependency_team, strict=True)]
+        self.asking: set[int] = set()       # items that wait for a team dependency's child before they are workable
+        self.dependency_level = (plan.level_names.index(DEPENDENCY_LEVEL) if DEPENDENCY_LEVEL in plan.level_names
+                                 else -1)
         self.plain_pool = [switch is None and not interrupted
                            for switch, interrupted in zip(self.switch_cost, self.interrupted, strict=True)]
         self.until = math.inf if self.horizon is None else float(self.horizon)
@@ -105,46 +114,48 @@ class Board:
         self.ticket += 1
         backlog = self.backlogs[self.plan.route[self.item_type[i]][0]]
         heapq.heappush(backlog, entry)
-        self.backlog_size += 1
+        self.board_backlog[0] += 1
         self._commit()
         limit = self.spec.release.backlog_limit
-        if limit is not None and self.backlog_size > limit:
+        if limit is not None and self.board_backlog[0] > limit:
             # the newcomer is the one that does not fit
             backlog.remove(entry)
             heapq.heapify(backlog)
-            self.backlog_size -= 1
+            self.board_backlog[0] -= 1
             self.rejected_times.append(self.arrival[i])
             self.item_type[i] = -1 - self.item_type[i]      # marked rejected; kept apart in the records
             self.done_pending += 1
 
     # ------------------------------------------------------------------ release
-    def _commit(self) -> None:
-        """Commit backlog items, best class first, while CONWIP and their first column allow."""
-        if not self.backlog_size and not self.saturated:
+    def _commit(self, b: int = 0) -> None:
+        """Commit board b's backlog items, best class first, while its CONWIP and first column allow."""
+        backlog_n = self.board_backlog
+        saturated = self.saturated and not b
+        if not backlog_n[b] and not saturated:
             return
         plan = self.plan
         in_column, limit, waiting, backlogs = self.in_column, plan.limit, self.waiting_to_enter, self.backlogs
-        saturated = self.saturated
-        while self.wip < plan.conwip:
+        wip, conwip, firsts = self.board_wip, plan.board_conwip[b], plan.board_first_columns[b]
+        while wip[b] < conwip:
             best = -1
-            for c in plan.first_columns:
-                b = backlogs[c]
-                if b and in_column[c] < limit[c] and not waiting[c] and (best < 0 or b[0] < backlogs[best][0]):
+            for c in firsts:
+                q = backlogs[c]
+                if q and in_column[c] < limit[c] and not waiting[c] and (best < 0 or q[0] < backlogs[best][0]):
                     best = c
             if best < 0:
-                if saturated and not self.backlog_size:
+                if saturated and not backlog_n[0]:
                     # the backlog never empties: the next item is made when it is needed
                     i = self._new_item(self.env._now)
                     heapq.heappush(backlogs[plan.route[self.item_type[i]][0]], (self.priority[i], self.ticket, i))
                     self.ticket += 1
-                    self.backlog_size += 1
+                    backlog_n[0] += 1
                     continue
                 return
             i = heapq.heappop(backlogs[best])[2]
-            self.backlog_size -= 1
+            backlog_n[b] -= 1
             self.commit_time[i] = self.env._now
             self.commit_seq[i] = self._next_order()
-            self.wip += 1
+            wip[b] += 1
             in_column[best] += 1
             self._enter(best, i, -1)
 
@@ -173,19 +184,100 @@ class Board:
                 u = self.dependency_decision[k].at(self.item_number[i])
                 self.entered_steps[i] |= bit
             if u < p:
-                delay += self.dependency_delay[k].next()
+                if self.plan.dependency_team[k] >= 0:
+                    self.asking.add(i)      # the team's child first (`_special`), its delay after
+                else:
+                    delay += self.dependency_delay[k].next()
         if delay > 0.0:
             self.delays += 1
             self.env.timeout(delay, i).callbacks.append(self._delay_over)
+        elif self.special[k]:
+            self._special(k, i)
         else:
             self._workable(k, i)
 
     def _delay_over(self, ev) -> None:
         self.delays -= 1
         i = ev._value
-        self._workable(self.visit_step[self.current_visit[i]], i)
+        k = self.visit_step[self.current_visit[i]]
+        if self.special[k]:
+            self._special(k, i)
+        else:
+            self._workable(k, i)
         if not self.busy and not self.delays:
             self._check_frozen()
+
+    # ------------------------------------------------------------------ splits, joins, team dependencies
+    def _special(self, k: int, i: int) -> None:
+        """Item i has waited its handoff at k, a split step or a step that may ask a team: it makes
+        its children (a split), or the one piece of work it asks a team for, and waits for them
+        in the column; else it is workable."""
+        plan = self.plan
+        teams = plan.split_teams[k]
+        if teams is not None:
+            now = self.env._now
+            v = self.current_visit[i]
+            self.visit_ready[v] = now
+            self.visit_start[v] = now
+            self.event_order = order = self.event_order + 1
+            self.visit_start_seq[v] = order
+            bit = 1 << k
+            if self.started_steps[i] & bit:
+                counts = [int(child_counts(d.next())) for d in self.split_again_count[k]]
+            else:
+                number = self.item_number[i]
+                counts = [int(child_counts(d.at(number))) for d in self.split_count[k]]
+                self.started_steps[i] |= bit
+            total = sum(counts)
+            if not total:
+                self._join(i)               # no children: it passes
+                return
+            self.pending[i] = total         # before any child is made: a child may be done at once
+            level, sizes, size = plan.split_level[k], self.split_size[k], self.size[i]
+            for (b, _), c in zip(teams, counts, strict=True):
+                for _ in range(c):
+                    self._give(b, self._new_child(i, b, level, size if sizes is None else size * sizes.next()))
+            return
+        if i in self.asking:
+            self.asking.discard(i)
+            self.pending[i] = 1
+            sizes = self.dependency_size[k]
+            b = plan.dependency_team[k]
+            self._give(b, self._new_child(i, b, self.dependency_level, self.size[i] if sizes is None else sizes.next()))
+            return
+        self._workable(k, i)
+
+    def _give(self, b: int, i: int) -> None:
+        """Child i joins board b's backlog, and is committed if the board has room."""
+        heapq.heappush(self.backlogs[self.plan.route[self.item_type[i]][self.plan.board_start[b]]],
+                       (self.priority[i], self.ticket, i))
+        self.ticket += 1
+        self.board_backlog[b] += 1
+        self._commit(b)
+
+    def _join(self, j: int) -> None:
+        """Parent j's last child is done: a team dependency's parent waits its delay (if any) and is
+        workable; a split's parent has been worked at its split step and moves on."""
+        v = self.current_visit[j]
+        k = self.visit_step[v]
+        if self.plan.split_teams[k] is None:
+            d = self.dependency_delay[k]
+            if d is not None:
+                self.delays += 1
+                self.env.timeout(d.next(), j).callbacks.append(self._delay_over)
+            else:
+                self._workable(k, j)
+            return
+        self.visit_end[v] = self.env._now
+        self.event_order = order = self.event_order + 1
+        self.visit_end_seq[v] = order
+        self.done_in_column[k] += 1
+        if self.plain_exit[k]:
+            self._request(self.next_step[k], [j], k)
+        else:
+            self._after_work(k, j, v, True)
+        if self.done_in_column[k] == self.in_column[k] and self.waiting_to_enter[k]:
+            self._check_deadlock(k)
 
     def _workable(self, k: int, i: int) -> None:
         """Item i can be worked at k: a free person of the step's pools starts it, or it queues."""
@@ -258,13 +350,23 @@ class Board:
         plan = self.plan
         self.done_in_column[k] += 1
         if self.plain_exit[k]:
-            self._request(k + 1, [i], k)
+            self._request(self.next_step[k], [i], k)
             self._dispatch(p, person)
             if self.waiting_to_enter[k] and self.done_in_column[k] == self.in_column[k]:
                 self._check_deadlock(k)
             if not self.busy and not self.delays:
                 self._check_frozen()
             return
+        self._after_work(k, i, v, first)
+        self._dispatch(p, person)
+        if self.done_in_column[k] == self.in_column[k] and self.waiting_to_enter[k]:
+            self._check_deadlock(k)
+        if not self.busy and not self.delays:
+            self._check_frozen()
+
+    def _after_work(self, k: int, i: int, v: int, first: bool) -> None:
+        """Item i (visit v) has been worked at k: back to its rework step, or into the transfer batch."""
+        plan = self.plan
         rework_p = plan.rework_p[k]
         if rework_p and (self.rework_decision[k].at(self.item_number[i]) if first
                          else self.rework_again_decision[k].next()) < rework_p:
@@ -283,11 +385,6 @@ class Board:
             if len(out) >= plan.batch[k]:
                 self.outgoing[k] = []
                 self._release(k, out)
-        self._dispatch(p, person)
-        if self.done_in_column[k] == self.in_column[k] and self.waiting_to_enter[k]:
-            self._check_deadlock(k)
-        if not self.busy and not self.delays:
-            self._check_frozen()
 
     def _dispatch(self, p: int, person: int) -> None:
         """`person` of pool p is free: the best queued item of the pool's steps, or idle."""
@@ -322,21 +419,21 @@ class Board:
             for dest, sub in self._split(k, group):
                 self._request(dest, sub, k)
         else:
-            self._request(k + 1, group, k)
+            self._request(self.next_step[k], group, k)
 
     def _split(self, k: int, group: list[int]) -> list[tuple[int, list[int]]]:
         """Where the items of a group leaving step k go next, in first-come order."""
         if not self.plan.routed:
-            return [(k + 1, group)]
-        route, item_type = self.plan.route, self.item_type
+            return [(self.next_step[k], group)]
+        after, item_type = self.plan.after, self.item_type
         parts: dict[int, list[int]] = {}
         for i in group:
-            parts.setdefault(route[item_type[i]][k + 1], []).append(i)
+            parts.setdefault(after[item_type[i]][k], []).append(i)
         return list(parts.items())
 
     def _fits(self, dest: int, m: int) -> bool:
         """A group of m items can enter column dest now (done always can)."""
-        return dest == self.plan.n_steps or (not self.waiting_to_enter[dest]
+        return dest >= self.plan.n_steps or (not self.waiting_to_enter[dest]
                                              and self.in_column[dest] + m <= self.plan.limit[dest])
 
     def _schedule_tick(self, k: int) -> None:
@@ -371,8 +468,8 @@ class Board:
 
     # ------------------------------------------------------------------ entry into the next column
     def _request(self, k: int, group: list[int], src: int) -> None:
-        """Group (done at src) asks to enter column k; k == n_steps means done."""
-        if k == self.plan.n_steps:
+        """Group (done at src) asks to enter column k; k >= n_steps means done (on board k - n_steps)."""
+        if k >= self.plan.n_steps:
             self._exit(group, src)
             return
         m = len(group)
@@ -418,15 +515,17 @@ class Board:
         for src in freed:
             self._fill(src)
         if self.plan.is_first[k]:
-            self._commit()
+            self._commit(self.plan.board_of[k])
 
     def _exit(self, group: list[int], src: int) -> None:
-        """Group leaves the last column (its route's last): done."""
+        """Group leaves the last column (its route's last) of its board: done; a child's parent
+        may be joined."""
         now = self.env._now
         m = len(group)
+        b = self.plan.board_of[src]
         self.in_column[src] -= m
         self.done_in_column[src] -= m
-        self.wip -= m
+        self.board_wip[b] -= m
         self.done_pending += m
         for i in group:
             self.visit_leave[self.current_visit[i]] = now
@@ -434,7 +533,14 @@ class Board:
             self.done_seq[i] = self._next_order()
         self._fill(src)
         if not self.plan.is_first[src]:
-            self._commit()
+            self._commit(b)
+        if b:
+            pending, parent_slot = self.pending, self.parent_slot
+            for i in group:
+                j = parent_slot[i]
+                pending[j] -= 1
+                if not pending[j]:
+                    self._join(j)
 
 
 def next_tick(now: float, period: float) -> float:

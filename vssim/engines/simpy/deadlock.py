@@ -35,7 +35,7 @@ class Deadlock:
             for dest, waiting in enumerate(blocked[x]):
                 if not waiting:
                     continue
-                if dest == self.plan.n_steps:
+                if dest >= self.plan.n_steps:
                     return
                 if dest not in seen:
                     seen.add(dest)
@@ -45,21 +45,21 @@ class Deadlock:
     def _full(self, x: int) -> bool:
         """Column x cannot admit the group first in line for it (from upstream or a cadence gate)."""
         need = len(self.waiting_to_enter[x][0][0]) if self.waiting_to_enter[x] else UNLIMITED
-        if x > 0 and self.gate[x - 1]:
+        if x > self.plan.board_start[self.plan.board_of[x]] and self.gate[x - 1]:
             need = min(need, len(self.gate[x - 1][0]))
         return need < UNLIMITED and self.in_column[x] + need > self.plan.limit[x]
 
     def _check_frozen(self) -> None:
         """Called when no work or delay is under way: finish partial batches that can never
         fill, or report a stream that stopped moving."""
-        if self.wip == 0 or self.busy or self.delays:
+        if self.board_wip[0] == 0 or self.busy or self.delays:
             return
         plan = self.plan
         n = plan.n_steps
         for k in range(n):
             if self.gate[k] and all(self._fits(dest, len(sub)) for dest, sub in self._split(k, self.gate[k][0])):
                 return                      # the next tick moves it
-        can_commit = self.wip < plan.conwip and any(
+        can_commit = self.board_wip[0] < plan.conwip and any(
             self.in_column[c] < plan.limit[c] and not self.waiting_to_enter[c] for c in plan.first_columns)
         if not self.arrivals_done and can_commit:
             return                          # new arrivals (or a saturated backlog) can still fill partial batches
@@ -73,7 +73,7 @@ class Deadlock:
         raise DeadlockError(self._describe_stuck([k for k in range(n) if self.in_column[k]]))
 
     def _describe_stuck(self, columns: list[int]) -> str:
-        names = self.spec.step_names
+        names = self.plan.step_names
         parts = []
         for x in columns:
             lim = self.plan.limit[x]

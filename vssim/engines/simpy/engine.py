@@ -61,7 +61,7 @@ class Replication(Board, Deadlock, Ledger, Sources):
             env.run(until=self.horizon * s / slices)
             if progress is not None:
                 progress(1.0 / slices)
-        if self.spec.arrivals.finite and self.arrivals_done and self.wip == 0 and not self.backlog_size:
+        if self.spec.arrivals.finite and self.arrivals_done and self.board_wip[0] == 0 and not self.board_backlog[0]:
             return self._last_event()
         return float(self.horizon)             # (a float, as the fast engine's: summary.json says 2000.0 for both)
 
@@ -97,6 +97,9 @@ class SimPyEngine:
     name = "simpy"
 
     def qualifies(self, plan: Plan, settings: Settings) -> str | None:
+        if plan.has_teams and settings.streaming:
+            return ("sim.stats=streaming keeps running totals of one board; a stream with teams needs its "
+                    "records (sim.stats=full)")
         return None
 
     def run(self, plan: Plan, settings: Settings, replication: int, sink: RecordSink, progress=None) -> object:

@@ -16,7 +16,7 @@ from array import array
 
 import numpy as np
 
-from vssim.records import ITEM_COLUMNS, VISIT_COLUMNS
+from vssim.records import FAMILY_COLUMNS, ITEM_COLUMNS, VISIT_COLUMNS
 
 CHUNK = 4096
 """Rows a table grows by at the least (it doubles beyond), its new rows preset to their defaults."""
@@ -59,6 +59,12 @@ class Ledger:
         self.current_visit = array("l")
         self.started_steps: list[int] = []  # bitmask of the steps each item has started once
         self.entered_steps: list[int] = []  # bitmask of the steps each item has entered once
+        # the hierarchy (teams): the parent's slot (-1: arrived), level, board, children not yet done
+        self.parent_slot = array("l")
+        self.level = array("l")
+        self.board = array("l")
+        self.pending = array("l")
+        self.board_items = [0] * len(self.plan.board_names)   # children made per board: their numbers there
         self.arrival_seq = array("q")
         self.commit_seq = array("q")
         self.done_seq = array("q")
@@ -93,11 +99,11 @@ class Ledger:
                 ("arrival_seq", self.arrival_seq, -1), ("commit_seq", self.commit_seq, -1),
                 ("done_seq", self.done_seq, -1), ("number", self.item_number, -1),
                 ("current_visit", self.current_visit, -1), ("started_steps", self.started_steps, 0),
-                ("entered_steps", self.entered_steps, 0))
+                ("entered_steps", self.entered_steps, 0), ("item_parent", self.parent_slot, -1),
+                ("item_level", self.level, 0), ("item_team", self.board, 0), ("pending", self.pending, 0))
 
     def _new_item(self, t: float, type_index: int | None = None, size: float | None = None) -> int:
-        """The slot of a new item arriving at t (its type and size drawn unless given): the last
-        slot freed by a hand-over (streaming runs), else the next fresh one."""
+        """The slot of a new item arriving at t (its type and size drawn unless given)."""
         n = self.n_items
         self.n_items = n + 1
         if type_index is None:
@@ -106,6 +112,20 @@ class Ledger:
             size = self.plan.type_size[type_index]
             if size is None:
                 size = self.size_draws[type_index].at(n)
+        return self._fill_slot(n, t, type_index, self.plan.type_priority[type_index], size, -1, 0, 0)
+
+    def _new_child(self, parent: int, board: int, level: int, size: float) -> int:
+        """The slot of a child of `parent` made now for `board`: the parent's type and class of service,
+        numbered in the order the board's children are made (the number its draws are tied to)."""
+        n = self.board_items[board]
+        self.board_items[board] = n + 1
+        return self._fill_slot(n, self.env._now, self.item_type[parent], self.priority[parent], size, parent, level,
+                               board)
+
+    def _fill_slot(self, n: int, t: float, type_index: int, priority: int, size: float, parent: int, level: int,
+                   board: int) -> int:
+        """A slot for item number n (on its board): the last slot freed by a hand-over (streaming runs),
+        else the next fresh one."""
         if self.free_slots:
             i = self.free_slots.pop()
         else:
@@ -119,13 +139,17 @@ class Ledger:
         self.commit_time[i] = nan
         self.done_time[i] = nan
         self.item_type[i] = type_index
-        self.priority[i] = self.plan.type_priority[type_index]
+        self.priority[i] = priority
         self.size[i] = size
         self.touch[i] = 0.0
         self.rework_count[i] = 0
         self.current_visit[i] = -1
         self.started_steps[i] = 0
         self.entered_steps[i] = 0
+        self.parent_slot[i] = parent
+        self.level[i] = level
+        self.board[i] = board
+        self.pending[i] = 0
         self.event_order = order = self.event_order + 1
         self.arrival_seq[i] = order
         self.commit_seq[i] = -1
@@ -169,8 +193,13 @@ class Ledger:
         item_type = _head(self.item_type, ns)
         out = live if final else live & (~np.isnan(_head(self.done_time, ns)) | (item_type < 0))
         gone = out & (item_type >= 0)
-        items = {name: np.asarray(_head(a, ns)[gone], dtype=ITEM_COLUMNS[name])
-                 for name, a, _ in self._item_columns() if name in ITEM_COLUMNS and name in needs}
+        columns = {**ITEM_COLUMNS, **FAMILY_COLUMNS} if self.plan.has_teams else ITEM_COLUMNS
+        items = {name: np.asarray(_head(a, ns)[gone], dtype=columns[name])
+                 for name, a, _ in self._item_columns() if name in columns and name in needs}
+        if "item_parent" in items:          # slots, as rows among the items handed over (a full run: all)
+            row = np.cumsum(gone) - 1
+            parent = items["item_parent"]
+            items["item_parent"] = np.where(parent >= 0, row[np.maximum(parent, 0)], -1)
         if "item_value" in needs:
             items["item_value"] = np.asarray(self.plan.type_value, dtype=np.float64)[item_type[gone]]
         sink.add_items(**items)

@@ -1,7 +1,8 @@
 """The random sources of one SimPy replication: one per purpose and step or pool.
 
-Every source has a name (`work/<step>`, `rework/<step>`, `switch/<pool>`, `arrivals`, ...) and its
-own generator, seeded from the run's seed, the replication and the name
+Every source has a name (`work/<step>`, `rework/<step>`, `switch/<pool>`, `arrivals`, ...; a
+team's step or pool by its qualified name, `work/web/build`, `split/implement/web`) and its own
+generator, seeded from the run's seed, the replication and the name
 (`vssim.engines.random.generator`): two scenarios of one stream draw the same numbers for the same
 purpose, whatever else they change (common random numbers), and the max-plus engine draws them
 by the same rule. What happens at an item's first visit to a step (its work, its rework and
@@ -36,20 +37,32 @@ class Sources:
     def _init_sources(self, seed: int, replication: int) -> None:
         plan, spec = self.plan, self.spec
         rng = lambda name: generator(seed, replication, name)  # noqa: E731
-        steps = list(spec.steps.values())
+        steps, names = plan.steps, plan.step_names        # every board's, by qualified name
         # by step; tied to the item (at): work, rework_decision, dependency_decision; in order (next): the rest
-        self.work = [Draws(s.work, rng(f"work/{s.name}")) for s in steps]
-        self.rework_work = [Draws(s.work, rng(f"rework_work/{s.name}")) for s in steps]
-        self.rework_decision = [Uniforms(rng(f"rework/{s.name}")) for s in steps]
-        self.rework_again_decision = [Uniforms(rng(f"rework_again/{s.name}")) for s in steps]
-        self.handoff = [Draws(s.handoff, rng(f"handoff/{s.name}")) if s.handoff else None for s in steps]
-        self.dependency_decision = [Uniforms(rng(f"dependency/{s.name}")) for s in steps]
-        self.dependency_again_decision = [Uniforms(rng(f"dependency_again/{s.name}")) for s in steps]
-        self.dependency_delay = [Draws(s.dependency.delay, rng(f"dependency_delay/{s.name}")) if s.dependency
-                                 else None for s in steps]
+        self.work = [Draws(s.work, rng(f"work/{q}")) if s.work is not None else None for s, q in zip(steps, names)]
+        self.rework_work = [Draws(s.work, rng(f"rework_work/{q}")) if s.work is not None else None
+                            for s, q in zip(steps, names)]
+        self.rework_decision = [Uniforms(rng(f"rework/{q}")) for q in names]
+        self.rework_again_decision = [Uniforms(rng(f"rework_again/{q}")) for q in names]
+        self.handoff = [Draws(s.handoff, rng(f"handoff/{q}")) if s.handoff else None for s, q in zip(steps, names)]
+        self.dependency_decision = [Uniforms(rng(f"dependency/{q}")) for q in names]
+        self.dependency_again_decision = [Uniforms(rng(f"dependency_again/{q}")) for q in names]
+        self.dependency_delay = [Draws(s.dependency.delay, rng(f"dependency_delay/{q}"))
+                                 if s.dependency and s.dependency.delay else None for s, q in zip(steps, names)]
+        # splits and team dependencies: a split's counts per team tied to the parent (its number on its
+        # board), on a later visit in order; the children's sizes in order
+        self.split_count = [None if t is None else [Draws(d, rng(f"split/{q}/{plan.board_names[b]}")) for b, d in t]
+                            for t, q in zip(plan.split_teams, names)]
+        self.split_again_count = [None if t is None else [Draws(d, rng(f"split_again/{q}/{plan.board_names[b]}"))
+                                                         for b, d in t] for t, q in zip(plan.split_teams, names)]
+        self.split_size = [Draws(d, rng(f"split_size/{q}")) if d is not None else None
+                           for d, q in zip(plan.split_size, names)]
+        self.dependency_size = [Draws(d, rng(f"dependency_size/{q}")) if d is not None else None
+                                for d, q in zip(plan.dependency_size, names)]
         # by pool, in order
-        pools = list(spec.pools.values())
-        self.switch_cost = [Draws(p.switch_cost, rng(f"switch/{p.name}")) if p.switch_cost else None for p in pools]
+        pools = plan.pools
+        self.switch_cost = [Draws(p.switch_cost, rng(f"switch/{q}")) if p.switch_cost else None
+                            for p, q in zip(pools, plan.pool_names)]
         self.interrupted = [p.interruptions is not None for p in pools]
         # by person of an interrupted pool, made at their first piece of work (`_interruption_sources`)
         self.person_interruptions: dict[int, tuple[Draws, Draws, Draws | None]] = {}
@@ -74,8 +87,8 @@ class Sources:
         (`interruptions/POOL/N`, `interruption_length/POOL/N`, `refocus/POOL/N`, N the person's
         number in the pool). A person's own sources, so that the draws a piece of work leaves
         undrawn at the horizon (`Board._start`) are nobody else's."""
-        pool = list(self.spec.pools.values())[p]
-        who = f"{pool.name}/{person - self.plan.pool_people[p][0]}"
+        pool = self.plan.pools[p]
+        who = f"{self.plan.pool_names[p]}/{person - self.plan.pool_people[p][0]}"
         sources = (Draws(poisson_gaps(pool.interruptions.rate), self._generator(f"interruptions/{who}")),
                    Draws(pool.interruptions.duration, self._generator(f"interruption_length/{who}")),
                    Draws(pool.switch_cost, self._generator(f"refocus/{who}")) if pool.switch_cost else None)
