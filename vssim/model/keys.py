@@ -316,6 +316,9 @@ _KEYS = (
         "per parent and rounded half up, ⌊x + ½⌋ (0: none)", 1, COUNT0),
     Key("steps.*.split.size", "number or distribution", "each child's size, times the parent's; a distribution "
         "with mean > 0 is drawn per child", 1.0, SCALE),
+    Key("steps.*.split.choose", "names or null", "at least 2 of the split's teams, no repeats: per parent ONE of "
+        "them is drawn, with probability ∝ its count's mean, and only it makes children (its count); the "
+        "split's other teams make theirs as usual; null: every team makes its count", None),
 )
 KEYS: dict[str, Key] = {k.path: k for k in _KEYS}
 """Every key of a stream file by path (docs/model.md §2)."""
