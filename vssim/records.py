@@ -25,10 +25,12 @@ ITEM_COLUMNS: Mapping[str, type] = {
     "rework_count": np.int64, "arrival_seq": np.int64, "commit_seq": np.int64, "done_seq": np.int64,
 }
 """The item columns of `Records` and their types: one row per item, in item order (arrival order)."""
-FAMILY_COLUMNS: Mapping[str, type] = {"item_parent": np.int64, "item_level": np.int64, "item_team": np.int64}
+FAMILY_COLUMNS: Mapping[str, type] = {"item_parent": np.int64, "item_level": np.int64, "item_team": np.int64,
+                                      "item_origin": np.int64}
 """The item columns of a stream with teams: the parent's row (-1: an item that arrived), the
-level (`Records.level_names`) and the board (`Records.team_names`, 0: the stream's own). An
-engine passes them when its plan has teams; a flat stream's are filled in (-1, 0, 0)."""
+level (`Records.level_names`), the board (`Records.team_names`, 0: the stream's own) and the
+parent's step that made the child (-1: none). An engine passes them when its plan has teams; a
+flat stream's are filled in (-1, 0, 0, -1)."""
 VISIT_COLUMNS: Mapping[str, type] = {
     "visit_item": np.int64, "visit_step": np.int64, "visit_enter": np.float64, "visit_ready": np.float64,
     "visit_start": np.float64, "visit_end": np.float64, "visit_leave": np.float64, "visit_person": np.int64,
@@ -111,6 +113,7 @@ class Records:
     item_parent: np.ndarray | None = None    # the parent's row, -1 at the top (None: all -1)
     item_level: np.ndarray | None = None     # index into level_names (None: all 0)
     item_team: np.ndarray | None = None      # the board the item is worked on, index into team_names (None: all 0)
+    item_origin: np.ndarray | None = None    # the parent's step that made the item, -1 at the top (None: all -1)
     level_names: list[str] = field(default_factory=lambda: ["item"])
     team_names: list[str] = field(default_factory=lambda: [""])    # "": the stream's own board
     step_team: np.ndarray | None = None      # the board of each step (None: all 0)
@@ -125,6 +128,8 @@ class Records:
             self.item_level = np.zeros(n, dtype=np.int64)
         if self.item_team is None:
             self.item_team = np.zeros(n, dtype=np.int64)
+        if self.item_origin is None:
+            self.item_origin = np.full(n, -1, dtype=np.int64)
         if self.step_team is None:
             self.step_team = np.zeros(len(self.step_names), dtype=np.int64)
         if self.pool_team is None:

@@ -25,7 +25,7 @@ import numpy as np
 from vssim.compiled import njit
 
 __all__ = ["finite_mean_std", "float64s", "int64s", "item_pass", "pairwise_sum", "percentiles", "predictability_ratios",
-           "step_table", "streaming_item_totals", "visit_pass"]
+           "step_table", "streaming_item_totals", "union_lengths", "visit_pass"]
 
 
 @njit(cache=True)
@@ -713,3 +713,26 @@ def float64s(x) -> np.ndarray:
 def int64s(x) -> np.ndarray:
     """x as a contiguous int64 array."""
     return np.ascontiguousarray(x, dtype=np.int64)
+
+
+@njit(cache=True)
+def union_lengths(group, start, end, out):  # pragma: no cover - compiled
+    """out[g] = the length of the union of the intervals [start, end) of group g, the intervals
+    sorted by group, then start."""
+    n = len(group)
+    i = 0
+    while i < n:
+        g = group[i]
+        total = 0.0
+        lo = start[i]
+        hi = end[i]
+        i += 1
+        while i < n and group[i] == g:
+            if start[i] > hi:               # a gap: the merged interval so far is complete
+                total += hi - lo
+                lo = start[i]
+                hi = end[i]
+            elif end[i] > hi:
+                hi = end[i]
+            i += 1
+        out[g] = total + (hi - lo)

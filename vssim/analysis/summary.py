@@ -47,6 +47,10 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
     With one replication, intervals come from batch means, which assume a steady state; a
     transient run (`steady_state=False`: backlog or trace arrivals) then gets no interval.
     """
+    if records[0].has_teams:                 # per board and per level (`vssim.analysis.levels`)
+        from vssim.analysis.levels import in_levels
+
+        return in_levels(records, planning_interval=planning_interval, steady_state=steady_state)
     single = len(records) == 1
     done_by_type = np.zeros(len(records[0].type_names))
     per_rep = []

@@ -126,12 +126,16 @@ class RunSize:
         """The size of one replication of `spec` to `horizon` (None: until every item is done)."""
         a = spec.arrivals
         steps = list(spec.steps.values())
-        kinds = list(spec.item_types.values())
-        ratios = [spec.visit_ratios(t.name) for t in kinds]
-        visits = sum(t.share * sum(r.values()) for t, r in zip(kinds, ratios, strict=True))
-        # the mean work an item brings to each step, over its visits
-        work = [_finite_sum(t.share * r[s.name] * s.work.mean * t.mean_size for t, r in zip(kinds, ratios, strict=True))
-                for s in steps]
+        # per item that arrives: the items each board receives (children included) and their visits
+        flows = spec.flows(rate=1.0) if spec.teams else {
+            "": {t.name: (t.share, t.mean_size) for t in spec.item_types.values()}}
+        ratios = {b: {t: spec.visit_ratios(t, b) for t in types} for b, types in flows.items()}
+        visits = sum(r * sum(ratios[b][t].values()) for b, types in flows.items() for t, (r, _) in types.items())
+        # the mean work an item that arrives brings to each step of each board, over its visits
+        work_on = {b: [_finite_sum(r * ratios[b][t][s.name] * (s.work.mean if s.work else 0.0) * size
+                                   for t, (r, size) in types.items())
+                       for s in spec.board(b)[0].values()] for b, types in flows.items()}
+        work = work_on[""]
         capacity = [_count(sum(spec.pools[p].size for p in s.pools)) for s in steps]
         if a.process == "backlog":
             items, what = _count(a.count), "backlog items"
@@ -147,19 +151,22 @@ class RunSize:
             items, what = _product(spec.arrival_rate(), horizon), "arrivals"
         # how long the run lasts: the horizon, or the time to work every item off, one step after another
         span = horizon if horizon is not None else _finite_sum(
-            _product(items, w / c) for w, c in zip(work, capacity, strict=True))
+            _product(items, w / c) for w, c in zip(work, capacity, strict=True) if w)
         interruptions = 0.0
-        for name, pool in spec.pools.items():
-            if pool.interruptions is not None:
-                busy = _product(items, _finite_sum(w for s, w in zip(steps, work, strict=True) if name in s.pools))
-                if horizon is not None:
-                    busy = min(busy, _count(pool.size) * horizon)
-                interruptions += _product(pool.interruptions.rate, busy)
+        for b, board_work in work_on.items():
+            board_steps, pools = spec.board(b)
+            for name, pool in pools.items():
+                if pool.interruptions is not None:
+                    busy = _product(items, _finite_sum(w for s, w in zip(board_steps.values(), board_work, strict=True)
+                                                       if name in s.pools))
+                    if horizon is not None:
+                        busy = min(busy, _count(pool.size) * horizon)
+                    interruptions += _product(pool.interruptions.rate, busy)
         ticks = 0.0
         for k, s in enumerate(steps):
             if s.cadence is not None and any(later.wip_limit is not None for later in steps[k + 1:]):
                 ticks += span / s.cadence + 1.0
-        people = _finite_sum(_count(pool.size) for pool in spec.pools.values())
+        people = _finite_sum(_count(pool.size) for b in work_on for pool in spec.board(b)[1].values())
         return cls(items, what, visits, interruptions, ticks, people)
 
     def refusal(self, replications: int, limit: float, horizon: float | None) -> str:

@@ -377,13 +377,13 @@ class StreamSpec:
         v = np.linalg.solve((np.eye(n + 1) - p).T, e)
         return dict(zip(names, v[:n].tolist(), strict=True))
 
-    def flows(self) -> dict[str, dict[str, tuple[float, float]]]:
+    def flows(self, rate: float | None = None) -> dict[str, dict[str, tuple[float, float]]]:
         """Per board ("" the stream's, else a qualified team) and item type: the long-run rate of the items
         that enter it and their mean size, or {} for a finite or closed stream. A split sends each visit's
         expected children (`Split.expected_count`), each of the parent's size x the split's mean size; a
         team dependency one child with its probability, of its `size` (else the item's). Counts and
-        sizes are taken as independent."""
-        lam = self.arrival_rate()
+        sizes are taken as independent. `rate` replaces the arrival rate (1.0: per item that arrives)."""
+        lam = self.arrival_rate() if rate is None else rate
         if lam is None:
             return {}
         into = {b: {t: [0.0, 0.0] for t in self.item_types} for b in self.teams}     # rate, rate x size

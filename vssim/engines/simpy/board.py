@@ -236,14 +236,14 @@ class Board:
             level, sizes, size = plan.split_level[k], self.split_size[k], self.size[i]
             for (b, _), c in zip(teams, counts, strict=True):
                 for _ in range(c):
-                    self._give(b, self._new_child(i, b, level, size if sizes is None else size * sizes.next()))
+                    self._give(b, self._new_child(i, k, b, level, size if sizes is None else size * sizes.next()))
             return
         if i in self.asking:
             self.asking.discard(i)
             self.pending[i] = 1
             sizes = self.dependency_size[k]
             b = plan.dependency_team[k]
-            self._give(b, self._new_child(i, b, self.dependency_level, self.size[i] if sizes is None else sizes.next()))
+            self._give(b, self._new_child(i, k, b, self.dependency_level, self.size[i] if sizes is None else sizes.next()))
             return
         self._workable(k, i)
 

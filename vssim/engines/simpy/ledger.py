@@ -63,6 +63,7 @@ class Ledger:
         self.parent_slot = array("l")
         self.level = array("l")
         self.board = array("l")
+        self.origin = array("l")            # the parent's step that made the child (-1: arrived)
         self.pending = array("l")
         self.board_items = [0] * len(self.plan.board_names)   # children made per board: their numbers there
         self.arrival_seq = array("q")
@@ -100,7 +101,8 @@ class Ledger:
                 ("done_seq", self.done_seq, -1), ("number", self.item_number, -1),
                 ("current_visit", self.current_visit, -1), ("started_steps", self.started_steps, 0),
                 ("entered_steps", self.entered_steps, 0), ("item_parent", self.parent_slot, -1),
-                ("item_level", self.level, 0), ("item_team", self.board, 0), ("pending", self.pending, 0))
+                ("item_level", self.level, 0), ("item_team", self.board, 0), ("item_origin", self.origin, -1),
+                ("pending", self.pending, 0))
 
     def _new_item(self, t: float, type_index: int | None = None, size: float | None = None) -> int:
         """The slot of a new item arriving at t (its type and size drawn unless given)."""
@@ -114,13 +116,15 @@ class Ledger:
                 size = self.size_draws[type_index].at(n)
         return self._fill_slot(n, t, type_index, self.plan.type_priority[type_index], size, -1, 0, 0)
 
-    def _new_child(self, parent: int, board: int, level: int, size: float) -> int:
-        """The slot of a child of `parent` made now for `board`: the parent's type and class of service,
-        numbered in the order the board's children are made (the number its draws are tied to)."""
+    def _new_child(self, parent: int, step: int, board: int, level: int, size: float) -> int:
+        """The slot of a child that `parent`'s `step` makes now for `board`: the parent's type and class of
+        service, numbered in the order the board's children are made (the number its draws are tied to)."""
         n = self.board_items[board]
         self.board_items[board] = n + 1
-        return self._fill_slot(n, self.env._now, self.item_type[parent], self.priority[parent], size, parent, level,
-                               board)
+        i = self._fill_slot(n, self.env._now, self.item_type[parent], self.priority[parent], size, parent, level,
+                            board)
+        self.origin[i] = step
+        return i
 
     def _fill_slot(self, n: int, t: float, type_index: int, priority: int, size: float, parent: int, level: int,
                    board: int) -> int:
@@ -149,6 +153,7 @@ class Ledger:
         self.parent_slot[i] = parent
         self.level[i] = level
         self.board[i] = board
+        self.origin[i] = -1
         self.pending[i] = 0
         self.event_order = order = self.event_order + 1
         self.arrival_seq[i] = order
