@@ -380,7 +380,7 @@ class StreamSpec:
     def flows(self, rate: float | None = None) -> dict[str, dict[str, tuple[float, float]]]:
         """Per board ("" the stream's, else a qualified team) and item type: the long-run rate of the items
         that enter it and their mean size, or {} for a finite or closed stream. A split sends each visit's
-        expected children (`Split.expected_count`), each of the parent's size x the split's mean size; a
+        expected children (`Split.expected_children`), each of the parent's size x the split's mean size; a
         team dependency one child with its probability, of its `size` (else the item's). Counts and
         sizes are taken as independent. `rate` replaces the arrival rate (1.0: per item that arrives)."""
         lam = self.arrival_rate() if rate is None else rate
@@ -404,15 +404,15 @@ class StreamSpec:
                         into[team][t][1] += n * child
         return out
 
-    def offered_load(self) -> dict[str, float]:
+    def offered_load(self, rate: float | None = None) -> dict[str, float]:
         """Offered load per pool (λ · visits · work · size / people); ≥ 1 means queues grow forever.
 
         A team's pools are named `TEAM/POOL`, loaded by the children that enter the team (`flows`:
         the expected children per parent x their size x the visits of the splitting step).
         Exact for single-pool steps; for steps with several pools the load is split evenly,
-        which is only indicative.
+        which is only indicative. `rate` replaces λ, as in `flows`.
         """
-        flows = self.flows()
+        flows = self.flows(rate)
         load = {}
         for b, types in flows.items():
             steps, pools = self.board(b)

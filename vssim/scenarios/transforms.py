@@ -19,6 +19,7 @@ from typing import Any
 from vssim.errors import SpecError, show
 from vssim.model.distributions import distribution_variance, parse_distribution, scale_distribution
 from vssim.model.spec import DEFAULT_TYPE, DISPATCH_RULES, RELEASE_POLICIES, StreamSpec
+from vssim.scenarios.boards import Member, members
 
 __all__ = ["TRANSFORMS", "Context", "Pilot", "Transform", "apply_transform", "check_op", "critical_wip",
            "deep_merge"]
@@ -186,27 +187,34 @@ _DIST = _Dist()
 
 
 class _Named:
-    """Schema marker: a mapping of user-chosen names (steps, pools, item types) to `child`."""
+    """Schema marker: a mapping of user-chosen names (steps, pools, item types, teams) to `child`;
+    a name given must exist unless `optional` (a split's teams: one split may lack a team another has)."""
 
-    def __init__(self, what: str, child: dict):
-        self.what, self.child = what, child
+    def __init__(self, what: str, child: dict, optional: bool = False):
+        self.what, self.child, self.optional = what, child, optional
 
 
 _LEAF = None
+_RELEASE = {"policy": _LEAF, "conwip": _LEAF, "backlog_limit": _LEAF}
 _SCHEMA: dict = {
-    "name": _LEAF, "time_unit": _LEAF, "description": _LEAF, "parts": _LEAF,
+    "name": _LEAF, "time_unit": _LEAF, "description": _LEAF, "parts": _LEAF, "level": _LEAF,
     "arrivals": {"process": _LEAF, "rate": _LEAF, "interval": _LEAF, "interarrival": _DIST, "count": _LEAF,
                  "times": _LEAF, "file": _LEAF},
     "item_types": _Named("item type", {"share": _LEAF, "size": _DIST, "class_of_service": _LEAF,
                                        "business_value": _LEAF}),
     "pools": _Named("pool", {"size": _LEAF, "dispatch": _LEAF, "switch_cost": _DIST,
                              "interruptions": {"rate": _LEAF, "duration": _DIST}}),
-    "release": {"policy": _LEAF, "conwip": _LEAF, "backlog_limit": _LEAF},
+    "release": _RELEASE,
+    "teams": _Named("team", {"release": _RELEASE}),
     "steps": _Named("step", {"pool": _LEAF, "work": _DIST, "wip_limit": _LEAF, "handoff": _DIST,
-                             "dependency": {"probability": _LEAF, "delay": _DIST},
+                             "dependency": {"probability": _LEAF, "delay": _DIST, "team": _LEAF, "size": _DIST},
                              "rework": {"probability": _LEAF, "to": _LEAF}, "batch": _LEAF, "cadence": _LEAF,
-                             "types": _LEAF, "description": _LEAF}),
+                             "types": _LEAF, "description": _LEAF,
+                             "split": {"into": _LEAF, "teams": _Named("team", {"count": _DIST}, optional=True),
+                                       "size": _DIST, "choose": _LEAF}}),
 }
+_BOARD_WIDE = {("steps",): "steps", ("pools",): "pools", ("teams",): "teams"}
+"""Where a name is qualified (`web/build`) and `*` matches every board's steps, pools or teams."""
 
 
 def _check_path(value: Any, path: str) -> list[str]:
@@ -234,10 +242,26 @@ def _check_path(value: Any, path: str) -> list[str]:
     return segments
 
 
+def _named(stream: dict, node: dict, where: tuple, seg: str, schema: _Named, segments: list[str],
+           path: str) -> list[Member]:
+    """The members a name (or `*`) at a named level matches: board-wide and qualified for the
+    stream's steps, pools and teams (`boards.members`), else the mapping's own keys."""
+    kind = _BOARD_WIDE.get(where)
+    found = members(stream, kind) if kind else [(node, k, k) for k in node]
+    if seg == "*":
+        return found
+    chosen = [m for m in found if m[2] == seg]
+    if not chosen and not schema.optional:
+        raise SpecError(path, f"a path naming an existing {schema.what} ({', '.join(m[2] for m in found) or 'none'})",
+                        ".".join(segments))
+    return chosen
+
+
 def _match(stream: dict, segments: list[str], path: str, *, create: bool = False) -> list[tuple[dict, str, tuple]]:
     """(parent mapping, key, concrete path) of every place the dotted path names.
 
-    Named entities (a step, pool or item type) must exist; an absent optional field is skipped.
+    Named entities (a step, pool, item type or team) must exist; an absent optional field is skipped.
+    `steps.*`, `pools.*` and `teams.*` match every board's, named as results name them (`web/build`).
     With `create`, the last key is included even where it is absent (for `set`), and a plain
     number pool is expanded to ``{size: n}`` to receive a field.
     """
@@ -246,32 +270,29 @@ def _match(stream: dict, segments: list[str], path: str, *, create: bool = False
     out: list[tuple[dict, str, tuple]] = []
     last = len(segments) - 1
     for i, seg in enumerate(segments):
-        named = isinstance(schema, _Named)
         nxt: list[tuple[Any, tuple]] = []
         for node, where in nodes:
             if not isinstance(node, dict):
                 continue
-            if seg == "*":
-                keys = list(node)
-            elif named:
-                if seg not in node:
-                    raise SpecError(path, f"a path naming an existing {schema.what} "
-                                          f"({', '.join(node) or 'none'})", ".".join(segments))
-                keys = [seg]
+            if isinstance(schema, _Named):
+                chosen = _named(stream, node, where, seg, schema, segments, path)
+            elif seg == "*":
+                chosen = [(node, k, k) for k in node]
             else:
-                keys = [seg] if (seg in node or (create and i == last)) else []
-            for key in keys:
+                chosen = [(node, seg, seg)] if (seg in node or (create and i == last)) else []
+            for held, key, shown in chosen:
+                at = (*where, shown)
                 if i == last:
-                    out.append((node, key, (*where, key)))
+                    out.append((held, key, at))
                     continue
-                child = node[key]
+                child = held[key]
                 if where == ("pools",) and _is_number(child):       # a plain number pool
                     if segments[i + 1] == "size" and i + 1 == last:
-                        out.append((node, key, (*where, key)))
+                        out.append((held, key, at))
                         continue
                     if create and segments[i + 1] != "*":
-                        child = node[key] = {"size": child}
-                nxt.append((child, (*where, key)))
+                        child = held[key] = {"size": child}
+                nxt.append((child, at))
         nodes = nxt
         if isinstance(schema, _Named):
             schema = schema.child
@@ -306,10 +327,10 @@ def _scale_value(value: Any, where: tuple, factor: float, path: str) -> Any:
     if not _is_number(value):
         raise SpecError(path, message=f"{shown} is not a number or a distribution, got {show(value)}")
     x = value * factor
+    if key == "backlog_limit" or (key == "count" and where[0] == "steps"):     # may be 0: a split's count too
+        return _round_int(x, 0)
     if key in _INT_FIELDS or is_pool or (key == "size" and where[0] == "pools"):
         return _round_int(x)
-    if key == "backlog_limit":
-        return _round_int(x, 0)
     if key == "probability":
         cap = 0.99 if where[-2] == "rework" else 1.0
         return min(x, cap)
