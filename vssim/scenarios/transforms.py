@@ -717,7 +717,8 @@ def _feeders(spec: StreamSpec, board: str, types: Sequence[str]) -> dict[str, li
     return out
 
 
-def _column_times(spec: StreamSpec, board: str, types: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+def _column_times(spec: StreamSpec, board: str,
+                  types: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
     """Per step of a board: (mean work per visit, mean pure delay per visit inside its column),
     each type weighted by `types` (its items per arriving item, their mean size).
 
