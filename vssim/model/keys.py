@@ -247,7 +247,8 @@ _KEYS = (
     Key("item_types.*.class_of_service", "string", "queue priority, highest first", "standard",
         choices=CLASSES_OF_SERVICE),
     Key("item_types.*.business_value", "number", "weights flow predictability", 1.0, WEIGHT),
-    Key("pools", "mapping", "non-empty; people by skill set: pools by name"),
+    Key("pools", "mapping", "people by skill set: pools by name; non-empty, except in a stream whose every step "
+        "splits (its teams have the people)", "required unless every step splits"),
     Key("pools.*", "integer or mapping", "a pool: its number of people, or the mapping below", bound=PEOPLE),
     Key("pools.*.size", "integer", f"its number of people (at most {MAX_PEOPLE} in all pools together)",
         bound=PEOPLE),

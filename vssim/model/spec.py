@@ -304,7 +304,7 @@ class StreamSpec:
         description = check_text(d.get("description"), "description")
         item_types = _parse_item_types(d.get("item_types"))
         arrivals = _parse_arrivals(d["arrivals"], item_types, base_dir)
-        pools = _parse_pools(d["pools"])
+        pools = _stream_pools(d)
         release = _parse_release(d.get("release"))
         level = check_name(d.get("level", DEFAULT_LEVEL), "level")
         boards = _Board(Scope(), item_types)
@@ -602,6 +602,18 @@ def _parse_pools(value: Any, where: str = "pools") -> dict[str, Pool]:
         pools[str(name)] = Pool(str(name), size, dispatch, interruptions, switch)
     _check_people(pools.values(), where)
     return pools
+
+
+def _stream_pools(d: Mapping) -> dict[str, Pool]:
+    """The stream's own pools: required, except on a board whose every step splits (no work of its own:
+    `split_work` makes such a board)."""
+    steps = d.get("steps")
+    only_splits = isinstance(steps, Mapping) and bool(steps) and all(
+        isinstance(s, Mapping) and s.get("split") is not None for s in steps.values())
+    if only_splits and not d.get("pools"):
+        return {}
+    _required(d, "", ("pools",), unless=" (a stream whose every step splits may have none)")
+    return _parse_pools(d["pools"])
 
 
 def _check_people(pools: Iterable[Pool], where: str) -> None:
