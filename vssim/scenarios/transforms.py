@@ -912,17 +912,18 @@ def _check_split_by_type(args: Mapping, path: str) -> dict:
     return {"streams": out}
 
 
-def _largest_remainder(n: int, weights: dict[str, float]) -> dict[str, int]:
-    """n people split in proportion to weights, at least 1 each (n >= len(weights))."""
+def _largest_remainder(n: int, weights: dict[str, float], least: int = 1) -> dict[str, int]:
+    """n people split in proportion to weights, at least `least` each (n >= least × len(weights));
+    ties go to the first."""
     total = sum(weights.values())
     quota = {g: n * w / total for g, w in weights.items()}
-    alloc = {g: max(1, math.floor(q)) for g, q in quota.items()}
+    alloc = {g: max(least, math.floor(q)) for g, q in quota.items()}
     order = list(weights)
     while sum(alloc.values()) < n:
         g = max(order, key=lambda g: quota[g] - alloc[g])
         alloc[g] += 1
     while sum(alloc.values()) > n:
-        g = max((g for g in order if alloc[g] > 1), key=lambda g: alloc[g] - quota[g])
+        g = max((g for g in order if alloc[g] > least), key=lambda g: alloc[g] - quota[g])
         alloc[g] -= 1
     return alloc
 
