@@ -21,7 +21,7 @@ def hierarchy_section(result: SimResult, out: Path, figures: bool) -> list[str]:
              "|---|---|---|---|---|---|---|",
              _level_row(top, s["metrics"])]
     lines += [_level_row(name, m) for name, m in s["levels"].items()]
-    lines += ["", _joins(s, unit, top), "",
+    lines += ["", _joins(s, result.spec, unit, top), "",
               f"| team | done | lead time ({unit}) | p85 | throughput (/{unit}) | WIP | busiest pool |",
               "|---|---|---|---|---|---|---|"]
     for team, t in s["teams"].items():
@@ -47,20 +47,32 @@ def _level_row(name: str, m: dict) -> str:
             f"| {number(m['throughput']['mean'])} | {number(m['wip']['mean'])} |")
 
 
-def _joins(s: dict, unit: str, top: str) -> str:
+def _levels_on(spec) -> dict[str, str]:
+    """The level of the items each team works (the split that feeds it; the first, if several)."""
+    out: dict[str, str] = {}
+    for board in ["", *spec.teams]:
+        for step in spec.board(board)[0].values():
+            if step.split is not None:
+                for team in step.split.teams:
+                    out.setdefault(team, step.split.into)
+    return out
+
+
+def _joins(s: dict, spec, unit: str, top: str) -> str:
     """A sentence per split step with children from several teams: the join wait and the team a parent
     waited for last, most often first ("the team that makes features late")."""
     found = []
-    for where, steps, parent in [("", s["steps"], top), *[(f"{t}/", v["steps"], None) for t, v in s["teams"].items()]]:
+    level = _levels_on(spec)
+    for where, steps, parent in [("", s["steps"], top),
+                                 *[(f"{t}/", v["steps"], level.get(t)) for t, v in s["teams"].items()]]:
         for name, step in steps.items():
             join = step.get("join_wait")
             if not join or not join["count"] or len(step["last_team"]) < 2:
                 continue
             shares = sorted(step["last_team"].items(), key=lambda kv: -kv[1])
             listing = ", ".join(f"{team} {percent(share)}" for team, share in shares)
-            who = f"a {parent}" if parent else "an item"
-            found.append(f"At **{where}{name}**, {who} waits {number(join['mean'])} {unit} on average between its "
-                         f"first and its last child done (95 % CI {interval(*join['ci95'])}, {join['count']} joins). "
+            found.append(f"At **{where}{name}**, {parent or 'item'}s wait {number(join['mean'])} {unit} on average "
+                         f"between their first and their last child done (95 % CI {interval(*join['ci95'])}, {join['count']} joins). "
                          f"The team done last: {listing}; **{shares[0][0]}** is the team that makes "
                          f"{parent or 'item'}s late most often.")
     return "\n\n".join(found) or "No split step joins children from more than one team."
