@@ -253,10 +253,6 @@ def test_stream_config_composes_validates_and_runs(name):
     horizon = None if spec.arrivals.finite else 200.0
     warmup = 0.0 if horizon is None else 20.0
     sim = OmegaConf.to_container(cfg.sim, resolve=True)
-    if spec.teams:                 # until the engine of issue 13: refused, never run with the teams ignored
-        with pytest.raises(vssim.SpecError, match="teams need the engine of issue 13"):
-            vssim.simulate(spec, horizon=horizon, warmup=warmup, progress=False)
-        return
     check_settings(spec, Settings(horizon=horizon, warmup=warmup, replications=sim["replications"],
                                   seed=sim["seed"], engine=sim["engine"],
                                   planning_interval=sim["planning_interval"]))

@@ -360,12 +360,16 @@ def test_the_schema_knows_teams_and_splits():
             StreamSpec.from_dict(d)
 
 
-def test_the_engines_refuse_teams_rather_than_ignore_them():
+def test_the_event_engine_runs_teams_and_the_others_refuse_them_in_one_line():
     spec = StreamSpec.from_dict(ART)
-    for engine in ("simpy", "fast", "auto"):
+    result = vssim.simulate(spec, horizon=100.0, engine="auto", progress=False)
+    assert result.summary["sim"]["engine"] == "simpy" and set(result.summary["teams"]) == set(spec.teams)
+    for engine, stats, start in (("fast", "full", "sim.engine: 'fast' cannot run stream"),
+                                 ("simpy", "streaming", "sim.engine: 'simpy' cannot stream"),
+                                 ("auto", "streaming", "sim.engine: no engine runs stream")):
         with pytest.raises(SpecError) as info:
-            vssim.simulate(spec, horizon=100.0, engine=engine, progress=False)
-        assert str(info.value).startswith("sim.engine: teams need the engine of issue 13")
+            vssim.simulate(spec, horizon=100.0, engine=engine, stats=stats, progress=False)
+        assert str(info.value).startswith(start) and "teams" in str(info.value) and "\n" not in str(info.value)
 
 
 # --------------------------------------------------------------------------- the command line
@@ -403,13 +407,15 @@ def test_the_command_line_overrides_a_team_from_a_file_and_an_inline_one(cli):
 def test_the_command_line_sweeps_a_team_from_a_file(cli):
     proc, out = cli["sweep"]
     assert "Traceback" not in proc.stderr
-    devs = {}
+    devs, busy = {}, {}
     for job in sorted(out.glob("[0-9]*")):
         config = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
         devs[job.name] = config["stream"]["teams"]["web"]["pools"]["devs"]
         status = json.loads((job / "run.json").read_text())
-        assert status["status"] == "failed" and status["error"].startswith("sim.engine: teams need the engine")
+        assert status["status"] == "done", status
+        busy[job.name] = json.loads((job / "summary.json").read_text())["pools"]["web/devs"]["utilization"]
     assert devs == {"0": 3, "1": 5}
+    assert busy["0"] > busy["1"] > 0              # the same web work shared by more people
 
 
 def test_the_command_line_refuses_a_misspelt_team_key_and_a_missing_team_file(cli):

@@ -151,6 +151,17 @@ class Records:
     def n_items(self) -> int:
         return len(self.arrival)
 
+    def family_columns(self) -> dict[str, object]:
+        """A stream with teams' `parent` (the parent's item id, empty at the top), `level` and `team`
+        ("": the stream's own board) per item; {} for a flat stream."""
+        if not self.has_teams:
+            return {}
+        parent = pd.array(self.item_parent, dtype="Int64")
+        parent[self.item_parent < 0] = pd.NA
+        return {"parent": parent,
+                "level": pd.Categorical.from_codes(self.item_level, categories=self.level_names),
+                "team": pd.Categorical.from_codes(self.item_team, categories=self.team_names)}
+
     def items_frame(self) -> pd.DataFrame:
         """One row per item (the columns of docs/metrics.md, "Files of a run")."""
         cos = np.asarray(self.class_names, dtype=object)[self.item_priority] if self.n_items else []
@@ -158,6 +169,7 @@ class Records:
             "replication": np.full(self.n_items, self.replication, dtype=np.int32),
             "item": np.arange(self.n_items, dtype=np.int64),
             **({"parent": self.parent} if self.parts > 1 else {}),
+            **self.family_columns(),
             "type": pd.Categorical.from_codes(self.item_type, categories=self.type_names),
             "class_of_service": pd.Categorical(cos, categories=self.class_names),
             "size": self.item_size,
@@ -205,8 +217,8 @@ class Records:
             members = np.flatnonzero(self.person_pool == p)
             if len(members):
                 first[members] = members[0]
-        resource = np.array([f"{pool}/{int(g - first[g]) + 1}" for pool, g in zip(pool_of, person, strict=True)],
-                            dtype=object)
+        resource = np.array([f"{pool}/{int(g - first[g]) + 1}" if g >= 0 else ""      # a split step: nobody
+                             for pool, g in zip(pool_of, person, strict=True)], dtype=object)
         steps = np.asarray(self.step_names, dtype=object)
         committed = ~np.isnan(self.commit)
         finished = ~np.isnan(self.done)
@@ -222,7 +234,10 @@ class Records:
         log = pd.concat(parts, ignore_index=True)
         log = log.sort_values("_order", kind="stable").drop(columns="_order")
         log.insert(0, "replication", rep)
-        return log.reset_index(drop=True)
+        log = log.reset_index(drop=True)
+        for name, column in self.family_columns().items():      # children: cases of their own
+            log[name] = column[log["case"].to_numpy()]
+        return log
 
 
 class RecordsBuilder:

@@ -139,7 +139,8 @@ def analyse(result, spec=None) -> Bottleneck:
     lead = num(metrics["lead_time"]["mean"])
     flow = num(metrics["flow_time"]["mean"])
     by_step = {r["step"]: r for r in table.to_dict(orient="records")}
-    pool_util = {p: num(u.get("utilization")) for p, u in summary["pools"].items()}
+    # the stream's own board (a stream with teams: its teams' boards are analysed in the report's hierarchy)
+    pool_util = {p: num(u.get("utilization")) for p, u in summary["pools"].items() if p in spec.pools}
     findings: list[Finding] = []
 
     # ---- the constraint: the busiest pool, and its step where items queue longest

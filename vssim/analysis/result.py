@@ -38,7 +38,7 @@ class SimResult:
         """One row per item per replication (docs/metrics.md, "Files of a run")."""
         self._rows("items")
         if self._items is None:
-            self._items = pd.concat([r.items_frame() for r in self.records], ignore_index=True)
+            self._items = pd.concat([_items(r) for r in self.records], ignore_index=True)
         return self._items
 
     @property
@@ -56,6 +56,9 @@ class SimResult:
         self._rows("event_log")
         log = pd.concat([r.event_log() for r in self.records], ignore_index=True)
         log["case"] = log["replication"].astype(str) + "-" + log["case"].astype(str)
+        if "parent" in log:                 # a child's case names its parent's
+            parent = log["parent"]
+            log["parent"] = (log["replication"].astype(str) + "-" + parent.astype(str)).where(parent.notna(), "")
         return log
 
     def save(self, directory: str | Path, *, event_log: bool = True) -> Path:
@@ -71,3 +74,14 @@ class SimResult:
         if event_log and not self.streaming:
             write_atomic(d / "events.csv", lambda p: self.event_log().to_csv(p, index=False))
         return d
+
+
+def _items(rec: Records) -> pd.DataFrame:
+    """A replication's items frame; a parent's touch time is its family's (`levels.family_touch`),
+    the time in which it or a descendant is worked, as its flow efficiency counts it."""
+    frame = rec.items_frame()
+    if rec.has_teams:
+        from vssim.analysis.levels import family_touch
+
+        frame["touch_time"] = family_touch(rec)
+    return frame

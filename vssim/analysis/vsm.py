@@ -20,7 +20,7 @@ from vssim.analysis.intervals import ci95
 from vssim.files import json_value
 
 STEP_COLUMNS = ("step", "visits", "process_time", "wait_time", "lead_time", "pct_complete_accurate",
-                "wait", "blocked", "overhead_time")
+                "wait", "blocked", "overhead_time", "team_time")
 
 
 def num(x) -> float:
@@ -70,6 +70,7 @@ class ValueStreamMap:
     time_unit: str
     backlog_time: float = math.nan
     total_overhead_time: float = 0.0
+    total_team_time: float = 0.0     # in split steps: from the split to the join, on the teams' boards
     process_lead_ratio: float = math.nan
     rolled_pct_complete_accurate_ci95: list = field(default_factory=lambda: [None, None])
     routes: list[dict] = field(default_factory=list)
@@ -84,6 +85,7 @@ class ValueStreamMap:
             "total_process_time": plain(self.total_process_time),
             "total_wait_time": plain(self.total_wait_time),
             "total_overhead_time": plain(self.total_overhead_time),
+            "total_team_time": plain(self.total_team_time),
             "backlog_time": plain(self.backlog_time),
             "total_lead_time": plain(self.total_lead_time),
             "flow_efficiency": plain(self.flow_efficiency),
@@ -146,7 +148,10 @@ def value_stream_map(result, spec=None) -> ValueStreamMap:
         wait, blocked = num(s.get("wait")), num(s.get("blocked"))
         touch, work = num(s.get("touch_time")), num(s.get("process_time"))
         overhead = work - touch
-        if abs(overhead) <= 1e-9 * max(1.0, abs(work)):     # same sums added in another order
+        team = 0.0
+        if "join_wait" in s:                 # a split step: its time is spent on the teams' boards
+            team, overhead = work, 0.0
+        elif abs(overhead) <= 1e-9 * max(1.0, abs(work)):     # same sums added in another order
             overhead = 0.0
         rows.append({
             "step": name,
@@ -158,6 +163,7 @@ def value_stream_map(result, spec=None) -> ValueStreamMap:
             "wait": wait,
             "blocked": blocked,
             "overhead_time": overhead,
+            "team_time": team,
         })
     steps = pd.DataFrame(rows, columns=list(STEP_COLUMNS))
 
@@ -188,6 +194,7 @@ def value_stream_map(result, spec=None) -> ValueStreamMap:
         time_unit=str(summary.get("time_unit") or "day"),
         backlog_time=backlog,
         total_overhead_time=total("overhead_time"),
+        total_team_time=total("team_time"),
         process_lead_ratio=process / lead if lead > 0 else math.nan,
         rolled_pct_complete_accurate_ci95=_rolled_ci(getattr(result, "steps", None), paths),
         routes=paths,

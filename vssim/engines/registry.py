@@ -47,7 +47,8 @@ def choose(plan: Plan, settings: Settings) -> Engine:
         for name in PREFERENCE:
             if ENGINES[name].qualifies(plan, settings) is None:
                 return ENGINES[name]
-        raise SpecError("sim.engine", message=f"no engine runs stream {plan.spec.name!r}")  # pragma: no cover
+        why = "; ".join(f"{name}: {ENGINES[name].qualifies(plan, settings)}" for name in PREFERENCE)
+        raise SpecError("sim.engine", message=f"no engine runs stream {plan.spec.name!r} ({why})")
     engine = get(settings.engine)
     why = engine.qualifies(plan, settings)
     if why is not None:

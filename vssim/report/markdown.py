@@ -72,15 +72,18 @@ def _vsm_section(result: SimResult, out: Path, figures: bool) -> list[str]:
     vsm = value_stream_map(result)
     unit = vsm.time_unit
     per = "part" if vsm.parts > 1 else "item"
+    teams = bool(vsm.total_team_time)       # split steps: the time from split to join, on the teams' boards
     lines = ["## Value stream map", "",
-             f"| step | visits per {per} | process time ({unit}) | wait time ({unit}) | %C&A |",
-             "|---|---|---|---|---|"]
+             f"| step | visits per {per} | process time ({unit}) | wait time ({unit}) |"
+             + (f" in the teams ({unit}) |" if teams else "") + " %C&A |",
+             "|---|---|---|---|" + ("---|" if teams else "") + "---|"]
     for row in vsm.steps.itertuples():
         lines.append(f"| {row.step} | {number(row.visits)} | {number(row.process_time)} | {number(row.wait_time)} "
-                     f"| {percent(row.pct_complete_accurate)} |")
+                     + (f"| {number(row.team_time)} " if teams else "") + f"| {percent(row.pct_complete_accurate)} |")
+    inside = f", in the teams (split to join) {number(vsm.total_team_time)} {unit}" if teams else ""
     lines += ["", f"Lead time {number(vsm.total_lead_time)} {unit}: process time {number(vsm.total_process_time)} "
-              f"{unit}, waiting {number(vsm.total_wait_time)} {unit}; flow efficiency {percent(vsm.flow_efficiency)}; "
-              f"rolled %C&A {percent(vsm.rolled_pct_complete_accurate)}.", ""]
+              f"{unit}, waiting {number(vsm.total_wait_time)} {unit}{inside}; flow efficiency "
+              f"{percent(vsm.flow_efficiency)}; rolled %C&A {percent(vsm.rolled_pct_complete_accurate)}.", ""]
     if len(vsm.routes) > 1:
         lines += ["Rolled %C&A per route (the steps its types visit): " + "; ".join(
             f"{'+'.join(r['types'])} ({percent(r['share'])} of items) {percent(r['rolled_pct_complete_accurate'])}"
@@ -149,6 +152,11 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
     if not streaming:
         rec = result.records[0]
         items = result.items
+        if "teams" in s:                    # the figures of the items that arrive, on the stream's own board
+            from vssim.analysis.levels import board_records
+
+            rec = board_records(rec, 0)
+            items = items[items["parent"].isna()]
     if figures:
         draw.dashboard(s, out / "dashboard.png", title=f"{s['stream']} — {s['scenario']}: the six flow metrics")
         parts += ["![flow metrics](dashboard.png)", ""]
@@ -157,6 +165,10 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
                                     if v["utilization"] is not None), ""]
     parts += _bottleneck_section(result)
     parts += _vsm_section(result, out, figures)
+    if "teams" in s:
+        from vssim.report.hierarchy import hierarchy_section
+
+        parts += hierarchy_section(result, out, figures)
     if figures and streaming:
         parts += _streaming_figures(result, out)
     elif figures:
