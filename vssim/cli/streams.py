@@ -25,23 +25,30 @@ from vssim.errors import SpecError
 from vssim.model.teams import expand, files_in
 
 GROUP = "stream"
+EXPERIMENTS = "experiment"
+"""An experiment's `stream:` patch may name team files too: `teams: {data: {stream: team_data}}`."""
 
 
 class StreamFiles(FileConfigSource):
-    """Hydra's source of `file://` configs; a stream file's team references come expanded."""
+    """Hydra's source of `file://` configs; a stream file's team references come expanded, and so do
+    those of an experiment's `stream:` patch (from the `stream/` folder of the same source)."""
 
     def load_config(self, config_path: str) -> ConfigResult:
         result = super().load_config(config_path)
-        if config_path.split("/")[0] != GROUP:
+        group = config_path.split("/")[0]
+        if group not in (GROUP, EXPERIMENTS):
             return result
         data = OmegaConf.to_container(result.config, resolve=False)
-        if not isinstance(data, Mapping) or not isinstance(data.get("teams"), Mapping):
+        stream = data if group == GROUP else data.get(GROUP) if isinstance(data, Mapping) else None
+        if not isinstance(stream, Mapping) or not isinstance(stream.get("teams"), Mapping):
             return result
-        folder = Path(self.path.removeprefix(f"{self.scheme()}://")) / posixpath.dirname(config_path)
+        root = Path(self.path.removeprefix(f"{self.scheme()}://"))
+        folder = root / posixpath.dirname(config_path) if group == GROUP else root / GROUP
         try:
-            result.config = OmegaConf.create(expand(data, files_in(folder)))
+            stream = expand(stream, files_in(folder))
         except SpecError as e:       # Hydra prints a composition error in one line, no traceback
             raise ConfigCompositionException(f"vssim: error: {GROUP}.{e}") from None
+        result.config = OmegaConf.create(stream if group == GROUP else {**data, GROUP: stream})
         return result
 
 
