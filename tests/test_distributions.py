@@ -585,3 +585,29 @@ def test_largest_lambda_has_finite_moments():
     assert math.isfinite(distribution_variance(d, PATH))
     x = d.sample(np.random.default_rng(3), 1000)
     assert np.isfinite(x).all() and (x >= 1).all() and (x <= 3).all()
+
+
+# --------------------------------------------------------------------------- poisson's `mean` (DESIGN.md §9)
+def test_poisson_takes_mean_for_mu():
+    """DESIGN.md §9 writes a split's count `{dist: poisson, mean: 3}`; scipy's parameter is `mu`: the same
+    distribution, draw for draw, and the canonical form says `mu`."""
+    alias = parse_distribution({"dist": "poisson", "mean": 3}, "count")
+    mu = parse_distribution({"dist": "poisson", "mu": 3}, "count")
+    assert alias == mu and alias.mean == 3.0 and alias.to_dict() == {"dist": "poisson", "mu": 3}
+    rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
+    assert np.array_equal(alias.sample(rng_a, 1000), mu.sample(rng_b, 1000))
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"dist": "poisson", "mean": 3, "mu": 3},
+     "count.mean: must not be given together with mu (mean is a synonym of mu for scipy.stats.poisson), got mu 3 "
+     "and mean 3"),
+    ({"dist": "poisson", "mean": 3, "loc": 1},
+     "count.mean: use mu with loc (the mean of scipy.stats.poisson is mu + loc), got mean 3 and loc 1"),
+    ({"dist": "poisson", "mean": "3"}, "count.mean: must be a finite number, got '3'"),
+    ({"dist": "binom", "n": 4, "mean": 2}, "count.mean: unknown key for scipy.stats.binom; allowed: n, p, loc"),
+])
+def test_poisson_mean_refusals_name_mean(value, message):
+    with pytest.raises(SpecError) as e:
+        parse_distribution(value, "count")
+    assert str(e.value) == message

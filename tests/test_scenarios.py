@@ -29,13 +29,11 @@ STREAMS = {p.stem: expand(yaml.safe_load(p.read_text()), files_in(p.parent))
            for p in sorted((CONFIGS / "stream").glob("*.yaml"))}
 """The shipped streams as mappings, their team references expanded (as the command line composes them)."""
 SCENARIO_FILES = sorted((CONFIGS / "scenario").glob("*.yaml"))
-ONLY_FOR = {"split_by_type": ["functional_silos"]}       # scenarios written for one stream
+ONLY_FOR = {"split_by_type": ["functional_silos"], "stream_aligned_teams": ["art_component_teams"]}
+"""Scenarios written for one stream."""
 # a closed stream (saturated backlog) needs CONWIP and has no backlog to limit: push and
 # shorter_queues (a backlog limit) are for open streams
 OPEN_ONLY = {"push", "shorter_queues"}
-NOT_ON_TEAMS_YET = {"elevate_constraint", "limit_wip", "pull", "shorter_queues"}
-"""Scenarios that need a run or a split step's work (the pilot run, the critical WIP): streams with teams wait
-for the engine and the scenarios of issue 13."""
 TINY = Context(pilot=Pilot(seed=3, horizon=150.0, warmup=20.0, replications=1))
 
 SMALL = {
@@ -633,6 +631,9 @@ ALL_OPS = [
     (LINE, {"op": "set_policy", "policy": "conwip", "conwip": {"critical_wip": 2}}),
     (LINE, {"op": "split_items", "factor": 2}),
     (TYPED, {"op": "split_by_type", "streams": {"one": ["A"], "two": ["B", "C"]}}),
+    (SMALL, {"op": "split_work", "factor": 2}),
+    (STREAMS["art_component_teams"], {"op": "minimize_dependencies"}),
+    (STREAMS["art_component_teams"], {"op": "stream_aligned_teams", "keep": ["system"]}),
 ]
 
 
@@ -748,8 +749,6 @@ def test_scenario_file_applies_to_its_streams(path):
     targets = ONLY_FOR.get(scenario.name, list(STREAMS))
     if scenario.name in OPEN_ONLY:
         targets = [t for t in targets if STREAMS[t]["arrivals"]["process"] != "saturated"]
-    if scenario.name in NOT_ON_TEAMS_YET:
-        targets = [t for t in targets if not STREAMS[t].get("teams")]
     for name in targets:
         stream = STREAMS[name]
         before = copy.deepcopy(stream)

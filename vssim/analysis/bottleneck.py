@@ -139,8 +139,10 @@ def analyse(result, spec=None) -> Bottleneck:
     lead = num(metrics["lead_time"]["mean"])
     flow = num(metrics["flow_time"]["mean"])
     by_step = {r["step"]: r for r in table.to_dict(orient="records")}
-    # the stream's own board (a stream with teams: its teams' boards are analysed in the report's hierarchy)
-    pool_util = {p: num(u.get("utilization")) for p, u in summary["pools"].items() if p in spec.pools}
+    # the stream's own board (a stream with teams: its teams' boards are analysed in the report's hierarchy);
+    # a board whose every step splits has no people (`split_work`): then every board's pools
+    pool_util = {p: num(u.get("utilization")) for p, u in summary["pools"].items()
+                 if p in spec.pools or not spec.pools}
     findings: list[Finding] = []
 
     # ---- the constraint: the busiest pool, and its step where items queue longest
@@ -150,7 +152,8 @@ def analyse(result, spec=None) -> Bottleneck:
     served = [s for s in by_step if constraint_pool in by_step[s]["pools"]] or list(by_step)
     constraint_step = max(served, key=lambda s: (_z(by_step[s]["queue_time"]), _z(by_step[s]["wait"])))
     c = by_step[constraint_step]
-    size = spec.pools[constraint_pool].size
+    board, _, local = ("", "", constraint_pool) if constraint_pool in spec.pools else constraint_pool.rpartition("/")
+    size = spec.board(board)[1][local].size
     people = f"{size} {'person' if size == 1 else 'people'}"
     high = math.isfinite(u_max) and u_max >= UTILIZATION_HIGH
     if high:

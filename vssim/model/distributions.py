@@ -392,8 +392,29 @@ _BUILTIN_PARSERS: dict[str, Callable[[Mapping, str, bool], Distribution]] = {
 # --------------------------------------------------------------------------- scipy.stats
 
 
+MEAN_IS_SHAPE = {"poisson": "mu"}
+"""scipy.stats distributions whose mean is one shape parameter (`loc` absent): `mean` may be written for
+it (DESIGN.md §9 writes `{dist: poisson, mean: 3}`); the canonical form says the scipy name."""
+
+
+def _mean_alias(p: Mapping, shape: str, path: str, label: str) -> Mapping:
+    """`p` with `mean` renamed to the shape parameter it is a synonym of."""
+    if shape in p:
+        raise SpecError(f"{path}.mean", message=f"must not be given together with {shape} (mean is a synonym of "
+                                                f"{shape} for {label}), got {shape} {show(p[shape])} and mean "
+                                                f"{show(p['mean'])}")
+    if "loc" in p:
+        raise SpecError(f"{path}.mean", message=f"use {shape} with loc (the mean of {label} is {shape} + loc), "
+                                                f"got mean {show(p['mean'])} and loc {show(p['loc'])}")
+    return {shape if k == "mean" else k: v for k, v in p.items()}
+
+
 def _scipy(name: str, gen, p: Mapping, path: str, nonneg: bool) -> Distribution:
     label = f"scipy.stats.{name}"
+    written: dict[str, str] = {}        # a parameter as the file wrote it, for errors
+    if name in MEAN_IS_SHAPE and "mean" in p:
+        p = _mean_alias(p, MEAN_IS_SHAPE[name], path, label)
+        written[MEAN_IS_SHAPE[name]] = "mean"
     discrete = isinstance(gen, scipy.stats.rv_discrete)
     shapes = [s.strip() for s in gen.shapes.split(",")] if gen.shapes else []
     allowed = [*shapes, "loc"] + ([] if discrete else ["scale"])
@@ -403,7 +424,7 @@ def _scipy(name: str, gen, p: Mapping, path: str, nonneg: bool) -> Distribution:
     for key in allowed:
         if key not in p:
             continue
-        x = (SCIPY_SCALE if key == "scale" else SCIPY_PARAMETER).check(p[key], f"{path}.{key}")
+        x = (SCIPY_SCALE if key == "scale" else SCIPY_PARAMETER).check(p[key], f"{path}.{written.get(key, key)}")
         # integers stay integers: numpy's binomial & co. refuse a float n
         if isinstance(p[key], numbers.Integral) or (discrete and x.is_integer()):
             x = int(x)

@@ -247,7 +247,8 @@ _KEYS = (
     Key("item_types.*.class_of_service", "string", "queue priority, highest first", "standard",
         choices=CLASSES_OF_SERVICE),
     Key("item_types.*.business_value", "number", "weights flow predictability", 1.0, WEIGHT),
-    Key("pools", "mapping", "non-empty; people by skill set: pools by name"),
+    Key("pools", "mapping", "people by skill set: pools by name; non-empty, except in a stream whose every step "
+        "splits (its teams have the people)", "required unless every step splits"),
     Key("pools.*", "integer or mapping", "a pool: its number of people, or the mapping below", bound=PEOPLE),
     Key("pools.*.size", "integer", f"its number of people (at most {MAX_PEOPLE} in all pools together)",
         bound=PEOPLE),
@@ -316,6 +317,9 @@ _KEYS = (
         "per parent and rounded half up, ⌊x + ½⌋ (0: none)", 1, COUNT0),
     Key("steps.*.split.size", "number or distribution", "each child's size, times the parent's; a distribution "
         "with mean > 0 is drawn per child", 1.0, SCALE),
+    Key("steps.*.split.choose", "names or null", "at least 2 of the split's teams, no repeats: per parent ONE of "
+        "them is drawn, with probability ∝ its count's mean, and only it makes children (its count); the "
+        "split's other teams make theirs as usual; null: every team makes its count", None),
 )
 KEYS: dict[str, Key] = {k.path: k for k in _KEYS}
 """Every key of a stream file by path (docs/model.md §2)."""

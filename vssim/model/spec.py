@@ -6,6 +6,7 @@ allowed, so that the engine can trust what it gets.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -167,6 +168,7 @@ class Split:
     into: str
     teams: dict[str, Distribution]
     size: Distribution | None = None
+    choose: tuple[str, ...] = ()        # qualified: per parent one of them makes children (none: all of them)
 
     def expected_count(self, team: str) -> float:
         """The mean number of children per parent for `team`: exact for a number, empirical values and
@@ -180,6 +182,16 @@ class Split:
     @property
     def size_mean(self) -> float:
         return 1.0 if self.size is None else self.size.mean
+
+    def choice(self) -> dict[str, float]:
+        """The probability that each team of `choose` is the one drawn for a parent: ∝ its expected count."""
+        weights = {t: self.expected_count(t) for t in self.choose}
+        total = math.fsum(weights.values())
+        return {t: w / total for t, w in weights.items()}
+
+    def expected_children(self, team: str) -> float:
+        """Children per parent for `team`: its expected count, times the chance it is drawn (`choose`)."""
+        return self.expected_count(team) * self.choice()[team] if team in self.choose else self.expected_count(team)
 
 
 @dataclass(frozen=True)
@@ -204,7 +216,7 @@ class Step:
     def sends(self) -> dict[str, float]:
         """The qualified teams this step gives work to, each with the children one visit makes on average."""
         if self.split is not None:
-            return {t: self.split.expected_count(t) for t in self.split.teams}
+            return {t: self.split.expected_children(t) for t in self.split.teams}
         d = self.dependency
         return {} if d is None or d.team is None else {d.team: d.probability}
 
@@ -292,7 +304,7 @@ class StreamSpec:
         description = check_text(d.get("description"), "description")
         item_types = _parse_item_types(d.get("item_types"))
         arrivals = _parse_arrivals(d["arrivals"], item_types, base_dir)
-        pools = _parse_pools(d["pools"])
+        pools = _stream_pools(d)
         release = _parse_release(d.get("release"))
         level = check_name(d.get("level", DEFAULT_LEVEL), "level")
         boards = _Board(Scope(), item_types)
@@ -368,7 +380,7 @@ class StreamSpec:
     def flows(self, rate: float | None = None) -> dict[str, dict[str, tuple[float, float]]]:
         """Per board ("" the stream's, else a qualified team) and item type: the long-run rate of the items
         that enter it and their mean size, or {} for a finite or closed stream. A split sends each visit's
-        expected children (`Split.expected_count`), each of the parent's size x the split's mean size; a
+        expected children (`Split.expected_children`), each of the parent's size x the split's mean size; a
         team dependency one child with its probability, of its `size` (else the item's). Counts and
         sizes are taken as independent. `rate` replaces the arrival rate (1.0: per item that arrives)."""
         lam = self.arrival_rate() if rate is None else rate
@@ -392,15 +404,15 @@ class StreamSpec:
                         into[team][t][1] += n * child
         return out
 
-    def offered_load(self) -> dict[str, float]:
+    def offered_load(self, rate: float | None = None) -> dict[str, float]:
         """Offered load per pool (λ · visits · work · size / people); ≥ 1 means queues grow forever.
 
         A team's pools are named `TEAM/POOL`, loaded by the children that enter the team (`flows`:
         the expected children per parent x their size x the visits of the splitting step).
         Exact for single-pool steps; for steps with several pools the load is split evenly,
-        which is only indicative.
+        which is only indicative. `rate` replaces λ, as in `flows`.
         """
-        flows = self.flows()
+        flows = self.flows(rate)
         load = {}
         for b, types in flows.items():
             steps, pools = self.board(b)
@@ -592,6 +604,18 @@ def _parse_pools(value: Any, where: str = "pools") -> dict[str, Pool]:
     return pools
 
 
+def _stream_pools(d: Mapping) -> dict[str, Pool]:
+    """The stream's own pools: required, except on a board whose every step splits (no work of its own:
+    `split_work` makes such a board)."""
+    steps = d.get("steps")
+    only_splits = isinstance(steps, Mapping) and bool(steps) and all(
+        isinstance(s, Mapping) and s.get("split") is not None for s in steps.values())
+    if only_splits and not d.get("pools"):
+        return {}
+    _required(d, "", ("pools",), unless=" (a stream whose every step splits may have none)")
+    return _parse_pools(d["pools"])
+
+
 def _check_people(pools: Iterable[Pool], where: str) -> None:
     people = sum(p.size for p in pools)
     if people > MAX_PEOPLE:
@@ -702,15 +726,16 @@ class _Board:
         teams = _mapping(sp["teams"], f"{path}.teams")
         if not teams:
             raise SpecError(f"{path}.teams", "a non-empty mapping of team name to {count: N}", teams)
-        counts = {}
+        counts, qualified = {}, {}
         for name, c in teams.items():
             cp = f"{path}.teams.{name}"
             c = _mapping(c, cp)
             _keys(c, cp, children("steps.*.split.teams.*"))
-            team = self.scope.lookup(board, name, cp)
+            team = qualified[name] = self.scope.lookup(board, name, cp)
             counts[team] = _count(c.get("count", default("steps.*.split.teams.*.count")), f"{cp}.count")
             self.edges.append(Edge(board, step, team, into, cp, f"{path}.into"))
-        return Split(into, counts, _size_dist(sp.get("size"), f"{path}.size", "steps.*.split.size"))
+        split = Split(into, counts, _size_dist(sp.get("size"), f"{path}.size", "steps.*.split.size"))
+        return _choose(sp.get("choose"), f"{path}.choose", split, qualified)
 
     def dependency(self, value: Any, where: str, board: str, step: str) -> Dependency | None:
         if value is None:
@@ -786,6 +811,22 @@ def _count(value: Any, where: str) -> Distribution:
         raise SpecError(where, message=f"must be a distribution of mean <= {MAX_ITEMS}, got {show(count.to_dict())} "
                                        f"of mean {count.mean:g}")
     return count
+
+
+def _choose(value: Any, where: str, split: Split, qualified: dict[str, str]) -> Split:
+    """`split` with its `choose` list (the split's team names, as written, made qualified)."""
+    if value is None:
+        return split
+    names = [value] if isinstance(value, str) else value
+    what = f"a list of at least 2 of the split's teams ({', '.join(qualified)}) without repeats, or null"
+    if not isinstance(names, Sequence) or len(names) < 2 or not all(isinstance(n, str) for n in names) \
+            or len(set(names)) != len(names) or any(n not in qualified for n in names):
+        raise SpecError(where, what, value)
+    chosen = dataclasses.replace(split, choose=tuple(qualified[n] for n in names))
+    if not sum(chosen.expected_count(t) for t in chosen.choose) > 0:
+        raise SpecError(where, message=f"must list a team whose count has a mean > 0 (one is drawn with "
+                                       f"probability ∝ its mean), got {show(list(names))}")
+    return chosen
 
 
 def _team_path(team: str) -> str:

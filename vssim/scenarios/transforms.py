@@ -18,7 +18,10 @@ from typing import Any
 
 from vssim.errors import SpecError, show
 from vssim.model.distributions import distribution_variance, parse_distribution, scale_distribution
-from vssim.model.spec import DEFAULT_TYPE, DISPATCH_RULES, RELEASE_POLICIES, StreamSpec
+from vssim.model.spec import DEFAULT_TYPE, DISPATCH_RULES, RELEASE_POLICIES, Step, StreamSpec
+from vssim.model.teams import qualify
+from vssim.scenarios.boards import Member, board, boards, locate, members
+from vssim.scenarios.capacity import critical_wip, waiting
 
 __all__ = ["TRANSFORMS", "Context", "Pilot", "Transform", "apply_transform", "check_op", "critical_wip",
            "deep_merge"]
@@ -176,6 +179,18 @@ def _step_people(stream: dict, step: Mapping) -> int:
     return sum(_pool_size(stream["pools"][p]) for p in _pool_list(step["pool"]) if p in stream["pools"])
 
 
+def _on_one_board(stream: dict, names: Sequence[str], kind: str, path: str) -> tuple[str, list[str]]:
+    """(board, local names) of step or pool names (qualified in a team: `web/build`) that must all be on
+    one board: a team's people work only its own steps."""
+    located = [locate(stream, n, kind, path) for n in names]
+    where = list(dict.fromkeys(b for b, _ in located))
+    if len(where) > 1:
+        shown = ", ".join(show(b) if b else "the stream's" for b in where)
+        raise SpecError(path, message=f"must name {kind} of one board, got {show(list(names))} (boards {shown}: "
+                                      "a team's people work only its own steps)")
+    return located[0][0], [local for _, local in located]
+
+
 # --------------------------------------------------------------------------- distributions
 # --------------------------------------------------------------------------- dotted paths
 class _Dist:
@@ -186,27 +201,34 @@ _DIST = _Dist()
 
 
 class _Named:
-    """Schema marker: a mapping of user-chosen names (steps, pools, item types) to `child`."""
+    """Schema marker: a mapping of user-chosen names (steps, pools, item types, teams) to `child`;
+    a name given must exist unless `optional` (a split's teams: one split may lack a team another has)."""
 
-    def __init__(self, what: str, child: dict):
-        self.what, self.child = what, child
+    def __init__(self, what: str, child: dict, optional: bool = False):
+        self.what, self.child, self.optional = what, child, optional
 
 
 _LEAF = None
+_RELEASE = {"policy": _LEAF, "conwip": _LEAF, "backlog_limit": _LEAF}
 _SCHEMA: dict = {
-    "name": _LEAF, "time_unit": _LEAF, "description": _LEAF, "parts": _LEAF,
+    "name": _LEAF, "time_unit": _LEAF, "description": _LEAF, "parts": _LEAF, "level": _LEAF,
     "arrivals": {"process": _LEAF, "rate": _LEAF, "interval": _LEAF, "interarrival": _DIST, "count": _LEAF,
                  "times": _LEAF, "file": _LEAF},
     "item_types": _Named("item type", {"share": _LEAF, "size": _DIST, "class_of_service": _LEAF,
                                        "business_value": _LEAF}),
     "pools": _Named("pool", {"size": _LEAF, "dispatch": _LEAF, "switch_cost": _DIST,
                              "interruptions": {"rate": _LEAF, "duration": _DIST}}),
-    "release": {"policy": _LEAF, "conwip": _LEAF, "backlog_limit": _LEAF},
+    "release": _RELEASE,
+    "teams": _Named("team", {"release": _RELEASE}),
     "steps": _Named("step", {"pool": _LEAF, "work": _DIST, "wip_limit": _LEAF, "handoff": _DIST,
-                             "dependency": {"probability": _LEAF, "delay": _DIST},
+                             "dependency": {"probability": _LEAF, "delay": _DIST, "team": _LEAF, "size": _DIST},
                              "rework": {"probability": _LEAF, "to": _LEAF}, "batch": _LEAF, "cadence": _LEAF,
-                             "types": _LEAF, "description": _LEAF}),
+                             "types": _LEAF, "description": _LEAF,
+                             "split": {"into": _LEAF, "teams": _Named("team", {"count": _DIST}, optional=True),
+                                       "size": _DIST, "choose": _LEAF}}),
 }
+_BOARD_WIDE = {("steps",): "steps", ("pools",): "pools", ("teams",): "teams"}
+"""Where a name is qualified (`web/build`) and `*` matches every board's steps, pools or teams."""
 
 
 def _check_path(value: Any, path: str) -> list[str]:
@@ -234,10 +256,26 @@ def _check_path(value: Any, path: str) -> list[str]:
     return segments
 
 
+def _named(stream: dict, node: dict, where: tuple, seg: str, schema: _Named, segments: list[str],
+           path: str) -> list[Member]:
+    """The members a name (or `*`) at a named level matches: board-wide and qualified for the
+    stream's steps, pools and teams (`boards.members`), else the mapping's own keys."""
+    kind = _BOARD_WIDE.get(where)
+    found = members(stream, kind) if kind else [(node, k, k) for k in node]
+    if seg == "*":
+        return found
+    chosen = [m for m in found if m[2] == seg]
+    if not chosen and not schema.optional:
+        raise SpecError(path, f"a path naming an existing {schema.what} ({', '.join(m[2] for m in found) or 'none'})",
+                        ".".join(segments))
+    return chosen
+
+
 def _match(stream: dict, segments: list[str], path: str, *, create: bool = False) -> list[tuple[dict, str, tuple]]:
     """(parent mapping, key, concrete path) of every place the dotted path names.
 
-    Named entities (a step, pool or item type) must exist; an absent optional field is skipped.
+    Named entities (a step, pool, item type or team) must exist; an absent optional field is skipped.
+    `steps.*`, `pools.*` and `teams.*` match every board's, named as results name them (`web/build`).
     With `create`, the last key is included even where it is absent (for `set`), and a plain
     number pool is expanded to ``{size: n}`` to receive a field.
     """
@@ -246,32 +284,29 @@ def _match(stream: dict, segments: list[str], path: str, *, create: bool = False
     out: list[tuple[dict, str, tuple]] = []
     last = len(segments) - 1
     for i, seg in enumerate(segments):
-        named = isinstance(schema, _Named)
         nxt: list[tuple[Any, tuple]] = []
         for node, where in nodes:
             if not isinstance(node, dict):
                 continue
-            if seg == "*":
-                keys = list(node)
-            elif named:
-                if seg not in node:
-                    raise SpecError(path, f"a path naming an existing {schema.what} "
-                                          f"({', '.join(node) or 'none'})", ".".join(segments))
-                keys = [seg]
+            if isinstance(schema, _Named):
+                chosen = _named(stream, node, where, seg, schema, segments, path)
+            elif seg == "*":
+                chosen = [(node, k, k) for k in node]
             else:
-                keys = [seg] if (seg in node or (create and i == last)) else []
-            for key in keys:
+                chosen = [(node, seg, seg)] if (seg in node or (create and i == last)) else []
+            for held, key, shown in chosen:
+                at = (*where, shown)
                 if i == last:
-                    out.append((node, key, (*where, key)))
+                    out.append((held, key, at))
                     continue
-                child = node[key]
+                child = held[key]
                 if where == ("pools",) and _is_number(child):       # a plain number pool
                     if segments[i + 1] == "size" and i + 1 == last:
-                        out.append((node, key, (*where, key)))
+                        out.append((held, key, at))
                         continue
                     if create and segments[i + 1] != "*":
-                        child = node[key] = {"size": child}
-                nxt.append((child, (*where, key)))
+                        child = held[key] = {"size": child}
+                nxt.append((child, at))
         nodes = nxt
         if isinstance(schema, _Named):
             schema = schema.child
@@ -306,10 +341,10 @@ def _scale_value(value: Any, where: tuple, factor: float, path: str) -> Any:
     if not _is_number(value):
         raise SpecError(path, message=f"{shown} is not a number or a distribution, got {show(value)}")
     x = value * factor
+    if key == "backlog_limit" or (key == "count" and where[0] == "steps"):     # may be 0: a split's count too
+        return _round_int(x, 0)
     if key in _INT_FIELDS or is_pool or (key == "size" and where[0] == "pools"):
         return _round_int(x)
-    if key == "backlog_limit":
-        return _round_int(x, 0)
     if key == "probability":
         cap = 0.99 if where[-2] == "rework" else 1.0
         return min(x, cap)
@@ -402,11 +437,9 @@ def _visits(step: Mapping, item_type: str) -> bool:
     return step.get("types") is None or item_type in _pool_list(step["types"])
 
 
-def _routes_through(stream: dict, group: list[str]) -> list[tuple[list[str], list[str]]]:
+def _routes_through(steps: dict, types: list[str], group: list[str]) -> list[tuple[list[str], list[str]]]:
     """(types, the steps of the group they visit) for each distinct set of the group's steps that
     some item type visits, in board order of the first step visited (then type order)."""
-    steps = stream["steps"]
-    types = list(stream.get("item_types") or {DEFAULT_TYPE: None})
     routes: dict[tuple[str, ...], list[str]] = {}
     for t in types:
         visited = tuple(s for s in group if _visits(steps[s], t))
@@ -446,32 +479,36 @@ def _merged(steps: dict, visited: list[str], names: list[str], name: str, pool: 
 @_register("merge_steps", _check_merge_steps)
 def merge_steps(stream: dict, args: dict, *, context: Context, path: str) -> dict:
     """One step replaces adjacent steps for each distinct set of them that a type visits: summed
-    work, inner handoffs gone, rework folded in (a type keeps the work of the steps it visited)."""
-    steps = stream.get("steps")
-    if not isinstance(steps, dict):
+    work, inner handoffs gone, rework folded in (a type keeps the work of the steps it visited). In a
+    team (`[web/build, web/test]`) on the team's board; never a split step (it has no work)."""
+    if not isinstance(stream.get("steps"), dict):
         raise SpecError(path, message="needs a stream with steps")
+    name_of, group = _on_one_board(stream, args["steps"], "steps", f"{path}.steps")
+    where = board(stream, name_of)
+    steps = where["steps"]
     names = list(steps)
-    group = args["steps"]
     for s in group:
-        if s not in steps:
-            raise SpecError(f"{path}.steps", "a list of steps of the stream (" + ", ".join(names) + ")", s)
+        if isinstance(steps[s], Mapping) and steps[s].get("split") is not None:
+            raise SpecError(f"{path}.steps", message=f"must not name a split step, got {show(s)}: it has no work to "
+                                                     "merge (its teams do it)")
     idx = [names.index(s) for s in group]
     if idx != list(range(idx[0], idx[0] + len(idx))):
         raise SpecError(f"{path}.steps", message=f"must be adjacent steps in board order "
                                                  f"({', '.join(names)}), got {show(group)}")
     new = args["name"] or "_".join(group)
-    pools = stream.get("pools") or {}
-    if args["pool"] is not None:
-        for p in _pool_list(args["pool"]):
-            if p not in pools:
-                raise SpecError(f"{path}.pool", "one of the pools " + ", ".join(pools), p)
-    routes = _routes_through(stream, group)
+    pool = args["pool"]
+    if pool is not None:
+        pool_board, local = _on_one_board(stream, _pool_list(pool), "pools", f"{path}.pool")
+        if pool_board != name_of:
+            raise SpecError(f"{path}.pool", message=f"must name pools of the steps' board, got {show(pool)}")
+        pool = local[0] if isinstance(pool, str) else local
+    routes = _routes_through(steps, list(stream.get("item_types") or {DEFAULT_TYPE: None}), group)
     merged: dict[str, dict] = {}
     for types, visited in routes:
         name = new if len(routes) == 1 else "_".join([new, *types])
         if name in steps and name not in group:
             raise SpecError(f"{path}.name", f"a name not used by another step ({', '.join(names)})", name)
-        step = _merged(steps, visited, names, name, args["pool"], path)
+        step = _merged(steps, visited, names, name, pool, path)
         if len(routes) > 1 or all(steps[s].get("types") is not None for s in group):
             step["types"] = list(types)
         step["description"] = "merged: " + " + ".join(visited)
@@ -489,7 +526,7 @@ def merge_steps(stream: dict, args: dict, *, context: Context, path: str) -> dic
         if step.get("rework") and step["rework"].get("to") in group:
             step["rework"]["to"] = entry
         out[s] = step
-    stream["steps"] = out
+    where["steps"] = out
     return stream
 
 
@@ -508,14 +545,23 @@ def _check_merge_pools(args: Mapping, path: str) -> dict:
 
 @_register("merge_pools", _check_merge_pools)
 def merge_pools(stream: dict, args: dict, *, context: Context, path: str) -> dict:
-    """One pool of the summed size replaces several; every step's pool reference is rewritten."""
-    pools = stream.get("pools")
-    if not isinstance(pools, dict) or not pools:
+    """One pool of the summed size replaces several of one board (qualified in a team: `web/devs`);
+    every step's pool reference is rewritten. `all`: each board's pools, board by board."""
+    if not isinstance(stream.get("pools"), dict) or not stream["pools"]:
         raise SpecError(path, message="needs a stream with pools")
-    group = list(pools) if args["pools"] == "all" else args["pools"]
-    for p in group:
-        if p not in pools:
-            raise SpecError(f"{path}.pools", "a list of pools of the stream (" + ", ".join(pools) + ")", p)
+    if args["pools"] == "all":
+        for _name, b in boards(stream):
+            if isinstance(b.get("pools"), dict) and b["pools"]:
+                _merge_pools_on(b, list(b["pools"]), args, path)
+        return stream
+    name_of, group = _on_one_board(stream, args["pools"], "pools", f"{path}.pools")
+    _merge_pools_on(board(stream, name_of), group, args, path)
+    return stream
+
+
+def _merge_pools_on(where: dict, group: list[str], args: dict, path: str) -> None:
+    """`merge_pools` on one board (the stream's or a team's mapping)."""
+    pools = where["pools"]
     new = args["name"]
     if new in pools and new not in group:
         raise SpecError(f"{path}.name", f"a name not used by a remaining pool ({', '.join(pools)})", new)
@@ -541,9 +587,9 @@ def merge_pools(stream: dict, args: dict, *, context: Context, path: str) -> dic
             out[new] = merged if len(merged) > 1 else merged["size"]
         if p not in group:
             out[p] = v
-    stream["pools"] = out
-    for step in (stream.get("steps") or {}).values():
-        if not isinstance(step, dict) or "pool" not in step:
+    where["pools"] = out
+    for step in (where.get("steps") or {}).values():
+        if not isinstance(step, dict) or step.get("pool") is None:
             continue
         refs: list[str] = []
         for p in _pool_list(step["pool"]):
@@ -551,7 +597,6 @@ def merge_pools(stream: dict, args: dict, *, context: Context, path: str) -> dic
             if q not in refs:
                 refs.append(q)
         step["pool"] = refs[0] if len(refs) == 1 else refs
-    return stream
 
 
 def _check_add_people(args: Mapping, path: str) -> dict:
@@ -561,10 +606,9 @@ def _check_add_people(args: Mapping, path: str) -> dict:
 
 
 def _add(stream: dict, pool: str, amount: int, path: str) -> dict:
-    pools = stream.get("pools") or {}
-    if pool not in pools:
-        raise SpecError(f"{path}.pool", "one of the pools " + ", ".join(pools), pool)
-    pools[pool] = _with_pool_size(pools[pool], _pool_size(pools[pool]) + amount)
+    name_of, local = locate(stream, pool, "pools", f"{path}.pool")
+    pools = board(stream, name_of)["pools"]
+    pools[local] = _with_pool_size(pools[local], _pool_size(pools[local]) + amount)
     return stream
 
 
@@ -583,12 +627,12 @@ def _check_remove_step(args: Mapping, path: str) -> dict:
 
 @_register("remove_step", _check_remove_step)
 def remove_step(stream: dict, args: dict, *, context: Context, path: str) -> dict:
-    """Delete a step (with its handoff, dependency and rework); rework to it goes to the next step."""
-    steps = stream.get("steps") or {}
+    """Delete a step (with its handoff, dependency and rework; a split step with its children); rework
+    to it goes to the next step. In a team (`web/test`) from the team's board."""
+    name_of, gone = locate(stream, args["step"], "steps", f"{path}.step")
+    where = board(stream, name_of)
+    steps = where["steps"]
     names = list(steps)
-    gone = args["step"]
-    if gone not in steps:
-        raise SpecError(f"{path}.step", "one of the steps " + ", ".join(names), gone)
     if len(names) == 1:
         raise SpecError(f"{path}.step", message=f"cannot remove {show(gone)}: it is the only step left")
     j = names.index(gone)
@@ -606,7 +650,7 @@ def remove_step(stream: dict, args: dict, *, context: Context, path: str) -> dic
             else:
                 rw["to"] = after
         out[s] = step
-    stream["steps"] = out
+    where["steps"] = out
     return stream
 
 
@@ -632,7 +676,8 @@ def find_constraint(spec: StreamSpec, context: Context,
         u = -1.0 if u is None or not math.isfinite(u) else u
         return (u, load.get(p, 0.0))
 
-    best = max(spec.pools, key=rank)           # max keeps the first of equals: board order
+    pools = [qualify(b, p) for b in ("", *spec.teams) for p in spec.board(b)[1]]
+    best = max(pools, key=rank)                # max keeps the first of equals: board order
     return best, util
 
 
@@ -657,13 +702,14 @@ def _check_limit_wip(args: Mapping, path: str) -> dict:
     return {"per_person": float(per)}
 
 
-def _feeders(spec: StreamSpec) -> dict[str, list[str]]:
-    """For each step, the steps whose batches can enter it (from each type's route)."""
-    names = spec.step_names
+def _feeders(spec: StreamSpec, board: str, types: Sequence[str]) -> dict[str, list[str]]:
+    """For each step of a board, the steps whose batches can enter it (from each type's route)."""
+    steps = spec.board(board)[0]
+    names = list(steps)
     out: dict[str, list[str]] = {s: [] for s in names}
-    for t in spec.item_types:
-        route = spec.route(t)
-        for j, s in enumerate(spec.steps.values()):
+    for t in types:
+        route = spec.route(t, board)
+        for j, s in enumerate(steps.values()):
             if s.visited_by(t) and route[j + 1] < len(names):
                 nxt = names[route[j + 1]]
                 if s.name not in out[nxt]:
@@ -671,55 +717,86 @@ def _feeders(spec: StreamSpec) -> dict[str, list[str]]:
     return out
 
 
-def _column_times(spec: StreamSpec) -> dict[str, tuple[float, float]]:
-    """Per step: (mean work per visit, mean pure delay per visit inside its column).
+def _column_times(spec: StreamSpec, board: str,
+                  types: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """Per step of a board: (mean work per visit, mean pure delay per visit inside its column),
+    each type weighted by `types` (its items per arriving item, their mean size).
 
-    The delay is the handoff of the step it came from (the board's previous visited step,
-    weighted by type) plus the dependency probability × mean delay.
+    The delay is the handoff of the step it came from (the board's previous visited step) plus
+    what the item waits for before it is workable (`capacity.waiting`: a dependency's probability
+    × its delay and the team's piece of work).
     """
-    steps = list(spec.steps.values())
+    steps = list(spec.board(board)[0].values())
     out = {}
     for j, s in enumerate(steps):
-        work = weight = handoff = 0.0
-        for t in spec.item_types.values():
-            if not s.visited_by(t.name):
+        if s.split is not None:
+            continue                               # no work of its own: `_split_limit`
+        work = weight = handoff = wait = 0.0
+        for t, (n, size) in types.items():
+            if not s.visited_by(t):
                 continue
-            work += t.share * s.work.mean * t.mean_size
-            weight += t.share
-            prev = [k for k in range(j) if steps[k].visited_by(t.name)]
+            work += n * s.work.mean * size
+            weight += n
+            prev = [k for k in range(j) if steps[k].visited_by(t)]
             if prev and steps[prev[-1]].handoff is not None:
-                handoff += t.share * steps[prev[-1]].handoff.mean
-        work, handoff = (work / weight, handoff / weight) if weight else (s.work.mean, 0.0)
-        dep = s.dependency.probability * s.dependency.delay.mean if s.dependency is not None else 0.0
-        out[s.name] = (work, handoff + dep)
+                handoff += n * steps[prev[-1]].handoff.mean
+            if s.dependency is not None and s.dependency.team is not None:
+                wait += n * waiting(spec, s, t, size)
+        work, handoff, wait = (work / weight, handoff / weight, wait / weight) if weight else (s.work.mean, 0.0, 0.0)
+        d = s.dependency
+        if d is not None and d.team is None:
+            wait = d.probability * d.delay.mean
+        out[s.name] = (work, handoff + wait)
     return out
+
+
+def _split_limit(spec: StreamSpec, step: Step, per_person: float) -> int | None:
+    """A split column's limit in parents: per_person × the people of the teams it sends work to (their
+    own pools) ÷ the children one parent makes there; None when it makes none."""
+    sends = {t: n for t, n in step.sends().items() if n > 0}
+    if not sends:
+        return None
+    people = sum(p.size for t in sends for p in spec.teams[t].pools.values())
+    return max(1, math.ceil(per_person * people / sum(sends.values()) - 1e-9))
 
 
 @_register("limit_wip", _check_limit_wip)
 def limit_wip(stream: dict, args: dict, *, context: Context, path: str) -> dict:
-    """WIP limit per column: per_person × people who can work it, stretched for delays in the column.
+    """WIP limit per column of every board: per_person × people who can work it, stretched for delays in the column.
 
     limit = ceil(per_person × people × (work + delay) / work) + (batch − 1), at least the batches
-    that enter the column. Not on columns that send rework to an earlier one (a rework cycle
+    that enter the column; a split column ceil(per_person × its teams' people / children per
+    parent) + (batch − 1). Not on columns that send rework to an earlier one (a rework cycle
     between limited columns can deadlock) nor on cadence gates; tighter existing limits stay.
     """
     spec = _spec(stream, path)
-    feeders = _feeders(spec)
-    times = _column_times(spec)
-    names = spec.step_names
-    for j, s in enumerate(spec.steps.values()):
-        if s.rework is not None and names.index(s.rework.to) < j:
-            continue                               # a rework cycle between two limited columns can deadlock
-        if s.cadence is not None:
-            continue                               # a cadence gate holds a whole interval's output
-        people = sum(spec.pools[p].size for p in s.pools)
-        work, delay = times[s.name]
-        stretch = (work + delay) / work if work > 0 else 1.0
-        limit = max([math.ceil(args["per_person"] * people * stretch - 1e-9) + s.batch - 1,
-                     *(spec.steps[f].batch for f in feeders[s.name])])
-        if s.wip_limit is not None:
-            limit = min(limit, s.wip_limit)        # keep a tighter existing limit
-        stream["steps"][s.name]["wip_limit"] = limit
+    flows = spec.flows(rate=1.0)
+    for b in ("", *spec.teams):
+        types = {t: ns for t, ns in flows[b].items() if ns[0] > 0} or {t: (1.0, spec.item_types[t].mean_size)
+                                                                      for t in spec.item_types}
+        steps = spec.board(b)[0]
+        feeders = _feeders(spec, b, list(types))
+        times = _column_times(spec, b, types)
+        names = list(steps)
+        for j, s in enumerate(steps.values()):
+            if s.rework is not None and names.index(s.rework.to) < j:
+                continue                           # a rework cycle between two limited columns can deadlock
+            if s.cadence is not None:
+                continue                           # a cadence gate holds a whole interval's output
+            if s.split is not None:
+                parents = _split_limit(spec, s, args["per_person"])
+                if parents is None:
+                    continue
+                limit = parents + s.batch - 1
+            else:
+                people = sum(spec.board(b)[1][p].size for p in s.pools)
+                work, delay = times[s.name]
+                stretch = (work + delay) / work if work > 0 else 1.0
+                limit = math.ceil(args["per_person"] * people * stretch - 1e-9) + s.batch - 1
+            limit = max([limit, *(steps[f].batch for f in feeders[s.name])])
+            if s.wip_limit is not None:
+                limit = min(limit, s.wip_limit)    # keep a tighter existing limit
+            board(stream, b)["steps"][s.name]["wip_limit"] = limit
     return stream
 
 
@@ -752,59 +829,6 @@ def _check_set_policy(args: Mapping, path: str) -> dict:
         b = args["backlog_limit"]
         out["backlog_limit"] = None if b is None else _check_level(b, f"{path}.backlog_limit", 0)
     return out
-
-
-def critical_wip(spec: StreamSpec) -> tuple[float, float, float]:
-    """Factory Physics (r_b, T0, W0 = r_b·T0) of a stream.
-
-    A station is a set of pools joined by the steps that share them; its demand per item is
-    Σ over its steps of visits × mean work × mean size (+ the interruption overhead, as in
-    `StreamSpec.offered_load`; each type weighted by its share), its capacity the people of its
-    pools; r_b = min capacity / demand. T0 = Σ demand + the pure delays an item meets with no
-    queueing at all: handoffs and dependency delays (× probability) per visit, and half a cadence
-    at a cadence gate. Delays are infinite-server stations: they add to T0, not to r_b.
-    """
-    from vssim.analysis.theory import line_parameters
-
-    parent = {p: p for p in spec.pools}
-
-    def root(p: str) -> str:
-        while parent[p] != p:
-            p = parent[p]
-        return p
-
-    for s in spec.steps.values():
-        for p in s.pools[1:]:
-            parent[root(p)] = root(s.pools[0])
-    steps = list(spec.steps.values())
-    demand: dict[str, float] = {}
-    delay = 0.0
-    for t in spec.item_types.values():
-        visits = spec.visit_ratios(t.name)
-        route = spec.route(t.name)
-        for j, s in enumerate(steps):
-            v = t.share * visits[s.name]
-            if v == 0:
-                continue
-            work = s.work.mean * t.mean_size
-            for p in s.pools:
-                i = spec.pools[p].interruptions
-                extra = work * i.rate * i.duration.mean if i is not None else 0.0
-                r = root(p)
-                demand[r] = demand.get(r, 0.0) + v * (work + extra) / len(s.pools)
-            if s.dependency is not None:
-                delay += v * s.dependency.probability * s.dependency.delay.mean
-            if s.handoff is not None and route[j + 1] < len(steps):
-                delay += v * s.handoff.mean
-            if s.cadence is not None:
-                delay += t.share * s.cadence / 2
-    stations = [r for r, d in demand.items() if d > 0]
-    if not stations:
-        raise SpecError("critical_wip", message="the stream has no work: every mean work time is 0")
-    people = {r: sum(spec.pools[p].size for p in spec.pools if root(p) == r) for r in stations}
-    rb, t0, _ = line_parameters(mean_times=[demand[r] for r in stations], servers=[people[r] for r in stations])
-    t0 += delay
-    return rb, t0, rb * t0
 
 
 @_register("set_policy", _check_set_policy)
@@ -888,17 +912,18 @@ def _check_split_by_type(args: Mapping, path: str) -> dict:
     return {"streams": out}
 
 
-def _largest_remainder(n: int, weights: dict[str, float]) -> dict[str, int]:
-    """n people split in proportion to weights, at least 1 each (n >= len(weights))."""
+def _largest_remainder(n: int, weights: dict[str, float], least: int = 1) -> dict[str, int]:
+    """n people split in proportion to weights, at least `least` each (n >= least × len(weights));
+    ties go to the first."""
     total = sum(weights.values())
     quota = {g: n * w / total for g, w in weights.items()}
-    alloc = {g: max(1, math.floor(q)) for g, q in quota.items()}
+    alloc = {g: max(least, math.floor(q)) for g, q in quota.items()}
     order = list(weights)
     while sum(alloc.values()) < n:
         g = max(order, key=lambda g: quota[g] - alloc[g])
         alloc[g] += 1
     while sum(alloc.values()) > n:
-        g = max((g for g in order if alloc[g] > 1), key=lambda g: alloc[g] - quota[g])
+        g = max((g for g in order if alloc[g] > least), key=lambda g: alloc[g] - quota[g])
         alloc[g] -= 1
     return alloc
 
@@ -970,8 +995,9 @@ def split_by_type(stream: dict, args: dict, *, context: Context, path: str) -> d
                 raise SpecError(where, message=f"the step copy name {show(new)} is used twice")
             step_types = [t for t in ts if step.visited_by(t)]
             raw["types"] = step_types
-            refs = [copies[(p, g)] for p in step.pools]
-            raw["pool"] = refs[0] if len(refs) == 1 else refs
+            if step.split is None:                 # a split step has no people: its teams are shared
+                refs = [copies[(p, g)] for p in step.pools]
+                raw["pool"] = refs[0] if len(refs) == 1 else refs
             if step.rework is not None:
                 k = names.index(step.rework.to)
                 target = next(x for x in names[k:] if x in kept)
