@@ -11,6 +11,8 @@ board that is `n_steps`, as in a stream without teams, whose plan is what it alw
 """
 from __future__ import annotations
 
+import itertools
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +67,8 @@ class Plan:
     level_names: list[str]               # the stream's `level`, then the splits' `into` levels, then `dependency`
     split_teams: list[tuple[tuple[int, object], ...] | None]  # by step: (board, count distribution) per team
     split_level: list[int]
+    split_choose: list[tuple[tuple[int, ...], tuple[float, ...]] | None]  # by step: the positions in split_teams
+    # of `choose`'s teams and their cumulative probabilities (None: every team makes its children)
     split_size: list[object | None]      # the children's size factor (None: 1)
     dependency_team: list[int]           # by step: the board a team dependency asks (-1: none)
     dependency_size: list[object | None]
@@ -176,8 +180,19 @@ class Plan:
             split_teams=[None if s.split is None else tuple((board_index[t], d) for t, d in s.split.teams.items())
                          for s in steps],
             split_level=[-1 if s.split is None else levels.index(s.split.into) for s in steps],
+            split_choose=[_choose(s.split) if s.split is not None and s.split.choose else None for s in steps],
             split_size=[None if s.split is None else s.split.size for s in steps],
             dependency_team=[board_index[s.dependency.team] if s.dependency and s.dependency.team else -1
                              for s in steps],
             dependency_size=[s.dependency.size if s.dependency and s.dependency.team else None for s in steps],
         )
+
+
+def _choose(split) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """A split's `choose`: the positions of its teams among `split.teams` and their cumulative
+    probabilities (the last exactly 1, so that a uniform draw < 1 always picks one)."""
+    teams = list(split.teams)
+    weights = split.choice()
+    cumulative = list(itertools.accumulate(weights[t] for t in split.choose))
+    cumulative[-1] = 1.0
+    return tuple(teams.index(t) for t in split.choose), tuple(cumulative)

@@ -26,6 +26,8 @@ column and its rework column are those of its type's route.
 """
 from __future__ import annotations
 
+import bisect
+
 import heapq
 import math
 from collections import deque
@@ -222,12 +224,21 @@ class Board:
             self.event_order = order = self.event_order + 1
             self.visit_start_seq[v] = order
             bit = 1 << k
-            if self.started_steps[i] & bit:
+            again = self.started_steps[i] & bit
+            if again:
                 counts = [int(child_counts(d.next())) for d in self.split_again_count[k]]
             else:
                 number = self.item_number[i]
                 counts = [int(child_counts(d.at(number))) for d in self.split_count[k]]
                 self.started_steps[i] |= bit
+            choose = plan.split_choose[k]
+            if choose is not None:          # one team of the list, drawn ∝ its mean count, makes children
+                u = self.choose_again_draw[k].next() if again else self.choose_draw[k].at(number)
+                listed, cumulative = choose
+                drawn = listed[bisect.bisect_right(cumulative, u)]
+                for t in listed:
+                    if t != drawn:
+                        counts[t] = 0
             total = sum(counts)
             if not total:
                 self._join(i)               # no children: it passes

@@ -59,18 +59,32 @@ class Deadlock:
         for k in range(n):
             if self.gate[k] and all(self._fits(dest, len(sub)) for dest, sub in self._split(k, self.gate[k][0])):
                 return                      # the next tick moves it
-        can_commit = self.board_wip[0] < plan.conwip and any(
-            self.in_column[c] < plan.limit[c] and not self.waiting_to_enter[c] for c in plan.first_columns)
-        if not self.arrivals_done and can_commit:
+        fed = [self._can_take(b) for b in range(len(plan.board_names))] if plan.has_teams else [self._can_take(0)]
+        if fed[0] and not any(self.outgoing[k] and not fed[plan.board_of[k]] for k in range(n)):
             return                          # new arrivals (or a saturated backlog) can still fill partial batches
         for k in range(n - 1, -1, -1):
-            if self.outgoing[k]:
+            if self.outgoing[k] and not fed[plan.board_of[k]]:
                 group, self.outgoing[k] = self.outgoing[k], []
                 self._release(k, group)
                 if not self.busy and not self.delays:
                     self._check_frozen()
                 return
         raise DeadlockError(self._describe_stuck([k for k in range(n) if self.in_column[k]]))
+
+    def _can_take(self, b: int) -> bool:
+        """Whether board b can still receive new items while nothing moves: the stream's own while
+        arrivals go on and it can commit; a team's while it can commit and a column that sends it
+        work (a split or team dependency step) has room for a new parent on a board that can take
+        one. A partial batch on a board that cannot is flushed, since nothing can fill it."""
+        plan = self.plan
+        if self.board_wip[b] >= plan.board_conwip[b] or not any(
+                self.in_column[c] < plan.limit[c] and not self.waiting_to_enter[c] for c in plan.board_first_columns[b]):
+            return False
+        if b == 0:
+            return not self.arrivals_done
+        return any(self.in_column[k] < plan.limit[k] and self._can_take(plan.board_of[k])
+                   for k in range(plan.n_steps)
+                   if plan.dependency_team[k] == b or any(t == b for t, _ in plan.split_teams[k] or ()))
 
     def _describe_stuck(self, columns: list[int]) -> str:
         names = self.plan.step_names

@@ -55,6 +55,10 @@ class Sources:
                             for t, q in zip(plan.split_teams, names)]
         self.split_again_count = [None if t is None else [Draws(d, rng(f"split_again/{q}/{plan.board_names[b]}"))
                                                          for b, d in t] for t, q in zip(plan.split_teams, names)]
+        # a split with `choose`: one uniform per visit picks the one team of the list that makes children
+        self.choose_draw = [None if c is None else Uniforms(rng(f"choose/{q}")) for c, q in zip(plan.split_choose, names)]
+        self.choose_again_draw = [None if c is None else Uniforms(rng(f"choose_again/{q}"))
+                                  for c, q in zip(plan.split_choose, names)]
         self.split_size = [Draws(d, rng(f"split_size/{q}")) if d is not None else None
                            for d, q in zip(plan.split_size, names)]
         self.dependency_size = [Draws(d, rng(f"dependency_size/{q}")) if d is not None else None
