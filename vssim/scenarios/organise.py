@@ -154,7 +154,7 @@ def split_work(stream: dict, args: dict, *, context: Context, path: str) -> dict
     split = {"into": args["into"], "teams": {team: {"count": f}}, "size": 1.0 / f}
     # a saturated stream without CONWIP is bounded by its first column's limit: it now bounds the items split
     stream["steps"] = {"split": {"split": split, "wip_limit": limit}}
-    stream["pools"] = {}
+    del stream["pools"]                            # a board whose every step splits has no people of its own
     return stream
 
 
@@ -284,6 +284,10 @@ def stream_aligned_teams(stream: dict, args: dict, *, context: Context, path: st
                 raise SpecError(f"{path}.keep", message=f"must keep team {show(t)}: {qualify(where, s)} gives it "
                                                         "work too (only the split and dependencies on its board "
                                                         "move to the new teams)")
+    if not sum(step.split.expected_count(t) for t in parts) > 0:
+        raise SpecError(f"{path}.step", message=f"must name a split whose component teams make children, got "
+                                                f"{show(qualify(b, step.name))} (the counts of {', '.join(parts)} "
+                                                "are all 0)")
     people = sum(p.size for t in parts for p in spec.teams[t].pools.values())
     n = args["teams"] or len(parts)
     if n > people:
@@ -328,6 +332,9 @@ def _shares(spec: StreamSpec, b: str, step: Step, parts: list[str]) -> dict[str,
     flows = spec.flows(rate=1.0)[b]
     visits = {t: spec.visit_ratios(t, b) for t in flows}
     at_split = sum(n * visits[t][step.name] for t, (n, _) in flows.items())
+    total = sum(step.split.expected_count(t) for t in parts)
+    if at_split == 0:                              # a board nothing sends work to: the counts alone
+        return {t: step.split.expected_count(t) / total for t in parts}
     story = sum(n * visits[t][step.name] * size for t, (n, size) in flows.items()) / at_split * step.split.size_mean
     extra = dict.fromkeys(parts, 0.0)
     for s in spec.board(b)[0].values():
@@ -336,7 +343,6 @@ def _shares(spec: StreamSpec, b: str, step: Step, parts: list[str]) -> dict[str,
             sized = sum(n * visits[t][s.name] * (size if d.size is None else d.size.mean)
                         for t, (n, size) in flows.items())
             extra[d.team] += d.probability * sized / (at_split * story)
-    total = sum(step.split.expected_count(t) for t in parts)
     return {t: (step.split.expected_count(t) + extra[t]) / total for t in parts}
 
 
