@@ -108,10 +108,14 @@ def test_broken_stream_does_not_validate(changes):
 
 
 def test_missing_required_key_does_not_validate():
-    for key in ("arrivals", "pools", "steps"):
+    for key in ("arrivals", "steps"):
         d = copy.deepcopy(BASE)
         del d[key]
         assert not valid(d)
+    d = copy.deepcopy(BASE)
+    del d["pools"]          # required unless every step splits: the parser's check, as a step's pool and work
+    with pytest.raises(SpecError, match="^pools: required"):
+        StreamSpec.from_dict(d)
 
 
 MINIMAL = {"schema_version": SCHEMA_VERSION, "name": "m", "arrivals": {"process": "poisson", "rate": 1.0},
