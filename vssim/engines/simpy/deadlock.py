@@ -62,7 +62,7 @@ class Deadlock:
         fed = [self._can_take(b) for b in range(len(plan.board_names))] if plan.has_teams else [self._can_take(0)]
         if fed[0] and not any(self.outgoing[k] and not fed[plan.board_of[k]] for k in range(n)):
             return                          # new arrivals (or a saturated backlog) can still fill partial batches
-        for k in range(n - 1, -1, -1):
+        for k in self._flush_order():
             if self.outgoing[k] and not fed[plan.board_of[k]]:
                 group, self.outgoing[k] = self.outgoing[k], []
                 self._release(k, group)
@@ -70,6 +70,26 @@ class Deadlock:
                     self._check_frozen()
                 return
         raise DeadlockError(self._describe_stuck([k for k in range(n) if self.in_column[k]]))
+
+    def _flush_order(self) -> list[int]:
+        """The columns in the order their partial batches are flushed: the deepest board first (the
+        boards parents wait on: their children done, the parents move on and may fill a batch above),
+        within a board the most downstream column first (its items cannot fill the columns before it)."""
+        order = getattr(self, "_flush", None)
+        if order is None:
+            plan = self.plan
+            depth = [self._depth(b) for b in range(len(plan.board_names))]
+            order = self._flush = sorted(range(plan.n_steps), key=lambda k: (-depth[plan.board_of[k]], -k))
+        return order
+
+    def _depth(self, b: int) -> int:
+        """A board's depth: 0 for the stream's, else one below the deepest board that sends it work."""
+        plan = self.plan
+        if b == 0:
+            return 0
+        return 1 + max((self._depth(plan.board_of[k]) for k in range(plan.n_steps)
+                        if plan.dependency_team[k] == b or any(t == b for t, _ in plan.split_teams[k] or ())),
+                       default=-1)
 
     def _can_take(self, b: int) -> bool:
         """Whether board b can still receive new items while nothing moves: the stream's own while
