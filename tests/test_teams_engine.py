@@ -146,7 +146,7 @@ FORK_JOIN_K = [
     pytest.param(8, 0.05, 300, 0.10, id="K8-rho0.05"),
     pytest.param(4, 0.6, 1_000, 0.30, id="K4-rho0.6"),
     pytest.param(16, 0.6, 300, 0.40, id="K16-rho0.6"),
-    *(pytest.param(k, 0.05, 5_000, 0.02, marks=pytest.mark.slow, id=f"K{k}-rho0.05-long") for k in (4, 16)),
+    *(pytest.param(k, 0.05, 5_000, 0.03, marks=pytest.mark.slow, id=f"K{k}-rho0.05-long") for k in (4, 16)),
     *(pytest.param(k, 0.6, 20_000, 0.05, marks=pytest.mark.slow, id=f"K{k}-rho0.6-long") for k in (4, 8, 16)),
 ]
 
@@ -321,6 +321,7 @@ def test_a_two_level_stream_by_hand():
     assert got == visits
     assert not rec.visit_reworked.any() and not np.isnan(rec.done).any()
     assert rec.end == 5.25
+    check_nested(vssim.StreamSpec.from_dict(TWO_LEVELS), rec, finite=True)
 
 
 # --------------------------------------------------------------------------- cross-level deadlocks
@@ -673,7 +674,7 @@ def test_fixed_sample_of_nested_streams():
 
 # --------------------------------------------------------------------------- Little's law per level, determinism
 ART = {
-    "name": "art", "arrivals": {"process": "poisson", "rate": 0.25}, "level": "feature",
+    "name": "art", "arrivals": {"process": "poisson", "rate": 0.5}, "level": "feature",
     "item_types": {"feature": {"share": 0.8}, "enabler": {"share": 0.2, "size": 1.5, "class_of_service": "expedite"}},
     "pools": {"po": 2, "sys": 1},
     "teams": {
@@ -697,7 +698,7 @@ ART = {
         "integrate": {"pool": "sys", "work": exponential(1.0), "dependency": {"probability": 0.3, "team": "ops"}},
     },
 }
-"""An ART at moderate load: features split into stories for web (which splits each into two qa
+"""An ART at moderate load (0.62 at the busiest pool, qa's): features split into stories for web (which splits each into two qa
 tasks) and api, integrated after a deploy from ops for three in ten; limits, CONWIP and rework in teams."""
 
 
