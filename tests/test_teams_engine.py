@@ -420,8 +420,11 @@ def check_joins(rec: Records, spec: vssim.StreamSpec | None = None) -> None:
     dependency = rec.level_names.index("dependency") if "dependency" in rec.level_names else -1
     done = np.where(np.isnan(rec.done), np.inf, rec.done)
     made_at = np.full(n, -1)
+    assert (np.diff(rec.visit_item) >= 0).all(), "visits not item by item"
+    begin = np.searchsorted(rec.visit_item, np.arange(n))
+    stop = np.searchsorted(rec.visit_item, np.arange(n), side="right")
     for c, p in zip(kids.tolist(), parent.tolist(), strict=True):
-        own = np.flatnonzero(rec.visit_item == p)
+        own = np.arange(begin[p], stop[p])
         at = rec.visit_step[own]
         if rec.item_level[c] == dependency:
             ready = np.where(np.isnan(rec.visit_ready[own]), np.inf, rec.visit_ready[own])
@@ -539,7 +542,7 @@ def _count(c):
 def random_board(c, *, split: tuple[str, list[str]] | None, depend: list[str], batches: bool,
                  conwip: bool) -> dict:
     """A random board: 1-3 worked steps on 1-2 pools (WIP limits, handoffs, dependency delays,
-    batches, rework within the board but never into a limited column: that may deadlock by design),
+    batches, cadences, rework within the board but never into a limited column: that may deadlock by design),
     a split step `split = (into, teams)` somewhere among them, team dependencies on `depend`."""
     pools = {f"p{i}": c.integer(1, 2) for i in range(c.integer(1, 2))}
     names = [f"s{j}" for j in range(c.integer(1, 3))]
@@ -558,6 +561,8 @@ def random_board(c, *, split: tuple[str, list[str]] | None, depend: list[str], b
             s["dependency"] = {"probability": c.real(0.2, 1.0), "delay": _delay(c)}
         if batches and c.chance(0.25):
             s["batch"] = 2
+        if c.chance(0.1):
+            s["cadence"] = c.pick([1.0, 2.5])
         steps[name] = s
     if split is not None:
         into, teams = split
@@ -698,8 +703,9 @@ ART = {
         "integrate": {"pool": "sys", "work": exponential(1.0), "dependency": {"probability": 0.3, "team": "ops"}},
     },
 }
-"""An ART at moderate load (0.62 at the busiest pool, qa's): features split into stories for web (which splits each into two qa
-tasks) and api, integrated after a deploy from ops for three in ten; limits, CONWIP and rework in teams."""
+"""An ART at moderate load (0.62 at the busiest pool, qa's): features split into stories for web
+(which splits each into two qa tasks) and api, integrated after a deploy from ops for three in
+ten; limits, CONWIP and rework in teams."""
 
 
 class LevelResult:
@@ -735,13 +741,13 @@ def test_littles_law_per_level_on_a_long_open_run():
     """L = λW for every level (features, stories, tasks, dependencies) of a long open run, within
     the exact edge-effect bound of check_littles_law, which must itself be under 2 % of L·S."""
     spec = vssim.StreamSpec.from_dict(ART)
-    recs = [run_records("simpy", spec, 6000.0, warmup=500.0, seed=4, replication=r) for r in range(2)]
+    recs = [run_records("simpy", spec, 3000.0, warmup=300.0, seed=4, replication=r) for r in range(2)]
     for rec in recs:
         check_nested(spec, rec, finite=False)
     assert recs[0].level_names == ["feature", "story", "task", "dependency"]
     for level, name in enumerate(recs[0].level_names):
         assert (recs[0].item_level == level).sum() > 300, name
-        check_littles_law(LevelResult(recs, level, 500.0))
+        check_littles_law(LevelResult(recs, level, 300.0))
 
 
 def records_digest(rec: Records) -> str:
