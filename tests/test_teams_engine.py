@@ -368,16 +368,32 @@ def test_a_team_conwip_of_one_with_nested_work_completes():
     check_joins(rec)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a team's partial batch that only a blocked split could fill "
-                                       "is never flushed under open arrivals (/work/wt/VALID13_ENGINE.md §1)")
-def test_a_team_batch_behind_a_full_split_column_is_flushed():
-    """Parent 0 holds `s` (wip_limit 1) until its one child is done; the child waits in `t/b`'s
-    batch of 2 for a mate that only the next parent, waiting to enter `s`, could make. Nothing else
-    can ever fill the batch, so by the model it leaves as it is and the stream flows on."""
-    d = {"name": "stall", "arrivals": {"process": "poisson", "rate": 0.3}, "pools": {"po": 1},
-         "teams": {"t": {"pools": {"dev": 1}, "steps": {"b": {"pool": "dev", "work": exponential(1.0), "batch": 2}}}},
-         "steps": {"a": {"pool": "po", "work": exponential(1.0)},
-                   "s": {"split": {"into": "story", "teams": {"t": {}}}, "wip_limit": 1}}}
+STALLS = {
+    "split": {"a": {"pool": "po", "work": exponential(1.0)},
+              "s": {"split": {"into": "story", "teams": {"t": {}}}, "wip_limit": 1}},
+    "dependency": {"a": {"pool": "po", "work": exponential(0.5)},
+                   "s": {"pool": "po", "work": exponential(1.0), "wip_limit": 1,
+                         "dependency": {"probability": 1.0, "team": "t"}}},
+    "team-conwip": {"s": {"split": {"into": "story", "teams": {"a": {}}}}},
+}
+"""Top boards whose only way to fill team t's batch of 2 is blocked while its first child waits."""
+
+
+@pytest.mark.xfail(strict=True, reason="engine: a team's partial batch that only a blocked split, dependency or "
+                                       "CONWIP could fill is never flushed under open arrivals "
+                                       "(/work/wt/VALID13_ENGINE.md §1)")
+@pytest.mark.parametrize("case", list(STALLS))
+def test_a_team_batch_that_nothing_else_can_fill_is_flushed(case):
+    """The first parent waits for its child, which waits in team t's batch of 2 for a mate that
+    only the next parent could make, and that parent cannot get there: behind a full split
+    column, a full dependency column, or team a's CONWIP of 1 (a's one child splits again for t).
+    Nothing else can ever fill the batch, so by the model it leaves as it is and the stream flows."""
+    t = {"pools": {"dev": 1}, "steps": {"b": {"pool": "dev", "work": exponential(1.0), "batch": 2}}}
+    teams = {"t": t} if case != "team-conwip" else {
+        "a": {"pools": {"pm": 1}, "release": {"policy": "conwip", "conwip": 1}, "teams": {"t": t},
+              "steps": {"s": {"split": {"into": "task", "teams": {"t": {}}}}}}}
+    d = {"name": "stall", "arrivals": {"process": "poisson", "rate": 0.3}, "pools": {"po": 1}, "teams": teams,
+         "steps": STALLS[case]}
     rec = records(d, 2000.0, seed=1)
     top = rec.item_parent < 0
     assert np.isfinite(rec.done[top]).sum() > 0.9 * top.sum()
