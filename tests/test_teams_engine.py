@@ -346,6 +346,24 @@ def test_a_parent_holding_a_column_its_children_need_is_refused():
                    "(web -> api -> web): a parent would wait for itself")
 
 
+
+def test_a_deadlock_inside_a_team_is_detected_and_named():
+    """Rework into full columns on a team's board (the flat deadlock of test_invariants, one level
+    down): a DeadlockError naming the team's columns by their qualified names, never a hang, and
+    the parents waiting for those children do not hide it."""
+    one = det(1.0)
+    d = {"name": "cycle", "arrivals": {"process": "backlog", "count": 2}, "pools": {"po": 1},
+         "teams": {"t": {"pools": {"a": 1, "b": 1},
+                         "steps": {"s1": {"pool": "a", "work": one, "wip_limit": 1},
+                                   "s2": {"pool": "b", "work": one, "wip_limit": 1,
+                                          "rework": {"probability": 0.9, "to": "s1"}}}}},
+         "steps": {"s": {"split": {"into": "story", "teams": {"t": {"count": 10}}}}}}
+    with deadline(30), pytest.raises(vssim.DeadlockError) as err:
+        records(d, None)
+    assert str(err.value).startswith("deadlock at t=2 in replication 0: t/s1 (wip_limit 1) holds 1 done item(s): "
+                                     "1 waiting to enter t/s2; t/s2 (wip_limit 1) holds 1 done item(s): 1 waiting "
+                                     "to enter t/s1.")
+
 def test_a_team_conwip_of_one_with_nested_work_completes():
     """Team `art` works one feature at a time (CONWIP 1); each feature splits again into two stories
     for art's own team `dev`. Five epics of three features each finish, one feature in art at a
