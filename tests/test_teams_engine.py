@@ -574,11 +574,12 @@ def _count(c):
     return c.pick([0, 1, 2, 3, {"dist": "empirical", "values": [0, 1, 2]}, {"dist": "poisson", "mu": 1.2}])
 
 
-def random_board(c, *, split: tuple[str, list[str]] | None, depend: list[str], batches: bool,
-                 conwip: bool) -> dict:
+def random_board(c, *, split: tuple[str, list[str]] | None, depend: list[str], batches: bool, conwip: bool,
+                 types: list[str]) -> dict:
     """A random board: 1-3 worked steps on 1-2 pools (WIP limits, handoffs, dependency delays,
-    batches, cadences, rework within the board but never into a limited column: that may deadlock by design),
-    a split step `split = (into, teams)` somewhere among them, team dependencies on `depend`."""
+    batches, cadences, rework within the board but never into a limited column: that may deadlock
+    by design), a split step `split = (into, teams)` somewhere among them, team dependencies on
+    `depend`; on a board without rework or batches, a step may be for some item `types` only."""
     pools = {f"p{i}": c.integer(1, 2) for i in range(c.integer(1, 2))}
     names = [f"s{j}" for j in range(c.integer(1, 3))]
     steps: dict[str, dict] = {}
@@ -622,6 +623,9 @@ def random_board(c, *, split: tuple[str, list[str]] | None, depend: list[str], b
         caps = [limit[n], limit[names[j + 1]] if j + 1 < len(names) else None, release.get("conwip")]
         if s.get("batch", 1) > min((x for x in caps if x is not None), default=2):
             del s["batch"]
+    plain = not any("rework" in s or "batch" in s for s in steps.values())
+    if plain and len(types) > 1 and len(steps) > 1 and c.chance(0.4):
+        steps[c.pick(list(steps))]["types"] = [t for t in types if c.chance(0.5)] or types[:1]
     return {"pools": pools, "steps": steps, "release": release}
 
 
@@ -630,8 +634,16 @@ def nested_stream(c, *, size: int = 1) -> tuple[dict, dict]:
     `story`) for 1-3 teams `a0`.. and may ask leaf teams for dependencies; a team may split again
     (into `task`) for a team `sub` of its own, and ask a later leaf team (a dependency at depth 2):
     splits with counts 0.., nested splits, team dependencies, WIP limits, team CONWIP, rework inside
-    teams, batches. Open (Poisson, load 0.3-0.8 at the bottleneck) or backlog (run until done)."""
+    teams, batches, cadences, classes of service, steps for some types only, rejections. Open
+    (Poisson, load 0.3-0.8 at the bottleneck) or backlog (run until done)."""
     backlog = c.chance(0.4)
+    weights = [c.integer(1, 3) for _ in range(c.integer(1, 2))]
+    item_types = {f"t{i}": {"share": w / sum(weights), "class_of_service": c.pick(["standard", "expedite"])}
+                  for i, w in enumerate(weights)}
+    item_types["t0"]["share"] = 1.0 - sum(t["share"] for k, t in item_types.items() if k != "t0")
+    if c.chance(0.3):
+        item_types["t0"]["size"] = c.pick([1.5, {"dist": "lognormal", "mean": 1.0, "cv": 0.5}])
+    types = list(item_types)
     n_teams = c.integer(1, 3)
     names = [f"a{i}" for i in range(n_teams)]
     branch = {t: c.chance(0.4) for t in names}
@@ -641,18 +653,15 @@ def nested_stream(c, *, size: int = 1) -> tuple[dict, dict]:
     teams = {}
     for i, t in enumerate(names):
         later = [x for x in leaves if names.index(x) > i]
+        board = dict(depend=later, batches=backlog, conwip=True, types=types)
         if branch[t]:
-            teams[t] = random_board(c, split=("task", ["sub"]), depend=later, batches=backlog, conwip=True)
-            teams[t]["teams"] = {"sub": random_board(c, split=None, depend=[], batches=backlog, conwip=True)}
+            teams[t] = random_board(c, split=("task", ["sub"]), **board)
+            teams[t]["teams"] = {"sub": random_board(c, split=None, **dict(board, depend=[]))}
         else:
-            teams[t] = random_board(c, split=None, depend=later, batches=backlog, conwip=True)
-    top = random_board(c, split=("story", names), depend=leaves, batches=True, conwip=not backlog)
-    weights = [c.integer(1, 3) for _ in range(c.integer(1, 2))]
-    item_types = {f"t{i}": {"share": w / sum(weights), "class_of_service": c.pick(["standard", "expedite"])}
-                  for i, w in enumerate(weights)}
-    item_types["t0"]["share"] = 1.0 - sum(t["share"] for k, t in item_types.items() if k != "t0")
-    if c.chance(0.3):
-        item_types["t0"]["size"] = c.pick([1.5, {"dist": "lognormal", "mean": 1.0, "cv": 0.5}])
+            teams[t] = random_board(c, split=None, **board)
+    top = random_board(c, split=("story", names), depend=leaves, batches=True, conwip=not backlog, types=types)
+    if not backlog and c.chance(0.2):
+        top["release"]["backlog_limit"] = c.integer(0, 3)
     d = {"name": "nested", "item_types": item_types, "arrivals": {"process": "poisson", "rate": 1.0}, **top,
          "teams": teams}
     items = c.integer(20, 50) * size
@@ -699,7 +708,7 @@ def test_fixed_sample_of_nested_streams():
     """A seeded sample of the generator: all invariants hold, and it does make what it should
     (children at two depths, team dependencies, parents revisiting a split, splits without children)."""
     seen = Counter()
-    for seed in range(30):
+    for seed in range(50):
         d, sim = nested_stream(NumpyChooser(seed))
         rec = run_nested(d, sim)
         for level in ("task", "dependency"):
