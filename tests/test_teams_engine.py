@@ -398,9 +398,6 @@ STALLS = {
 """Top boards whose only way to fill team t's batch of 2 is blocked while its first child waits."""
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a team's partial batch that only a blocked split, dependency or "
-                                       "CONWIP could fill is never flushed under open arrivals "
-                                       "(/work/wt/VALID13_ENGINE.md §1)")
 @pytest.mark.parametrize("case", list(STALLS))
 def test_a_team_batch_that_nothing_else_can_fill_is_flushed(case):
     """The first parent waits for its child, which waits in team t's batch of 2 for a mate that
@@ -417,6 +414,27 @@ def test_a_team_batch_that_nothing_else_can_fill_is_flushed(case):
     top = rec.item_parent < 0
     assert np.isfinite(rec.done[top]).sum() > 0.9 * top.sum()
 
+
+
+@pytest.mark.xfail(strict=True, reason="engine: which unfed partial batch is flushed first follows the order "
+                                       "teams are declared, not the boards' depth (/work/wt/VALID13_ENGINE.md §4)")
+def test_the_batch_flushed_first_is_the_one_nothing_can_fill_whatever_the_declaration_order():
+    """An epic splits into two A stories; A's first column (limit 1) splits each into one L task,
+    and A ships in batches of 2, as L does. Story A1's task L1 waits in L's batch, A2 waits for A's
+    first column. By hand: L1 is flushed alone at 1 (no new task can reach L), A1 joins and is
+    worked 1-2 into A's batch; A2 enters, its L2 is worked 1-2 and flushed at 2, A2 is worked
+    2-3 and leaves with A1 at 3, and the epic is done at 3. A's batch could be filled (by A2), so it
+    must not be flushed first, whether A or L is declared first."""
+    one = det(1.0)
+    a = {"pools": {"a": 1}, "steps": {"c0": {"split": {"into": "task", "teams": {"L": {}}}, "wip_limit": 1},
+                                      "c1": {"pool": "a", "work": one, "batch": 2}}}
+    low = {"pools": {"l": 1}, "steps": {"l0": {"pool": "l", "work": one, "batch": 2}}}
+    for teams in ({"A": a, "L": low}, {"L": low, "A": a}):
+        d = {"name": "order", "arrivals": {"process": "trace", "times": [0.0, 100.0]}, "pools": {"po": 1},
+             "teams": teams, "steps": {"s": {"split": {"into": "story", "teams": {"A": {"count": 2}}}}}}
+        rec = records(d, 50.0)
+        stories = rec.item_team == rec.team_names.index("A")
+        assert rec.done[0] == 3.0 and rec.done[stories].tolist() == [3.0, 3.0], list(teams)
 
 # --------------------------------------------------------------------------- 4. invariants on random nested streams
 def board_steps(spec: vssim.StreamSpec, rec: Records) -> list:
@@ -648,12 +666,10 @@ def nested_stream(c, *, size: int = 1) -> tuple[dict, dict]:
     names = [f"a{i}" for i in range(n_teams)]
     branch = {t: c.chance(0.4) for t in names}
     leaves = [t for t in names if not branch[t]]
-    # a team batch that only a split or dependency in a limited column, or a team under CONWIP, can
-    # fill stalls with open arrivals (VALID13_ENGINE.md §1): batches in teams only for backlog runs
     teams = {}
     for i, t in enumerate(names):
         later = [x for x in leaves if names.index(x) > i]
-        board = dict(depend=later, batches=backlog, conwip=True, types=types)
+        board = dict(depend=later, batches=True, conwip=True, types=types)
         if branch[t]:
             teams[t] = random_board(c, split=("task", ["sub"]), **board)
             teams[t]["teams"] = {"sub": random_board(c, split=None, **dict(board, depend=[]))}
