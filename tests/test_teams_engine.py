@@ -415,9 +415,6 @@ def test_a_team_batch_that_nothing_else_can_fill_is_flushed(case):
     assert np.isfinite(rec.done[top]).sum() > 0.9 * top.sum()
 
 
-
-@pytest.mark.xfail(strict=True, reason="engine: which unfed partial batch is flushed first follows the order "
-                                       "teams are declared, not the boards' depth (/work/wt/VALID13_ENGINE.md §4)")
 def test_the_batch_flushed_first_is_the_one_nothing_can_fill_whatever_the_declaration_order():
     """An epic splits into two A stories; A's first column (limit 1) splits each into one L task,
     and A ships in batches of 2, as L does. Story A1's task L1 waits in L's batch, A2 waits for A's
@@ -435,6 +432,7 @@ def test_the_batch_flushed_first_is_the_one_nothing_can_fill_whatever_the_declar
         rec = records(d, 50.0)
         stories = rec.item_team == rec.team_names.index("A")
         assert rec.done[0] == 3.0 and rec.done[stories].tolist() == [3.0, 3.0], list(teams)
+
 
 # --------------------------------------------------------------------------- 4. invariants on random nested streams
 def board_steps(spec: vssim.StreamSpec, rec: Records) -> list:
