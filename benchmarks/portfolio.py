@@ -121,7 +121,6 @@ def main(argv=None) -> int:
         return xs[len(xs) // 2]
 
     p = [r["portfolio"] for r in rows]
-    q = [r["line"] for r in rows]
     out["median_seconds"] = median([r["seconds"] for r in p])
     out["median_cpu_seconds"] = median([r["cpu_seconds"] for r in p])
     out["rate_ratio_cpu"] = median([(r["portfolio"]["item_steps"] / r["portfolio"]["cpu_seconds"])
@@ -130,7 +129,8 @@ def main(argv=None) -> int:
     if a.json:
         print(json.dumps(out, indent=2))
         return 0
-    print(f"{'run':10} {'items':>8} {'stories':>8} {'item-steps':>11} {'seconds':>8} {'cpu s':>7} {'k steps/cpu s':>14} {'lead time':>10}")
+    print(f"{'run':10} {'items':>8} {'stories':>8} {'item-steps':>11} {'seconds':>8} {'cpu s':>7} "
+          f"{'k steps/cpu s':>14} {'lead time':>10}")
     for r in rows:
         for name in ("portfolio", "line"):
             x = r[name]

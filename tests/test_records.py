@@ -10,7 +10,7 @@ from vssim.analysis.streaming import RunStats
 from vssim.engines.registry import ENGINES, run_records
 from vssim.model.plan import Plan
 from vssim.model.settings import Settings
-from vssim.records import ITEM_COLUMNS, VISIT_COLUMNS, Records, RecordsBuilder
+from vssim.records import FAMILY_COLUMNS, ITEM_COLUMNS, VISIT_COLUMNS, Records, RecordsBuilder
 
 LINE = {"name": "line", "arrivals": {"process": "poisson", "rate": 0.7},
         "pools": {"a": 1, "b": 2}, "steps": {"one": {"pool": "a", "work": {"dist": "exponential", "mean": 1.0}},
@@ -64,7 +64,7 @@ def test_the_builder_refuses_a_block_without_a_column():
 
 def test_a_streaming_sink_needs_only_columns_of_the_schema():
     assert RunStats.needs <= set(ITEM_COLUMNS) | set(VISIT_COLUMNS)
-    assert RecordsBuilder.needs == set(ITEM_COLUMNS) | set(VISIT_COLUMNS)
+    assert RecordsBuilder.needs == set(ITEM_COLUMNS) | set(FAMILY_COLUMNS) | set(VISIT_COLUMNS)
     assert RecordsBuilder.flush_every is None and RunStats.flush_every > 0
 
 

@@ -12,7 +12,6 @@ board that is `n_steps`, as in a stream without teams, whose plan is what it alw
 from __future__ import annotations
 
 import itertools
-
 from dataclasses import dataclass
 
 import numpy as np

@@ -28,7 +28,8 @@ def hierarchy_section(result: SimResult, out: Path, figures: bool) -> list[str]:
         m = t["metrics"]
         busy = {p: v["utilization"] for p, v in t["pools"].items() if v["utilization"] is not None}
         pool = max(busy, key=busy.get) if busy else None
-        lines.append(f"| {team} | {m['completed']} | {number(m['lead_time']['mean'])} | {number(m['lead_time']['p85'])} "
+        lines.append(f"| {team} | {m['completed']} | {number(m['lead_time']['mean'])} "
+                     f"| {number(m['lead_time']['p85'])} "
                      f"| {number(m['throughput']['mean'])} | {number(m['wip']['mean'])} "
                      f"| {f'{pool} {percent(busy[pool])}' if pool else 'n/a'} |")
     lines.append("")
@@ -72,7 +73,8 @@ def _joins(s: dict, spec, unit: str, top: str) -> str:
             shares = sorted(step["last_team"].items(), key=lambda kv: -kv[1])
             listing = ", ".join(f"{team} {percent(share)}" for team, share in shares)
             found.append(f"At **{where}{name}**, {parent or 'item'}s wait {number(join['mean'])} {unit} on average "
-                         f"between their first and their last child done (95 % CI {interval(*join['ci95'])}, {join['count']} joins). "
+                         f"between their first and their last child done (95 % CI {interval(*join['ci95'])}, "
+                         f"{join['count']} joins). "
                          f"The team done last: {listing}; **{shares[0][0]}** is the team that makes "
                          f"{parent or 'item'}s late most often.")
     return "\n\n".join(found) or "No split step joins children from more than one team."

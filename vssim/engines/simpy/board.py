@@ -27,7 +27,6 @@ column and its rework column are those of its type's route.
 from __future__ import annotations
 
 import bisect
-
 import heapq
 import math
 from collections import deque
@@ -254,7 +253,8 @@ class Board:
             self.pending[i] = 1
             sizes = self.dependency_size[k]
             b = plan.dependency_team[k]
-            self._give(b, self._new_child(i, k, b, self.dependency_level, self.size[i] if sizes is None else sizes.next()))
+            size = self.size[i] if sizes is None else sizes.next()
+            self._give(b, self._new_child(i, k, b, self.dependency_level, size))
             return
         self._workable(k, i)
 
@@ -358,7 +358,6 @@ class Board:
         self.visit_end[v] = self.env._now
         self.event_order = order = self.event_order + 1
         self.visit_end_seq[v] = order
-        plan = self.plan
         self.done_in_column[k] += 1
         if self.plain_exit[k]:
             self._request(self.next_step[k], [i], k)

@@ -97,8 +97,9 @@ class Deadlock:
         work (a split or team dependency step) has room for a new parent on a board that can take
         one. A partial batch on a board that cannot is flushed, since nothing can fill it."""
         plan = self.plan
-        if self.board_wip[b] >= plan.board_conwip[b] or not any(
-                self.in_column[c] < plan.limit[c] and not self.waiting_to_enter[c] for c in plan.board_first_columns[b]):
+        if self.board_wip[b] >= plan.board_conwip[b] or not any(self.in_column[c] < plan.limit[c]
+                                                                 and not self.waiting_to_enter[c]
+                                                                 for c in plan.board_first_columns[b]):
             return False
         if b == 0:
             return not self.arrivals_done

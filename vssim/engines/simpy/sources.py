@@ -39,34 +39,39 @@ class Sources:
         rng = lambda name: generator(seed, replication, name)  # noqa: E731
         steps, names = plan.steps, plan.step_names        # every board's, by qualified name
         # by step; tied to the item (at): work, rework_decision, dependency_decision; in order (next): the rest
-        self.work = [Draws(s.work, rng(f"work/{q}")) if s.work is not None else None for s, q in zip(steps, names)]
+        self.work = [Draws(s.work, rng(f"work/{q}")) if s.work is not None else None
+                     for s, q in zip(steps, names, strict=True)]
         self.rework_work = [Draws(s.work, rng(f"rework_work/{q}")) if s.work is not None else None
-                            for s, q in zip(steps, names)]
+                            for s, q in zip(steps, names, strict=True)]
         self.rework_decision = [Uniforms(rng(f"rework/{q}")) for q in names]
         self.rework_again_decision = [Uniforms(rng(f"rework_again/{q}")) for q in names]
-        self.handoff = [Draws(s.handoff, rng(f"handoff/{q}")) if s.handoff else None for s, q in zip(steps, names)]
+        self.handoff = [Draws(s.handoff, rng(f"handoff/{q}")) if s.handoff else None
+                        for s, q in zip(steps, names, strict=True)]
         self.dependency_decision = [Uniforms(rng(f"dependency/{q}")) for q in names]
         self.dependency_again_decision = [Uniforms(rng(f"dependency_again/{q}")) for q in names]
         self.dependency_delay = [Draws(s.dependency.delay, rng(f"dependency_delay/{q}"))
-                                 if s.dependency and s.dependency.delay else None for s, q in zip(steps, names)]
+                                 if s.dependency and s.dependency.delay else None
+                                 for s, q in zip(steps, names, strict=True)]
         # splits and team dependencies: a split's counts per team tied to the parent (its number on its
         # board), on a later visit in order; the children's sizes in order
         self.split_count = [None if t is None else [Draws(d, rng(f"split/{q}/{plan.board_names[b]}")) for b, d in t]
-                            for t, q in zip(plan.split_teams, names)]
+                            for t, q in zip(plan.split_teams, names, strict=True)]
         self.split_again_count = [None if t is None else [Draws(d, rng(f"split_again/{q}/{plan.board_names[b]}"))
-                                                         for b, d in t] for t, q in zip(plan.split_teams, names)]
+                                                         for b, d in t]
+                                  for t, q in zip(plan.split_teams, names, strict=True)]
         # a split with `choose`: one uniform per visit picks the one team of the list that makes children
-        self.choose_draw = [None if c is None else Uniforms(rng(f"choose/{q}")) for c, q in zip(plan.split_choose, names)]
+        self.choose_draw = [None if c is None else Uniforms(rng(f"choose/{q}"))
+                            for c, q in zip(plan.split_choose, names, strict=True)]
         self.choose_again_draw = [None if c is None else Uniforms(rng(f"choose_again/{q}"))
-                                  for c, q in zip(plan.split_choose, names)]
+                                  for c, q in zip(plan.split_choose, names, strict=True)]
         self.split_size = [Draws(d, rng(f"split_size/{q}")) if d is not None else None
-                           for d, q in zip(plan.split_size, names)]
+                           for d, q in zip(plan.split_size, names, strict=True)]
         self.dependency_size = [Draws(d, rng(f"dependency_size/{q}")) if d is not None else None
-                                for d, q in zip(plan.dependency_size, names)]
+                                for d, q in zip(plan.dependency_size, names, strict=True)]
         # by pool, in order
         pools = plan.pools
         self.switch_cost = [Draws(p.switch_cost, rng(f"switch/{q}")) if p.switch_cost else None
-                            for p, q in zip(pools, plan.pool_names)]
+                            for p, q in zip(pools, plan.pool_names, strict=True)]
         self.interrupted = [p.interruptions is not None for p in pools]
         # by person of an interrupted pool, made at their first piece of work (`_interruption_sources`)
         self.person_interruptions: dict[int, tuple[Draws, Draws, Draws | None]] = {}

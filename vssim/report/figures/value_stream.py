@@ -71,7 +71,8 @@ def _ladder(ax, rows, visits, unit: str, gid: str) -> None:
         ax.plot([x + 1, x + 2], [low, low], color=color(0), linewidth=3, solid_capstyle="butt",
                 gid=f"process:{gid}{name}")
         team = row.get("team_time") or 0.0            # a split step: split to join, on the teams' boards
-        label = f"{number(per * team)} {unit} in the teams" if team > 0 else f"{number(per * row['process_time'])} {unit}"
+        label = (f"{number(per * team)} {unit} in the teams" if team > 0
+                 else f"{number(per * row['process_time'])} {unit}")
         ax.text(x + 1.5, low - 0.08, label, ha="center", va="top", fontsize=11, color=color(0), fontweight="bold")
         if i < n - 1:
             ax.plot([x + 2, x + 2], [low, up], color="#555555", linewidth=1.2)
@@ -128,7 +129,8 @@ def _build_vsm_timeline(vsm, title: str | None = None) -> Figure:
             ("Lead time", f"{number(vsm.total_lead_time)} {unit}"),
             ("Process time", f"{number(vsm.total_process_time)} {unit}"),
             ("Wait time", f"{number(vsm.total_wait_time)} {unit}"),
-            *([("In the teams", f"{number(vsm.total_team_time)} {unit}")] if getattr(vsm, "total_team_time", 0) else []),
+            *([("In the teams", f"{number(vsm.total_team_time)} {unit}")]
+              if getattr(vsm, "total_team_time", 0) else []),
             ("Flow efficiency", percent(vsm.flow_efficiency)),
             ("Rolled %C&A", percent(vsm.rolled_pct_complete_accurate)),
         ]
