@@ -533,3 +533,16 @@ def test_a_run_never_reuses_the_memory_of_live_records():
     c = run_records("fast", spec, 300.0, 0.0, 0, 0)
     np.testing.assert_array_equal(c.visit_end, copies[0][0])
     np.testing.assert_array_equal(b.visit_end, copies[0][0])     # a released block stays with its records
+
+
+def test_a_trace_whose_clock_rounds_past_a_repeated_time_runs_on_both_engines():
+    """0.3 + (0.9 − 0.3) is 0.9 + 1.1e-16: the next gap to the repeated 0.9 rounds below 0, which
+    SimPy refuses (a negative delay). Both engines wait 0 instead, the clock never goes back, and
+    they agree bit for bit."""
+    d = line((1, 1), arrivals={"process": "trace", "times": [0.3, 0.9, 0.9, 0.9, 1.1]})
+    spec = vssim.StreamSpec.from_dict(d)
+    runs = [vssim.simulate(spec, engine=e, progress=False) for e in ("simpy", "fast")]
+    for r in runs:
+        arrival = r.records[0].arrival
+        assert (np.diff(arrival) >= 0).all() and arrival[1] == arrival[3] and r.summary["metrics"]["completed"] == 5
+    assert_same_records(*(r.records[0] for r in runs))

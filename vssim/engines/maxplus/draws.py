@@ -69,10 +69,12 @@ def draw_gaps(arrivals: Arrivals, gap_dist: Distribution | None, seed: int, repl
 
 
 def trace_times(times: tuple[float, ...], until: float) -> np.ndarray:
-    """The times the SimPy engine reaches on a trace: now + (next - now), as its timeouts compute them."""
+    """The times the SimPy engine reaches on a trace: now + (next - now), as its timeouts compute them
+    (a gap that rounds below 0 is 0: the clock never goes back)."""
     out, now = [], 0.0
     for t in times:
-        now = now + (t - now)
+        gap = t - now
+        now = now + (gap if gap > 0.0 else 0.0)
         if not now < until:
             break
         out.append(now)

@@ -104,7 +104,9 @@ class Board:
         i = self._new_item(self.env._now, type_index, a.sizes[k])
         self._arrive(i)
         if k + 1 < len(a.times):
-            self.env.timeout(a.times[k + 1] - self.env._now, k + 1).callbacks.append(self._trace_arrival)
+            # the clock is a sum of the gaps, which may round past the next time: never a negative gap
+            gap = a.times[k + 1] - self.env._now
+            self.env.timeout(gap if gap > 0.0 else 0.0, k + 1).callbacks.append(self._trace_arrival)
         else:
             self.arrivals_done = True
             self._check_frozen()
