@@ -425,3 +425,9 @@ def test_the_command_line_refuses_a_misspelt_team_key_and_a_missing_team_file(cl
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.splitlines()[0].startswith("vssim: error: stream.teams.web.stream: must name a stream file in ")
     assert "got 'gone' (no gone.yaml there)" in proc.stderr
+
+
+def test_a_stream_with_teams_splits_items_with_a_split_step_not_parts():
+    with pytest.raises(SpecError) as info:
+        StreamSpec.from_dict({**ART, "parts": 2})
+    assert str(info.value).startswith("parts: must be 1 in a stream with teams, got 2: split the items")

@@ -280,7 +280,7 @@ _KEYS = (
     Key("steps", "mapping", "non-empty; the columns of the board by name, in flow order (top to bottom)"),
     Key("parts", "integer", "every `parts` consecutive arrivals are the parts of one item (written by "
         "`split_items`; results count whole items, [metrics.md](metrics.md#split-items)); > 1 needs "
-        "`release.backlog_limit` null", 1, COUNT),
+        "`release.backlog_limit` null and no `teams` (a stream with teams splits items with a split step)", 1, COUNT),
     Key("steps.*", "mapping", "a step"),
     Key("steps.*.pool", "names or null", "existing pools, no repeats; a list is an order of preference; none on a "
         "split step", None),

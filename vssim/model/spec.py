@@ -311,7 +311,7 @@ class StreamSpec:
         declared = boards.declare(d.get("teams"), "teams", "")
         steps = boards.steps(d["steps"], pools, "steps", "")
         teams = {q: boards.team(t, path, q) for q, t, path in declared}
-        parts = _parse_parts(d.get("parts", 1), release)
+        parts = _parse_parts(d.get("parts", 1), release, bool(teams))
         spec = cls(name=name, arrivals=arrivals, item_types=item_types, pools=pools, release=release,
                    steps=steps, time_unit=time_unit, description=str(description), parts=parts, teams=teams,
                    level=level, source=_plain(d), schema_version=schema_version(d))
@@ -638,9 +638,13 @@ def _parse_release(value: Any, where: str = "release") -> Release:
     return Release(policy, conwip, backlog_limit)
 
 
-def _parse_parts(value: Any, release: Release) -> int:
+def _parse_parts(value: Any, release: Release, teams: bool = False) -> int:
     """`parts: f`: every f consecutive arrivals are the parts of one item (docs/metrics.md, "Split items")."""
     parts = _number(value, "parts", "parts")
+    if parts > 1 and teams:
+        raise SpecError("parts", message=(
+            f"must be 1 in a stream with teams, got {parts}: split the items into children that join instead "
+            "(a split step; scenario smaller_batches, transform split_work)"))
     if parts > 1 and release.backlog_limit is not None:
         raise SpecError("parts", message=(
             f"needs release.backlog_limit null, got {parts} parts with backlog_limit {release.backlog_limit}: a "
