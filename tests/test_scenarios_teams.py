@@ -98,6 +98,12 @@ def test_every_transform_on_a_stream_with_teams_builds_a_valid_stream(name, stre
     if (name, stream) == ("split_by_type", "art_component_teams"):
         d = op(d, "add_people", pool="release_train")          # one person cannot be split between two streams
     before = copy.deepcopy(d)
+    if name == "split_items":                                    # parts are of arrivals: refused, split_work instead
+        with pytest.raises(SpecError) as info:
+            op(d, name, **OPS[name][stream == "portfolio"])
+        assert "split each item into children that join instead (split_work" in str(info.value)
+        assert "\n" not in str(info.value) and d == before
+        return
     out = op(d, name, **OPS[name][stream == "portfolio"])
     spec = StreamSpec.from_dict(out)
     assert StreamSpec.from_dict(spec.to_dict()) == spec          # what a sweep or a later scenario re-parses

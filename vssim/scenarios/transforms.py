@@ -866,6 +866,9 @@ def split_items(stream: dict, args: dict, *, context: Context, path: str) -> dic
     """Each item becomes `factor` smaller ones: arrivals × factor, every size / factor. The stream
     says so (`parts`), so that its results count whole items (vssim.analysis.parts)."""
     f = args["factor"]
+    if stream.get("teams"):
+        raise SpecError(path, message="cannot split the arrivals of a stream with teams into parts; split each "
+                                      "item into children that join instead (split_work, as smaller_batches does)")
     a = stream.get("arrivals")
     if not isinstance(a, dict):
         raise SpecError(path, message="needs a stream with arrivals")
