@@ -125,6 +125,8 @@ def test_the_report_shows_the_hierarchy(art, tmp_path):
     text = path.read_text()
     assert "## Levels and teams" in text and "is the team that makes features late most often" in text
     assert "| story |" in text and "| dependency |" in text and "in the teams (split to join)" in text
+    busiest = max((p for p in art.summary["pools"] if "/" in p), key=lambda p: art.summary["pools"][p]["utilization"])
+    assert f"Among the teams' pools the busiest is **{busiest}**" in text
     for team in ("web", "api", "data", "system"):
         assert (tmp_path / f"cfd_{team}.png").stat().st_size > 10_000
         assert (tmp_path / f"vsm_{team}.png").stat().st_size > 10_000

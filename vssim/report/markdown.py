@@ -59,6 +59,14 @@ def _bottleneck_section(result: SimResult) -> list[str]:
         head = (f"The busiest pool is **{b.constraint_pool}** (longest queue at step **{b.constraint_step}**); "
                 "no pool is overloaded.")
     lines = ["## Bottleneck", "", head, ""]
+    teams = {p: v["utilization"] for p, v in result.summary["pools"].items()
+             if p not in result.spec.pools and v["utilization"] is not None}
+    if teams:                               # the analysis reads the stream's own board; the teams' load here
+        busiest = max(teams, key=teams.get)
+        over = "overloaded: a constraint of the teams" if teams[busiest] >= UTILIZATION_HIGH else "not overloaded"
+        head = (f"This analysis reads the stream's own board. Among the teams' pools the busiest is "
+                f"**{busiest}** at {percent(teams[busiest])}, {over} (\"Levels and teams\" below).")
+        lines += [head, ""]
     lines += [f"- {f}" for f in b.findings]
     if b.accelerators:
         lines += ["", "Flow accelerators that address this (scenario files in `configs/scenario/`): "
