@@ -156,6 +156,8 @@ REWORK = Bound(0, 1, high_open=True, words="a probability in [0, 1) (with 1 no i
 PEOPLE = Bound(1, MAX_PEOPLE, integer=True, was=Bound(1, integer=True))
 COUNT = Bound(1, MAX_ITEMS, integer=True, was=Bound(1, integer=True))
 COUNT0 = Bound(0, MAX_ITEMS, integer=True, was=Bound(0, integer=True))
+SPEED = Bound(1e-3, 1e3)
+"""A person's speed on a step: from a thousandth to a thousand times their own."""
 VERSION = Bound(1, SCHEMA_VERSION, integer=True)
 CV = Bound(*CV_RANGE, was=POSITIVE)
 WEIBULL_CV = Bound(*WEIBULL_CV_RANGE, words="a number in [{:g}, {:g}] for weibull".format(*WEIBULL_CV_RANGE))
@@ -284,6 +286,11 @@ _KEYS = (
     Key("steps.*", "mapping", "a step"),
     Key("steps.*.pool", "names or null", "existing pools, no repeats; a list is an order of preference; none on a "
         "split step", None),
+    Key("steps.*.pool[]", "name or mapping", "a pool, or `{pool: NAME, speed: S}`: its people work this step at "
+        "speed S (work time ÷ S)", None),
+    Key("steps.*.pool[].pool", "string", "an existing pool", bound=None),
+    Key("steps.*.pool[].speed", "number", "how fast its people work this step: 1 their own speed, 0.5 half as "
+        "fast (work time ÷ speed)", 1.0, SPEED),
     Key("steps.*.work", "distribution or null", "the work of one visit, multiplied by the item's size; none on a split "
         "step", None),
     Key("steps.*.wip_limit", "integer or null", "items in the column at most; null: no limit", None, COUNT),

@@ -209,6 +209,11 @@ class Step:
     cadence: float | None = None
     types: tuple[str, ...] | None = None   # item types that visit this step (None: all)
     split: Split | None = None
+    speeds: tuple[float, ...] | None = None  # each pool's speed at this step, as `pools` (None: all 1)
+
+    def speed(self, pool: str) -> float:
+        """How fast `pool`'s people work this step (work time ÷ speed)."""
+        return 1.0 if self.speeds is None else self.speeds[self.pools.index(pool)]
 
     def visited_by(self, item_type: str) -> bool:
         return self.types is None or item_type in self.types
@@ -698,7 +703,7 @@ class _Board:
             s = _mapping(s, path)
             _keys(s, path, children("steps.*"))
             check_text(s.get("description"), f"{path}.description")
-            pool_names, work, split, dependency, rework = (), None, None, None, None
+            pool_names, work, split, dependency, rework, speeds = (), None, None, None, None, None
             if s.get("split") is not None:
                 for key in ("pool", "work", "rework", "dependency"):
                     if s.get(key) is not None:
@@ -706,7 +711,7 @@ class _Board:
                 split = self.split(s["split"], path, board, name)
             else:
                 _required(s, path, ("pool", "work"), unless=" (a step without it splits: give split)")
-                pool_names = _step_pools(s["pool"], pools, f"{path}.pool")
+                pool_names, speeds = _step_pools(s["pool"], pools, f"{path}.pool")
                 work = _dist(s["work"], f"{path}.work")
                 dependency = self.dependency(s.get("dependency"), f"{path}.dependency", board, name)
                 rework = _rework(s.get("rework"), f"{path}.rework", names[: j + 1])
@@ -716,7 +721,7 @@ class _Board:
             cadence = _number(s.get("cadence"), f"{path}.cadence", "steps.*.cadence", nullable=True)
             types = _step_types(s.get("types"), f"{path}.types", self.item_types)
             steps[name] = Step(name, pool_names, work, wip_limit, handoff, dependency, rework, batch, cadence,
-                               types, split)
+                               types, split, speeds)
         return steps
 
     def split(self, value: Any, where: str, board: str, step: str) -> Split:
@@ -768,16 +773,29 @@ _NOT_ON_SPLIT = {
 """Why a split step refuses a key."""
 
 
-def _step_pools(pool: Any, pools: dict[str, Pool], where: str) -> tuple[str, ...]:
-    pool_names = [pool] if isinstance(pool, str) else pool
-    if not isinstance(pool_names, Sequence) or not pool_names:
-        raise SpecError(where, "a pool name or a list of pool names", pool)
-    for p in pool_names:
-        if p not in pools:
-            raise SpecError(where, "one of the pools " + ", ".join(pools), p)
-    if len(set(pool_names)) != len(pool_names):
-        raise SpecError(where, "a list without repeated pools", list(pool_names))
-    return tuple(pool_names)
+def _step_pools(pool: Any, pools: dict[str, Pool], where: str) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
+    """A step's pools in order of preference, and their speeds there (None: every one 1)."""
+    entries = [pool] if isinstance(pool, str | Mapping) else pool
+    if isinstance(entries, str | bytes) or not isinstance(entries, Sequence) or not entries:
+        raise SpecError(where, "a pool name, {pool: NAME, speed: S} or a list of them", pool)
+    names, speeds = [], []
+    for k, entry in enumerate(entries):
+        at = f"{where}.{k}" if entries is pool else where
+        if isinstance(entry, Mapping):
+            _keys(entry, at, children("steps.*.pool[]"), required=("pool",))
+            name = entry["pool"]
+            speed = float(_number(entry.get("speed", default("steps.*.pool[].speed")), f"{at}.speed",
+                                  "steps.*.pool[].speed"))
+        else:
+            name, speed = entry, 1.0
+        if not isinstance(name, str) or name not in pools:
+            raise SpecError(at if not isinstance(entry, Mapping) else f"{at}.pool", "one of the pools "
+                            + ", ".join(pools), name)
+        names.append(name)
+        speeds.append(speed)
+    if len(set(names)) != len(names):
+        raise SpecError(where, "a list without repeated pools", names)
+    return tuple(names), (tuple(speeds) if any(s != 1.0 for s in speeds) else None)
 
 
 def _rework(value: Any, where: str, earlier: list[str]) -> Rework | None:
