@@ -148,7 +148,8 @@ def _sole_load(spec: StreamSpec, step: Step, pool: str, loads: dict[str, float])
     each of a step's k pools 1/k of it; with `pool` alone on the step it gets all of it, so the
     difference is (1 - 1/k) of it (the offered load's own formula, whatever it includes)."""
     k = len(step.pools)
-    alone = dataclasses.replace(spec, steps={**spec.steps, step.name: dataclasses.replace(step, pools=(pool,))})
+    only = dataclasses.replace(step, pools=(pool,), speeds=None if step.speeds is None else (step.speed(pool),))
+    alone = dataclasses.replace(spec, steps={**spec.steps, step.name: only})
     return (alone.offered_load()[pool] - loads[pool]) * k / (k - 1)
 
 

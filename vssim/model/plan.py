@@ -35,6 +35,7 @@ class Plan:
     rework_to: list[int]
     dependency_p: list[float]
     step_pools: list[list[int]]
+    step_speed: list[dict[int, float] | None]   # by step: each pool's speed there (None: all 1)
     pool_sizes: list[int]
     step_capacity: list[int]             # people who may work each step (the sum of its pools' sizes)
     pool_steps: list[list[int]]          # steps each pool serves, in its dispatch order
@@ -148,6 +149,8 @@ class Plan:
                        if s.rework else -1 for k, s in enumerate(steps)],
             dependency_p=[s.dependency.probability if s.dependency else 0.0 for s in steps],
             step_pools=step_pools,
+            step_speed=[None if s.speeds is None else dict(zip(p, s.speeds, strict=True))
+                        for s, p in zip(steps, step_pools, strict=True)],
             pool_sizes=[pool.size for pool in pools],
             step_capacity=[sum(pools[p].size for p in sp) for sp in step_pools],
             pool_steps=pool_steps,

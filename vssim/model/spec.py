@@ -427,7 +427,7 @@ class StreamSpec:
                 for s in steps.values():
                     for p in s.pools:
                         pool = pools[p]
-                        work = s.work.mean * size
+                        work = s.work.mean * size / s.speed(p)
                         extra = 0.0
                         if pool.interruptions is not None:
                             extra = work * pool.interruptions.rate * pool.interruptions.duration.mean

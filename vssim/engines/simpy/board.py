@@ -324,6 +324,9 @@ class Board:
         else:
             w = self.rework_work[k].next()
         w *= self.size[i]
+        speed = self.plan.step_speed[k]
+        if speed is not None:               # this pool's people at this step: work time ÷ their speed
+            w /= speed[p]
         duration = w
         if not self.plain_pool[p]:
             switch = self.switch_cost[p]
