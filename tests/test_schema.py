@@ -141,6 +141,7 @@ STREAM_WITH = {
     "arrivals.count": lambda v: {"arrivals": {"process": "backlog", "count": v}},
     "arrivals.times[]": lambda v: {"arrivals": {"process": "trace", "times": [v]}},
     "arrivals.times[].time": lambda v: {"arrivals": {"process": "trace", "times": [{"time": v}]}},
+    "steps.*.pool[].speed": lambda v: _step(pool=[{"pool": "p", "speed": v}]),
     "arrivals.times[].size": lambda v: {"arrivals": {"process": "trace", "times": [{"time": 0, "size": v}]}},
     "item_types.*.share": lambda v: {"item_types": {"a": {"share": v}} if v >= 1 else
                                      {"a": {"share": v}, "b": {"share": 1 - v}}},

@@ -123,7 +123,7 @@ SPEC_CASES = {
     "unknown-pool": ({"steps.build.pool": "wizards"}, "steps.build.pool", "got 'wizards'", "devs"),
     "unknown-pool-in-list": (
         {"steps.build.pool": ["devs", "wizards"]},
-        "steps.build.pool",
+        "steps.build.pool.1",
         "got 'wizards'",
         "testers",
     ),

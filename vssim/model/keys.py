@@ -284,9 +284,9 @@ _KEYS = (
         "`split_items`; results count whole items, [metrics.md](metrics.md#split-items)); > 1 needs "
         "`release.backlog_limit` null and no `teams` (a stream with teams splits items with a split step)", 1, COUNT),
     Key("steps.*", "mapping", "a step"),
-    Key("steps.*.pool", "names or null", "existing pools, no repeats; a list is an order of preference; none on a "
-        "split step", None),
-    Key("steps.*.pool[]", "name or mapping", "a pool, or `{pool: NAME, speed: S}`: its people work this step at "
+    Key("steps.*.pool", "string or list or null", "existing pools, no repeats; a list is an order of preference; "
+        "none on a split step", None),
+    Key("steps.*.pool[]", "string or mapping", "a pool, or `{pool: NAME, speed: S}`: its people work this step at "
         "speed S (work time ÷ S)", None),
     Key("steps.*.pool[].pool", "string", "an existing pool", bound=None),
     Key("steps.*.pool[].speed", "number", "how fast its people work this step: 1 their own speed, 0.5 half as "

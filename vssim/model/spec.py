@@ -775,9 +775,9 @@ _NOT_ON_SPLIT = {
 
 def _step_pools(pool: Any, pools: dict[str, Pool], where: str) -> tuple[tuple[str, ...], tuple[float, ...] | None]:
     """A step's pools in order of preference, and their speeds there (None: every one 1)."""
-    entries = [pool] if isinstance(pool, str | Mapping) else pool
-    if isinstance(entries, str | bytes) or not isinstance(entries, Sequence) or not entries:
-        raise SpecError(where, "a pool name, {pool: NAME, speed: S} or a list of them", pool)
+    entries = [pool] if isinstance(pool, str) else pool
+    if isinstance(entries, bytes) or not isinstance(entries, Sequence) or not entries:
+        raise SpecError(where, "a pool name or a list of pool names and {pool: NAME, speed: S}", pool)
     names, speeds = [], []
     for k, entry in enumerate(entries):
         at = f"{where}.{k}" if entries is pool else where

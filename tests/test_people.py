@@ -1,0 +1,70 @@
+"""People and skills (issue 14, DESIGN.md §10): pools that work a step at a speed of their own."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import vssim
+from vssim.engines.registry import run_records
+
+
+def stream(pool, mean: float = 2.0, pools=None) -> vssim.StreamSpec:
+    return vssim.StreamSpec.from_dict({
+        "name": "speed", "arrivals": {"process": "poisson", "rate": 0.5}, "pools": pools or {"q": 1, "r": 1},
+        "steps": {"a": {"pool": pool, "work": {"dist": "exponential", "mean": mean}},
+                  "b": {"pool": "r", "work": {"dist": "lognormal", "mean": 0.5, "cv": 0.5}}}})
+
+
+def test_a_pool_at_speed_s_is_the_same_stream_with_work_divided_by_s():
+    """Same random numbers: each work time is the draw x size ÷ s, to rounding."""
+    fast = run_records("simpy", stream([{"pool": "q", "speed": 2.5}]), 3000.0, seed=3)
+    plain = run_records("simpy", stream("q", mean=2.0 / 2.5), 3000.0, seed=3)
+    assert fast.n_items == plain.n_items and len(fast.visit_item) == len(plain.visit_item)
+    for name in ("visit_start", "visit_end", "visit_work"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(plain, name), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fast.done, plain.done, rtol=1e-9, atol=1e-9)
+
+
+def test_speed_one_written_out_keeps_the_sample_path_bit_for_bit():
+    a = run_records("simpy", stream([{"pool": "q", "speed": 1}]), 2000.0, seed=1)
+    b = run_records("simpy", stream("q"), 2000.0, seed=1)
+    for name in ("arrival", "done", "visit_start", "visit_end", "visit_person"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+
+
+def test_each_pool_of_a_step_works_it_at_its_own_speed():
+    """Devs at speed 1 first, a tester at 0.5: the tester's visits take twice the draw."""
+    spec = stream(["q", {"pool": "r", "speed": 0.5}], pools={"q": 1, "r": 2})
+    rec = run_records("simpy", spec, 2000.0, seed=2)
+    a = rec.visit_step == 0
+    tester = np.isin(rec.visit_person, np.flatnonzero(rec.person_pool == 1)) & a
+    dev = np.isin(rec.visit_person, np.flatnonzero(rec.person_pool == 0)) & a
+    assert tester.sum() > 50 and dev.sum() > 50
+    same = vssim.StreamSpec.from_dict({**spec.source, "steps": {**spec.source["steps"],
+                                       "a": {**spec.source["steps"]["a"], "pool": ["q", "r"]}}})
+    assert same.steps["a"].speeds is None
+    assert spec.steps["a"].speed("r") == 0.5 and spec.steps["a"].speed("q") == 1.0
+    # each visit's work is its item's draw x size ÷ the speed of whoever did it
+    assert np.allclose((rec.visit_end - rec.visit_start)[tester], rec.visit_work[tester])
+    loads = spec.offered_load()
+    assert loads["r"] > vssim.StreamSpec.from_dict(same.source).offered_load()["r"]
+
+
+@pytest.mark.parametrize("pool, message", [
+    ([{"pool": "q", "speed": 0}], "steps.a.pool.0.speed: must be a number >= 0.001 and <= 1000, got 0"),
+    ([{"pool": "x"}], "steps.a.pool.0.pool: must be one of the pools q, r, got 'x'"),
+    ([{"pool": "q", "sped": 1}], "steps.a.pool.0.sped: unknown key; allowed: pool, speed"),
+    ([{"pool": "q"}, "q"], "steps.a.pool: must be a list without repeated pools, got ['q', 'q']"),
+    ({"pool": "q", "speed": 2}, "steps.a.pool: must be a pool name or a list of pool names and {pool: NAME, "
+                                "speed: S}"),
+])
+def test_a_bad_speed_is_refused_in_one_line(pool, message):
+    with pytest.raises(vssim.SpecError) as info:
+        stream(pool)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_the_fast_engine_refuses_speeds_in_one_line():
+    with pytest.raises(vssim.SpecError) as info:
+        vssim.simulate(stream([{"pool": "q", "speed": 2.0}]), horizon=100.0, engine="fast", progress=False)
+    assert "steps.a.pool: q works it at speed 2" in str(info.value)
