@@ -68,3 +68,16 @@ def test_the_fast_engine_refuses_speeds_in_one_line():
     with pytest.raises(vssim.SpecError) as info:
         vssim.simulate(stream([{"pool": "q", "speed": 2.0}]), horizon=100.0, engine="fast", progress=False)
     assert "steps.a.pool: q works it at speed 2" in str(info.value)
+
+
+@pytest.mark.parametrize("pick, done, pools", [("order", [1.0, 0.5], [0, 1]), ("fastest", [0.5, 1.0], [1, 0])])
+def test_pick_fastest_starts_a_workable_item_with_the_fastest_free_person(pick, done, pools):
+    """q (speed 1) is first in the list, r works the step twice as fast; two items at 0, work 1.
+    `order`: the first item to q (done at 1), the second to r (done at 0.5); `fastest`: the first
+    to r (0.5), the second to q (1)."""
+    spec = vssim.StreamSpec.from_dict({
+        "name": "pick", "arrivals": {"process": "trace", "times": [0.0, 0.0]}, "pools": {"q": 1, "r": 1},
+        "steps": {"a": {"pool": ["q", {"pool": "r", "speed": 2.0}], "work": 1.0, "pick": pick}}})
+    rec = run_records("simpy", spec, None)
+    assert rec.done.tolist() == done
+    assert rec.person_pool[rec.visit_person].tolist() == pools

@@ -202,6 +202,9 @@ class Key:
 CLASSES_OF_SERVICE = ("expedite", "fixed_date", "standard", "intangible")
 """Queue priority, highest first (non-preemptive)."""
 DISPATCH_RULES = ("downstream_first", "fifo", "upstream_first")
+PICK_RULES = ("order", "fastest")
+"""Who starts an item that becomes workable at a step: the first pool of its list with a free person,
+or the free person who works the step fastest."""
 RELEASE_POLICIES = ("push", "conwip")
 ARRIVAL_FORMS: dict[str, tuple[tuple[str, ...], ...]] = {
     "poisson": (("rate",),),
@@ -293,6 +296,9 @@ _KEYS = (
         "fast (work time ÷ speed)", 1.0, SPEED),
     Key("steps.*.work", "distribution or null", "the work of one visit, multiplied by the item's size; none on a split "
         "step", None),
+    Key("steps.*.pick", "string", "who starts an item that becomes workable: `order`, a free person of the first "
+        "pool of the list that has one; `fastest`, a free person of the pool that works this step fastest "
+        "(ties: list order)", "order", choices=PICK_RULES),
     Key("steps.*.wip_limit", "integer or null", "items in the column at most; null: no limit", None, COUNT),
     Key("steps.*.handoff", "distribution or null", "delay after this step, waited in the next column", None),
     Key("steps.*.dependency", "mapping or null", "a wait on another team before the item is workable", None),

@@ -36,6 +36,7 @@ class Plan:
     dependency_p: list[float]
     step_pools: list[list[int]]
     step_speed: list[dict[int, float] | None]   # by step: each pool's speed there (None: all 1)
+    step_pick: list[list[int]]           # by step: its pools in the order a workable item looks for a free person
     pool_sizes: list[int]
     step_capacity: list[int]             # people who may work each step (the sum of its pools' sizes)
     pool_steps: list[list[int]]          # steps each pool serves, in its dispatch order
@@ -151,6 +152,8 @@ class Plan:
             step_pools=step_pools,
             step_speed=[None if s.speeds is None else dict(zip(p, s.speeds, strict=True))
                         for s, p in zip(steps, step_pools, strict=True)],
+            step_pick=[sorted(p, key=lambda q, s=s, p=p: -s.speed(s.pools[p.index(q)])) if s.pick == "fastest"
+                       else list(p) for s, p in zip(steps, step_pools, strict=True)],
             pool_sizes=[pool.size for pool in pools],
             step_capacity=[sum(pools[p].size for p in sp) for sp in step_pools],
             pool_steps=pool_steps,

@@ -26,6 +26,7 @@ from vssim.model.keys import (
     KEYS,
     MAX_ITEMS,
     MAX_PEOPLE,
+    PICK_RULES,
     RELEASE_POLICIES,
     SCHEMA_VERSION,
     NewCheckError,
@@ -210,6 +211,7 @@ class Step:
     types: tuple[str, ...] | None = None   # item types that visit this step (None: all)
     split: Split | None = None
     speeds: tuple[float, ...] | None = None  # each pool's speed at this step, as `pools` (None: all 1)
+    pick: str = "order"                      # who starts a workable item: the list's order, or the fastest
 
     def speed(self, pool: str) -> float:
         """How fast `pool`'s people work this step (work time ÷ speed)."""
@@ -720,8 +722,9 @@ class _Board:
             batch = _number(s.get("batch", default("steps.*.batch")), f"{path}.batch", "steps.*.batch")
             cadence = _number(s.get("cadence"), f"{path}.cadence", "steps.*.cadence", nullable=True)
             types = _step_types(s.get("types"), f"{path}.types", self.item_types)
+            pick = _choice(s.get("pick", default("steps.*.pick")), f"{path}.pick", PICK_RULES)
             steps[name] = Step(name, pool_names, work, wip_limit, handoff, dependency, rework, batch, cadence,
-                               types, split, speeds)
+                               types, split, speeds, pick)
         return steps
 
     def split(self, value: Any, where: str, board: str, step: str) -> Split:

@@ -295,7 +295,7 @@ class Board:
     def _workable(self, k: int, i: int) -> None:
         """Item i can be worked at k: a free person of the step's pools starts it, or it queues."""
         self.visit_ready[self.current_visit[i]] = self.env._now
-        for p in self.plan.step_pools[k]:
+        for p in self.plan.step_pick[k]:
             free = self.free_people[p]
             if free:
                 self._start(k, i, p, self._pick_person(free, k, p))
