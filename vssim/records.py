@@ -119,6 +119,7 @@ class Records:
     step_team: np.ndarray | None = None      # the board of each step (None: all 0)
     pool_team: np.ndarray | None = None      # the board of each pool (None: all 0)
     step_split: np.ndarray | None = None     # True for a split step (None: none)
+    pool_capacity: np.ndarray | None = None  # each pool's people, time-averaged over the window (None: constant)
 
     def __post_init__(self):
         n = len(self.arrival)
@@ -264,6 +265,7 @@ class RecordsBuilder:
             step_team=np.array(plan.board_of, dtype=np.int64),
             pool_team=np.array(plan.pool_board, dtype=np.int64),
             step_split=np.array([t is not None for t in plan.split_teams], dtype=bool))
+        self._schedules = (plan.pool_sizes, plan.pool_schedule) if any(plan.pool_schedule) else None
         self._family = plan.has_teams
         self._items: list[dict] = []
         self._visits: list[dict] = []
@@ -283,8 +285,26 @@ class RecordsBuilder:
         rejected = (self._rejected[0] if len(self._rejected) == 1
                     else np.concatenate(self._rejected) if self._rejected else np.zeros(0))
         items = {**ITEM_COLUMNS, **FAMILY_COLUMNS} if self._family else ITEM_COLUMNS
+        capacity = None
+        if self._schedules is not None:
+            capacity = np.array([mean_people(size, schedule, self._fixed["warmup"], end)
+                                 for size, schedule in zip(*self._schedules, strict=True)])
         return Records(end=end, **self._fixed, **_joined(self._items, items),
-                       **_joined(self._visits, VISIT_COLUMNS), rejected_times=rejected)
+                       **_joined(self._visits, VISIT_COLUMNS), rejected_times=rejected, pool_capacity=capacity)
+
+
+def mean_people(size: int, schedule, lo: float, hi: float) -> float:
+    """A pool's people averaged over [lo, hi]: `size` from 0, then each (at, size) of its schedule."""
+    if not hi > lo:
+        return float(size)
+    total, t, n = 0.0, lo, size
+    for at, new in schedule:
+        if at > t:
+            total += n * (min(at, hi) - t)
+            t = min(at, hi)
+        n = new
+    total += n * (hi - t)
+    return total / (hi - lo)
 
 
 def _only(columns: dict, schema: Mapping[str, type], what: str) -> dict:

@@ -29,6 +29,7 @@ from vssim.analysis.summary import (
     step_columns,
     visit_totals,
 )
+from vssim.records import mean_people
 
 __all__ = ["RunStats", "summarize_streaming"]
 
@@ -49,8 +50,9 @@ class RunStats:
 
     def __init__(self, *, replication: int, seed: int, warmup: float, end: float, step_names: list[str],
                  type_names: list[str], pool_names: list[str], person_pool: np.ndarray, step_capacity: np.ndarray,
-                 batches: bool, planning_interval: float | None = None):
+                 batches: bool, planning_interval: float | None = None, pool_capacity: np.ndarray | None = None):
         self.replication, self.seed = replication, seed
+        self.pool_capacity = pool_capacity      # pools with a schedule: people, time-averaged over the window
         self.warmup, self.end = float(warmup), float(end)
         if not (math.isfinite(self.warmup) and math.isfinite(self.end)):
             raise ValueError(f"streaming totals need a finite window, got [{warmup}, {end}]")
@@ -90,7 +92,10 @@ class RunStats:
         return cls(replication=replication, seed=seed, warmup=warmup, end=float(horizon),
                    step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
                    person_pool=plan.person_pool, step_capacity=plan.step_capacity, batches=batches,
-                   planning_interval=planning_interval)
+                   planning_interval=planning_interval,
+                   pool_capacity=np.array([mean_people(n, s, warmup, float(horizon))
+                                           for n, s in zip(plan.pool_sizes, plan.pool_schedule, strict=True)])
+                   if any(plan.pool_schedule) else None)
 
     def add_items(self, *, arrival, commit, done, touch, item_type, item_value, **_) -> None:
         """Items that will not change any more (done, rejected apart, or still open at the end)."""
@@ -152,7 +157,8 @@ class RunStats:
                             self.step_sums, self.step_counts)
 
     def pool_utilization(self) -> dict[str, float]:
-        return pool_utilization(self.pool_names, self.person_pool, self.pool_busy, self.end - self.warmup)
+        return pool_utilization(self.pool_names, self.person_pool, self.pool_busy, self.end - self.warmup,
+                                self.pool_capacity)
 
     def census(self) -> Census:
         """The stability census, as `stability.census_of` counts it from full records."""

@@ -85,7 +85,7 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
             rec.visit_work, rec.visit_reworked, rec.visit_person, rec.person_pool, len(rec.step_names),
             len(rec.pool_names), *_window(rec))
         steps.append(step_columns(rec.replication, rec.step_names, rec.step_capacity, span, sums, counts))
-        pools.append(pool_utilization(rec.pool_names, rec.person_pool, pool_busy, span))
+        pools.append(pool_utilization(rec.pool_names, rec.person_pool, pool_busy, span, rec.pool_capacity))
     out = assemble(per_rep, batches, pooled, done_by_type, records[0].type_names, steps, pools,
                    records[0].pool_names)
     if records[0].parts > 1:                 # split items: counted in the items they were split from
@@ -215,11 +215,13 @@ def step_columns(replication: int, step_names: list[str], capacity, span: float,
             "visits": counts[3].astype(np.int64)}
 
 
-def pool_utilization(pool_names: list[str], person_pool: np.ndarray, busy: np.ndarray, span: float
-                     ) -> dict[str, float]:
-    """Busy time of each pool's people over the window / (people x window)."""
-    sizes = np.bincount(np.asarray(person_pool, dtype=np.int64), minlength=len(pool_names))
-    return {name: float(busy[p] / (int(sizes[p]) * span)) if span > 0 and sizes[p] else math.nan
+def pool_utilization(pool_names: list[str], person_pool: np.ndarray, busy: np.ndarray, span: float,
+                     capacity: np.ndarray | None = None) -> dict[str, float]:
+    """Busy time of each pool's people over the window / (people x window); a pool with a schedule:
+    over the people it has, time-averaged (`capacity`)."""
+    sizes = (np.bincount(np.asarray(person_pool, dtype=np.int64), minlength=len(pool_names)) if capacity is None
+             else capacity)
+    return {name: float(busy[p] / (float(sizes[p]) * span)) if span > 0 and sizes[p] else math.nan
             for p, name in enumerate(pool_names)}
 
 

@@ -257,6 +257,11 @@ _KEYS = (
     Key("pools.*", "integer or mapping", "a pool: its number of people, or the mapping below", bound=PEOPLE),
     Key("pools.*.size", "integer", f"its number of people (at most {MAX_PEOPLE} in all pools together)",
         bound=PEOPLE),
+    Key("pools.*.schedule", "list or null", "capacity over time: from each `at` on, the pool has `size` people "
+        "(hiring, leaving, holidays; a person who leaves finishes the item in hand); times increase", None),
+    Key("pools.*.schedule[]", "mapping", "a change of the pool's size"),
+    Key("pools.*.schedule[].at", "number", "when (after 0, each later than the one before)", bound=SCALE),
+    Key("pools.*.schedule[].size", "integer", "its people from then on (0: nobody, e.g. a holiday)", bound=COUNT0),
     Key("pools.*.dispatch", "string", "which queue a person who finishes serves next", "downstream_first",
         choices=DISPATCH_RULES),
     Key("pools.*.interruptions", "mapping or null", "unplanned interruptions while working", None),

@@ -37,7 +37,8 @@ class Plan:
     step_pools: list[list[int]]
     step_speed: list[dict[int, float] | None]   # by step: each pool's speed there (None: all 1)
     step_pick: list[list[int]]           # by step: its pools in the order a workable item looks for a free person
-    pool_sizes: list[int]
+    pool_sizes: list[int]                # people at time 0 (a pool's schedule changes it: `pool_schedule`)
+    pool_schedule: list[tuple[tuple[float, int], ...]]
     step_capacity: list[int]             # people who may work each step (the sum of its pools' sizes)
     pool_steps: list[list[int]]          # steps each pool serves, in its dispatch order
     pool_fifo: list[bool]
@@ -110,8 +111,8 @@ class Plan:
             pool_fifo.append(pool.dispatch == "fifo")
         person_pool, pool_people = [], []
         for p, pool in enumerate(pools):
-            pool_people.append(list(range(len(person_pool), len(person_pool) + pool.size)))
-            person_pool.extend([p] * pool.size)
+            pool_people.append(list(range(len(person_pool), len(person_pool) + pool.most)))
+            person_pool.extend([p] * pool.most)
         types = list(spec.item_types.values())
         # route[type][k]: the first step at or after k on k's board that the type visits (n + b: done on b)
         route, after, board_first = [], [], [[] for _ in boards]
@@ -155,6 +156,7 @@ class Plan:
             step_pick=[sorted(p, key=lambda q, s=s, p=p: -s.speed(s.pools[p.index(q)])) if s.pick == "fastest"
                        else list(p) for s, p in zip(steps, step_pools, strict=True)],
             pool_sizes=[pool.size for pool in pools],
+            pool_schedule=[pool.schedule for pool in pools],
             step_capacity=[sum(pools[p].size for p in sp) for sp in step_pools],
             pool_steps=pool_steps,
             pool_fifo=pool_fifo,

@@ -138,6 +138,12 @@ class Pool:
     dispatch: str = "downstream_first"
     interruptions: Interruptions | None = None
     switch_cost: Distribution | None = None
+    schedule: tuple[tuple[float, int], ...] = ()   # (from when, people): capacity over time after `size`
+
+    @property
+    def most(self) -> int:
+        """The most people the pool ever has (the people an engine makes)."""
+        return max([self.size, *(n for _, n in self.schedule)])
 
 
 @dataclass(frozen=True)
@@ -606,9 +612,28 @@ def _parse_pools(value: Any, where: str = "pools") -> dict[str, Pool]:
                                           _dist(i["duration"], f"{ip}.duration"))
         switch = p.get("switch_cost")
         switch = None if switch is None or switch == 0 else _dist(switch, f"{path}.switch_cost")
-        pools[str(name)] = Pool(str(name), size, dispatch, interruptions, switch)
+        schedule = _schedule(p.get("schedule"), f"{path}.schedule")
+        pools[str(name)] = Pool(str(name), size, dispatch, interruptions, switch, schedule)
     _check_people(pools.values(), where)
     return pools
+
+
+def _schedule(value: Any, where: str) -> tuple[tuple[float, int], ...]:
+    """A pool's `schedule`: its changes of size, in time order."""
+    if value is None:
+        return ()
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence) or not value:
+        raise SpecError(where, "a non-empty list of {at: TIME, size: PEOPLE}, or null", value)
+    out: list[tuple[float, int]] = []
+    for k, entry in enumerate(value):
+        at = f"{where}.{k}"
+        e = _mapping(entry, at)
+        _keys(e, at, children("pools.*.schedule[]"), required=("at", "size"))
+        t = float(_number(e["at"], f"{at}.at", "pools.*.schedule[].at"))
+        if out and not t > out[-1][0]:
+            raise SpecError(f"{at}.at", f"a time after the one before ({out[-1][0]:g})", e["at"])
+        out.append((t, int(_number(e["size"], f"{at}.size", "pools.*.schedule[].size"))))
+    return tuple(out)
 
 
 def _stream_pools(d: Mapping) -> dict[str, Pool]:
@@ -624,7 +649,7 @@ def _stream_pools(d: Mapping) -> dict[str, Pool]:
 
 
 def _check_people(pools: Iterable[Pool], where: str) -> None:
-    people = sum(p.size for p in pools)
+    people = sum(p.most for p in pools)
     if people > MAX_PEOPLE:
         raise NewCheckError(where, message=f"must hold at most {MAX_PEOPLE} people in all, got {people}")
 

@@ -22,6 +22,9 @@ def why_not(spec: StreamSpec, streaming: bool = False) -> str | None:
     if spec.teams:
         return (f"teams ({', '.join(spec.teams)}): splits and joins need the event engine (the fast engine runs "
                 "one board; docs/engines.md)")
+    for name, pool in spec.pools.items():
+        if pool.schedule:
+            return f"pools.{name}.schedule: capacity over time needs the event engine"
     rel = spec.release
     if rel.conwip is not None and rel.conwip > MAX_CONWIP:
         return f"release.conwip is {rel.conwip}: the recursions keep a done time per CONWIP slot, at most {MAX_CONWIP}"

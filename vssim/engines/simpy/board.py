@@ -49,7 +49,16 @@ class Board:
         self.tick_pending = [False] * n
         nb = len(plan.board_names)
         self.blocked_to = [[0] * (n + nb) for _ in range(n)]  # [src][dest]: done items waiting to move (n + b: done)
-        self.free_people = [list(reversed(people)) for people in plan.pool_people]
+        self.free_people = [list(reversed(people[:size])) for people, size in zip(plan.pool_people, plan.pool_sizes,
+                                                                                  strict=True)]
+        # pools with a schedule: who is on the pool now, who leaves once the item in hand is done
+        self.scheduled = [bool(s) for s in plan.pool_schedule]
+        self.active = [True] * len(plan.person_pool)
+        for people, size in zip(plan.pool_people, plan.pool_sizes, strict=True):
+            for q in people[size:]:
+                self.active[q] = False
+        self.leaving: set[int] = set()
+        self.resizes_left = sum(len(s) for s in plan.pool_schedule)
         self.last_step_of = [-1] * len(plan.person_pool)     # by person: the step worked last
         self.backlogs: list[list] = [[] for _ in range(n)]    # per first column: (priority, ticket, slot)
         self.board_backlog = [0] * nb       # items in each board's backlog (0: the stream's)
@@ -72,10 +81,47 @@ class Board:
                            for switch, interrupted in zip(self.switch_cost, self.interrupted, strict=True)]
         self.until = math.inf if self.horizon is None else float(self.horizon)
 
+    # ------------------------------------------------------------------ capacity over time
+    def _start_schedules(self) -> None:
+        for p, schedule in enumerate(self.plan.pool_schedule):
+            for at, size in schedule:
+                self.env.timeout(at, (p, size)).callbacks.append(self._resize)
+
+    def _resize(self, ev) -> None:
+        """Pool p has `size` people from now: the first ones of the pool join (and take work), the last
+        ones leave (at once when idle, else once the item in hand is done)."""
+        p, size = ev._value
+        self.resizes_left -= 1
+        people, active, free = self.plan.pool_people[p], self.active, self.free_people[p]
+        now = sum(active[q] for q in people)
+        for q in people:                    # joining: the lowest numbers first
+            if now >= size:
+                break
+            if not active[q]:
+                active[q] = True
+                now += 1
+                if q in self.leaving:       # still at work on their last item: they stay
+                    self.leaving.discard(q)
+                else:
+                    self._dispatch(p, q)
+        for q in reversed(people):          # leaving: the highest numbers first
+            if now <= size:
+                break
+            if active[q]:
+                active[q] = False
+                now -= 1
+                if q in free:
+                    free.remove(q)
+                else:
+                    self.leaving.add(q)
+        if not self.busy and not self.delays:
+            self._check_frozen()
+
     # ------------------------------------------------------------------ arrivals
     def _start_arrivals(self) -> None:
         """Schedule the first arrival (open and trace streams), or fill the backlog at time 0."""
         a, env = self.spec.arrivals, self.env
+        self._start_schedules()
         if a.process in ("poisson", "renewal", "deterministic"):
             # the first arrival comes after one gap (a renewal process started at 0)
             env.timeout(self.next_gap()).callbacks.append(self._open_arrivals)
@@ -403,6 +449,9 @@ class Board:
 
     def _dispatch(self, p: int, person: int) -> None:
         """`person` of pool p is free: the best queued item of the pool's steps, or idle."""
+        if self.scheduled[p] and not self.active[person]:
+            self.leaving.discard(person)    # off the pool's schedule: gone
+            return
         queue = self.queue
         if self.plan.pool_fifo[p]:
             best = None
