@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import vssim
 from vssim.engines.registry import run_records
@@ -81,3 +82,73 @@ def test_pick_fastest_starts_a_workable_item_with_the_fastest_free_person(pick, 
     rec = run_records("simpy", spec, None)
     assert rec.done.tolist() == done
     assert rec.person_pool[rec.visit_person].tolist() == pools
+
+
+# --------------------------------------------------------------------------- capacity over time
+def scheduled(schedule, size: int = 1, rate: float = 0.5, work=None) -> vssim.StreamSpec:
+    return vssim.StreamSpec.from_dict({
+        "name": "sched", "arrivals": {"process": "poisson", "rate": rate},
+        "pools": {"q": {"size": size, "schedule": schedule}},
+        "steps": {"s": {"pool": "q", "work": work or {"dist": "exponential", "mean": 1.0}}}})
+
+
+def test_a_leaver_finishes_the_item_in_hand_and_a_joiner_takes_the_queue():
+    """Work 4 each, items at 0, 1, 2. One person until 1, then two, none from 5, one from 9.
+    Person 0 starts item 0 at 0 (done 4); person 1 joins at 1 and starts item 1 (done 5); item 2
+    queues at 2 and person 0 takes it at 4; at 5 both leave: person 1 at once, person 0 once item 2
+    is done at 8 (the item in hand is finished)."""
+    spec = vssim.StreamSpec.from_dict({
+        "name": "hand", "arrivals": {"process": "trace", "times": [0.0, 1.0, 2.0]},
+        "pools": {"q": {"size": 1, "schedule": [{"at": 1, "size": 2}, {"at": 5, "size": 0}, {"at": 9, "size": 1}]}},
+        "steps": {"s": {"pool": "q", "work": 4.0}}})
+    rec = run_records("simpy", spec, None)
+    assert rec.visit_start.tolist() == [0.0, 1.0, 4.0] and rec.done.tolist() == [4.0, 5.0, 8.0]
+    assert rec.visit_person.tolist() == [0, 1, 0]
+
+
+def test_before_and_after_a_change_of_capacity_the_queue_is_mm1_then_mm2():
+    from vssim.analysis.theory import mmc
+
+    change, end = 20_000.0, 40_000.0
+    waits = {1: [], 2: []}
+    for seed in range(6):
+        rec = run_records("simpy", scheduled([{"at": change, "size": 2}]), end, seed=seed)
+        lead = rec.done - rec.arrival
+        for c, (lo, hi) in {1: (1_000.0, change - 100.0), 2: (change + 1_000.0, end - 100.0)}.items():
+            keep = (rec.arrival >= lo) & (rec.arrival < hi) & np.isfinite(lead)
+            waits[c].append(lead[keep].mean())
+    for c, x in waits.items():
+        x = np.array(x)
+        half = stats.t.ppf(0.995, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))     # the 99 % interval
+        assert abs(x.mean() - mmc(0.5, 1.0, c).w) < half, (c, x.mean(), half)
+
+
+def test_capacity_that_returns_gives_the_long_run_figures_of_no_change():
+    """Two people for a while, then one again: long after, the same figures as one person all along."""
+    back, plain = [], []
+    for seed in range(4):
+        for out, spec in ((back, scheduled([{"at": 500, "size": 2}, {"at": 1000, "size": 1}])),
+                          (plain, scheduled(None))):
+            rec = run_records("simpy", spec, 30_000.0, seed=seed)
+            keep = (rec.arrival > 3_000.0) & np.isfinite(rec.done)
+            out.append((rec.done - rec.arrival)[keep].mean())
+    d = np.array(back) - np.array(plain)                        # paired: the same arrivals and work
+    assert abs(d.mean()) <= stats.t.ppf(0.995, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+
+
+def test_utilisation_counts_the_people_present():
+    r = vssim.simulate(scheduled([{"at": 100, "size": 2}]), horizon=10_100.0, warmup=100.0, progress=False)
+    assert abs(r.summary["pools"]["q"]["utilization"] - 0.25) < 0.02     # λ/(2μ): two people after 100
+
+
+@pytest.mark.parametrize("schedule, message", [
+    ([{"at": 5, "size": 2}, {"at": 5, "size": 1}], "pools.q.schedule.1.at: must be a time after the one before (5)"),
+    ([{"at": 0, "size": 2}], "pools.q.schedule.0.at: must be a number"),
+    ([{"at": 5}], "pools.q.schedule.0.size: required"),
+    ([{"at": 5, "size": -1}], "pools.q.schedule.0.size: must be a non-negative integer, got -1"),
+    ({"at": 5, "size": 1}, "pools.q.schedule: must be a non-empty list of {at: TIME, size: PEOPLE}, or null"),
+])
+def test_a_bad_schedule_is_refused_in_one_line(schedule, message):
+    with pytest.raises(vssim.SpecError) as info:
+        scheduled(schedule)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
