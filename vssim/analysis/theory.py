@@ -202,7 +202,7 @@ def mm2_heterogeneous(lam: float, mu1: float, mu2: float, rule: str = "order") -
     A job finding both servers free goes to server 1 (``order``: the first pool of the list) or
     to the faster one (``fastest``); one free server takes it; a server freed with jobs waiting
     takes the head of the queue. With a = 1 if server 1 takes it, else 0, μ = μ1 + μ2, ρ = λ/μ,
-    the cuts between n and n + 1 (n ≥ 2) give p_n = p2·ρ^(n−2); the balance of (1, 1), (1, 2)
+    the cuts between n and n + 1 (n ≥ 2) give p_n = p2·ρ^(n−2); the balances of (1, 1), (1, 2)
     and 0 give, relative to p0,
 
         p2 = λ²(λ + aμ2 + (1 − a)μ1) / (μ1μ2(2λ + μ)),
