@@ -3,7 +3,9 @@
 Every comparison is exact up to floating-point rounding (rel=1e-9 or tighter): these are
 closed forms, not estimates, so no statistical tolerance applies here. The exception is the
 fork/join section's last part: K > 2 has no closed form, so the bounds and Nelson–Tantawi are
-checked against a reference simulation (tests/forkjoin_reference.py) with CI-derived tolerances.
+checked against a reference simulation (tests/forkjoin_reference.py) with CI-derived tolerances;
+and the heterogeneous two-server queue, exact against its CTMC, is also checked against a
+reference simulation (tests/twoserver_reference.py) that the engines' tests of issue 14 reuse.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 from test_theory_validation import LEVEL, R, assert_matches, t_interval
+from twoserver_reference import STATS, path_stats, replication_stats, two_server_fifo
 
 from vssim.analysis import theory
 from vssim.errors import SpecError
@@ -716,3 +719,255 @@ def test_fork_join_k_within_bounds_and_nelson_tantawi(k, rho, jobs, width):
     # |approx − R_K| ≤ 5 % of R_K  ⇔  approx/1.05 ≤ R_K ≤ approx/0.95
     assert_interval_meets(response, approx / (1 + NT_ACCURACY), approx / (1 - NT_ACCURACY),
                           scale=approx, rel_width=width, what=f"K={k} rho={rho} Nelson–Tantawi")
+
+
+# --------------------------------------------------------------------------- heterogeneous servers
+
+
+def two_server_ctmc(lam: float, mu1: float, mu2: float, rule: str, cap: int) -> dict[str, float]:
+    """The heterogeneous M/M/2's figures from the stationary distribution of its CTMC, built from
+    the dispatch rules alone on states (busy1, busy2, queue), queue ≤ cap (an arrival finding the
+    queue at cap is lost: truncation moves probability of order ρ^cap), solved densely.
+    """
+    first = 0 if rule == "order" or mu1 >= mu2 else 1
+    states = [(0, 0, 0), (1, 0, 0), (0, 1, 0)] + [(1, 1, q) for q in range(cap + 1)]
+    index = {x: i for i, x in enumerate(states)}
+    q = np.zeros((len(states), len(states)))
+    for (b1, b2, waiting), i in index.items():
+        if not b1 and not b2:
+            q[i, index[(1, 0, 0) if first == 0 else (0, 1, 0)]] += lam
+        elif not (b1 and b2):
+            q[i, index[(1, 1, 0)]] += lam  # the free server takes it
+        elif waiting < cap:
+            q[i, index[(1, 1, waiting + 1)]] += lam
+        for server, (busy, rate) in enumerate(((b1, mu1), (b2, mu2))):
+            if not busy:
+                continue
+            if waiting:  # the freed server takes the head of the queue
+                q[i, index[(1, 1, waiting - 1)]] += rate
+            else:
+                q[i, index[(b1 * (server != 0), b2 * (server != 1), 0)]] += rate
+    np.fill_diagonal(q, -q.sum(axis=1))
+    a = q.T.copy()
+    a[-1] = 1.0  # replace one balance equation by Σπ = 1
+    b = np.zeros(len(states))
+    b[-1] = 1.0
+    pi = np.linalg.solve(a, b)
+    n = np.array([b1 + b2 + w for b1, b2, w in states])
+    busy1 = np.array([b1 for b1, _, _ in states], dtype=float)
+    busy2 = np.array([b2 for _, b2, _ in states], dtype=float)
+    accepted = lam * (1.0 - pi[-1])
+    u1, u2 = float(pi @ busy1), float(pi @ busy2)
+    return dict(p0=pi[0], p1_1=pi[1], p1_2=pi[2], p2=pi[3], p_wait=float(pi[3:].sum()), u1=u1, u2=u2,
+                share1=mu1 * u1 / accepted, l=float(pi @ n), lq=float(pi @ np.maximum(n - 2, 0)),
+                w=float(pi @ n) / accepted, p5=float(pi[n == 5].sum()))
+
+
+def closed_form_figures(res: theory.TwoServerResult) -> dict[str, float]:
+    return dict(p0=res.p0, p1_1=res.p1[0], p1_2=res.p1[1], p2=res.p2, p_wait=res.p_wait,
+                u1=res.utilization[0], u2=res.utilization[1], share1=res.share[0], l=res.l,
+                lq=res.lq, w=res.w, p5=res.p(5))
+
+
+def ctmc_cap(rho: float) -> int:
+    """Queue length at which ρ^cap·cap/(1 − ρ)² (the truncation's effect on L) is below 1e-13."""
+    return max(10, math.ceil(math.log(1e-13 * (1 - rho) ** 2) / math.log(rho)) + 10)
+
+
+@pytest.mark.parametrize("rule", ["order", "fastest"])
+@pytest.mark.parametrize("mu1,mu2,rho", [(1.0, 0.5, 0.6), (0.5, 1.0, 0.6), (0.25, 2.0, 0.3),
+                                         (3.0, 0.2, 0.9), (1.0, 1.0, 0.8)])
+def test_mm2_heterogeneous_is_its_markov_chain(mu1, mu2, rho, rule):
+    lam = rho * (mu1 + mu2)
+    chain = two_server_ctmc(lam, mu1, mu2, rule, ctmc_cap(rho))
+    closed = closed_form_figures(theory.mm2_heterogeneous(lam, mu1, mu2, rule))
+    for name, value in chain.items():
+        assert closed[name] == pytest.approx(value, rel=EXACT, abs=1e-13), name
+
+
+@settings(max_examples=40, deadline=None)
+@given(mu1=st.floats(0.05, 20.0), mu2=st.floats(0.05, 20.0), rho=st.floats(0.01, 0.95),
+       rule=st.sampled_from(["order", "fastest"]))
+def test_mm2_heterogeneous_random_rates_match_the_chain(mu1, mu2, rho, rule):
+    lam = rho * (mu1 + mu2)
+    chain = two_server_ctmc(lam, mu1, mu2, rule, ctmc_cap(rho))
+    res = theory.mm2_heterogeneous(lam, mu1, mu2, rule)
+    closed = closed_form_figures(res)
+    for name in ("p0", "p1_1", "p1_2", "p_wait", "u1", "u2", "l", "w"):
+        assert closed[name] == pytest.approx(chain[name], rel=1e-8, abs=1e-12), name
+    # identities: the servers complete λ; Σ P(n) = 1 and Σ n P(n) = L; L = Lq + U1 + U2
+    assert mu1 * res.utilization[0] + mu2 * res.utilization[1] == pytest.approx(lam, rel=1e-12)
+    assert sum(res.share) == pytest.approx(1.0, rel=1e-12)
+    tail = res.p2 / (1 - res.rho)
+    assert res.p0 + sum(res.p1) + tail == pytest.approx(1.0, rel=1e-12)
+    assert res.p_wait == pytest.approx(tail, rel=1e-12)
+    assert res.l == pytest.approx(res.lq + sum(res.utilization), rel=1e-12)
+    assert res.w == pytest.approx(res.l / lam, rel=1e-12)
+    assert res.wq == pytest.approx(res.lq / lam, rel=1e-12)
+
+
+def test_mm2_heterogeneous_hand_values():
+    # λ = 1, μ1 = 1, μ2 = 1/2, order (server 1 first): ρ = 2/3, a = 1; relative to p0:
+    # p2 = 1·(1 + 1/2)/((1/2)(2 + 3/2)) = 6/7, p(1,1) = (1 + (1/2)(6/7))/2 = 5/7,
+    # p(1,2) = (6/7)/(3/2) = 4/7, normaliser 1 + 5/7 + 4/7 + 3·6/7 = 34/7; L = 9/34 + (6/34)·12.
+    res = theory.mm2_heterogeneous(1.0, 1.0, 0.5)
+    assert (res.p0, *res.p1, res.p2) == pytest.approx((7 / 34, 5 / 34, 4 / 34, 6 / 34), rel=1e-14)
+    assert res.l == pytest.approx(81 / 34, rel=1e-14) and res.w == pytest.approx(81 / 34, rel=1e-14)
+    assert res.lq == pytest.approx(36 / 34, rel=1e-14)  # p2·ρ/(1 − ρ)² = (6/34)·6
+    assert res.utilization == pytest.approx((23 / 34, 22 / 34), rel=1e-14)  # p(1,i) + 18/34
+    assert res.p(0) == res.p0 and res.p(1) == pytest.approx(9 / 34) and res.p(-1) == 0.0
+    assert res.p(4) == pytest.approx(6 / 34 * 4 / 9, rel=1e-14)
+
+
+@pytest.mark.parametrize("lam,mu1,mu2", [(0.3, 1.0, 0.5), (1.4, 1.0, 0.5), (2.0, 4.0, 0.1)])
+def test_mm2_heterogeneous_fastest_has_the_textbook_form(lam, mu1, mu2):
+    # An independent algebraic form of the faster-first L (μ1 > μ2), as textbook exercises
+    # state it: L = 1/(A(1 − ρ)²), A = μ1μ2(1 + 2ρ)/(λ(λ + μ2)) + 1/(1 − ρ).
+    rho = lam / (mu1 + mu2)
+    a = mu1 * mu2 * (1 + 2 * rho) / (lam * (lam + mu2)) + 1 / (1 - rho)
+    for res in (theory.mm2_heterogeneous(lam, mu1, mu2, "fastest"),
+                theory.mm2_heterogeneous(lam, mu1, mu2, "order"),
+                theory.mm2_heterogeneous(lam, mu2, mu1, "fastest")):
+        assert res.l == pytest.approx(1 / (a * (1 - rho) ** 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("lam,mu", [(0.0, 1.0), (0.5, 1.0), (1.2, 1.0), (1.98, 1.0), (7.0, 5.0)])
+def test_mm2_heterogeneous_equal_rates_is_mm2(lam, mu):
+    plain = theory.mmc(lam, mu, 2)
+    for rule in ("order", "fastest"):
+        res = theory.mm2_heterogeneous(lam, mu, mu, rule)
+        assert (res.w, res.wq, res.l, res.lq, res.p_wait) == pytest.approx(
+            (plain.w, plain.wq, plain.l, plain.lq, plain.p_wait), rel=1e-12, abs=1e-15)
+        assert sum(res.utilization) / 2 == pytest.approx(plain.rho, rel=1e-12, abs=1e-15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(slow=st.floats(0.01, 10.0), ratio=st.floats(1.001, 100.0), rho=st.floats(0.0, 0.999))
+def test_mm2_heterogeneous_rules_and_list_order(slow, ratio, rho):
+    fast = slow * ratio
+    lam = rho * (slow + fast)
+    fastest = theory.mm2_heterogeneous(lam, slow, fast, "fastest")
+    fast_first = theory.mm2_heterogeneous(lam, fast, slow, "order")
+    slow_first = theory.mm2_heterogeneous(lam, slow, fast, "order")
+    # fastest ignores the list order: it is order with the faster server listed first, mirrored
+    # (ties, ratio 1, go to the first: then fastest is order)
+    assert fastest.utilization == pytest.approx(fast_first.utilization[::-1], rel=1e-12, abs=1e-300)
+    assert fastest.p1 == pytest.approx(fast_first.p1[::-1], rel=1e-12, abs=1e-300)
+    assert fastest.w == pytest.approx(fast_first.w, rel=1e-12)
+    assert theory.mm2_heterogeneous(lam, fast, slow, "fastest") == dataclasses.replace(fast_first,
+                                                                                        rule="fastest")
+    # sending the lone job to the slow server never helps
+    assert fastest.w <= slow_first.w * (1 + 1e-12) and fastest.l <= slow_first.l * (1 + 1e-12) + 1e-300
+
+
+def test_mm2_heterogeneous_light_load_is_the_chosen_server():
+    assert theory.mm2_heterogeneous(0.0, 0.5, 2.0, "order").w == pytest.approx(2.0, rel=1e-15)
+    assert theory.mm2_heterogeneous(0.0, 0.5, 2.0, "fastest").w == pytest.approx(0.5, rel=1e-15)
+    assert theory.mm2_heterogeneous(0.0, 0.5, 2.0, "fastest").share == (0.0, 1.0)
+    # and continuously so
+    assert theory.mm2_heterogeneous(1e-9, 0.5, 2.0, "order").w == pytest.approx(2.0, rel=1e-8)
+
+
+def test_mm2_heterogeneous_fastest_is_not_optimal():
+    # Lin & Kumar (1984): the optimal rule keeps the slow server idle below a queue threshold.
+    # With μ1 = 10, μ2 = 0.1, λ = 1, the non-idling faster-first rule sends a job that finds the
+    # fast server busy (about 1 in 10) to a server 100 times slower: W is five times that of
+    # the fast server alone, which is stable on its own here (M/M/1, W = 1/9).
+    both = theory.mm2_heterogeneous(1.0, 10.0, 0.1, "fastest")
+    alone = theory.mm1(1.0, 10.0)
+    assert both.w > 5 * alone.w
+    assert both.w == pytest.approx(0.5601894518, rel=1e-9)
+
+
+def test_mm2_heterogeneous_rejects_bad_input():
+    with pytest.raises(SpecError, match=r"^lam: unstable: lam = 1.5 >= mu1 \+ mu2 = 1.5 \(rho = 1\)"):
+        theory.mm2_heterogeneous(1.5, 1.0, 0.5)
+    with pytest.raises(ValueError, match=r"^mu2: must be a positive number, got 0$"):
+        theory.mm2_heterogeneous(0.1, 1.0, 0)
+    with pytest.raises(SpecError, match=r"^rule: must be 'order' or 'fastest', got 'random'$"):
+        theory.mm2_heterogeneous(0.1, 1.0, 0.5, "random")
+    with pytest.raises(SpecError, match=r"^lam: must be a non-negative number, got -1"):
+        theory.mm2_heterogeneous(-1, 1.0, 0.5, "fastest")
+
+
+# --------------------------------------------------------------------------- heterogeneous: simulated
+#
+# The reference simulation (tests/twoserver_reference.py) gives R = 10 independent replications
+# per case, each starting empty, discarding WARMUP jobs and measuring over the arrivals of the
+# next `jobs`: time averages of N, of the states 0, (1, 1), (1, 2), N ≥ 2 and of each server
+# busy, and the mean response time and server-1 share of those jobs. The tolerance is §2's
+# (assert_matches): the 99.9 % t-interval contains the exact value and its half-width is below
+# HETERO_WIDTHS (about twice the largest half-width over 8 seeds at writing time, rounded up
+# to 0.5 %: the power). At writing time, over 8 seeds × 6 cases × 9 figures, |mean − theory|
+# was at most 0.76 half-widths.
+
+HETERO_WIDTHS = {
+    # rho: {figure: rel_width}
+    0.3: dict(w=0.02, l=0.025, p0=0.02, p1_1=0.055, p1_2=0.055, p_wait=0.04, u1=0.03, u2=0.03,
+              share1=0.02),
+    0.6: dict(w=0.03, l=0.035, p0=0.03, p1_1=0.04, p1_2=0.04, p_wait=0.025, u1=0.02, u2=0.02,
+              share1=0.015),
+    0.85: dict(w=0.045, l=0.045, p0=0.045, p1_1=0.035, p1_2=0.035, p_wait=0.01, u1=0.01, u2=0.01,
+               share1=0.01),
+}
+
+
+def test_reference_two_server_path_by_hand():
+    # μ = (1, 1/2); works 2, 1, 1, 1; arrivals 0, 0.5, 1, 4.
+    arrival, work = np.array([0.0, 0.5, 1.0, 4.0]), np.array([2.0, 1.0, 1.0, 1.0])
+    start, done, server = two_server_fifo(arrival, work, (1.0, 0.5), first=0)
+    # job 0 finds both free (server 1); job 1 the free server 2 (1/0.5 = 2); job 2 both busy,
+    # server 1 frees first (2 < 2.5); job 3 both free again
+    np.testing.assert_array_equal(start, [0.0, 0.5, 2.0, 4.0])
+    np.testing.assert_array_equal(done, [2.0, 2.5, 3.0, 5.0])
+    np.testing.assert_array_equal(server, [0, 1, 0, 0])
+    # N = 1, 2, 3, 2, 1, 0, 1 on [0, .5, 1, 2, 2.5, 3, 4, 5]: the job at server 1 alone on
+    # [0, .5), [2.5, 3), [4, 5)
+    stats = dict(zip(STATS, path_stats(arrival, start, done, server, 0.0, 5.0), strict=True))
+    assert stats == pytest.approx(dict(w=7 / 4, l=7 / 5, p0=1 / 5, p1_1=2 / 5, p1_2=0.0, p_wait=2 / 5,
+                                       u1=4 / 5, u2=2 / 5, share1=3 / 4), rel=1e-14, abs=1e-15)
+    # server 2 first: it is free again exactly when job 3 arrives (4), so job 3 finds both free
+    start, done, server = two_server_fifo(arrival, work, (1.0, 0.5), first=1)
+    np.testing.assert_array_equal(server, [1, 0, 0, 1])
+    np.testing.assert_array_equal(done, [4.0, 1.5, 2.5, 6.0])
+
+
+def test_reference_equal_speeds_is_mm2():
+    # two servers at speed s: M/M/2 with rate s·μ (nothing else than mmc is needed for speeds)
+    speed, mu, lam = 0.5, 2.0, 1.4
+    out = replication_stats(lam, (speed * mu, speed * mu), 0, jobs=100_000, warmup=WARMUP, reps=R, seed=23)
+    plain = theory.mmc(lam, speed * mu, 2)
+    assert_matches(out["w"], plain.w, rel_width=0.03, what="two servers at speed 0.5: W")
+    assert_matches(out["p_wait"], plain.p_wait, rel_width=0.03, what="two servers at speed 0.5: P(wait)")
+
+
+HETERO_CASES = [
+    # mu1, mu2, rho, rule, jobs, figures whose interval must exclude the other rule's value
+    pytest.param(0.5, 1.0, 0.3, "order", 100_000, ("w", "p1_1", "share1"), id="slow-first-rho0.3"),
+    pytest.param(0.5, 1.0, 0.3, "fastest", 100_000, ("w", "p1_1", "share1"), id="fastest-rho0.3"),
+    pytest.param(0.5, 1.0, 0.6, "order", 200_000, ("w", "p1_1", "share1"), id="slow-first-rho0.6"),
+    pytest.param(0.5, 1.0, 0.6, "fastest", 200_000, ("w", "p1_1", "share1"), id="fastest-rho0.6"),
+    # at ρ = 0.85 both servers are mostly busy: the rules' W differ by 1.8 %, below the 2.2 %
+    # half-width, but who holds the lone job still tells them apart
+    pytest.param(0.5, 1.0, 0.85, "order", 1_000_000, ("p1_1", "share1"), marks=pytest.mark.slow,
+                 id="slow-first-rho0.85"),
+    pytest.param(0.5, 1.0, 0.85, "fastest", 1_000_000, ("p1_1", "share1"), marks=pytest.mark.slow,
+                 id="fastest-rho0.85"),
+]
+
+
+@pytest.mark.parametrize("mu1,mu2,rho,rule,jobs,sees", HETERO_CASES)
+def test_mm2_heterogeneous_matches_the_reference(mu1, mu2, rho, rule, jobs, sees):
+    lam = rho * (mu1 + mu2)
+    first = 0 if rule == "order" or mu1 >= mu2 else 1
+    out = replication_stats(lam, (mu1, mu2), first, jobs=jobs, warmup=WARMUP, reps=R, seed=29)
+    want = closed_form_figures(theory.mm2_heterogeneous(lam, mu1, mu2, rule))
+    for name in STATS:
+        assert_matches(out[name], want[name], rel_width=HETERO_WIDTHS[rho][name],
+                       what=f"{rule} mu=({mu1}, {mu2}) rho={rho}: {name}")
+    # power: the test sees the rule (the other rule's W is 5 to 19 half-widths away at ρ ≤ 0.6)
+    other = closed_form_figures(theory.mm2_heterogeneous(lam, mu1, mu2, "fastest" if rule == "order" else "order"))
+    for name in sees:
+        mean, half = t_interval(out[name])
+        assert abs(mean - other[name]) > 3 * half, (
+            f"{name} {mean:.5g} ± {half:.3g} cannot tell the other rule ({other[name]:.5g})")

@@ -19,6 +19,13 @@ References
         queues", IEEE Trans. Computers 37(6), 1988, 739–743.
 - [T]   Thomasian, "Analysis of fork/join and related queueing systems", ACM Computing
         Surveys 47(2), article 17, 2014 (the survey: eq. (3) is [NT]'s approximation).
+- [Gu]  Gumbel, "Waiting lines with heterogeneous servers", Operations Research 8(4), 1960,
+        504–511 (the M/M/c with server-dependent rates; no equivalent homogeneous system).
+- [S]   Singh, "Two-server Markovian queues with balking: heterogeneous vs. homogeneous servers",
+        Operations Research 18(1), 1970, 145–159 (the faster server first; without balking it
+        is ``mm2_heterogeneous(..., rule="fastest")``).
+- [LK]  Lin & Kumar, "Optimal control of a queueing system with two heterogeneous servers",
+        IEEE Trans. Automatic Control 29(8), 1984, 696–703 (the optimal rule is a threshold).
 """
 from __future__ import annotations
 
@@ -34,9 +41,11 @@ __all__ = [
     "QueueResult",
     "JacksonResult",
     "MVAResult",
+    "TwoServerResult",
     "erlang_c",
     "mmc",
     "mm1",
+    "mm2_heterogeneous",
     "mg1_wq",
     "kingman_wq",
     "cobham_wq",
@@ -148,6 +157,88 @@ def mmc(lam: float, mu: float, c: int = 1) -> QueueResult:
 def mm1(lam: float, mu: float) -> QueueResult:
     """M/M/1 means (mmc with c = 1): W = 1/(μ − λ), L = ρ/(1 − ρ) [K1 ch. 3]."""
     return mmc(lam, mu, 1)
+
+
+@dataclass(frozen=True)
+class TwoServerResult:
+    """Steady state of one FIFO queue served by two servers of rates mu1, mu2 (list order).
+
+    States: 0 (empty), (1, i) (one job, at server i), n ≥ 2 (both busy, n − 2 waiting) with
+    P(n) = p2·ρ^(n−2). ``p1[i]`` is P((1, i + 1)); ``utilization[i]`` the busy fraction of server
+    i + 1; ``share[i]`` the fraction of jobs it serves (μ_i·U_i/λ; the rule's server at λ = 0).
+    ``p_wait`` = P(N ≥ 2), the probability an arrival waits (PASTA).
+    """
+
+    rule: str
+    rho: float
+    p0: float
+    p1: tuple[float, float]
+    p2: float
+    p_wait: float
+    utilization: tuple[float, float]
+    share: tuple[float, float]
+    lq: float
+    l: float  # noqa: E741
+    wq: float
+    w: float
+
+    def p(self, n: int) -> float:
+        """P(N = n), n jobs in the system."""
+        n = int(n)
+        if n < 0:
+            return 0.0
+        if n < 2:
+            return self.p0 if n == 0 else self.p1[0] + self.p1[1]
+        return self.p2 * self.rho ** (n - 2)
+
+
+_RULES = ("order", "fastest")
+"""Who takes a job that finds both servers free: the first of the list, or the faster (ties: the first)."""
+
+
+def mm2_heterogeneous(lam: float, mu1: float, mu2: float, rule: str = "order") -> TwoServerResult:
+    """M/M/2 with heterogeneous servers, one FIFO queue, exact [Gu; S for ``fastest``].
+
+    A job finding both servers free goes to server 1 (``order``: the first pool of the list) or
+    to the faster one (``fastest``); one free server takes it; a server freed with jobs waiting
+    takes the head of the queue. With a = 1 if server 1 takes it, else 0, μ = μ1 + μ2, ρ = λ/μ,
+    the cuts between n and n + 1 (n ≥ 2) give p_n = p2·ρ^(n−2); the balances of (1, 1), (1, 2)
+    and 0 give, relative to p0,
+
+        p2 = λ²(λ + aμ2 + (1 − a)μ1) / (μ1μ2(2λ + μ)),
+        p(1,1) = (aλ + μ2·p2)/(λ + μ1),   p(1,2) = ((1 − a)λ + μ1·p2)/(λ + μ2),
+
+    normalised by p0 + p(1,1) + p(1,2) + p2/(1 − ρ) = 1. Then L = p(1,·) + p2(2/(1 − ρ) +
+    ρ/(1 − ρ)²), Lq = p2·ρ/(1 − ρ)², U_i = p(1,i) + p2/(1 − ρ), W = L/λ. Equal rates give
+    ``mmc(lam, mu, 2)`` under either rule. ``fastest`` is not the rule that minimises W: with very
+    unequal rates a job does better waiting for the fast server [LK]; both rules here never
+    leave a server idle while jobs wait, as the engines do.
+    """
+    lam = _number("lam", lam)
+    mu1 = _number("mu1", mu1, positive=True)
+    mu2 = _number("mu2", mu2, positive=True)
+    if rule not in _RULES:
+        raise SpecError("rule", "'order' or 'fastest'", rule)
+    mu = mu1 + mu2
+    if lam >= mu:
+        raise SpecError("lam", message=f"unstable: lam = {lam:g} >= mu1 + mu2 = {mu:g} "
+                                       f"(rho = {lam / mu:g}); the queue grows without bound")
+    a = 1.0 if rule == "order" or mu1 >= mu2 else 0.0
+    r = lam / mu
+    # Everything per unit p0, and the λ-proportional terms divided by λ, so that λ = 0 is exact.
+    k = (lam + a * mu2 + (1.0 - a) * mu1) / (mu1 * mu2 * (2.0 * lam + mu))  # p2 = λ²k
+    one1 = (a + mu2 * lam * k) / (lam + mu1)  # p(1,1) = λ·one1
+    one2 = (1.0 - a + mu1 * lam * k) / (lam + mu2)  # p(1,2) = λ·one2
+    tail = lam * k / (1.0 - r)  # P(N ≥ 2) = λ·tail
+    z = 1.0 + lam * (one1 + one2 + tail)
+    busy1, busy2 = (one1 + tail) / z, (one2 + tail) / z  # U_i / λ
+    wq = lam * k * r / (1.0 - r) ** 2 / z
+    w = wq + busy1 + busy2  # L = Lq + U1 + U2 (the jobs in service), so W = L/λ at λ > 0
+    return TwoServerResult(
+        rule=rule, rho=r, p0=1.0 / z, p1=(lam * one1 / z, lam * one2 / z), p2=lam * lam * k / z,
+        p_wait=lam * tail / z, utilization=(lam * busy1, lam * busy2),
+        share=(mu1 * busy1, mu2 * busy2), lq=lam * wq, l=lam * w, wq=wq, w=w,
+    )
 
 
 def mg1_wq(lam: float, mean_s: float, scv_s: float) -> float:
