@@ -145,7 +145,7 @@ def test_utilisation_counts_the_people_present():
     ([{"at": 5, "size": 2}, {"at": 5, "size": 1}], "pools.q.schedule.1.at: must be a time after the one before (5)"),
     ([{"at": 0, "size": 2}], "pools.q.schedule.0.at: must be a number"),
     ([{"at": 5}], "pools.q.schedule.0.size: required"),
-    ([{"at": 5, "size": -1}], "pools.q.schedule.0.size: must be a non-negative integer, got -1"),
+    ([{"at": 5, "size": -1}], "pools.q.schedule.0.size: must be a non-negative integer <= 1000000, got -1"),
     ({"at": 5, "size": 1}, "pools.q.schedule: must be a non-empty list of {at: TIME, size: PEOPLE}, or null"),
 ])
 def test_a_bad_schedule_is_refused_in_one_line(schedule, message):

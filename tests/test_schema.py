@@ -142,6 +142,8 @@ STREAM_WITH = {
     "arrivals.times[]": lambda v: {"arrivals": {"process": "trace", "times": [v]}},
     "arrivals.times[].time": lambda v: {"arrivals": {"process": "trace", "times": [{"time": v}]}},
     "steps.*.pool[].speed": lambda v: _step(pool=[{"pool": "p", "speed": v}]),
+    "pools.*.schedule[].at": lambda v: {"pools": {"p": {"size": 1, "schedule": [{"at": v, "size": 2}]}}},
+    "pools.*.schedule[].size": lambda v: {"pools": {"p": {"size": 1, "schedule": [{"at": 5.0, "size": v}]}}},
     "arrivals.times[].size": lambda v: {"arrivals": {"process": "trace", "times": [{"time": 0, "size": v}]}},
     "item_types.*.share": lambda v: {"item_types": {"a": {"share": v}} if v >= 1 else
                                      {"a": {"share": v}, "b": {"share": 1 - v}}},

@@ -154,6 +154,7 @@ WEIGHT = Bound(0, MAX_WEIGHT, was=Bound(0))
 PROBABILITY = Bound(0, 1)
 REWORK = Bound(0, 1, high_open=True, words="a probability in [0, 1) (with 1 no item would ever finish)")
 PEOPLE = Bound(1, MAX_PEOPLE, integer=True, was=Bound(1, integer=True))
+PEOPLE0 = Bound(0, MAX_PEOPLE, integer=True)
 COUNT = Bound(1, MAX_ITEMS, integer=True, was=Bound(1, integer=True))
 COUNT0 = Bound(0, MAX_ITEMS, integer=True, was=Bound(0, integer=True))
 SPEED = Bound(1e-3, 1e3)
@@ -261,7 +262,7 @@ _KEYS = (
         "(hiring, leaving, holidays; a person who leaves finishes the item in hand); times increase", None),
     Key("pools.*.schedule[]", "mapping", "a change of the pool's size"),
     Key("pools.*.schedule[].at", "number", "when (after 0, each later than the one before)", bound=SCALE),
-    Key("pools.*.schedule[].size", "integer", "its people from then on (0: nobody, e.g. a holiday)", bound=COUNT0),
+    Key("pools.*.schedule[].size", "integer", "its people from then on (0: nobody, e.g. a holiday)", bound=PEOPLE0),
     Key("pools.*.dispatch", "string", "which queue a person who finishes serves next", "downstream_first",
         choices=DISPATCH_RULES),
     Key("pools.*.interruptions", "mapping or null", "unplanned interruptions while working", None),
