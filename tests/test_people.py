@@ -152,3 +152,32 @@ def test_a_bad_schedule_is_refused_in_one_line(schedule, message):
     with pytest.raises(vssim.SpecError) as info:
         scheduled(schedule)
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- two people, two speeds
+@pytest.mark.parametrize("pick", ["order", "fastest"])
+@pytest.mark.parametrize("rho", [0.3, 0.6])
+def test_two_people_of_two_speeds_are_the_heterogeneous_mm2(pick, rho):
+    """Pool a works the step at half speed and is listed first, pool b at full speed; one person
+    each, exponential work of mean 1: the M/M/2 with rates 0.5 and 1 under the rule `pick`
+    (vssim.analysis.theory.mm2_heterogeneous), W and each pool's share of the items, within the
+    99 % t-interval over replications."""
+    from vssim.analysis.theory import mm2_heterogeneous
+
+    lam = rho * 1.5
+    theory = mm2_heterogeneous(lam, 0.5, 1.0, rule=pick)
+    spec = vssim.StreamSpec.from_dict({
+        "name": "two", "arrivals": {"process": "poisson", "rate": lam}, "pools": {"a": 1, "b": 1},
+        "steps": {"s": {"pool": [{"pool": "a", "speed": 0.5}, "b"], "work": {"dist": "exponential", "mean": 1.0},
+                        "pick": pick}}})
+    w, share = [], []
+    for seed in range(8):
+        rec = run_records("simpy", spec, 20_000.0, warmup=0.0, seed=seed)
+        keep = (rec.arrival > 500.0) & np.isfinite(rec.done)
+        w.append((rec.done - rec.arrival)[keep].mean())
+        share.append((rec.person_pool[rec.visit_person[keep[rec.visit_item]]] == 0).mean())
+    for measured, exact in ((np.array(w), theory.w), (np.array(share), theory.share[0])):
+        half = stats.t.ppf(0.995, len(measured) - 1) * measured.std(ddof=1) / np.sqrt(len(measured))
+        assert abs(measured.mean() - exact) < half, (pick, rho, measured.mean(), exact, half)
+    other = mm2_heterogeneous(lam, 0.5, 1.0, rule="fastest" if pick == "order" else "order")
+    assert abs(np.mean(share) - other.share[0]) > 3 * half       # the test tells the two rules apart
