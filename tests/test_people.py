@@ -181,3 +181,39 @@ def test_two_people_of_two_speeds_are_the_heterogeneous_mm2(pick, rho):
         assert abs(measured.mean() - exact) < half, (pick, rho, measured.mean(), exact, half)
     other = mm2_heterogeneous(lam, 0.5, 1.0, rule="fastest" if pick == "order" else "order")
     assert abs(np.mean(share) - other.share[0]) > 3 * half       # the test tells the two rules apart
+
+
+# --------------------------------------------------------------------------- scenarios keep speeds
+CONFIGS = __import__("pathlib").Path(__file__).resolve().parents[1] / "configs"
+
+
+def _skilled() -> dict:
+    """dvs_basic where testers help build at half speed and developers validate at 0.8."""
+    spec = vssim.load_stream(CONFIGS / "stream" / "dvs_basic.yaml")
+    d = __import__("copy").deepcopy(spec.source)
+    d["steps"]["build"]["pool"] = ["devs", {"pool": "testers", "speed": 0.5}]
+    d["steps"]["validate"]["pool"] = ["testers", {"pool": "devs", "speed": 0.8}]
+    return d
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CONFIGS / "scenario").glob("*.yaml")))
+def test_every_shipped_scenario_runs_on_a_stream_with_speeds(name):
+    from vssim.scenarios.scenario import load_scenario
+
+    scenario = load_scenario(CONFIGS / "scenario" / f"{name}.yaml")
+    try:
+        out = scenario.apply(vssim.StreamSpec.from_dict(_skilled()))
+    except vssim.SpecError as e:                  # a refusal must be one line naming the field
+        assert "\n" not in str(e) and ":" in str(e)
+        return
+    assert vssim.StreamSpec.from_dict(out.to_dict()) == out
+
+
+def test_merged_pools_work_a_step_at_their_best_speed_and_renamed_pools_keep_theirs():
+    from vssim.scenarios.transforms import apply_transform
+
+    out = apply_transform(_skilled(), {"op": "merge_pools", "pools": ["devs", "testers"], "name": "team"})
+    assert out["steps"]["build"]["pool"] == "team" and out["steps"]["validate"]["pool"] == "team"
+    out = apply_transform(_skilled(), {"op": "merge_pools", "pools": ["analysts", "devs"], "name": "makers"})
+    assert out["steps"]["build"]["pool"] == ["makers", {"pool": "testers", "speed": 0.5}]
+    assert out["steps"]["validate"]["pool"] == ["testers", {"pool": "makers", "speed": 0.8}]

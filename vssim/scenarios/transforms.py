@@ -172,7 +172,20 @@ def _with_pool_size(pool: Any, size: int) -> Any:
 
 
 def _pool_list(ref: Any) -> list[str]:
-    return [ref] if isinstance(ref, str) else list(ref)
+    """The names of a step's pools (a list entry may be {pool, speed})."""
+    return [name for name, _ in _pool_refs(ref)]
+
+
+def _pool_refs(ref: Any) -> list[tuple[str, float]]:
+    """A step's pools with their speeds there."""
+    entries = [ref] if isinstance(ref, str) else list(ref)
+    return [(e["pool"], float(e.get("speed", 1.0))) if isinstance(e, Mapping) else (e, 1.0) for e in entries]
+
+
+def _write_refs(refs: list[tuple[str, float]]) -> Any:
+    """A step's `pool` as a stream file writes it: a name, or a list of names and {pool, speed}."""
+    out = [name if speed == 1.0 else {"pool": name, "speed": speed} for name, speed in refs]
+    return out[0] if len(out) == 1 and isinstance(out[0], str) else out
 
 
 def _step_people(stream: dict, step: Mapping) -> int:
@@ -591,12 +604,11 @@ def _merge_pools_on(where: dict, group: list[str], args: dict, path: str) -> Non
     for step in (where.get("steps") or {}).values():
         if not isinstance(step, dict) or step.get("pool") is None:
             continue
-        refs: list[str] = []
-        for p in _pool_list(step["pool"]):
+        refs: dict[str, float] = {}         # a merged pool works the step at its members' best speed there
+        for p, speed in _pool_refs(step["pool"]):
             q = new if p in group else p
-            if q not in refs:
-                refs.append(q)
-        step["pool"] = refs[0] if len(refs) == 1 else refs
+            refs[q] = max(refs.get(q, 0.0), speed)
+        step["pool"] = _write_refs(list(refs.items()))
 
 
 def _check_add_people(args: Mapping, path: str) -> dict:
@@ -999,8 +1011,7 @@ def split_by_type(stream: dict, args: dict, *, context: Context, path: str) -> d
             step_types = [t for t in ts if step.visited_by(t)]
             raw["types"] = step_types
             if step.split is None:                 # a split step has no people: its teams are shared
-                refs = [copies[(p, g)] for p in step.pools]
-                raw["pool"] = refs[0] if len(refs) == 1 else refs
+                raw["pool"] = _write_refs([(copies[(p, g)], step.speed(p)) for p in step.pools])
             if step.rework is not None:
                 k = names.index(step.rework.to)
                 target = next(x for x in names[k:] if x in kept)
