@@ -1,6 +1,8 @@
 """People and skills (issue 14, DESIGN.md §10): pools that work a step at a speed of their own."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -217,3 +219,9 @@ def test_merged_pools_work_a_step_at_their_best_speed_and_renamed_pools_keep_the
     out = apply_transform(_skilled(), {"op": "merge_pools", "pools": ["analysts", "devs"], "name": "makers"})
     assert out["steps"]["build"]["pool"] == ["makers", {"pool": "testers", "speed": 0.5}]
     assert out["steps"]["validate"]["pool"] == ["testers", {"pool": "makers", "speed": 0.8}]
+
+
+def test_the_offered_load_counts_the_people_of_the_long_run():
+    spec = scheduled([{"at": 100, "size": 2}], rate=1.5)            # overloaded until 100, then 75 %
+    assert spec.offered_load() == {"q": pytest.approx(0.75)}
+    assert scheduled([{"at": 100, "size": 0}], rate=0.5).offered_load() == {"q": math.inf}

@@ -141,6 +141,11 @@ class Pool:
     schedule: tuple[tuple[float, int], ...] = ()   # (from when, people): capacity over time after `size`
 
     @property
+    def last(self) -> int:
+        """The people the pool has in the long run: after its schedule's last change."""
+        return self.schedule[-1][1] if self.schedule else self.size
+
+    @property
     def most(self) -> int:
         """The most people the pool ever has (the people an engine makes)."""
         return max([self.size, *(n for _, n in self.schedule)])
@@ -440,7 +445,8 @@ class StreamSpec:
                         if pool.interruptions is not None:
                             extra = work * pool.interruptions.rate * pool.interruptions.duration.mean
                         here[p] += rate * visits[s.name] * (work + extra) / len(s.pools)
-            load.update({(f"{b}{SEP}{p}" if b else p): v / pools[p].size for p, v in here.items()})
+            load.update({(f"{b}{SEP}{p}" if b else p): (v / pools[p].last if pools[p].last else math.inf if v else 0.0)
+                         for p, v in here.items()})
         return load
 
 
