@@ -139,8 +139,12 @@ def test_capacity_that_returns_gives_the_long_run_figures_of_no_change():
 
 
 def test_utilisation_counts_the_people_present():
-    r = vssim.simulate(scheduled([{"at": 100, "size": 2}]), horizon=10_100.0, warmup=100.0, progress=False)
-    assert abs(r.summary["pools"]["q"]["utilization"] - 0.25) < 0.02     # λ/(2μ): two people after 100
+    for stats_kind in ("full", "streaming"):
+        r = vssim.simulate(scheduled([{"at": 100, "size": 2}]), horizon=10_100.0, warmup=100.0, stats=stats_kind,
+                           progress=False)
+        busy = r.summary["pools"]["q"]["utilization"]
+        assert abs(busy - 0.25) < 0.02                              # λ/(2μ): two people after 100
+        assert r.summary["steps"]["s"]["utilization"] == pytest.approx(busy)   # the step's only pool
 
 
 @pytest.mark.parametrize("schedule, message", [

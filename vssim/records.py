@@ -78,7 +78,7 @@ class Records:
     type_names: list[str]
     pool_names: list[str]
     person_pool: np.ndarray         # pool index of each person
-    step_capacity: np.ndarray       # people who may work each step (sum of its pools' sizes)
+    step_capacity: np.ndarray       # people who may work each step (its pools' sizes; with schedules time-averaged)
     # items, indexed by item id (arrival order)
     item_type: np.ndarray
     item_priority: np.ndarray
@@ -265,7 +265,7 @@ class RecordsBuilder:
             step_team=np.array(plan.board_of, dtype=np.int64),
             pool_team=np.array(plan.pool_board, dtype=np.int64),
             step_split=np.array([t is not None for t in plan.split_teams], dtype=bool))
-        self._schedules = (plan.pool_sizes, plan.pool_schedule) if any(plan.pool_schedule) else None
+        self._schedules = (plan.pool_sizes, plan.pool_schedule, plan.step_pools) if any(plan.pool_schedule) else None
         self._family = plan.has_teams
         self._items: list[dict] = []
         self._visits: list[dict] = []
@@ -285,12 +285,19 @@ class RecordsBuilder:
         rejected = (self._rejected[0] if len(self._rejected) == 1
                     else np.concatenate(self._rejected) if self._rejected else np.zeros(0))
         items = {**ITEM_COLUMNS, **FAMILY_COLUMNS} if self._family else ITEM_COLUMNS
-        capacity = None
-        if self._schedules is not None:
-            capacity = np.array([mean_people(size, schedule, self._fixed["warmup"], end)
-                                 for size, schedule in zip(*self._schedules, strict=True)])
-        return Records(end=end, **self._fixed, **_joined(self._items, items),
-                       **_joined(self._visits, VISIT_COLUMNS), rejected_times=rejected, pool_capacity=capacity)
+        fixed = self._fixed
+        if self._schedules is not None:     # pools with a schedule: the people present, time-averaged
+            sizes, schedules, step_pools = self._schedules
+            capacity = people_present(sizes, schedules, self._fixed["warmup"], end)
+            fixed = {**fixed, "pool_capacity": capacity,
+                     "step_capacity": np.array([capacity[pools].sum() for pools in step_pools])}
+        return Records(end=end, **fixed, **_joined(self._items, items),
+                       **_joined(self._visits, VISIT_COLUMNS), rejected_times=rejected)
+
+
+def people_present(sizes, schedules, lo: float, hi: float) -> np.ndarray:
+    """Each pool's people averaged over [lo, hi] (`mean_people`)."""
+    return np.array([mean_people(n, s, lo, hi) for n, s in zip(sizes, schedules, strict=True)])
 
 
 def mean_people(size: int, schedule, lo: float, hi: float) -> float:

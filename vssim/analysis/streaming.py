@@ -29,7 +29,7 @@ from vssim.analysis.summary import (
     step_columns,
     visit_totals,
 )
-from vssim.records import mean_people
+from vssim.records import people_present
 
 __all__ = ["RunStats", "summarize_streaming"]
 
@@ -89,13 +89,14 @@ class RunStats:
                  planning_interval: float | None) -> RunStats:
         """The totals of one replication of `plan` (a `vssim.model.Plan`) over [warmup, horizon]."""
         spec = plan.spec
+        pools, steps = None, plan.step_capacity
+        if any(plan.pool_schedule):         # the people present, time-averaged
+            pools = people_present(plan.pool_sizes, plan.pool_schedule, warmup, float(horizon))
+            steps = np.array([pools[p].sum() for p in plan.step_pools])
         return cls(replication=replication, seed=seed, warmup=warmup, end=float(horizon),
                    step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
-                   person_pool=plan.person_pool, step_capacity=plan.step_capacity, batches=batches,
-                   planning_interval=planning_interval,
-                   pool_capacity=np.array([mean_people(n, s, warmup, float(horizon))
-                                           for n, s in zip(plan.pool_sizes, plan.pool_schedule, strict=True)])
-                   if any(plan.pool_schedule) else None)
+                   person_pool=plan.person_pool, step_capacity=steps, batches=batches,
+                   planning_interval=planning_interval, pool_capacity=pools)
 
     def add_items(self, *, arrival, commit, done, touch, item_type, item_value, **_) -> None:
         """Items that will not change any more (done, rejected apart, or still open at the end)."""

@@ -210,7 +210,7 @@ def step_columns(replication: int, step_names: list[str], capacity, span: float,
     from vssim.analysis import kernels
 
     table = np.empty((len(STEP_COLUMNS), len(step_names)))
-    kernels.step_table(sums, counts, kernels.int64s(capacity), float(span), table)
+    kernels.step_table(sums, counts, kernels.float64s(capacity), float(span), table)
     return {"replication": replication, "step": step_names, **dict(zip(STEP_COLUMNS, table, strict=True)),
             "visits": counts[3].astype(np.int64)}
 
