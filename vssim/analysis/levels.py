@@ -18,12 +18,12 @@ Two figures are the hierarchy's own:
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
+import pandas as pd
 
 from vssim.analysis.intervals import ci95
-from vssim.records import Records
+from vssim.records import ITEM_COLUMNS, VISIT_COLUMNS, Records
 
 __all__ = ["JOIN_KEYS", "LEVEL_KEYS", "board_records", "family_touch", "in_levels", "joins", "level_records"]
 
@@ -69,21 +69,15 @@ def level_records(rec: Records, level: int) -> Records:
                                pool_team=None, step_split=np.zeros(len(rec.step_names), dtype=bool))
 
 
-_ITEMS = ("item_type", "item_priority", "item_size", "item_value", "arrival", "commit", "done", "touch",
-          "rework_count", "arrival_seq", "commit_seq", "done_seq")
-_VISITS = ("visit_item", "visit_step", "visit_enter", "visit_ready", "visit_start", "visit_end", "visit_leave",
-           "visit_person", "visit_work", "visit_reworked", "visit_start_seq", "visit_end_seq")
-
-
 def _item_subset(rec: Records, mine: np.ndarray, touch: np.ndarray | None) -> dict:
-    out = {name: getattr(rec, name)[mine] for name in _ITEMS}
+    out = {name: getattr(rec, name)[mine] for name in ITEM_COLUMNS}
     if touch is not None:
         out["touch"] = touch[mine]
     return {**out, "item_parent": None, "item_level": None, "item_team": None, "item_origin": None}
 
 
 def _visit_subset(rec: Records, mine: np.ndarray, renumber: np.ndarray | None) -> dict:
-    out = {name: getattr(rec, name)[mine] for name in _VISITS}
+    out = {name: getattr(rec, name)[mine] for name in VISIT_COLUMNS}
     if renumber is not None:
         out["visit_item"] = renumber[out["visit_item"]]
     return out
@@ -175,8 +169,6 @@ def in_levels(records: list[Records], *, planning_interval: float | None, steady
         name = first.step_names[k][len(first.team_names[b]) + 1 if b else 0:]
         boards[b]["steps"][name].update(_join_entry(first, [w[int(k)] for w in waits]))
     top = boards[0]
-    import pandas as pd
-
     out = {**top,
            "pools": {(f"{team}/{p}" if b else p): v for b, team in enumerate(first.team_names)
                      for p, v in boards[b]["pools"].items()},
@@ -208,25 +200,16 @@ def _join_entry(rec: Records, per_rep: list[tuple[np.ndarray, np.ndarray]]) -> d
 def _first_value(records: list[Records]) -> dict | None:
     """`time_to_first_value` of the items that arrive and are split: their first child done − their
     arrival (a team dependency's child is not value; None when no item that arrives is split)."""
-    per_rep = []
+    from vssim.analysis.summary import pooled_entry
+
+    per_rep, split = [], False
     for rec in records:
         parent = rec.item_parent
         kids = np.flatnonzero(parent >= 0)
         kids = kids[(parent[parent[kids]] < 0) & rec.step_split[rec.item_origin[kids]]]
+        split = split or bool(len(kids))
         first = np.full(rec.n_items, np.inf)
         np.minimum.at(first, parent[kids], np.where(np.isnan(rec.done[kids]), np.inf, rec.done[kids]))
         keep = (rec.arrival >= rec.warmup) & np.isfinite(first)
         per_rep.append(first[keep] - rec.arrival[keep])
-    if not any(len(np.flatnonzero(r.item_origin >= 0)) for r in records):
-        return None
-    from vssim.analysis.summary import PERCENTILES
-
-    means = [float(x.mean()) for x in per_rep if len(x)]
-    pooled = np.concatenate(per_rep)
-    pct = np.percentile(pooled, PERCENTILES) if len(pooled) else [math.nan] * len(PERCENTILES)
-    return {"mean": float(np.mean(means)) if means else None, "ci95": ci95(means),
-            **{f"p{p}": _finite(float(v)) for p, v in zip(PERCENTILES, pct, strict=True)}, "count": int(len(pooled))}
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None
+    return pooled_entry(per_rep)[0] if split else None

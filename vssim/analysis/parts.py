@@ -16,8 +16,7 @@ import math
 
 import numpy as np
 
-from vssim.analysis.intervals import ci95
-from vssim.analysis.summary import PERCENTILES, summarize
+from vssim.analysis.summary import pooled_entry, summarize
 from vssim.records import Records
 
 __all__ = ["in_whole_items", "whole_items"]
@@ -69,13 +68,7 @@ def in_whole_items(summary: dict, records: list[Records], *, planning_interval: 
     the parts' visits either way."""
     whole = summarize([whole_items(r) for r in records], planning_interval=planning_interval,
                       steady_state=steady_state)
-    firsts = [first_value(r) for r in records]
-    means = [float(x.mean()) if len(x) else math.nan for x in firsts]
-    pooled = np.concatenate(firsts)
-    pct = np.percentile(pooled, PERCENTILES) if len(pooled) else [math.nan] * len(PERCENTILES)
-    finite = [m for m in means if math.isfinite(m)]
-    ttfv = {"mean": _finite(float(np.mean(finite))) if finite else None, "ci95": ci95(finite),
-            **{f"p{p}": _finite(float(v)) for p, v in zip(PERCENTILES, pct, strict=True)}, "count": len(pooled)}
+    ttfv, means = pooled_entry([first_value(r) for r in records])
     reps = [{**r, "time_to_first_value": _finite(m)} for r, m in zip(whole["replications"], means, strict=True)]
     return {**summary, "metrics": {**whole["metrics"], "time_to_first_value": ttfv}, "replications": reps,
             "parts": {"factor": records[0].parts, "metrics": summary["metrics"],

@@ -26,8 +26,8 @@ from vssim.records import Records
 from vssim.scratch import scratch
 
 __all__ = ["BAND", "BATCHES", "PERCENTILES", "SCALARS", "STEP_COLUMNS", "assemble", "flow_metrics",
-           "interval_predictability", "pool_utilization", "predictability", "replication_entry", "step_columns",
-           "summarize", "visit_totals"]
+           "interval_predictability", "pool_utilization", "pooled_entry", "predictability", "replication_entry",
+           "step_columns", "summarize", "visit_totals"]
 
 BATCHES = 10
 """Batches for the batch-means interval of a single replication."""
@@ -366,6 +366,18 @@ def _frame(columns: dict) -> pd.DataFrame:
         return pd.DataFrame._from_arrays(arrays, columns=cols, index=index, verify_integrity=False)
     except (AttributeError, TypeError):      # pragma: no cover - a pandas without _from_arrays
         return pd.DataFrame(columns)
+
+
+def pooled_entry(per_rep: list[np.ndarray]) -> tuple[dict, list[float]]:
+    """A time measured per item, e.g. time to first value: {mean (of the replications' means), ci95
+    (over them), p50, p85, p95 (pooled), count}, and each replication's mean (NaN without items)."""
+    means = [float(x.mean()) if len(x) else math.nan for x in per_rep]
+    pooled = np.concatenate(per_rep)
+    pct = np.percentile(pooled, PERCENTILES) if len(pooled) else [math.nan] * len(PERCENTILES)
+    finite = [m for m in means if math.isfinite(m)]
+    entry = {"mean": _finite(float(np.mean(finite))) if finite else None, "ci95": ci95(finite),
+             **{f"p{p}": _finite(float(v)) for p, v in zip(PERCENTILES, pct, strict=True)}, "count": len(pooled)}
+    return entry, means
 
 
 def _finite(x: float | None) -> float | None:

@@ -11,6 +11,7 @@ board that is `n_steps`, as in a stream without teams, whose plan is what it alw
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -78,6 +79,17 @@ class Plan:
     @property
     def has_teams(self) -> bool:
         return len(self.board_names) > 1
+
+    @functools.cached_property
+    def board_feeders(self) -> list[list[int]]:
+        """By board: the steps that send it work (its splits and team dependencies)."""
+        out: list[list[int]] = [[] for _ in self.board_names]
+        for k in range(self.n_steps):
+            for b, _ in self.split_teams[k] or ():
+                out[b].append(k)
+            if self.dependency_team[k] >= 0:
+                out[self.dependency_team[k]].append(k)
+        return out
 
     @classmethod
     def of(cls, spec: StreamSpec) -> Plan:

@@ -87,9 +87,7 @@ class Deadlock:
         plan = self.plan
         if b == 0:
             return 0
-        return 1 + max((self._depth(plan.board_of[k]) for k in range(plan.n_steps)
-                        if plan.dependency_team[k] == b or any(t == b for t, _ in plan.split_teams[k] or ())),
-                       default=-1)
+        return 1 + max((self._depth(plan.board_of[k]) for k in plan.board_feeders[b]), default=-1)
 
     def _can_take(self, b: int) -> bool:
         """Whether board b can still receive new items while nothing moves: the stream's own while
@@ -104,8 +102,7 @@ class Deadlock:
         if b == 0:
             return not self.arrivals_done
         return any(self.in_column[k] < plan.limit[k] and self._can_take(plan.board_of[k])
-                   for k in range(plan.n_steps)
-                   if plan.dependency_team[k] == b or any(t == b for t, _ in plan.split_teams[k] or ()))
+                   for k in plan.board_feeders[b])
 
     def _describe_stuck(self, columns: list[int]) -> str:
         names = self.plan.step_names
