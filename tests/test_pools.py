@@ -179,3 +179,15 @@ def test_the_run_report_has_the_people_section(tmp_path):
     text = write_report(r, tmp_path, figures=False).read_text()
     assert "## People" in text and text.index("## People") < text.index("## Bottleneck")
     assert "| devs/4 |" in text and "| crowd/1 |" not in text
+
+
+def test_a_comparison_names_each_alternatives_overloaded_pools():
+    from vssim.report.people import people_by_alternative
+
+    summaries = {"baseline": {"pools": {"devs": {"utilization": 0.93}, "ops": {"utilization": 0.2}}},
+                 "kaikaku": {"pools": {"team": {"utilization": 0.7}}},
+                 "empty": {"pools": {"nobody": {"utilization": None}}}}
+    lines = people_by_alternative(summaries)
+    assert "- **baseline**: overloaded: **devs** 93 %." in lines
+    assert "- **kaikaku**: none overloaded; the busiest is team at 70 %." in lines
+    assert "- **empty**: none overloaded." in lines

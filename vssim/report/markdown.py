@@ -8,7 +8,7 @@ from vssim.analysis.stability import headline
 from vssim.files import write_atomic
 from vssim.formatting import MISSING, change, interval, number, percent
 from vssim.report import figures as draw
-from vssim.report.people import people_section
+from vssim.report.people import people_by_alternative, people_section
 
 
 def dashboard(summary: dict) -> str:
@@ -315,6 +315,7 @@ def write_comparison_report(results, comparison, out: Path, *, figures: bool = T
             draw.lead_time_distributions(lead, unit, out / "lead_times.png",
                                          title=f"{s0['stream']}: lead-time distributions")
             parts += ["![lead time distributions](lead_times.png)", ""]
+    parts += people_by_alternative(summaries)
     baseline_result = results[base]
     if isinstance(baseline_result, SimResult):
         parts += _bottleneck_section(baseline_result)

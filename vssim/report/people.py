@@ -46,6 +46,25 @@ def people_section(summary: dict, out: Path, figures: bool) -> list[str]:
     return lines
 
 
+def people_by_alternative(summaries: dict[str, dict]) -> list[str]:
+    """Markdown lines of a comparison: per alternative its overloaded pools, or its busiest pool
+    (an organisation's pools differ from another's, so each is named on its own line)."""
+    lines = ["## People", "", f"Pools at or above {percent(OVERLOADED)} utilisation (each alternative's report has "
+             "its pools and people in full):", ""]
+    for name, s in summaries.items():
+        pools = s.get("pools") or {}
+        order = ranked(pools)
+        hot = [p for p in order if _over(pools[p]["utilization"])]
+        if hot:
+            text = "overloaded: " + ", ".join(f"**{p}** {percent(pools[p]['utilization'])}" for p in hot)
+        elif order and finite(pools[order[0]]["utilization"]):
+            text = f"none overloaded; the busiest is {order[0]} at {percent(pools[order[0]]['utilization'])}"
+        else:
+            text = "none overloaded"
+        lines.append(f"- **{name}**: {text}.")
+    return [*lines, ""]
+
+
 def _over(u) -> bool:
     return finite(u) and u >= OVERLOADED
 
