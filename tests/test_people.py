@@ -218,9 +218,11 @@ def test_every_shipped_scenario_runs_on_a_stream_with_speeds(name):
 def test_merged_pools_work_a_step_at_their_best_speed_and_renamed_pools_keep_theirs():
     from vssim.scenarios.transforms import apply_transform
 
-    out = apply_transform(_skilled(), {"op": "merge_pools", "pools": ["devs", "testers"], "name": "team"})
+    out = apply_transform(_skilled(), {"op": "merge_pools", "pools": ["devs", "testers"], "name": "team",
+                                       "speed": 1})
     assert out["steps"]["build"]["pool"] == "team" and out["steps"]["validate"]["pool"] == "team"
-    out = apply_transform(_skilled(), {"op": "merge_pools", "pools": ["analysts", "devs"], "name": "makers"})
+    out = apply_transform(_skilled(), {"op": "merge_pools", "pools": ["analysts", "devs"], "name": "makers",
+                                       "speed": 1})
     assert out["steps"]["build"]["pool"] == ["makers", {"pool": "testers", "speed": 0.5}]
     assert out["steps"]["validate"]["pool"] == ["testers", {"pool": "makers", "speed": 0.8}]
 
