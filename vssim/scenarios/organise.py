@@ -393,7 +393,7 @@ def _skills(spec: StreamSpec, parts: list[str], written: dict[str, str], path: s
                 raise SpecError(path, message=f"cannot regroup the people of {qualify(t, p)}: its schedule cannot "
                                               "be split over the new teams (give the new teams' pools schedules "
                                               "after the transform)")
-            skill = skill_name(written[t], p)
+            skill = _skill_name(written[t], p)
             if skill in out:
                 raise SpecError(path, message=f"cannot name the skills of {qualify(out[skill][0], out[skill][1])} "
                                               f"and {qualify(t, p)} apart: both are {show(skill)} (rename a pool)")
@@ -401,7 +401,7 @@ def _skills(spec: StreamSpec, parts: list[str], written: dict[str, str], path: s
     return out
 
 
-def skill_name(team: str, pool: str) -> str:
+def _skill_name(team: str, pool: str) -> str:
     """A component team's pool as a skill of the teams that take its people: `TEAM_POOL`, or the pool's own
     name when it starts with `TEAM_` already."""
     return pool if pool.startswith(f"{team}_") else f"{team}_{pool}"
@@ -475,7 +475,8 @@ def _aligned_board(stream: dict, spec: StreamSpec, parts: list[str], written: di
             if speed == 1.0:
                 s["pool"] = "team"
             else:
-                own = [(skill_name(suffix, p), v) for p, v in _pool_refs(raw["pool"]) if skill_name(suffix, p) in pools]
+                own = [(k, v) for k, v in ((_skill_name(suffix, p), v) for p, v in _pool_refs(raw["pool"]))
+                       if k in pools]
                 s["pool"] = _write_refs(_skilled_refs(own, present, speed))
             s["work"] = scale_distribution(s["work"], share[t], path, f"{t}/{name}.work")
             s["wip_limit"] = None
