@@ -450,6 +450,13 @@ def test_merge_pools_below_speed_1_keeps_a_pool_per_skill_exact():
     assert spec.steps["s1"].pick == "order" and spec.steps["s1"].speeds == (1.0, 0.5)
 
 
+def test_a_scenario_sets_pick_fastest_on_the_steps_of_a_merged_team():
+    out = op(op(SMALL, "merge_pools", pools="all", name="team", speed=0.5), "set", path="steps.*.pick",
+             value="fastest")
+    spec = valid(out)
+    assert {s.pick for s in spec.steps.values()} == {"fastest"}
+
+
 def test_merge_pools_all_below_speed_1_on_every_board_and_a_lone_pool_is_renamed():
     out = op(STREAMS["art_component_teams"], "merge_pools", pools="all", name="team", speed=0.5)
     assert out["pools"] == {"team_product_management": 2, "team_release_train": 1}

@@ -236,7 +236,7 @@ _SCHEMA: dict = {
     "steps": _Named("step", {"pool": _LEAF, "work": _DIST, "wip_limit": _LEAF, "handoff": _DIST,
                              "dependency": {"probability": _LEAF, "delay": _DIST, "team": _LEAF, "size": _DIST},
                              "rework": {"probability": _LEAF, "to": _LEAF}, "batch": _LEAF, "cadence": _LEAF,
-                             "types": _LEAF, "description": _LEAF,
+                             "types": _LEAF, "description": _LEAF, "pick": _LEAF,
                              "split": {"into": _LEAF, "teams": _Named("team", {"count": _DIST}, optional=True),
                                        "size": _DIST, "choose": _LEAF}}),
 }
