@@ -407,6 +407,11 @@ def test_merge_pools_name_clash():
     d["pools"]["c"] = 1
     msg = err(d, "merge_pools", pools=["a", "b"], name="c", speed=1)
     assert msg.startswith("t.name: ") and "not used by a remaining pool" in msg
+    d["pools"]["team_b"] = d["pools"].pop("c")
+    d["steps"]["s3"]["pool"] = "team_b"
+    assert err(d, "merge_pools", pools=["a", "b"], name="team", speed=0.5) == \
+        "t.name: must be a name not used by a remaining pool (a, b, team_b), got 'team_b'"     # a skill's sub-pool
+    assert valid(op(d, "merge_pools", pools=["a", "b"], name="team", speed=1))                  # one pool: no clash
 
 
 SPEED_1_IS_THE_OLD_MERGE = {
