@@ -218,11 +218,60 @@ def test_every_shipped_scenario_runs_on_a_stream_with_speeds(name):
 def test_merged_pools_work_a_step_at_their_best_speed_and_renamed_pools_keep_theirs():
     from vssim.scenarios.transforms import apply_transform
 
-    out = apply_transform(_skilled(), {"op": "merge_pools", "pools": ["devs", "testers"], "name": "team"})
+    out = apply_transform(_skilled(), {"op": "merge_pools", "pools": ["devs", "testers"], "name": "team",
+                                       "speed": 1})
     assert out["steps"]["build"]["pool"] == "team" and out["steps"]["validate"]["pool"] == "team"
-    out = apply_transform(_skilled(), {"op": "merge_pools", "pools": ["analysts", "devs"], "name": "makers"})
+    out = apply_transform(_skilled(), {"op": "merge_pools", "pools": ["analysts", "devs"], "name": "makers",
+                                       "speed": 1})
     assert out["steps"]["build"]["pool"] == ["makers", {"pool": "testers", "speed": 0.5}]
     assert out["steps"]["validate"]["pool"] == ["testers", {"pool": "makers", "speed": 0.8}]
+
+
+KAIKAKU = ("cross_functional_team", "value_stream_team", "split_by_type", "stream_aligned_teams")
+"""The presets that reorganise people (configs/scenario/)."""
+
+
+def _people_by_skill(spec: vssim.StreamSpec) -> dict[str, int]:
+    """People per pool of each board, a team's named TEAM/POOL (component teams: their skills)."""
+    return {f"{b}/{p}" if b else p: pool.size for b in ("", *spec.teams) for p, pool in spec.board(b)[1].items()}
+
+
+@pytest.mark.parametrize("stream_name", ["functional_silos", "art_component_teams"])
+@pytest.mark.parametrize("name", KAIKAKU)
+def test_the_kaikaku_presets_keep_people_and_skills_and_run(name, stream_name):
+    """Each preset on the two kaikaku streams: every person kept in their skill (below speed 1 a pool per
+    original pool, of its size), the stream runs and delivers; a preset written for the other stream is
+    refused in one line."""
+    from vssim.model.teams import expand, files_in
+    from vssim.scenarios.scenario import load_scenario
+
+    raw = __import__("yaml").safe_load((CONFIGS / "stream" / f"{stream_name}.yaml").read_text())
+    base = vssim.StreamSpec.from_dict(expand(raw, files_in(CONFIGS / "stream")))
+    scenario = load_scenario(CONFIGS / "scenario" / f"{name}.yaml")
+    if (name, stream_name) in (("split_by_type", "art_component_teams"), ("stream_aligned_teams", "functional_silos")):
+        with pytest.raises(vssim.SpecError) as e:
+            scenario.apply(base)
+        assert "\n" not in str(e.value)
+        return
+    spec = scenario.apply(base)
+    before, after = _people_by_skill(base), _people_by_skill(spec)
+    assert sum(after.values()) == sum(before.values())
+    if name in ("cross_functional_team", "value_stream_team"):        # merge_pools at 0.5: each pool a sub-pool
+        single = {b for b in {k.rpartition("/")[0] for k in before}
+                  if sum(k.rpartition("/")[0] == b for k in before) == 1}
+        renamed = {}
+        for k, n in before.items():
+            b, _, p = k.rpartition("/")
+            renamed[(f"{b}/" if b else "") + ("team" if b in single else f"team_{p}")] = n
+        assert after == renamed
+    elif name == "stream_aligned_teams":
+        skills: dict[str, int] = {}
+        for k, n in after.items():
+            if k.startswith("sa"):
+                skills[k.partition("/")[2]] = skills.get(k.partition("/")[2], 0) + n
+        assert skills == {"web_devs": 5, "web_testers": 1, "api_devs": 4, "data_devs": 2}
+    result = vssim.simulate(spec, horizon=300.0, warmup=30.0, replications=1, seed=2)
+    assert result.summary["metrics"]["throughput"]["mean"] > 0
 
 
 def test_the_offered_load_counts_the_people_of_the_long_run():

@@ -3,12 +3,16 @@ composition, every invalid use, and every scenario file applied to the streams i
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import vssim
 from vssim import DeadlockError, SpecError, StreamSpec
@@ -352,41 +356,174 @@ def test_merge_pools_exact():
     d = copy.deepcopy(SMALL)
     d["pools"]["c"] = 1
     d["steps"]["s3"]["pool"] = ["b", "c", "a"]
-    out = op(d, "merge_pools", pools=["a", "b"], name="team", dispatch="fifo")
+    out = op(d, "merge_pools", pools=["a", "b"], name="team", dispatch="fifo", speed=1)
     assert out["pools"] == {"team": {"size": 5, "dispatch": "fifo",
                                      "interruptions": SMALL["pools"]["b"]["interruptions"],   # from the largest
                                      "switch_cost": 0.05}, "c": 1}
     assert [s["pool"] for s in out["steps"].values()] == ["team", "team", ["team", "c"]]
     valid(out)
-    out = op(d, "merge_pools", pools="all", name="everyone")
+    out = op(d, "merge_pools", pools="all", name="everyone", speed=1)
     assert out["pools"]["everyone"]["size"] == 6 and list(out["pools"]) == ["everyone"]
     assert [s["pool"] for s in out["steps"].values()] == ["everyone"] * 3
-    same = op(STREAMS["functional_silos"], "merge_pools", pools=["business_analysts", "testers"], name="x")
+    same = op(STREAMS["functional_silos"], "merge_pools", pools=["business_analysts", "testers"], name="x",
+              speed=1)
     assert same["pools"]["x"] == 4                                           # identical (none): plain size
 
 
 def test_merge_pools_all_with_one_pool_renames_it():
-    out = op(STREAMS["mm1"], "merge_pools", pools="all", name="team", dispatch="fifo")
+    out = op(STREAMS["mm1"], "merge_pools", pools="all", name="team", dispatch="fifo", speed=0.5)
     assert out["pools"] == {"team": {"size": 1, "dispatch": "fifo"}} and out["steps"]["serve"]["pool"] == "team"
 
 
 @pytest.mark.parametrize("args, where, text", [
-    ({"pools": ["a", "zz"], "name": "t"}, "t.pools", "got 'zz'"),
-    ({"pools": ["a"], "name": "t"}, "t.pools", "at least 2 pool names"),
-    ({"pools": "some", "name": "t"}, "t.pools", 'or "all"'),
-    ({"pools": ["a", "b"]}, "t.name", "required"),
-    ({"pools": ["a", "b"], "name": "t", "dispatch": "random"}, "t.dispatch", "one of downstream_first"),
+    ({"pools": ["a", "zz"], "name": "t", "speed": 1}, "t.pools", "got 'zz'"),
+    ({"pools": ["a"], "name": "t", "speed": 1}, "t.pools", "at least 2 pool names"),
+    ({"pools": "some", "name": "t", "speed": 1}, "t.pools", 'or "all"'),
+    ({"pools": ["a", "b"], "speed": 1}, "t.name", "required"),
+    ({"pools": ["a", "b"], "name": "t", "dispatch": "random", "speed": 1}, "t.dispatch", "one of downstream_first"),
 ])
 def test_merge_pools_invalid(args, where, text):
     msg = err(SMALL, "merge_pools", **args)
     assert msg.startswith(f"{where}: ") and text in msg, msg
 
 
+@pytest.mark.parametrize("speed, message", [
+    (None, "t.speed: required: speed: 1 for everyone working every step at full speed, or < 1 for people outside "
+           "their skill"),
+    (0, "t.speed: must be a number in (0, 1] (speed: 1 for everyone working every step at full speed, or < 1 for "
+        "people outside their skill), got 0"),
+    (1.5, "t.speed: must be a number in (0, 1] (speed: 1 for everyone working every step at full speed, or < 1 for "
+          "people outside their skill), got 1.5"),
+    ("half", "t.speed: must be a number in (0, 1] (speed: 1 for everyone working every step at full speed, or < 1 "
+             "for people outside their skill), got 'half'"),
+])
+def test_merge_pools_speed_is_required_and_at_most_1(speed, message):
+    args = {"pools": ["a", "b"], "name": "t"} | ({} if speed is None else {"speed": speed})
+    assert err(SMALL, "merge_pools", **args) == message
+
+
 def test_merge_pools_name_clash():
     d = copy.deepcopy(SMALL)
     d["pools"]["c"] = 1
-    msg = err(d, "merge_pools", pools=["a", "b"], name="c")
+    msg = err(d, "merge_pools", pools=["a", "b"], name="c", speed=1)
     assert msg.startswith("t.name: ") and "not used by a remaining pool" in msg
+    d["pools"]["team_b"] = d["pools"].pop("c")
+    d["steps"]["s3"]["pool"] = "team_b"
+    assert err(d, "merge_pools", pools=["a", "b"], name="team", speed=0.5) == \
+        "t.name: must be a name not used by a remaining pool (a, b, team_b), got 'team_b'"     # a skill's sub-pool
+    assert valid(op(d, "merge_pools", pools=["a", "b"], name="team", speed=1))                  # one pool: no clash
+
+
+SPEED_1_IS_THE_OLD_MERGE = {
+    "art_component_teams": "40b59907a3c790f0", "balanced_line": "8f615025bc960238", "dvs_basic": "5215e292668f1587",
+    "functional_silos": "926d0785f1cdf109", "mm1": "f8b516bc3af3bf7d", "penny_fab": "34091d66433a8b51",
+    "penny_game": "8f0a2ec3193d37cc", "portfolio": "abb07c5cbee3cdc4", "team_api": "46cae401cde5a78d",
+    "team_data": "4ea4fa91d4c42284", "team_kanban": "42652707c3f411d0", "team_system": "98511457b4b00592",
+    "team_web": "442192036e7befc1",
+}
+"""`merge_pools: all, name: team, dispatch: downstream_first` on each shipped stream before `speed` existed:
+sha256 (first 16 hex) of the result's JSON, in the result's key order."""
+
+
+def digest(d: dict) -> str:
+    return hashlib.sha256(json.dumps(d).encode()).hexdigest()[:16]
+
+
+def test_merge_pools_at_speed_1_is_the_old_merge_bit_for_bit():
+    """The same stream dicts as before `speed`, so the same sample paths (a run is a function of the dict and
+    the seed; the golden digests of the streams that use speed 1 did not move)."""
+    got = {n: digest(op(s, "merge_pools", pools="all", name="team", dispatch="downstream_first", speed=1))
+           for n, s in STREAMS.items()}
+    assert got == SPEED_1_IS_THE_OLD_MERGE
+
+
+def test_merge_pools_below_speed_1_keeps_a_pool_per_skill_exact():
+    d = copy.deepcopy(SMALL)
+    d["pools"]["c"] = 1
+    d["steps"]["s3"]["pool"] = ["b", "c", "a"]
+    out = op(d, "merge_pools", pools=["a", "b"], name="team", dispatch="fifo", speed=0.5)
+    habits = {"dispatch": "fifo", "interruptions": SMALL["pools"]["b"]["interruptions"], "switch_cost": 0.05}
+    assert out["pools"] == {"team_a": {"size": 2, **habits}, "team_b": {"size": 3, **habits}, "c": 1}
+    assert {n: s["pool"] for n, s in out["steps"].items()} == {
+        "s1": ["team_a", {"pool": "team_b", "speed": 0.5}],       # own skill first at 1, the other at 0.5
+        "s2": ["team_b", {"pool": "team_a", "speed": 0.5}],
+        "s3": ["team_b", "c", "team_a"],                           # both skills worked it already: as it was
+    }
+    assert {k: v for k, v in out["steps"]["s1"].items() if k != "pool"} == \
+        {k: v for k, v in SMALL["steps"]["s1"].items() if k != "pool"}
+    spec = valid(out)
+    assert spec.steps["s1"].pick == "order" and spec.steps["s1"].speeds == (1.0, 0.5)
+
+
+def test_a_scenario_sets_pick_fastest_on_the_steps_of_a_merged_team():
+    out = op(op(SMALL, "merge_pools", pools="all", name="team", speed=0.5), "set", path="steps.*.pick",
+             value="fastest")
+    spec = valid(out)
+    assert {s.pick for s in spec.steps.values()} == {"fastest"}
+
+
+def test_merge_pools_all_below_speed_1_on_every_board_and_a_lone_pool_is_renamed():
+    out = op(STREAMS["art_component_teams"], "merge_pools", pools="all", name="team", speed=0.5)
+    assert out["pools"] == {"team_product_management": 2, "team_release_train": 1}
+    assert out["steps"]["refine"]["pool"] == ["team_product_management", {"pool": "team_release_train", "speed": 0.5}]
+    assert out["teams"]["web"]["pools"] == {"team_web_devs": 5, "team_web_testers": 1}
+    assert out["teams"]["web"]["steps"]["test"]["pool"] == ["team_web_testers", {"pool": "team_web_devs", "speed": 0.5}]
+    assert out["teams"]["api"]["pools"] == {"team": 4}                     # one skill: nobody is outside it
+    assert out["teams"]["api"]["steps"]["build"]["pool"] == "team"
+    spec = valid(out)
+    assert sum(p.size for b in ("", *spec.teams) for p in spec.board(b)[1].values()) == 18
+
+
+def test_merge_pools_keeps_schedules_summed_at_speed_1_and_each_its_own_below():
+    d = copy.deepcopy(SMALL)
+    d["pools"]["a"] = {"size": 2, "schedule": [{"at": 10, "size": 4}, {"at": 30, "size": 1}]}
+    d["pools"]["b"]["schedule"] = [{"at": 20, "size": 0}]
+    one = op(d, "merge_pools", pools=["a", "b"], name="team", speed=1)["pools"]["team"]
+    assert one["size"] == 5 and one["schedule"] == [{"at": 10.0, "size": 7}, {"at": 20.0, "size": 4},
+                                                    {"at": 30.0, "size": 1}]
+    two = op(d, "merge_pools", pools=["a", "b"], name="team", speed=0.5)["pools"]
+    assert two["team_a"]["schedule"] == d["pools"]["a"]["schedule"]
+    assert two["team_b"]["schedule"] == d["pools"]["b"]["schedule"]
+    valid(op(d, "merge_pools", pools=["a", "b"], name="team", speed=1))
+
+
+@st.composite
+def _pooled_streams(draw):
+    """A line of 1-5 steps over 2-4 pools of 1-5 people, each step worked by one to all of them (a list in
+    order of preference, each at a speed), and the pools a merge takes (at least 2) with its speed."""
+    pools = {f"p{i}": draw(st.integers(1, 5)) for i in range(draw(st.integers(2, 4)))}
+    names = list(pools)
+    steps = {}
+    for j in range(draw(st.integers(1, 5))):
+        chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True))
+        refs = [p if draw(st.booleans()) else {"pool": p, "speed": draw(st.sampled_from([0.25, 0.5, 0.8]))}
+                for p in chosen]
+        steps[f"s{j}"] = {"pool": refs, "work": {"dist": "exponential", "mean": 1.0}}
+    group = draw(st.lists(st.sampled_from(names), min_size=2, max_size=len(names), unique=True))
+    speed = draw(st.sampled_from([0.1, 0.5, 0.75, 1.0]))
+    return {"name": "x", "arrivals": {"process": "poisson", "rate": 0.1}, "pools": pools, "steps": steps}, group, speed
+
+
+@settings(max_examples=150, deadline=None)
+@given(_pooled_streams())
+def test_merge_pools_keeps_every_person_and_every_skill(case):
+    """Invariants: every person kept; below 1 every member a sub-pool of its own size, and every step a member
+    worked lists its own pools in their places at their speeds, then the team's other skills at `speed`."""
+    d, group, speed = case
+    out = op(d, "merge_pools", pools=group, name="team", speed=speed)
+    spec = valid(out)
+    assert sum(p.size for p in spec.pools.values()) == sum(d["pools"].values())
+    if speed == 1.0:
+        assert spec.pools["team"].size == sum(d["pools"][p] for p in group)
+        return
+    sub = {p: f"team_{p}" for p in group}
+    assert {sub[p]: spec.pools[sub[p]].size for p in group} == {sub[p]: d["pools"][p] for p in group}
+    for name, step in d["steps"].items():
+        before = [(r, 1.0) if isinstance(r, str) else (r["pool"], r["speed"]) for r in step["pool"]]
+        own = [(sub.get(p, p), v) for p, v in before]
+        if any(p in sub for p, _ in before):
+            own += [(sub[p], speed) for p in group if all(q != p for q, _ in before)]
+        assert list(zip(spec.steps[name].pools, spec.steps[name].speeds or [1.0] * len(own), strict=True)) == own
 
 
 def test_add_people():
@@ -623,7 +760,7 @@ ALL_OPS = [
     (SMALL, {"op": "remove", "path": "steps.*.handoff"}),
     (SMALL, {"op": "patch", "values": {"pools": {"a": {"dispatch": "fifo"}}}}),
     (SMALL, {"op": "merge_steps", "steps": ["s2", "s3"]}),
-    (SMALL, {"op": "merge_pools", "pools": "all", "name": "t"}),
+    (SMALL, {"op": "merge_pools", "pools": "all", "name": "t", "speed": 0.5}),
     (SMALL, {"op": "remove_step", "step": "s2"}),
     (SMALL, {"op": "add_people", "pool": "a", "amount": 1}),
     (BOTTLENECK, {"op": "elevate_constraint"}),
@@ -633,7 +770,7 @@ ALL_OPS = [
     (TYPED, {"op": "split_by_type", "streams": {"one": ["A"], "two": ["B", "C"]}}),
     (SMALL, {"op": "split_work", "factor": 2}),
     (STREAMS["art_component_teams"], {"op": "minimize_dependencies"}),
-    (STREAMS["art_component_teams"], {"op": "stream_aligned_teams", "keep": ["system"]}),
+    (STREAMS["art_component_teams"], {"op": "stream_aligned_teams", "keep": ["system"], "speed": 0.5}),
 ]
 
 

@@ -5,11 +5,15 @@ their refusals, and `split.choose` in the model."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import vssim
 from vssim import SpecError, StreamSpec
@@ -17,7 +21,7 @@ from vssim.model.distributions import parse_distribution
 from vssim.model.teams import expand, files_in
 from vssim.run.experiment import Pilot
 from vssim.scenarios.capacity import demand, raw_time
-from vssim.scenarios.organise import add_counts
+from vssim.scenarios.organise import _mix, add_counts
 from vssim.scenarios.transforms import TRANSFORMS, Context, apply_transform, critical_wip
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -69,8 +73,8 @@ OPS = {
     "patch": ({"values": {"teams": {"web": {"pools": {"web_devs": 6}}}}},
               {"values": {"teams": {"retail": {"teams": {"web": {"pools": {"web_devs": 6}}}}}}}),
     "merge_steps": ({"steps": ["web/build", "web/test"]}, {"steps": ["retail/web/build", "retail/web/test"]}),
-    "merge_pools": ({"pools": "all", "name": "team"}, {"pools": ["retail/retail_product", "retail/retail_system"],
-                                                      "name": "art"}),
+    "merge_pools": ({"pools": "all", "name": "team", "speed": 0.5},
+                    {"pools": ["retail/retail_product", "retail/retail_system"], "name": "art", "speed": 1}),
     "remove_step": ({"step": "web/test"}, {"step": "payments/integrate"}),
     "add_people": ({"pool": "web/web_devs"}, {"pool": "payments/data/data_devs", "amount": 2}),
     "elevate_constraint": ({}, {}),
@@ -82,7 +86,8 @@ OPS = {
                       {"streams": {"business": ["business"], "enablers": ["enabler"]}}),
     "split_work": ({"factor": 2}, {"factor": 3, "team": "slices", "into": "slice"}),
     "minimize_dependencies": ({}, {"drop": 2}),
-    "stream_aligned_teams": ({"keep": ["system"]}, {"keep": ["platform"], "step": "retail/implement"}),
+    "stream_aligned_teams": ({"keep": ["system"], "speed": 0.5},
+                             {"keep": ["platform"], "step": "retail/implement", "speed": 1}),
 }
 """Each transform's arguments on art_component_teams and on portfolio."""
 
@@ -151,7 +156,7 @@ def test_wrong_paths_are_refused_naming_the_choices(path, message):
      "t.steps: must not name a split step, got 'implement': it has no work to merge (its teams do it)"),
     ("merge_steps", {"steps": ["web/build", "web/test"], "pool": "api/api_devs"},
      "t.pool: must name pools of the steps' board, got 'api/api_devs'"),
-    ("merge_pools", {"pools": ["web/web_devs", "api/api_devs"], "name": "devs"},
+    ("merge_pools", {"pools": ["web/web_devs", "api/api_devs"], "name": "devs", "speed": 1},
      "t.pools: must name pools of one board, got ['web/web_devs', 'api/api_devs'] (boards 'web', 'api': a team's "
      "people work only its own steps)"),
     ("add_people", {"pool": "web/devs"}, "t.pool: must be one of the pools product_management, release_train, "
@@ -163,7 +168,7 @@ def test_names_of_two_boards_or_of_a_split_step_are_refused(name, args, message)
 
 
 def test_merge_pools_all_merges_each_board_on_its_own():
-    out = op(TEAMED["art_component_teams"], "merge_pools", pools="all", name="team")
+    out = op(TEAMED["art_component_teams"], "merge_pools", pools="all", name="team", speed=1)
     assert out["pools"] == {"team": 3}
     assert {t: b["pools"] for t, b in out["teams"].items()} == {"web": {"team": 6}, "api": {"team": 4},
                                                                  "data": {"team": 2}, "system": {"team": 3}}
@@ -294,7 +299,7 @@ def test_minimize_dependencies_keeps_what_it_is_told_and_leaves_streams_without_
 # --------------------------------------------------------------------------- stream_aligned_teams
 def test_stream_aligned_teams_on_the_art():
     base = StreamSpec.from_dict(TEAMED["art_component_teams"])
-    out = op(TEAMED["art_component_teams"], "stream_aligned_teams", keep=["system"])
+    out = op(TEAMED["art_component_teams"], "stream_aligned_teams", keep=["system"], speed=1)
     spec = StreamSpec.from_dict(out)
     assert list(spec.teams) == ["system", "sa1", "sa2", "sa3"]
     assert {t: spec.teams[t].pools["team"].size for t in ("sa1", "sa2", "sa3")} == {"sa1": 4, "sa2": 4, "sa3": 4}
@@ -316,10 +321,128 @@ def test_stream_aligned_teams_on_the_art():
 
 def test_stream_aligned_teams_in_one_art_of_the_portfolio():
     spec = StreamSpec.from_dict(op(TEAMED["portfolio"], "stream_aligned_teams", keep=["platform"],
-                                   step="retail/implement", teams=3))
+                                   step="retail/implement", teams=3, speed=1))
     assert [t for t in spec.teams if t.startswith("retail/")] == ["retail/sa1", "retail/sa2", "retail/sa3"]
     assert [spec.teams[f"retail/sa{i}"].pools["team"].size for i in (1, 2, 3)] == [4, 3, 3]
     assert spec.teams["payments/api"] == StreamSpec.from_dict(TEAMED["portfolio"]).teams["payments/api"]
+
+
+SPEED_1_IS_THE_OLD_REGROUPING = {
+    "art": ("art_component_teams", {"keep": ["system"]}, "25039ccd2474a5e7"),
+    "art5": ("art_component_teams", {"keep": ["system"], "teams": 5}, "b0b1ea87f0e64f95"),
+    "portfolio": ("portfolio", {"keep": ["platform"], "step": "retail/implement", "teams": 3}, "63af6969b2be5923"),
+}
+"""`stream_aligned_teams` before `speed` existed: sha256 (first 16 hex) of the result's JSON, in its key order."""
+
+
+@pytest.mark.parametrize("case", list(SPEED_1_IS_THE_OLD_REGROUPING))
+def test_stream_aligned_teams_at_speed_1_is_the_old_regrouping_bit_for_bit(case):
+    stream, args, expected = SPEED_1_IS_THE_OLD_REGROUPING[case]
+    out = op(TEAMED[stream], "stream_aligned_teams", speed=1, **args)
+    assert hashlib.sha256(json.dumps(out).encode()).hexdigest()[:16] == expected
+
+
+def skills_of(spec: StreamSpec, teams: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in teams:
+        for p, pool in spec.teams[t].pools.items():
+            out[p] = out.get(p, 0) + pool.size
+    return out
+
+
+def test_stream_aligned_teams_keep_every_skill_exact():
+    base = StreamSpec.from_dict(TEAMED["art_component_teams"])
+    out = op(TEAMED["art_component_teams"], "stream_aligned_teams", keep=["system"], speed=0.5)
+    spec = StreamSpec.from_dict(out)
+    new = ["sa1", "sa2", "sa3"]
+    # each skill's people spread by largest remainder, a tie to the team with the fewest people so far
+    assert {t: out["teams"][t]["pools"] for t in new} == {
+        "sa1": {"web_devs": 2, "api_devs": 2},
+        "sa2": {"web_devs": 2, "api_devs": 1, "data_devs": 1},
+        "sa3": {"web_devs": 1, "web_testers": 1, "api_devs": 1, "data_devs": 1}}
+    assert skills_of(spec, new) == {"web_devs": 5, "web_testers": 1, "api_devs": 4, "data_devs": 2}
+    assert skills_of(base, ["web", "api", "data"]) == {"web_devs": 5, "web_testers": 1, "api_devs": 4, "data_devs": 2}
+    assert people(spec) == people(base)
+    assert {n: s["pool"] for n, s in out["teams"]["sa3"]["steps"].items()} == {
+        "build_web": ["web_devs", {"pool": "web_testers", "speed": 0.5}, {"pool": "api_devs", "speed": 0.5},
+                      {"pool": "data_devs", "speed": 0.5}],
+        "test_web": ["web_testers", {"pool": "web_devs", "speed": 0.5}, {"pool": "api_devs", "speed": 0.5},
+                     {"pool": "data_devs", "speed": 0.5}],
+        "design_api": ["api_devs", {"pool": "web_devs", "speed": 0.5}, {"pool": "web_testers", "speed": 0.5},
+                       {"pool": "data_devs", "speed": 0.5}],
+        "build_api": ["api_devs", {"pool": "web_devs", "speed": 0.5}, {"pool": "web_testers", "speed": 0.5},
+                      {"pool": "data_devs", "speed": 0.5}],
+        "build_data": ["data_devs", {"pool": "web_devs", "speed": 0.5}, {"pool": "web_testers", "speed": 0.5},
+                       {"pool": "api_devs", "speed": 0.5}]}
+    # a team without the skill: the step is everyone's at 0.5
+    assert out["teams"]["sa1"]["steps"]["test_web"]["pool"] == [{"pool": "web_devs", "speed": 0.5},
+                                                                 {"pool": "api_devs", "speed": 0.5}]
+    assert out["teams"]["system"] == TEAMED["art_component_teams"]["teams"]["system"]        # shared: kept
+    # only who works a step, and at what speed, differ from everyone at full speed
+    full = op(TEAMED["art_component_teams"], "stream_aligned_teams", keep=["system"], speed=1)
+    for t in new:
+        assert {n: {k: v for k, v in s.items() if k != "pool"} for n, s in out["teams"][t]["steps"].items()} == \
+            {n: {k: v for k, v in s.items() if k != "pool"} for n, s in full["teams"][t]["steps"].items()}
+        assert out["teams"][t]["release"] == full["teams"][t]["release"]
+        assert sum(out["teams"][t]["pools"].values()) == full["teams"][t]["pools"]["team"]
+    assert out["description"].endswith("sa3 (4): one team per parent; skills kept, outside them at speed 0.5)")
+
+
+def test_stream_aligned_teams_take_the_mix_they_are_given():
+    out = op(TEAMED["art_component_teams"], "stream_aligned_teams", keep=["system"], speed=0.5, teams=2,
+             mix={"web_devs": [3, 2], "api_devs": 2})
+    assert {t: out["teams"][t]["pools"] for t in ("sa1", "sa2")} == {
+        "sa1": {"web_devs": 3, "api_devs": 2, "data_devs": 1},                 # 5, then the rule for the rest
+        "sa2": {"web_devs": 2, "web_testers": 1, "api_devs": 2, "data_devs": 1}}
+    assert [out["teams"][t]["release"]["conwip"] for t in ("sa1", "sa2")] == [9, 9]    # 18 x 6 / 12
+    one = op(TEAMED["art_component_teams"], "stream_aligned_teams", keep=["system"], speed=1, teams=2,
+             mix={"web_devs": [4, 1], "web_testers": [1, 0]})
+    assert [one["teams"][t]["pools"]["team"] for t in ("sa1", "sa2")] == [8, 4]       # at speed 1: the sizes
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=6), st.integers(1, 8))
+def test_the_mix_rule_places_every_person_and_keeps_teams_within_one(people_per_skill, n):
+    skills = {f"k{i}": ("t", f"p{i}", m) for i, m in enumerate(people_per_skill)}
+    if n > sum(people_per_skill):
+        with pytest.raises(SpecError):
+            _mix(skills, n, "proportional", "t.mix")
+        return
+    mix = _mix(skills, n, "proportional", "t.mix")
+    for k, (_t, _p, m) in skills.items():
+        assert sum(mix[k]) == m and all(m // n <= x <= -(-m // n) for x in mix[k])   # its quota, rounded
+    totals = [sum(mix[k][i] for k in skills) for i in range(n)]
+    assert max(totals) - min(totals) <= 1 and totals == sorted(totals, reverse=True)  # as sizes were before
+
+
+@pytest.mark.parametrize("args, message", [
+    ({}, "t.speed: required: speed: 1 for everyone working every step at full speed, or < 1 for people outside "
+         "their skill"),
+    ({"speed": 2}, "t.speed: must be a number in (0, 1] (speed: 1 for everyone"),
+    ({"speed": 0.5, "mix": "even"}, "t.mix: must be one of proportional or {SKILL: people per team}, got 'even'"),
+    ({"speed": 0.5, "mix": {"web_devs": -1}}, "t.mix.web_devs: must be an integer >= 0, got -1"),
+    ({"speed": 0.5, "mix": {"web_devs": []}}, "t.mix.web_devs: must be an integer >= 0 (people in every team) or a "
+                                              "list of them (per team), got []"),
+    ({"speed": 0.5, "mix": {"testers": 1}}, "t.mix: must be a mapping of the skills web_devs, web_testers, "
+                                            "api_devs, data_devs to people per team, got 'testers'"),
+    ({"speed": 0.5, "mix": {"web_devs": 2}}, "t.mix.web_devs: must place the 5 people of web_devs over the 3 teams, "
+                                             "got 6 (2)"),
+    ({"speed": 0.5, "mix": {"web_devs": [4, 1]}}, "t.mix.web_devs: must be a number or a list of 3 numbers, one per "
+                                                  "team, got [4, 1]"),
+    ({"speed": 0.5, "teams": 2, "mix": {"web_devs": [5, 0], "web_testers": [1, 0], "api_devs": [4, 0],
+                                        "data_devs": [2, 0]}},
+     "t.mix: must give every new team at least one person, got none in team 2 of 2"),
+])
+def test_stream_aligned_teams_refuse_a_wrong_speed_or_mix(args, message):
+    assert refused(TEAMED["art_component_teams"], "stream_aligned_teams", keep=["system"], **args).startswith(message)
+
+
+def test_stream_aligned_teams_refuse_a_component_pool_with_a_schedule():
+    d = copy.deepcopy(TEAMED["art_component_teams"])
+    d["teams"]["api"]["pools"]["api_devs"] = {"size": 4, "schedule": [{"at": 50, "size": 2}]}
+    assert refused(d, "stream_aligned_teams", keep=["system"], speed=0.5) == (
+        "t: cannot regroup the people of api/api_devs: its schedule cannot be split over the new teams (give the "
+        "new teams' pools schedules after the transform)")
 
 
 @pytest.mark.parametrize("stream, args, message", [
@@ -337,7 +460,7 @@ def test_stream_aligned_teams_in_one_art_of_the_portfolio():
     ("art_component_teams", {"keep": ["system"], "prefix": "a/b"}, "t.prefix: must be a name"),
 ])
 def test_stream_aligned_teams_refusals(stream, args, message):
-    assert refused(TEAMED[stream], "stream_aligned_teams", **args).startswith(message)
+    assert refused(TEAMED[stream], "stream_aligned_teams", **{"speed": 0.5, **args}).startswith(message)
 
 
 # --------------------------------------------------------------------------- split.choose in the model

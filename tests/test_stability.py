@@ -162,6 +162,19 @@ def test_steps_with_several_pools_share_their_load():
     assert stability.peak_load(line(0.9, (0.5, 1.0))) == ("p1", pytest.approx(0.9))
 
 
+def test_steps_with_several_pools_share_their_load_on_a_team_board_too():
+    """The same shared step inside a team (one child per item): the team's pools, qualified, get the same
+    least peak; even shares would call t/testers overloaded (1.1)."""
+    spec = StreamSpec.from_dict({
+        "name": "teamed", "arrivals": {"process": "poisson", "rate": 1.0},
+        "teams": {"t": {"pools": {"devs": 2, "testers": 1},
+                        "steps": {"build": {"pool": ["devs", "testers"], "work": {"dist": "exponential", "mean": 1.0}},
+                                  "test": {"pool": "testers", "work": {"dist": "exponential", "mean": 0.6}}}}},
+        "steps": {"split": {"split": {"into": "story", "teams": {"t": {"count": 1}}}}}})
+    assert spec.offered_load() == pytest.approx({"t/devs": 0.25, "t/testers": 1.1})
+    assert stability.peak_load(spec) == ("t/testers", pytest.approx(0.6))
+
+
 # --------------------------------------------------------------------------- what the user sees
 def test_the_terminal_warns_of_an_unstable_run(tmp_path, capsys):
     from vssim.cli.app import run

@@ -55,6 +55,7 @@ from scipy import optimize, stats
 from vssim.analysis.intervals import ci95
 from vssim.formatting import number, percent
 from vssim.model.spec import Step, StreamSpec
+from vssim.model.teams import qualify
 from vssim.records import Records
 
 __all__ = ["ALPHA", "GRID", "MATERIALITY", "Census", "assess", "census", "census_of", "grid", "headline", "peak_load",
@@ -103,54 +104,60 @@ def census_of(rec: Records) -> Census:
 
 # --------------------------------------------------------------------------- before the run
 def peak_load(spec: StreamSpec) -> tuple[str, float] | None:
-    """The busiest pool and its load (None for a closed or finite stream).
+    """The busiest pool and its load (None for a closed or finite stream), over every board.
 
-    With one pool per step, the highest offered load. Where steps draw on several pools, the least
-    possible load of the busiest pool over every way of sharing those steps' work out among their
-    pools (min θ such that each pool's share of the work ≤ θ · its people): a necessary condition
-    for stability is that it is below 1, whatever the dispatch rule does.
+    With one pool per step, the highest offered load. Where steps draw on several pools (on any board:
+    a team's `web/devs` too), the least possible load of the busiest pool over every way of sharing
+    those steps' work out among their pools (min θ such that each pool's share of the work ≤ θ · its
+    people): a necessary condition for stability is that it is below 1, whatever the dispatch rule does.
     """
     loads = spec.offered_load()
     if not loads:
         return None
-    shared = [s for s in spec.steps.values() if len(s.pools) > 1]
+    shared = [(b, s) for b in ("", *spec.teams) for s in spec.board(b)[0].values() if len(s.pools) > 1]
     if not shared:
         pool = max(loads, key=loads.get)
         return pool, loads[pool]
-    return _least_peak(spec, loads)
+    return _least_peak(spec, loads, shared)
 
 
-def _least_peak(spec: StreamSpec, loads: dict[str, float]) -> tuple[str, float]:
+def _least_peak(spec: StreamSpec, loads: dict[str, float], shared: list[tuple[str, Step]]) -> tuple[str, float]:
     """`peak_load` with shared steps: a linear programme over x_k, the share of shared step s_k's
     work that pool p_k does (the shares of a step sum to 1), and θ, the load of the busiest pool."""
-    pools = list(spec.pools)
-    shared = [s for s in spec.steps.values() if len(s.pools) > 1]
-    demand = {(s.name, p): _sole_load(spec, s, p, loads) for s in shared for p in s.pools}
+    pools = list(loads)
+    demand = {(b, s.name, qualify(b, p)): _sole_load(spec, b, s, p, loads) for b, s in shared for p in s.pools}
+    width = {(b, s.name): len(s.pools) for b, s in shared}
     keys = list(demand)
     # what each pool carries besides the shared steps (the offered load shares a step evenly)
-    base = {p: loads[p] - sum(d / len(spec.steps[s].pools) for (s, q), d in demand.items() if q == p) for p in pools}
+    base = {p: loads[p] - sum(d / width[b, s] for (b, s, q), d in demand.items() if q == p) for p in pools}
     n = len(keys)
     a_ub = np.zeros((len(pools), n + 1))               # base_p + sum_k x_k demand_k (p_k = p) <= θ
-    for k, (s, p) in enumerate(keys):
-        a_ub[pools.index(p), k] = demand[s, p]
+    for k, (_b, _s, p) in enumerate(keys):
+        a_ub[pools.index(p), k] = demand[keys[k]]
     a_ub[:, n] = -1.0
-    a_eq = np.array([[float(s == step.name) for s, _ in keys] + [0.0] for step in shared])
+    a_eq = np.array([[float((kb, ks) == step) for kb, ks, _ in keys] + [0.0] for step in width])
     cost = np.zeros(n + 1)
     cost[n] = 1.0
-    x = optimize.linprog(cost, A_ub=a_ub, b_ub=[-base[p] for p in pools], A_eq=a_eq, b_eq=np.ones(len(shared)),
+    x = optimize.linprog(cost, A_ub=a_ub, b_ub=[-base[p] for p in pools], A_eq=a_eq, b_eq=np.ones(len(width)),
                          bounds=[(0, None)] * (n + 1), method="highs").x
-    load = {p: base[p] + sum(x[k] * demand[key] for k, key in enumerate(keys) if key[1] == p) for p in pools}
+    load = {p: base[p] + sum(x[k] * demand[key] for k, key in enumerate(keys) if key[2] == p) for p in pools}
     return max(pools, key=load.get), float(x[n])
 
 
-def _sole_load(spec: StreamSpec, step: Step, pool: str, loads: dict[str, float]) -> float:
-    """The load `pool` would get from `step` if it did all of the step's work. The offered load gives
-    each of a step's k pools 1/k of it; with `pool` alone on the step it gets all of it, so the
-    difference is (1 - 1/k) of it (the offered load's own formula, whatever it includes)."""
+def _sole_load(spec: StreamSpec, board: str, step: Step, pool: str, loads: dict[str, float]) -> float:
+    """The load `pool` would get from `step` (of `board`) if it did all of the step's work. The offered
+    load gives each of a step's k pools 1/k of it; with `pool` alone on the step it gets all of it, so
+    the difference is (1 - 1/k) of it (the offered load's own formula, whatever it includes)."""
     k = len(step.pools)
     only = dataclasses.replace(step, pools=(pool,), speeds=None if step.speeds is None else (step.speed(pool),))
-    alone = dataclasses.replace(spec, steps={**spec.steps, step.name: only})
-    return (alone.offered_load()[pool] - loads[pool]) * k / (k - 1)
+    if board:
+        team = spec.teams[board]
+        alone = dataclasses.replace(spec, teams={**spec.teams, board: dataclasses.replace(
+            team, steps={**team.steps, step.name: only})})
+    else:
+        alone = dataclasses.replace(spec, steps={**spec.steps, step.name: only})
+    q = qualify(board, pool)
+    return (alone.offered_load()[q] - loads[q]) * k / (k - 1)
 
 
 # --------------------------------------------------------------------------- after the run

@@ -5,7 +5,7 @@
 - `minimize_dependencies`: each split's least used component team gives its children to the most
   used one, with the people that work freed;
 - `stream_aligned_teams`: the component teams of a split regrouped into N teams that each take
-  whole features (`split.choose`), the same people.
+  whole features (`split.choose`), the same people with their skills.
 
 Why apart from transforms.py: these reorganise boards (teams made and removed, people moved
 between them), where the transforms there change the keys of boards that stay.
@@ -25,17 +25,22 @@ from vssim.scenarios.boards import board, locate, teams
 from vssim.scenarios.capacity import demand
 from vssim.scenarios.transforms import (
     Context,
+    _check_speed,
+    _habits,
     _keys,
     _largest_remainder,
-    _merge_pools_on,
+    _member,
     _name,
     _names,
+    _pool_refs,
     _pool_size,
     _positive_int,
     _register,
     _round_int,
+    _skilled_refs,
     _spec,
     _with_pool_size,
+    _write_refs,
 )
 
 __all__ = ["add_counts", "minimize_dependencies", "split_work", "stream_aligned_teams"]
@@ -232,13 +237,38 @@ def _move_people(stream: dict, spec: StreamSpec, donor: str, receiver: str, befo
 
 
 # --------------------------------------------------------------------------- stream_aligned_teams
+MIX_RULES = ("proportional",)
+"""How `stream_aligned_teams` spreads a skill's people over the new teams when `mix` does not say."""
+
+
 def _check_aligned(args: Mapping, path: str) -> dict:
-    _keys(args, path, ("teams", "keep", "step", "prefix"))
+    _keys(args, path, ("teams", "keep", "step", "prefix", "speed", "mix"))
     n = args.get("teams")
     return {"teams": None if n is None else _positive_int(n, f"{path}.teams"),
             "keep": _names(args.get("keep", []), f"{path}.keep", "a list of team names", 0),
             "step": None if args.get("step") is None else _name(args["step"], f"{path}.step", "a step name"),
-            "prefix": check_name(args.get("prefix", "sa"), f"{path}.prefix")}
+            "prefix": check_name(args.get("prefix", "sa"), f"{path}.prefix"),
+            "speed": _check_speed(args, path), "mix": _check_mix(args.get("mix", "proportional"), f"{path}.mix")}
+
+
+def _check_mix(mix: Any, path: str) -> Any:
+    """`mix`: a rule of MIX_RULES, or {SKILL: people in every team, or a list of people per team}."""
+    if isinstance(mix, str):
+        if mix not in MIX_RULES:
+            raise SpecError(path, "one of " + ", ".join(MIX_RULES) + " or {SKILL: people per team}", mix)
+        return mix
+    if not isinstance(mix, Mapping) or not mix:
+        raise SpecError(path, "one of " + ", ".join(MIX_RULES) + " or {SKILL: people per team}", mix)
+    out: dict[str, int | list[int]] = {}
+    for skill, k in mix.items():
+        where = f"{path}.{skill}"
+        if isinstance(k, list):
+            if not k:
+                raise SpecError(where, "an integer >= 0 (people in every team) or a list of them (per team)", k)
+            out[str(skill)] = [_positive_int(x, f"{where}[{i}]", 0) for i, x in enumerate(k)]
+        else:
+            out[str(skill)] = _positive_int(k, where, 0)
+    return out
 
 
 def _the_split(stream: dict, spec: StreamSpec, args: dict, path: str) -> tuple[str, Step, list[str]]:
@@ -264,11 +294,13 @@ def _the_split(stream: dict, spec: StreamSpec, args: dict, path: str) -> tuple[s
 
 @_register("stream_aligned_teams", _check_aligned)
 def stream_aligned_teams(stream: dict, args: dict, *, context: Context, path: str) -> dict:
-    """The component teams of a split regrouped into `teams` teams PREFIX1..N of the same people (one
-    cross-functional pool each), each taking whole parents: the split draws one of them per parent
-    (`choose`), which makes all the children the component teams made together (`add_counts`), each
-    of which visits every component step, its work scaled by that team's share of the children, so
-    that a parent's expected work at each step is what it was. Kept teams are left as they are."""
+    """The component teams of a split regrouped into `teams` teams PREFIX1..N of the same people, each taking
+    whole parents: the split draws one of them per parent (`choose`), which makes all the children the
+    component teams made together (`add_counts`), each of which visits every component step, its work scaled
+    by that team's share of the children, so that a parent's expected work at each step is what it was.
+    People keep their skill (a component team's pool): each skill's people spread over the teams (`mix`),
+    working their own steps as before and the others at `speed` (1: one pool `team` per new team, everyone
+    at full speed). Kept teams are left as they are."""
     spec = _spec(stream, path)
     _check_keep(spec, args["keep"], path)
     b, step, parts = _the_split(stream, spec, args, path)
@@ -292,9 +324,10 @@ def stream_aligned_teams(stream: dict, args: dict, *, context: Context, path: st
     n = args["teams"] or len(parts)
     if n > people:
         raise SpecError(f"{path}.teams", message=f"must be at most the {people} people of {', '.join(parts)}, got {n}")
+    written = _written(board(stream, b)["steps"][step.name]["split"]["teams"], step)
+    skills = _skills(spec, parts, written, path)
     share = _shares(spec, b, step, parts)
     raw_split = board(stream, b)["steps"][step.name]["split"]
-    written = _written(raw_split["teams"], step)
     names = [f"{args['prefix']}{i + 1}" for i in range(n)]
     own = board(stream, b).get("teams") or {}
     for name in names:
@@ -303,9 +336,11 @@ def stream_aligned_teams(stream: dict, args: dict, *, context: Context, path: st
     count: Any = 0
     for t in parts:
         count = add_counts(count, raw_split["teams"][written[t]].get("count", 1), f"{path} ({written[t]})")
-    sizes = _largest_remainder(people, dict.fromkeys(names, 1.0))
-    new = {name: _aligned_board(stream, spec, parts, written, share, size, people, path)
-           for name, size in sizes.items()}
+    mix = _mix(skills, n, args["mix"], f"{path}.mix")
+    sizes = {name: sum(mix[k][i] for k in skills) for i, name in enumerate(names)}
+    new = {name: _aligned_board(stream, spec, parts, written, share, skills, {k: mix[k][i] for k in skills},
+                                people, args["speed"], path)
+           for i, name in enumerate(names)}
     _fold_dependencies(stream, spec, b, parts)
     entries: dict[str, Any] = {}
     for local, entry in raw_split["teams"].items():
@@ -320,8 +355,9 @@ def stream_aligned_teams(stream: dict, args: dict, *, context: Context, path: st
         _remove_team(stream, t)
     held = board(stream, b)
     held["teams"] = {**(held.get("teams") or {}), **new}
+    skilled = "" if args["speed"] == 1.0 else f"; skills kept, outside them at speed {args['speed']:g}"
     _note(stream, f"{', '.join(parts)} regrouped into {', '.join(f'{k} ({v})' for k, v in sizes.items())}: "
-                  "one team per parent")
+                  f"one team per parent{skilled}")
     return stream
 
 
@@ -346,20 +382,102 @@ def _shares(spec: StreamSpec, b: str, step: Step, parts: list[str]) -> dict[str,
     return {t: (step.split.expected_count(t) + extra[t]) / total for t in parts}
 
 
+def _skills(spec: StreamSpec, parts: list[str], written: dict[str, str], path: str) -> dict[str, tuple[str, str, int]]:
+    """The component teams' skills: each pool, named `TEAM_POOL` with TEAM as the split writes it (`web/devs` ->
+    `web_devs`; a pool named so already keeps its name: `web/web_devs` -> `web_devs`) -> (team, pool, people).
+    A pool with a schedule is refused: its changes cannot be split over teams."""
+    out: dict[str, tuple[str, str, int]] = {}
+    for t in parts:
+        for p, pool in spec.teams[t].pools.items():
+            if pool.schedule:
+                raise SpecError(path, message=f"cannot regroup the people of {qualify(t, p)}: its schedule cannot "
+                                              "be split over the new teams (give the new teams' pools schedules "
+                                              "after the transform)")
+            skill = _skill_name(written[t], p)
+            if skill in out:
+                raise SpecError(path, message=f"cannot name the skills of {qualify(out[skill][0], out[skill][1])} "
+                                              f"and {qualify(t, p)} apart: both are {show(skill)} (rename a pool)")
+            out[skill] = (t, p, pool.size)
+    return out
+
+
+def _skill_name(team: str, pool: str) -> str:
+    """A component team's pool as a skill of the teams that take its people: `TEAM_POOL`, or the pool's own
+    name when it starts with `TEAM_` already."""
+    return pool if pool.startswith(f"{team}_") else f"{team}_{pool}"
+
+
+def _spread(people: int, totals: list[int]) -> list[int]:
+    """One skill's people over the teams by largest remainder: each team's quota is people / N, so the
+    remainders tie and a tie goes to the team with the fewest people so far (then the first); `totals`
+    (the teams' people so far) is updated. Each team's mix is then the whole's, as its work is."""
+    n = len(totals)
+    out = [people // n] * n
+    for _ in range(people % n):
+        i = min(range(n), key=lambda j: (totals[j] + out[j], j))
+        out[i] += 1
+    for j in range(n):
+        totals[j] += out[j]
+    return out
+
+
+def _mix(skills: dict[str, tuple[str, str, int]], n: int, mix: Any, path: str) -> dict[str, list[int]]:
+    """People of each skill in each of the n new teams: as `mix` gives them (a number: in every team), the
+    others by `_spread`; every skill's people placed, every team at least one person."""
+    given = mix if isinstance(mix, Mapping) else {}
+    for k in given:
+        if k not in skills:
+            raise SpecError(path, "a mapping of the skills " + ", ".join(skills) + " to people per team", k)
+    totals = [0] * n
+    out: dict[str, list[int]] = {}
+    for k, (_t, _p, people) in skills.items():
+        if k not in given:
+            continue
+        per = [given[k]] * n if isinstance(given[k], int) else list(given[k])
+        if len(per) != n:
+            raise SpecError(f"{path}.{k}", f"a number or a list of {n} numbers, one per team", given[k])
+        if sum(per) != people:
+            raise SpecError(f"{path}.{k}", message=f"must place the {people} people of {k} over the {n} teams, "
+                                                   f"got {sum(per)} ({show(given[k])})")
+        out[k] = per
+        totals = [a + b for a, b in zip(totals, per, strict=True)]
+    for k, (_t, _p, people) in skills.items():
+        if k not in given:
+            out[k] = _spread(people, totals)
+    empty = [i + 1 for i in range(n) if not totals[i]]
+    if empty:
+        raise SpecError(path, message=f"must give every new team at least one person, got none in team "
+                                      f"{empty[0]} of {n}")
+    return {k: out[k] for k in skills}
+
+
 def _aligned_board(stream: dict, spec: StreamSpec, parts: list[str], written: dict[str, str],
-                   share: dict[str, float], size: int, people: int, path: str) -> dict:
+                   share: dict[str, float], skills: dict[str, tuple[str, str, int]], mix: dict[str, int],
+                   people: int, speed: float, path: str) -> dict:
     """One new team: every component team's steps (`STEP_TEAM`, work and dependency probability times the
-    team's share; no column limits: the team's CONWIP is the components' together, per person), one pool
-    `team` of `size` people with the habits `merge_pools` gives merged pools."""
-    pools = {qualify(t, p): copy.deepcopy(v) for t in parts for p, v in board(stream, t)["pools"].items()}
-    merged = {"pools": pools, "steps": {}}
-    _merge_pools_on(merged, list(pools), {"name": "team", "dispatch": None}, path)
+    team's share; no column limits: the team's CONWIP is the components' together, per person), with the
+    habits `merge_pools` gives merged pools. Its people, `mix` of each skill: at speed 1 one pool `team`;
+    else one pool per skill it has, which works its own steps as before and the others at `speed`."""
+    originals = {k: board(stream, t)["pools"][p] for k, (t, p, _n) in skills.items()}
+    habits = _habits(originals, None)
+    size = sum(mix.values())
+    present = [k for k in skills if mix[k] > 0]
+    if speed == 1.0:
+        merged = {"size": size, **habits}
+        pools = {"team": merged if len(merged) > 1 else size}
+    else:
+        pools = {k: _member(originals[k], habits, mix[k]) for k in present}
     steps: dict[str, Any] = {}
     for t in parts:
         suffix = written[t]
         for name, raw in board(stream, t)["steps"].items():
             s = copy.deepcopy(raw)
-            s["pool"] = "team"
+            if speed == 1.0:
+                s["pool"] = "team"
+            else:
+                own = [(k, v) for k, v in ((_skill_name(suffix, p), v) for p, v in _pool_refs(raw["pool"]))
+                       if k in pools]
+                s["pool"] = _write_refs(_skilled_refs(own, present, speed))
             s["work"] = scale_distribution(s["work"], share[t], path, f"{t}/{name}.work")
             s["wip_limit"] = None
             if s.get("rework"):
@@ -373,7 +491,7 @@ def _aligned_board(stream: dict, spec: StreamSpec, parts: list[str], written: di
         batches = [s.get("batch", 1) or 1 for s in steps.values()]
         release = {"policy": "conwip", "conwip": max(1, _round_int(sum(limits) * size / people), *batches),
                    "backlog_limit": None}
-    return {"pools": {"team": _with_pool_size(merged["pools"]["team"], size)}, "steps": steps, "release": release}
+    return {"pools": pools, "steps": steps, "release": release}
 
 
 def _fold_dependencies(stream: dict, spec: StreamSpec, b: str, parts: list[str]) -> None:

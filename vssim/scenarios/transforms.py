@@ -236,7 +236,7 @@ _SCHEMA: dict = {
     "steps": _Named("step", {"pool": _LEAF, "work": _DIST, "wip_limit": _LEAF, "handoff": _DIST,
                              "dependency": {"probability": _LEAF, "delay": _DIST, "team": _LEAF, "size": _DIST},
                              "rework": {"probability": _LEAF, "to": _LEAF}, "batch": _LEAF, "cadence": _LEAF,
-                             "types": _LEAF, "description": _LEAF,
+                             "types": _LEAF, "description": _LEAF, "pick": _LEAF,
                              "split": {"into": _LEAF, "teams": _Named("team", {"count": _DIST}, optional=True),
                                        "size": _DIST, "choose": _LEAF}}),
 }
@@ -544,8 +544,25 @@ def merge_steps(stream: dict, args: dict, *, context: Context, path: str) -> dic
 
 
 # --------------------------------------------------------------------------- merge_pools / add_people
+SPEED_CHOICE = "speed: 1 for everyone working every step at full speed, or < 1 for people outside their skill"
+"""What a reorganisation's `speed` means, in the error that asks for it."""
+HABITS = ("dispatch", "interruptions", "switch_cost")
+"""The keys of a pool that a team shares (`_habits`); size and schedule stay each person's own."""
+
+
+def _check_speed(args: Mapping, path: str) -> float:
+    """`speed` of merge_pools and stream_aligned_teams: required, in (0, 1], so that full speed outside
+    one's skill is a choice the scenario states."""
+    if "speed" not in args:
+        raise SpecError(f"{path}.speed", message=f"required: {SPEED_CHOICE}")
+    s = args["speed"]
+    if not _is_number(s) or not 0 < s <= 1:
+        raise SpecError(f"{path}.speed", f"a number in (0, 1] ({SPEED_CHOICE})", s)
+    return float(s)
+
+
 def _check_merge_pools(args: Mapping, path: str) -> dict:
-    _keys(args, path, ("pools", "name", "dispatch"), required=("pools", "name"))
+    _keys(args, path, ("pools", "name", "dispatch", "speed"), required=("pools", "name"))
     pools = args["pools"]
     if pools != "all":
         _names(pools, f"{path}.pools", 'a list of at least 2 pool names or "all"', 2)
@@ -553,13 +570,15 @@ def _check_merge_pools(args: Mapping, path: str) -> dict:
     dispatch = args.get("dispatch")
     if dispatch is not None and dispatch not in DISPATCH_RULES:
         raise SpecError(f"{path}.dispatch", "one of " + ", ".join(DISPATCH_RULES), dispatch)
-    return {"pools": pools, "name": args["name"], "dispatch": dispatch}
+    return {"pools": pools, "name": args["name"], "dispatch": dispatch, "speed": _check_speed(args, path)}
 
 
 @_register("merge_pools", _check_merge_pools)
 def merge_pools(stream: dict, args: dict, *, context: Context, path: str) -> dict:
-    """One pool of the summed size replaces several of one board (qualified in a team: `web/devs`);
-    every step's pool reference is rewritten. `all`: each board's pools, board by board."""
+    """One team of the listed pools of one board (qualified in a team: `web/devs`); every step's pool
+    reference is rewritten. `speed` 1: one pool of the summed size that works every step at full speed;
+    < 1: one sub-pool per skill (`NAME_POOL`), each working its own steps as before and the others at
+    `speed`. `all`: each board's pools, board by board."""
     if not isinstance(stream.get("pools"), dict) or not stream["pools"]:
         raise SpecError(path, message="needs a stream with pools")
     if args["pools"] == "all":
@@ -572,14 +591,11 @@ def merge_pools(stream: dict, args: dict, *, context: Context, path: str) -> dic
     return stream
 
 
-def _merge_pools_on(where: dict, group: list[str], args: dict, path: str) -> None:
-    """`merge_pools` on one board (the stream's or a team's mapping)."""
-    pools = where["pools"]
-    new = args["name"]
-    if new in pools and new not in group:
-        raise SpecError(f"{path}.name", f"a name not used by a remaining pool ({', '.join(pools)})", new)
-    members = {p: pools[p] for p in group}
-    largest = max(group, key=lambda p: _pool_size(members[p]))   # first of the largest on ties
+def _habits(members: Mapping[str, Any], dispatch: str | None) -> dict[str, Any]:
+    """The habits a team of these pools shares: each of `HABITS` kept when identical across them (absent
+    counts as a value), else the largest pool's (the first of equals); a `dispatch` given decides it."""
+    group = list(members)
+    largest = max(group, key=lambda p: _pool_size(members[p]))
 
     def attr(key: str) -> Any:
         values = [members[p].get(key) if isinstance(members[p], Mapping) else None for p in group]
@@ -588,27 +604,78 @@ def _merge_pools_on(where: dict, group: list[str], args: dict, path: str) -> Non
         big = members[largest]
         return big.get(key) if isinstance(big, Mapping) else None
 
-    merged: dict[str, Any] = {"size": sum(_pool_size(members[p]) for p in group)}
-    dispatch = args["dispatch"] if args["dispatch"] is not None else attr("dispatch")
-    for key, value in (("dispatch", dispatch), ("interruptions", attr("interruptions")),
-                       ("switch_cost", attr("switch_cost"))):
-        if value is not None:
-            merged[key] = copy.deepcopy(value)
+    out = {"dispatch": dispatch if dispatch is not None else attr("dispatch"),
+           "interruptions": attr("interruptions"), "switch_cost": attr("switch_cost")}
+    return {k: copy.deepcopy(v) for k, v in out.items() if v is not None}
+
+
+def _member(pool: Any, habits: Mapping[str, Any], size: int | None = None) -> Any:
+    """A pool that joins a team: its own people and schedule (`size` people if given), the team's habits;
+    a plain number when nothing else is left."""
+    out = {k: copy.deepcopy(v) for k, v in (pool.items() if isinstance(pool, Mapping) else {"size": pool}.items())
+           if k not in HABITS}
+    if size is not None:
+        out["size"] = size
+    out.update(copy.deepcopy(dict(habits)))
+    return out if len(out) > 1 else out["size"]
+
+
+def _summed(members: Sequence[Any]) -> dict[str, Any]:
+    """Size and schedule of one pool holding the people of several: at every moment their sum (no
+    schedule when none of them has one)."""
+    sizes = [_pool_size(m) for m in members]
+    plans = [list((m.get("schedule") or []) if isinstance(m, Mapping) else []) for m in members]
+    out: dict[str, Any] = {"size": sum(sizes)}
+    times = sorted({float(e["at"]) for plan in plans for e in plan})
+    if times:
+        def at(k: int, t: float) -> int:
+            return int(next((e["size"] for e in reversed(plans[k]) if float(e["at"]) <= t), sizes[k]))
+        out["schedule"] = [{"at": t, "size": sum(at(k, t) for k in range(len(members)))} for t in times]
+    return out
+
+
+def _skilled_refs(own: list[tuple[str, float]], team: Sequence[str], speed: float) -> list[tuple[str, float]]:
+    """A step's pools once their people are in a team of several skills: the step's own, in their places
+    at their own speeds, then the team's other skills at `speed`, in the team's order."""
+    listed = {p for p, _ in own}
+    return [*own, *((q, speed) for q in team if q not in listed)]
+
+
+def _merge_pools_on(where: dict, group: list[str], args: dict, path: str) -> None:
+    """`merge_pools` on one board (the stream's or a team's mapping)."""
+    pools = where["pools"]
+    new, speed = args["name"], args["speed"]
+    members = {p: pools[p] for p in group}
+    habits = _habits(members, args["dispatch"])
+    single = speed == 1.0 or len(group) == 1               # one pool: nobody is outside their skill
+    skill = {p: new if single else f"{new}_{p}" for p in group}
+    for p in group:
+        if skill[p] in pools and skill[p] not in group:
+            raise SpecError(f"{path}.name", f"a name not used by a remaining pool ({', '.join(pools)})", skill[p])
+    if single:
+        merged = {**_summed(list(members.values())), **habits}
+        team = {new: merged if len(merged) > 1 else merged["size"]}
+    else:
+        team = {skill[p]: _member(members[p], habits) for p in group}
     out: dict[str, Any] = {}
     for p, v in pools.items():
         if p == group[0]:
-            out[new] = merged if len(merged) > 1 else merged["size"]
+            out.update(team)
         if p not in group:
             out[p] = v
     where["pools"] = out
     for step in (where.get("steps") or {}).values():
         if not isinstance(step, dict) or step.get("pool") is None:
             continue
-        refs: dict[str, float] = {}         # a merged pool works the step at its members' best speed there
-        for p, speed in _pool_refs(step["pool"]):
-            q = new if p in group else p
-            refs[q] = max(refs.get(q, 0.0), speed)
-        step["pool"] = _write_refs(list(refs.items()))
+        old = _pool_refs(step["pool"])
+        refs: dict[str, float] = {}         # one merged pool works the step at its members' best speed there
+        for p, s in old:
+            q = skill.get(p, p)
+            refs[q] = max(refs.get(q, 0.0), s)
+        own = list(refs.items())
+        if not single and any(p in members for p, _ in old):
+            own = _skilled_refs(own, list(team), speed)
+        step["pool"] = _write_refs(own)
 
 
 def _check_add_people(args: Mapping, path: str) -> dict:
