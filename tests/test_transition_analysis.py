@@ -250,7 +250,7 @@ def test_the_section_leads_with_the_answer_and_warns(base, improved, other_seeds
     assert "days shorter a year later" in good[2]
     assert "![the reorganisation in time](transition.png)" in good and (tmp_path / "transition.png").exists()
     none = transition_section(tr.transition_effect(base, base, at=AT), figures=False)
-    assert none[2].startswith("**No break-even within the horizon** (in 10 of 10 replications)")
+    assert none[2].startswith("**No break-even within the horizon** in 10 of 10 replications")
     assert any("Not within the horizon in 10 of 10 replications" in line for line in none)
     noisy = transition_section(tr.transition_effect(base, other_seeds, at=AT), figures=False)
     assert any("not on common random numbers" in line for line in noisy)

@@ -34,8 +34,13 @@ def _period_name(effect: TransitionEffect) -> str:
     return "week" if _weeks(effect) and effect.period == 7 else "period"
 
 
+def _unit_of(x, unit: str) -> str:
+    """A time unit in the plural unless about one ("days", "day"); a rate ("items/day") as it is."""
+    return unit if "/" in unit else plural(unit, abs(x))
+
+
 def _amount(x, unit: str) -> str:
-    return f"{number(abs(x))} {plural(unit, abs(x))}" if finite(x) else MISSING
+    return f"{number(abs(x))} {_unit_of(x, unit)}" if finite(x) else MISSING
 
 
 def _signed(x) -> str:
@@ -67,15 +72,16 @@ def _break_even_text(effect: TransitionEffect) -> tuple[str, list[str]]:
     if be.median is not None:
         return (f"**break-even after {span(be.median, effect)}** (the median over replications; "
                 f"not within the horizon in {be.n - be.reached} of {be.n})"), [warn]
-    return f"**no break-even within the horizon** (in {be.n - be.reached} of {be.n} replications)", [warn]
+    return (f"**no break-even within the horizon** in {be.n - be.reached} of {be.n} replications (half or more: "
+            "no median either)"), [warn]
 
 
 def _dip_text(d: Dip, effect: TransitionEffect, what: str, unit: str, worse: str, better: str) -> tuple[str, list[str]]:
     e = d.estimate
     if d.period is None or not finite(e.mean):
         return f"no {what} to compare after the change", []
-    where = f"in {_period_name(effect)} {d.after} after the change ({number(d.start)} to {number(d.end)} " \
-            f"{plural(effect.time_unit)})"
+    where = f"in {_period_name(effect)} {d.after} after the change ({plural(effect.time_unit)} {number(d.start)}–" \
+            f"{number(d.end)})"
     amount = _amount(e.mean, unit)
     ci = interval(e.lo, e.hi)
     signed = e.mean if worse == "longer" else -e.mean       # > 0: worse
@@ -85,7 +91,7 @@ def _dip_text(d: Dip, effect: TransitionEffect, what: str, unit: str, worse: str
         return f"no dip in {what}: even its worst {_period_name(effect)} after the change is {amount} {better} " \
                f"({where}; 95 % CI {ci})", []
     return (f"no significant dip in {what} (its worst {_period_name(effect)} after the change: "
-            f"{_signed(e.mean)} {plural(unit, abs(e.mean))}, 95 % CI {ci}, {where})",
+            f"difference {_signed(e.mean)} {_unit_of(e.mean, unit)}, 95 % CI {ci}, {where})",
             [f"The dip in {what} is not significant: its 95 % interval covers 0."])
 
 
@@ -124,7 +130,9 @@ def transition_section(effect: TransitionEffect, out: Path | None = None, *, fig
     """Markdown lines (and `transition.png` in `out`) for a transition against its baseline."""
     unit = effect.time_unit
     sentence, warns = answer(effect)
-    lines = [heading, "", sentence, ""]
+    tput, tput_warn = _dip_text(effect.dip_throughput, effect, "throughput", f"items/{unit}", "lower", "higher")
+    lines = [heading, "", sentence, "", f"Throughput: {tput}.", ""]
+    warns += tput_warn
     lines += [f"> **Warning.** {w}" for w in warns] + ([""] if warns else [])
     per = _period_name(effect)
     paired = ("each paired with the baseline's replication of the same seed (common random numbers)"
