@@ -128,6 +128,16 @@ def test_saturated_and_backlog_streams_break_even_on_deliveries():
         tr.break_even([base], [new], at=0.0, kind="closed")
 
 
+def test_a_change_after_the_end_of_the_runs_has_nothing_to_report():
+    e = tr.transition_effect([BASE_SAVED], [NEW_SAVED], at=30.0)
+    assert e.break_even.times == (None,) and e.gain is None
+    assert e.dip_lead_time.period is None and math.isnan(e.dip_lead_time.estimate.mean)
+    assert json.loads(json.dumps(e.to_dict(), allow_nan=False))["dip"]["throughput"]["mean"] is None
+    lines = transition_section(e, figures=False)
+    assert lines[2].startswith("The reorganisation at 30 days comes after the end of the runs (10 days)")
+    assert len(lines) == 4
+
+
 def test_pairs_need_the_same_replications():
     with pytest.raises(SpecError, match="as many replications"):
         tr.break_even([BASE_SAVED, BASE_SAVED], [NEW_SAVED], at=0.0)
@@ -224,6 +234,26 @@ def test_sensitivity_runs_the_callable_for_each_point_of_the_grid(base, improved
     assert row.gain_lead_time == direct.gain.lead_time.mean and row.saved == direct.gain.saved.mean
     same = table[table.productivity == 1.0]
     assert (same.reached == 0).all() and same.break_even.isna().all() and (same.gain_lead_time == 0).all()
+
+
+def test_a_saturated_stream_breaks_even_on_deliveries_and_gains_the_faster_rate(tmp_path):
+    """A closed line (CONWIP 3, one developer, always busy) delivers mu: 1 a day, 1.25 with work 20 % shorter
+    (the scenario machinery's `scale`); the gain is read at the horizon, sooner than a year."""
+    from vssim.scenarios.scenario import Scenario
+
+    spec = vssim.StreamSpec.from_dict({**QUEUE, "arrivals": {"process": "saturated"},
+                                       "release": {"policy": "conwip", "conwip": 3}})
+    faster = Scenario.from_dict({"transforms": [{"op": "scale", "path": "steps.build.work", "factor": 0.8}]}, "faster")
+    base, new = (vssim.simulate(s, horizon=200, replications=6, seed=3, progress=False).records
+                 for s in (spec, faster.apply(spec)))
+    assert tr.stream_kind(spec) == "saturated"
+    e = tr.transition_effect(base, new, at=50, kind=tr.stream_kind(spec))
+    assert e.break_even.measure == "deliveries" and e.break_even.reached == 6
+    assert (e.gain.start, e.gain.end) == (200 - 365 / 4, 200)
+    assert e.gain.throughput.covers(1.25 - 1.0) and e.gain.throughput.lo > 0 and e.gain.delivered.lo > 0
+    lines = transition_section(e, tmp_path, name="closed")
+    assert "at the horizon (21.4 weeks after the change)" in lines[2]
+    assert any("The break-even reads D" in line for line in lines)
 
 
 # --------------------------------------------------------------------------- figure and section

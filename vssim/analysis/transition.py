@@ -279,6 +279,11 @@ class Dip:
     naive: Estimate
     method: str
 
+    @property
+    def split(self) -> bool:
+        """True when the period was chosen on other replications than those that measure it."""
+        return self.method.startswith("chosen on")
+
     def to_dict(self) -> dict:
         return {"metric": self.metric, "period": self.period, "start": json_value(self.start),
                 "end": json_value(self.end), "period_after_change": self.after, **self.estimate.to_dict(),
@@ -298,8 +303,7 @@ def _dip(edges: np.ndarray, b: np.ndarray, n: np.ndarray, at: float, metric: str
     half = reps // 2
     split = half >= 2 and reps - half >= 2
     method = (f"chosen on replications 1-{half} (the worst mean), measured on the other {reps - half}"
-              if split else f"chosen and measured on all {reps} replications (fewer than 4: no split; "
-                            "biased away from 0)")
+              if split else f"chosen and measured on all {reps} replications (fewer than 4 to split)")
 
     def worst(rows: np.ndarray) -> int | None:
         means = _nanmean(rows[:, after]) if len(after) else np.zeros(0)

@@ -67,8 +67,8 @@ def _break_even_text(effect: TransitionEffect) -> tuple[str, list[str]]:
         return (f"**break-even {span(be.mean.mean, effect)} after the change** (95 % CI {ci} "
                 f"{'weeks' if _weeks(effect) else plural(effect.time_unit)}; in every one of {be.n} replications "
                 f"{what})"), []
-    warn = (f"Not within the horizon in {be.n - be.reached} of {be.n} replications: {what} in only {be.reached}; "
-            "no interval is given for the break-even.")
+    warn = (f"Not within the horizon in {be.n - be.reached} of {be.n} replications"
+            + (f" ({what} in only {be.reached})" if be.reached else "") + ": no interval is given for the break-even.")
     if be.median is not None:
         return (f"**break-even after {span(be.median, effect)}** (the median over replications; "
                 f"not within the horizon in {be.n - be.reached} of {be.n})"), [warn]
@@ -129,6 +129,10 @@ def transition_section(effect: TransitionEffect, out: Path | None = None, *, fig
                        heading: str = "## The reorganisation in time") -> list[str]:
     """Markdown lines (and `transition.png` in `out`) for a transition against its baseline."""
     unit = effect.time_unit
+    if effect.at >= effect.horizon:
+        return [heading, "", f"The reorganisation at {number(effect.at)} {plural(unit, effect.at)} comes after the "
+                f"end of the runs ({number(effect.horizon)} {plural(unit, effect.horizon)}): there is nothing after it "
+                "to compare.", ""]
     sentence, warns = answer(effect)
     tput, tput_warn = _dip_text(effect.dip_throughput, effect, "throughput", f"items/{unit}", "lower", "higher")
     lines = [heading, "", sentence, "", f"Throughput: {tput}.", ""]
@@ -137,9 +141,10 @@ def transition_section(effect: TransitionEffect, out: Path | None = None, *, fig
     per = _period_name(effect)
     paired = ("each paired with the baseline's replication of the same seed (common random numbers)"
               if effect.common_random_numbers else "each paired with the baseline's replication of the same index")
-    lines += [f"The reorganisation happens at {number(effect.at)} {plural(unit)}; {effect.replications} replications, "
-              f"{paired}. Curves per {per} "
-              f"({number(effect.period)} {plural(unit)}); horizon {number(effect.horizon)} {plural(unit)}.", ""]
+    n = effect.replications
+    lines += [f"The reorganisation happens at {number(effect.at)} {plural(unit, effect.at)}; {n} "
+              f"{'replication' if n == 1 else 'replications'}, {paired}. Curves per {per} ({number(effect.period)} "
+              f"{plural(unit, effect.period)}); horizon {number(effect.horizon)} {plural(unit, effect.horizon)}.", ""]
     lines += _details(effect)
     if figures and out is not None:
         path = transition_figure(effect, Path(out) / "transition.png",
@@ -175,9 +180,10 @@ def _details(effect: TransitionEffect) -> list[str]:
         row(f"throughput {window}, items/{unit}", g.throughput)
         row(f"lead time saved by {number(g.end)} (S), item-{plural(unit)}", g.saved)
         row(f"items delivered since the change by {number(g.end)} (D)", g.delivered)
-    notes = [f"The worst {_period_name(effect)} is {d.method}: the worst of many periods measured on the "
-             f"replications that chose it is biased away from 0 (on all of them the p85 dip reads "
-             f"{number(d.naive.mean)}, 95 % CI {interval(d.naive.lo, d.naive.hi)}).",
+    bias = (f"the worst of many periods, measured on the replications that chose it, is biased away from 0 "
+            f"(measured on all of them the p85 dip reads {number(d.naive.mean)}, 95 % CI "
+            f"{interval(d.naive.lo, d.naive.hi)})" if d.split else "it is biased away from 0")
+    notes = [f"The worst {_period_name(effect)} is {d.method}: {bias}.",
              "S is the lead time saved since the change, ∫ (WIP of the baseline − WIP reorganised) dt (Little's law); "
              "D the items delivered since the change, reorganised − baseline. "
              + ("The break-even reads S: in a stable open stream both deliver the arrival rate."
