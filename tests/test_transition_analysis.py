@@ -128,6 +128,23 @@ def test_saturated_and_backlog_streams_break_even_on_deliveries():
         tr.break_even([base], [new], at=0.0, kind="closed")
 
 
+def test_paired_curves_drop_a_replication_only_where_it_has_no_value():
+    # replication 1 of the baseline delivers nothing in week 1: its lead times there are missing, its throughput 0
+    base = [rec([0, 7], [2, 10], end=14), rec([0], [3], end=14, replication=1)]
+    new = [rec([0, 7], [1, 8], end=14), rec([0, 7], [1, 9], end=14, replication=1)]
+    c = tr.paired_curves(base, new, period=7).set_index(["metric", "period"])
+    p85 = c.loc["lead_time_p85"]
+    assert list(p85["n"]) == [2, 1]
+    np.testing.assert_allclose(p85["baseline"], [2.5, 3.0])              # week 1: replication 0 alone
+    np.testing.assert_allclose(p85["transition"], [1.0, 1.0])
+    np.testing.assert_allclose(p85["diff"], [-1.5, -2.0])
+    assert p85["diff_lo"].isna().iloc[1]                                    # one pair: no interval
+    tput = c.loc["throughput"]
+    assert list(tput["n"]) == [2, 2]
+    np.testing.assert_allclose(tput["diff"], [0.0, (0 + 1 / 7) / 2])      # week 1: 1 - 1 and 1 - 0 items
+    np.testing.assert_allclose(tput["transition"], tput["baseline"] + tput["diff"])
+
+
 def test_a_change_after_the_end_of_the_runs_has_nothing_to_report():
     e = tr.transition_effect([BASE_SAVED], [NEW_SAVED], at=30.0)
     assert e.break_even.times == (None,) and e.gain is None
@@ -177,6 +194,21 @@ def test_break_even_is_the_last_time_the_saving_is_not_positive(base, new, at4):
         assert (saved[0, later] > 0).all()
         s_be, _ = tr.cumulative_paths([base], [new], at, [at + be])
         assert s_be[0, 0] == pytest.approx(0.0, abs=1e-9)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(item_sets(), item_sets(), st.integers(0, 8))
+def test_deliveries_break_even_at_the_completion_after_which_they_stay_ahead(base, new, at4):
+    at = at4 / 4
+    events = np.unique(np.concatenate([[at, 12.0], base.done, new.done]))
+    events = events[(events >= at) & (events <= 12.0)]
+    _, delivered = tr.cumulative_paths([base], [new], at, events)
+    (be,) = tr.break_even([base], [new], at, kind="backlog").times
+    if be is None:
+        assert delivered[0, -1] <= 0
+    else:
+        assert be > 0 and at + be in set(events)       # a completion of one of the runs
+        assert (delivered[0, events >= at + be] > 0).all() and delivered[0, events < at + be][-1] <= 0
 
 
 # --------------------------------------------------------------------------- simulated cases
