@@ -277,17 +277,13 @@ class Dip:
     after: int | None           # the n-th period since T (1: the period T falls in)
     estimate: Estimate
     naive: Estimate
+    split: bool                 # chosen on other replications than those that measure it
     method: str
-
-    @property
-    def split(self) -> bool:
-        """True when the period was chosen on other replications than those that measure it."""
-        return self.method.startswith("chosen on")
 
     def to_dict(self) -> dict:
         return {"metric": self.metric, "period": self.period, "start": json_value(self.start),
                 "end": json_value(self.end), "period_after_change": self.after, **self.estimate.to_dict(),
-                "naive": self.naive.to_dict(), "method": self.method}
+                "naive": self.naive.to_dict(), "split": self.split, "method": self.method}
 
 
 _WORSE = {"lead_time_p50": 1.0, "lead_time_p85": 1.0, "throughput": -1.0, "wip": 1.0}
@@ -313,17 +309,16 @@ def _dip(edges: np.ndarray, b: np.ndarray, n: np.ndarray, at: float, metric: str
     def measured(rows: np.ndarray, k: int | None) -> Estimate:
         if k is None:
             return none
-        e = Estimate.of(rows[:, k] * _WORSE[metric])
-        return e
+        return Estimate.of(rows[:, k] * _WORSE[metric])
 
     k_all = worst(d)
     naive = measured(d, k_all)
     k = worst(d[:half]) if split else k_all
     estimate = measured(d[half:], k) if split else naive
     if k is None:
-        return Dip(metric, None, math.nan, math.nan, None, none, none, method)
+        return Dip(metric, None, math.nan, math.nan, None, none, none, split, method)
     first = int(np.searchsorted(edges[1:], at, side="right"))    # the period T falls in
-    return Dip(metric, k, float(edges[k]), float(edges[k + 1]), k - first + 1, estimate, naive, method)
+    return Dip(metric, k, float(edges[k]), float(edges[k + 1]), k - first + 1, estimate, naive, split, method)
 
 
 def dip(baseline: Sequence[Records], transition: Sequence[Records], at: float, period: float,
