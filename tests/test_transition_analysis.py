@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import math
 
-import matplotlib.image as mpimg
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_figures import check_png, check_readable
 
 import vssim
 from vssim.analysis import theory
@@ -341,9 +341,9 @@ def test_the_figure_draws_the_curves_the_band_and_the_break_even(base, improved,
     x, y = axes[0].lines[1].get_data()                     # the reorganised p85 is the curve's mean
     p85 = e.curves[e.curves.metric == "lead_time_p85"]
     np.testing.assert_allclose(y, p85["transition"]) and np.testing.assert_allclose(x, (p85.start + p85.end) / 2)
+    check_readable(fig)
     path = transition_figure(e, tmp_path / "transition.png", title="queue")
-    image = mpimg.imread(path)
-    assert path.stat().st_size > 10_000 and image.shape[0] > 1000
+    check_png(path, fig)
 
 
 def test_the_section_leads_with_the_answer_and_warns(base, improved, other_seeds, tmp_path):
