@@ -38,7 +38,7 @@ from vssim.records import Records
 
 __all__ = ["CURVE_METRICS", "BreakEven", "Dip", "Estimate", "Gain", "TransitionEffect", "break_even",
            "cumulative_paths", "default_period", "dip", "gain", "paired_curves", "period_curves", "sensitivity",
-           "stream_kind", "transition_effect", "year_length"]
+           "stream_kind", "transition_effect", "unit_name", "year_length"]
 
 CURVE_METRICS = ("lead_time_p50", "lead_time_p85", "throughput", "wip")
 """The per-period curves, in the order of `PeriodCurves.values`."""
@@ -48,7 +48,8 @@ _WEEK = {"day": 7.0, "week": 1.0}
 _YEAR = {"day": 365.0, "week": 52.0}
 
 
-def _unit(time_unit: str) -> str:
+def unit_name(time_unit: str) -> str:
+    """A time unit in the singular, lower case ("Days" reads "day")."""
     u = str(time_unit).strip().lower()
     return u[:-1] if u.endswith("s") else u
 
@@ -58,7 +59,7 @@ def default_period(time_unit: str, planning_interval: float | None = None) -> fl
     1 for weeks). Another unit has no week to assume: the caller must give a period."""
     if planning_interval is not None:
         return _positive("period", planning_interval)
-    unit = _unit(time_unit)
+    unit = unit_name(time_unit)
     if unit not in _WEEK:
         raise SpecError("period", message=f"needed for time_unit {time_unit!r}: a week is known only for days "
                                           "and weeks; give a positive period (or a planning interval)")
@@ -67,7 +68,7 @@ def default_period(time_unit: str, planning_interval: float | None = None) -> fl
 
 def year_length(time_unit: str) -> float | None:
     """A year in the stream's unit (365 days, 52 weeks); None for another unit (then the horizon)."""
-    return _YEAR.get(_unit(time_unit))
+    return _YEAR.get(unit_name(time_unit))
 
 
 def stream_kind(spec) -> str:
@@ -302,13 +303,13 @@ class Dip:
                 "naive": self.naive.to_dict(), "split": self.split, "method": self.method}
 
 
-_WORSE = {"lead_time_p50": 1.0, "lead_time_p85": 1.0, "throughput": -1.0, "wip": 1.0}
+WORSE = {"lead_time_p50": 1.0, "lead_time_p85": 1.0, "throughput": -1.0, "wip": 1.0}
 """The sign of a worse period: higher lead times and WIP, lower throughput."""
 
 
 def _dip(edges: np.ndarray, b: np.ndarray, n: np.ndarray, at: float, metric: str) -> Dip:
     m = CURVE_METRICS.index(metric)
-    d = (n[:, m, :] - b[:, m, :]) * _WORSE[metric]          # larger: worse
+    d = (n[:, m, :] - b[:, m, :]) * WORSE[metric]          # larger: worse
     after = np.flatnonzero(edges[1:] > at)
     none = Estimate(math.nan, math.nan, math.nan, 0)
     reps = d.shape[0]
@@ -325,7 +326,7 @@ def _dip(edges: np.ndarray, b: np.ndarray, n: np.ndarray, at: float, metric: str
     def measured(rows: np.ndarray, k: int | None) -> Estimate:
         if k is None:
             return none
-        return Estimate.of(rows[:, k] * _WORSE[metric])
+        return Estimate.of(rows[:, k] * WORSE[metric])
 
     k_all = worst(d)
     naive = measured(d, k_all)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from vssim.analysis.transition import Dip, Estimate, TransitionEffect
+from vssim.analysis.transition import WORSE, Dip, Estimate, TransitionEffect, unit_name
 from vssim.formatting import MISSING, finite, interval, number, plural
 from vssim.report.figures.transition import transition_figure
 
 
 def _weeks(effect: TransitionEffect) -> bool:
-    return effect.time_unit.lower().rstrip("s") == "day"
+    return unit_name(effect.time_unit) == "day"
 
 
 def span(t, effect: TransitionEffect) -> str:
@@ -25,9 +25,9 @@ def span(t, effect: TransitionEffect) -> str:
     return f"{number(t)} {plural(effect.time_unit, t)}"
 
 
-def _span_ci(e: Estimate, effect: TransitionEffect, scale: float = 1.0) -> str:
+def _span_ci(e: Estimate, effect: TransitionEffect) -> str:
     k = 7.0 if _weeks(effect) else 1.0
-    return interval(scale * e.lo / k, scale * e.hi / k)
+    return interval(e.lo / k, e.hi / k)
 
 
 def _period_name(effect: TransitionEffect) -> str:
@@ -76,7 +76,12 @@ def _break_even_text(effect: TransitionEffect) -> tuple[str, list[str]]:
             "no median either)"), [warn]
 
 
-def _dip_text(d: Dip, effect: TransitionEffect, what: str, unit: str, worse: str, better: str) -> tuple[str, list[str]]:
+_WORDS = {"lead_time_p85": ("p85 lead time", "longer", "shorter"), "throughput": ("throughput", "lower", "higher")}
+
+
+def _dip_text(d: Dip, effect: TransitionEffect) -> tuple[str, list[str]]:
+    what, worse, better = _WORDS[d.metric]
+    unit = f"items/{effect.time_unit}" if d.metric == "throughput" else effect.time_unit
     e = d.estimate
     if d.period is None or not finite(e.mean):
         return f"no {what} to compare after the change", []
@@ -84,7 +89,7 @@ def _dip_text(d: Dip, effect: TransitionEffect, what: str, unit: str, worse: str
             f"{number(d.end)})"
     amount = _amount(e.mean, unit)
     ci = interval(e.lo, e.hi)
-    signed = e.mean if worse == "longer" else -e.mean       # > 0: worse
+    signed = e.mean * WORSE[d.metric]                       # > 0: worse
     if e.significant and signed > 0:
         return f"a dip of **{amount} {worse}** {what} {where} (95 % CI of the difference {ci})", []
     if e.significant:
@@ -104,8 +109,8 @@ def _gain_text(effect: TransitionEffect) -> tuple[str, list[str]]:
         f"at the horizon ({span(g.end - effect.at, effect)} after the change)"
     lt = g.lead_time
     direction = "shorter" if lt.mean < 0 else "longer"
-    text = (f"**mean lead time {_amount(lt.mean, unit)} {direction} {later}** (items done from "
-            f"{number(g.start)} to {number(g.end)} {plural(unit)}; 95 % CI of the difference {interval(lt.lo, lt.hi)})")
+    text = (f"**mean lead time {_amount(lt.mean, unit)} {direction} {later}** (items done in {plural(unit)} "
+            f"{number(g.start)}–{number(g.end)}; 95 % CI of the difference {interval(lt.lo, lt.hi)})")
     warns = [] if lt.significant else [f"The change of lead time {later} is not significant: its 95 % interval "
                                        "covers 0."]
     return text, warns
@@ -114,7 +119,7 @@ def _gain_text(effect: TransitionEffect) -> tuple[str, list[str]]:
 def answer(effect: TransitionEffect) -> tuple[str, list[str]]:
     """The answer in one sentence, and its warnings."""
     be, be_warn = _break_even_text(effect)
-    dip, dip_warn = _dip_text(effect.dip_lead_time, effect, "p85 lead time", effect.time_unit, "longer", "shorter")
+    dip, dip_warn = _dip_text(effect.dip_lead_time, effect)
     gain, gain_warn = _gain_text(effect)
     sentence = f"{_capital(be)}; {dip}; {gain}."
     warns = be_warn + dip_warn + gain_warn
@@ -134,7 +139,7 @@ def transition_section(effect: TransitionEffect, out: Path | None = None, *, fig
                 f"end of the runs ({number(effect.horizon)} {plural(unit, effect.horizon)}): there is nothing after it "
                 "to compare.", ""]
     sentence, warns = answer(effect)
-    tput, tput_warn = _dip_text(effect.dip_throughput, effect, "throughput", f"items/{unit}", "lower", "higher")
+    tput, tput_warn = _dip_text(effect.dip_throughput, effect)
     lines = [heading, "", sentence, "", f"Throughput: {tput}.", ""]
     warns += tput_warn
     lines += [f"> **Warning.** {w}" for w in warns] + ([""] if warns else [])
