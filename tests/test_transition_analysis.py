@@ -3,6 +3,7 @@ hand-made cases, identical records, independent seeds, an improvement checked ag
 the sensitivity grid."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -22,10 +23,14 @@ from vssim.report.figures.transition import _build_transition, transition_figure
 from vssim.report.transition import transition_section
 
 
-def rec(arrival, done, end: float, replication: int = 0, seed: int = 0) -> Records:
-    """Records of items only (no visits): what the transition analysis reads."""
+def rec(arrival, done, end: float, replication: int = 0, seed: int = 0, parent=None) -> Records:
+    """Records of items only (no visits): what the transition analysis reads; `parent`: each item's parent
+    row (-1 at the top), for a stream with teams."""
     arrival = np.asarray(arrival, dtype=float)
     n = len(arrival)
+    family = {} if parent is None else {"item_parent": np.asarray(parent, dtype=np.int64),
+                                        "item_level": (np.asarray(parent) >= 0).astype(np.int64),
+                                        "level_names": ["feature", "story"], "team_names": ["", "web"]}
     z, e, ei = np.zeros(n), np.zeros(0), np.zeros(0, dtype=np.int64)
     seq = np.arange(n)
     return Records(replication=replication, seed=seed, warmup=0.0, end=end, step_names=["s"], type_names=["t"],
@@ -35,7 +40,7 @@ def rec(arrival, done, end: float, replication: int = 0, seed: int = 0) -> Recor
                    rework_count=np.zeros(n, dtype=np.int64), visit_item=ei, visit_step=ei, visit_enter=e,
                    visit_ready=e, visit_start=e, visit_end=e, visit_leave=e, visit_person=ei, visit_work=e,
                    visit_reworked=np.zeros(0, dtype=bool), rejected_times=e, arrival_seq=seq, commit_seq=seq,
-                   done_seq=seq, visit_start_seq=ei, visit_end_seq=ei, class_names=list(CLASSES_OF_SERVICE))
+                   done_seq=seq, visit_start_seq=ei, visit_end_seq=ei, class_names=list(CLASSES_OF_SERVICE), **family)
 
 
 QUEUE = {"name": "queue", "time_unit": "day", "arrivals": {"process": "poisson", "rate": 0.8}, "pools": {"devs": 1},
@@ -104,6 +109,23 @@ def test_lead_time_saved_follows_the_wip_paths_and_breaks_even_when_it_stays_pos
     be = tr.break_even([BASE_SAVED], [NEW_SAVED], at=1.0)
     assert be.measure == "lead_time_saved" and be.times == (5.0,)    # S crosses 0 at 6, 5 after the change
     assert be.reached == 1 and be.mean.mean == 5.0 and math.isnan(be.mean.lo)   # one replication: no interval
+
+
+def test_a_stream_with_teams_is_read_in_the_items_that_arrived():
+    # the children (parent >= 0) of the transition are done late: they change nothing, their parents count
+    new = rec([0, 0, 0, 0], [5, 3, 9, 9.5], end=10, parent=[-1, -1, 0, 1])
+    assert new.has_teams
+    assert tr.break_even([BASE_SAVED], [new], at=1.0).times == (5.0,)
+    saved, _ = tr.cumulative_paths([BASE_SAVED], [new], at=1.0, times=[10])
+    assert saved[0, 0] == 2.0
+
+
+def test_a_split_stream_is_read_in_whole_items():
+    # split_items, two parts each: item 0's parts are done at 4 and 5 (whole: 5), item 1's at 2 and 3 (whole: 3),
+    # the transition of the exact case above
+    new = dataclasses.replace(rec([0, 0, 0, 0], [4, 5, 2, 3], end=10), parts=2)
+    assert tr.break_even([BASE_SAVED], [new], at=1.0).times == (5.0,)
+    np.testing.assert_array_equal(tr.period_curves(new, period=5).values[2], [0.2, 0.2])    # 1 item a period
 
 
 def test_a_saving_that_falls_back_to_zero_never_breaks_even():

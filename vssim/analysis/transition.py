@@ -142,7 +142,7 @@ class _Flow:
             from vssim.analysis.parts import whole_items
 
             rec = whole_items(rec)
-        top = rec.item_parent < 0
+        top = rec.item_parent < 0 if rec.has_teams else slice(None)     # (whole items keep the parts' item_parent)
         arrival = np.asarray(rec.arrival, dtype=float)[top]
         done = np.asarray(rec.done, dtype=float)[top]
         done = np.where(np.isnan(done), np.inf, done)
