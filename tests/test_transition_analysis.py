@@ -350,6 +350,17 @@ def test_a_saturated_stream_breaks_even_on_deliveries_and_gains_the_faster_rate(
     assert any("The break-even reads D" in line for line in lines)
 
 
+def test_effect_of_two_results_reads_their_unit_kind_and_periods():
+    spec = vssim.StreamSpec.from_dict({**QUEUE, "time_unit": "hour"})
+    a, b = (vssim.simulate(spec, horizon=100, replications=2, seed=1, progress=False, stats=stats)
+            for stats in ("full", "streaming"))
+    e = tr.effect_of(a, a, at=20)
+    assert (e.time_unit, e.kind, e.period, e.year) == ("hour", "open", 10.0, 80.0)   # a tenth of the window
+    assert tr.effect_of(a, a, at=20, period=5).period == 5
+    with pytest.raises(SpecError, match="^sim.stats: the transition ran with streaming statistics"):
+        tr.effect_of(a, b, at=20)
+
+
 # --------------------------------------------------------------------------- figure and section
 def test_the_figure_draws_the_curves_the_band_and_the_break_even(base, improved, tmp_path):
     e = tr.transition_effect(base, improved, at=AT)

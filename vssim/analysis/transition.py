@@ -36,9 +36,10 @@ from vssim.errors import SpecError
 from vssim.files import json_value
 from vssim.records import Records
 
-__all__ = ["CURVE_METRICS", "BreakEven", "Dip", "Estimate", "Gain", "TransitionEffect", "break_even",
-           "cumulative_paths", "default_period", "dip", "gain", "paired_curves", "period_curves", "sensitivity",
-           "stream_kind", "transition_effect", "unit_name", "year_length"]
+__all__ = ["CURVE_METRICS", "SENSITIVITY_COLUMNS", "WORSE", "BreakEven", "Dip", "Estimate", "Gain",
+           "TransitionEffect", "break_even", "cumulative_paths", "default_period", "dip", "effect_of", "gain",
+           "paired_curves", "period_curves", "sensitivity", "stream_kind", "transition_effect", "unit_name",
+           "year_length"]
 
 CURVE_METRICS = ("lead_time_p50", "lead_time_p85", "throughput", "wip")
 """The per-period curves, in the order of `PeriodCurves.values`."""
@@ -565,6 +566,22 @@ def transition_effect(baseline: Sequence[Records], transition: Sequence[Records]
                             dip_lead_time=_dip(edges, b, n, at, "lead_time_p85"),
                             dip_throughput=_dip(edges, b, n, at, "throughput"),
                             break_even=_break_even(base, new, at, kind), gain=_gain(base, new, at, year))
+
+
+def effect_of(baseline, transition, *, at: float, period: float | None = None,
+              year: float | None = None) -> TransitionEffect:
+    """`transition_effect` of two `SimResult`s: their records, the stream's time unit and kind. Periods:
+    `period`, else a week (days, weeks), else the planning interval the baseline ran with (by default a
+    tenth of its window). A streaming run keeps no item rows: it cannot be read here."""
+    for what, r in (("baseline", baseline), ("transition", transition)):
+        if r.streaming:
+            raise SpecError("sim.stats", message=f"the {what} ran with streaming statistics, which keep no item "
+                                                 "rows: a transition needs sim.stats=full")
+    unit = baseline.summary["time_unit"]
+    if period is None and unit_name(unit) not in _WEEK:
+        period = baseline.summary["sim"]["planning_interval"]
+    return transition_effect(baseline.records, transition.records, at=at, time_unit=unit,
+                             kind=stream_kind(baseline.spec), period=period, year=year)
 
 
 # --------------------------------------------------------------------------- sensitivity
