@@ -9,7 +9,8 @@ and returns the path:
 - `value_stream`: time per step, the value stream map's timeline;
 - `people`: who is overloaded, each pool's utilisation and its people's;
 - `comparison`: scenarios against the baseline, what common random numbers bought;
-- `sweep`: WIP curves of a CONWIP sweep, the trials of an optimisation.
+- `sweep`: WIP curves of a CONWIP sweep, the trials of an optimisation;
+- `transition`: a reorganisation in time against its baseline (`vssim.analysis.transition`).
 
 Each public function builds its figure with a `_build_xxx(...) -> Figure` helper that tests
 can inspect before anything is saved. Conventions: 110 dpi, fonts of at least 10 pt, the
@@ -26,8 +27,9 @@ from vssim.report.figures.lead_time import cycle_time_scatter, lead_time_distrib
 from vssim.report.figures.people import utilization_bars
 from vssim.report.figures.style import OKABE_ITO, color
 from vssim.report.figures.sweep import optimisation_trials, wip_curves
+from vssim.report.figures.transition import transition_figure
 from vssim.report.figures.value_stream import step_times, vsm_timeline
 
 __all__ = ["OKABE_ITO", "aging_wip", "color", "comparison_bars", "crn_widths", "cumulative_flow", "cycle_time_scatter",
            "dashboard", "lead_time_distributions", "lead_time_histogram", "optimisation_trials", "step_times",
-           "throughput_run_chart", "utilization_bars", "vsm_timeline", "wip_curves"]
+           "throughput_run_chart", "transition_figure", "utilization_bars", "vsm_timeline", "wip_curves"]
