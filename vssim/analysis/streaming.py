@@ -21,6 +21,7 @@ from vssim.analysis.stability import Census, census, grid
 from vssim.analysis.summary import (
     BATCHES,
     PERCENTILES,
+    add_helper_busy,
     assemble,
     flow_metrics,
     interval_predictability,
@@ -129,6 +130,12 @@ class RunStats:
         self.step_sums += sums
         self.step_counts += counts
         self.pool_busy += pools
+
+    def add_helpers(self, *, helper_step, helper_person, helper_start, helper_end, **_) -> None:
+        """A swarm's helpers, of the visits just added: their busy time."""
+        if len(helper_step):
+            add_helper_busy(self.step_sums, self.pool_busy, helper_step, helper_person, helper_start, helper_end,
+                            self.person_pool, self.warmup, self.end)
 
     def add_rejected(self, times) -> None:
         t = np.asarray(times, dtype=np.float64)

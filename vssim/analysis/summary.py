@@ -84,6 +84,9 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
             rec.visit_step, rec.visit_enter, rec.visit_ready, rec.visit_start, rec.visit_end, rec.visit_leave,
             rec.visit_work, rec.visit_reworked, rec.visit_person, rec.person_pool, len(rec.step_names),
             len(rec.pool_names), *_window(rec))
+        if len(rec.helper_step):            # a swarm's helpers are busy too
+            add_helper_busy(sums, pool_busy, rec.helper_step, rec.helper_person, rec.helper_start, rec.helper_end,
+                            rec.person_pool, *_window(rec))
         steps.append(step_columns(rec.replication, rec.step_names, rec.step_capacity, span, sums, counts))
         pools.append(pool_utilization(rec.pool_names, rec.person_pool, pool_busy, span, rec.pool_capacity))
     out = assemble(per_rep, batches, pooled, done_by_type, records[0].type_names, steps, pools,
@@ -200,6 +203,18 @@ def visit_totals(step, enter, ready, start, end, leave, work, reworked, person, 
                        np.ascontiguousarray(reworked, dtype=np.bool_), i64(person), i64(person_pool), float(lo),
                        float(hi), sums, counts, pool_busy, scratch("grouped", len(step)))
     return sums, counts, pool_busy
+
+
+def add_helper_busy(sums: np.ndarray, pool_busy: np.ndarray, step, person, start, end, person_pool, lo: float,
+                    hi: float) -> None:
+    """Add the busy time of a swarm's helpers (`records.HELPER_COLUMNS`) over [lo, hi] to the steps'
+    busy sums (`visit_totals`' sums[0]) and their pools' busy time: each helper is busy from joining
+    to the visit's end (an open end: the window's), so that utilisation is person-time / capacity-time."""
+    end = np.asarray(end, dtype=np.float64)
+    busy = np.maximum(np.where(end < hi, end, hi) - np.maximum(np.asarray(start, dtype=np.float64), lo), 0.0)
+    sums[0] += np.bincount(np.asarray(step, dtype=np.int64), weights=busy, minlength=sums.shape[1])
+    pools = np.asarray(person_pool, dtype=np.int64)[np.asarray(person, dtype=np.int64)]
+    pool_busy += np.bincount(pools, weights=busy, minlength=len(pool_busy))
 
 
 def step_columns(replication: int, step_names: list[str], capacity, span: float, sums: np.ndarray,
