@@ -159,6 +159,8 @@ COUNT = Bound(1, MAX_ITEMS, integer=True, was=Bound(1, integer=True))
 COUNT0 = Bound(0, MAX_ITEMS, integer=True, was=Bound(0, integer=True))
 SPEED = Bound(1e-3, 1e3)
 """A person's speed on a step: from a thousandth to a thousand times their own."""
+SWARM = Bound(1, MAX_PEOPLE, integer=True)
+"""The most people on one item: at most a pool's people (a key of version 2, so without version 1's looser check)."""
 OVERHEAD = Bound(0, 1e3)
 """A swarm's coordination overhead per extra person: 1 + c(n - 1) stays far inside float64 for every n."""
 VERSION = Bound(1, SCHEMA_VERSION, integer=True)
@@ -310,8 +312,8 @@ _KEYS = (
     Key("steps.*.swarm", "integer or mapping", "up to this many people of the step's pools work one item "
         "together: it starts with whoever is free, others join as they free up (before they start a queued item), "
         "the remaining work divides among those present; 1: one person per item; or `{people: K, overhead: C}`",
-        1, PEOPLE),
-    Key("steps.*.swarm.people", "integer", "the most people on one item", bound=PEOPLE),
+        1, SWARM),
+    Key("steps.*.swarm.people", "integer", "the most people on one item", bound=SWARM),
     Key("steps.*.swarm.overhead", "number", "coordination overhead: n people work at the sum of their speeds ÷ "
         "(1 + C·(n − 1)); 0: none", 0.0, OVERHEAD),
     Key("steps.*.wip_limit", "integer or null", "items in the column at most; null: no limit", None, COUNT),
