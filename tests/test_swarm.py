@@ -254,3 +254,14 @@ def test_the_offered_load_counts_the_overhead_of_a_full_swarm():
     free = spec({"s": {**base, "swarm": 3}}, pools={"devs": 3}).offered_load()["devs"]
     slow = spec({"s": {**base, "swarm": {"people": 5, "overhead": 0.5}}}, pools={"devs": 3}).offered_load()["devs"]
     assert free == plain and slow == pytest.approx(plain * 2.0)     # 1 + 0.5 (3 - 1): the pool has 3
+
+
+def test_the_run_size_counts_a_full_swarm_s_joins():
+    from vssim.model.settings import RunSize
+
+    base = {"pool": "devs", "work": {"dist": "exponential", "mean": 1.0}}
+    plain = RunSize.of(spec({"s": base}, pools={"devs": 3}), 1000.0)
+    crew = RunSize.of(spec({"s": {**base, "swarm": 5}}, pools={"devs": 3}), 1000.0)
+    assert plain.joins == 0.0 and crew.joins == 2.0            # 3 people: 2 join each item
+    assert crew.events == plain.events + 2.0 * plain.items
+    assert "1000 swarm joins" in crew.refusal(1, 10.0, 1000.0)

@@ -79,6 +79,7 @@ class Board:
                                  else -1)
         # swarming steps (`swarm` > 1): the crews at work, by item slot; by step, the items whose crew has room
         # (in the order they started); by pool, its swarming steps in its dispatch order (empty: it never joins)
+        self.swarming = [c > 1 for c in plan.step_swarm]
         self.crews: dict[int, Crew] = {}
         self.open_crews: list[list[int]] = [[] for _ in range(n)]
         self.swarm_steps = [[k for k in served if plan.step_swarm[k] > 1] for served in plan.pool_steps]
@@ -375,7 +376,7 @@ class Board:
         else:
             w = self.rework_work[k].next()
         w *= self.size[i]
-        if self.plan.step_swarm[k] > 1:
+        if self.swarming[k]:
             self._start_crew(k, i, p, person, w, first)
             return
         speed = self.plan.step_speed[k]
