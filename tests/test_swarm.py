@@ -134,12 +134,17 @@ def test_swarm_1_and_a_stream_without_swarm_keep_the_sample_path_bit_for_bit():
     assert len(one.helper_visit) == 0
 
 
-def test_streaming_gives_the_full_run_s_utilisation():
+@pytest.mark.parametrize("flush", [7, 8192])
+def test_streaming_gives_the_full_run_s_utilisation(monkeypatch, flush):
+    """Flushing every 7 items reuses slots and compacts visits (and helpers) many times a run."""
+    from vssim.analysis.streaming import RunStats
+
+    monkeypatch.setattr(RunStats, "flush_every", flush)
     s = spec({"a": {"pool": "devs", "work": {"dist": "exponential", "mean": 1.0}, "swarm": 2},
               "b": {"pool": "devs", "work": {"dist": "exponential", "mean": 0.5}}},
              pools={"devs": 3}, arrivals={"process": "poisson", "rate": 1.0})
-    full = vssim.simulate(s, horizon=20_000.0, warmup=200.0, seed=2, progress=False)
-    streaming = vssim.simulate(s, horizon=20_000.0, warmup=200.0, seed=2, stats="streaming", progress=False)
+    full = vssim.simulate(s, horizon=5_000.0, warmup=200.0, seed=2, progress=False)
+    streaming = vssim.simulate(s, horizon=5_000.0, warmup=200.0, seed=2, stats="streaming", progress=False)
     for part in ("pools", "steps"):
         for name, entry in full.summary[part].items():
             assert streaming.summary[part][name]["utilization"] == pytest.approx(entry["utilization"], rel=1e-9)
