@@ -270,3 +270,16 @@ def test_the_run_size_counts_a_full_swarm_s_joins():
     assert plain.joins == 0.0 and crew.joins == 2.0            # 3 people: 2 join each item
     assert crew.events == plain.events + 2.0 * plain.items
     assert "1000 swarm joins" in crew.refusal(1, 10.0, 1000.0)
+
+
+def test_merged_steps_swarm_as_the_largest_crew_of_their_steps():
+    from vssim.scenarios.transforms import apply_transform
+
+    stream = {"name": "m", "arrivals": {"process": "poisson", "rate": 0.3}, "pools": {"devs": 3},
+              "steps": {"a": {"pool": "devs", "work": 1.0, "swarm": {"people": 3, "overhead": 0.2}},
+                        "b": {"pool": "devs", "work": 1.0, "swarm": 2}, "c": {"pool": "devs", "work": 1.0}}}
+    out = apply_transform(stream, {"op": "merge_steps", "steps": ["a", "b"]})
+    merged = vssim.StreamSpec.from_dict(out).steps["a_b"]
+    assert (merged.swarm, merged.overhead) == (3, 0.2)
+    out = apply_transform(stream, {"op": "merge_steps", "steps": ["b", "c"], "name": "bc"})
+    assert vssim.StreamSpec.from_dict(out).steps["bc"].swarm == 2

@@ -452,8 +452,8 @@ BOUNDS = (
      "the engines keep a record per person (10^6 people take about 60 MB); a pool of 10^12 ran out of memory"),
     (COUNT.text(), "`arrivals.count`, `wip_limit`, `release.conwip`, `batch` (`backlog_limit` from 0)",
      "item counts: more than any run can move (each item is a row of the records), inside every integer type"),
-    (OVERHEAD.text(), "a swarm's `overhead`", "a coordination cost per extra person: at 1000 two people already work 500 times slower than "
-     "one, and 1 + overhead·(people − 1) stays far inside float64"),
+    (OVERHEAD.text(), "a swarm's `overhead`", "a coordination cost per extra person: at 1000 two people already "
+     "work 500 times slower than one, and 1 + overhead·(people − 1) stays far inside float64"),
     (CV.text(), "the `cv` of `lognormal` and `gamma`",
      "cv² and the gamma's shape 1/cv² stay inside float64 (a cv of 1e200 overflowed, one of 1e-200 divided by "
      "zero); below 1e-6 write `deterministic`; at 100 a gamma already draws 0 (float64 underflow) for 93 % of "

@@ -100,8 +100,9 @@ def _real(x) -> bool:
 class RunSize:
     """About how many events one replication of a stream needs (docs/model.md, "Run size"):
     `items` x `visits` per item + `interruptions` + cadence `ticks` + `people` (every person is
-    an entry of the engines' tables) + `items` x `joins` (helpers joining at swarming steps), so that a run too large to end, or to fit in memory, is
-    refused before it starts (and before any engine allocates for it).
+    an entry of the engines' tables) + `items` x `joins` (helpers joining at swarming steps), so
+    that a run too large to end, or to fit in memory, is refused before it starts (and before any
+    engine allocates for it).
 
     An upper estimate from the means: items that arrive (open arrivals: rate x horizon; saturated:
     the bottleneck's capacity x horizon + the WIP it starts with), each visiting the steps as often
