@@ -111,6 +111,31 @@ def test_a_person_who_finishes_elsewhere_joins_before_starting_a_queued_item():
     assert summary["pools"]["y"]["utilization"] == pytest.approx((1 + 1.5 + 2) / 4.5)
 
 
+@pytest.mark.parametrize("dispatch, first, joined", [("downstream_first", "ta", "b"), ("upstream_first", "ta", "a"),
+                                                     ("fifo", "ta", "a"), ("fifo", "tb", "b")])
+def test_a_person_who_frees_up_joins_the_crew_its_dispatch_rule_points_to(dispatch, first, joined):
+    """x works only `a`, y only `b`, z `c` (work 1) and both others; work 4 at a and b, swarm 3. At 0 z
+    starts the `c` item, x the `a` item, y the `b` item (in the order `first`), each alone; at 1 z
+    joins one crew: the downstream step's (downstream_first), the upstream one's (upstream_first),
+    the one that started first (fifo). That item is done at 1 + 3/2 = 2.5; then z joins the other,
+    which has 4 − 2.5 left: done at 2.5 + 1.5/2 = 3.25."""
+    work = {"dist": "deterministic", "value": 4}
+    s = spec({"a": {"pool": ["x", "z"], "work": work, "swarm": 3, "types": ["ta"]},
+              "b": {"pool": ["y", "z"], "work": work, "swarm": 3, "types": ["tb"]},
+              "c": {"pool": "z", "work": {"dist": "deterministic", "value": 1}, "types": ["tc"]}},
+             pools={"x": 1, "y": 1, "z": {"size": 1, "dispatch": dispatch}},
+             arrivals={"process": "trace", "times": [{"time": 0, "type": "tc"}, {"time": 0, "type": first},
+                                                     {"time": 0, "type": "tb" if first == "ta" else "ta"}]},
+             item_types={"ta": {"share": 0.3}, "tb": {"share": 0.3}, "tc": {"share": 0.4}})
+    rec = run_records("simpy", s, None)
+    done = {s.step_names[rec.visit_step[v]]: rec.visit_end[v] for v in range(len(rec.visit_item))}
+    other = "b" if joined == "a" else "a"
+    assert done == {"c": 1.0, joined: 2.5, other: 3.25}
+    assert rec.person_pool[rec.helper_person].tolist() == [2, 2]
+    assert {s.step_names[k]: t for k, t in zip(rec.helper_step, rec.helper_start, strict=True)} == {joined: 1.0,
+                                                                                                     other: 2.5}
+
+
 def test_speeds_count_per_person_and_the_overhead_slows_the_crew():
     """Work 6; a dev (speed 1) and a tester (speed 0.5) from 0, overhead 0.5: rate 1.5/1.5 = 1, done at 6;
     without the overhead 1.5: done at 4."""
@@ -172,6 +197,12 @@ def swarming_streams(draw):
             steps[f"s{k}"]["rework"] = {"probability": 0.3, "to": f"s{k}"}
     dispatch = draw(st.sampled_from(["downstream_first", "upstream_first", "fifo"]))
     pools = {p: {"size": c, "dispatch": dispatch} for p, c in pools.items()}
+    for p in pools:                          # capacity over time: leavers stay on their crew to its end
+        if draw(st.booleans()):
+            times = sorted(draw(st.lists(st.sampled_from([20.0, 50.0, 90.0, 150.0]), min_size=1, max_size=3,
+                                         unique=True)))
+            pools[p]["schedule"] = [{"at": t, "size": draw(st.integers(0 if t != times[-1] else 1, 4))}
+                                    for t in times]     # (nobody for good: the stream would stop)
     return spec(steps, pools=pools, arrivals={"process": "poisson", "rate": draw(st.sampled_from([0.3, 0.8]))})
 
 
@@ -186,7 +217,7 @@ def _intervals(rec):
     return rows
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(swarming_streams(), st.integers(0, 3))
 def test_a_crew_never_exceeds_its_swarm_a_person_works_one_item_at_a_time_nothing_is_lost(s, seed):
     rec = run_records("simpy", s, 300.0, seed=seed)
@@ -209,6 +240,13 @@ def test_a_crew_never_exceeds_its_swarm_a_person_works_one_item_at_a_time_nothin
         spans.sort()
         for (_, b0), (a1, _) in itertools.pairwise(spans):
             assert a1 >= b0 - 1e-9
+    # nobody starts or joins while off their pool's schedule (at a change: the size before or after)
+    first = {p: int(np.flatnonzero(rec.person_pool == j)[0]) for j, p in enumerate(s.pools)}
+    for g, a, _, _ in _intervals(rec):
+        pool = s.pools[list(s.pools)[rec.person_pool[g]]]
+        sizes = [pool.size] + [n for t, n in pool.schedule if t <= a]
+        before = [pool.size] + [n for t, n in pool.schedule if t < a]
+        assert g - first[pool.name] < max(sizes[-1], before[-1])
     # nothing lost: every item committed is done or still in a column; touch is the visits' work
     committed = np.isfinite(rec.commit)
     last_visit = np.zeros(rec.n_items, dtype=bool)
