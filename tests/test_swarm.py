@@ -177,6 +177,29 @@ def test_streaming_gives_the_full_run_s_utilisation(monkeypatch, flush):
         full.summary["metrics"]["lead_time"]["mean"], rel=1e-9)
 
 
+def test_a_team_s_swarm_counts_its_helpers_in_the_team_s_utilisation():
+    """A team whose one step swarms: its step's and pool's utilisation in `teams` are its people's
+    person-time (starters' and helpers') over 3 people x the window, from the records by hand."""
+    s = vssim.StreamSpec.from_dict({
+        "name": "t", "arrivals": {"process": "poisson", "rate": 0.3}, "pools": {"pm": 1},
+        "teams": {"web": {"pools": {"devs": 3},
+                          "steps": {"build": {"pool": "devs", "work": {"dist": "exponential", "mean": 1.0},
+                                              "swarm": 3}}}},
+        "steps": {"refine": {"pool": "pm", "work": {"dist": "exponential", "mean": 1.0}},
+                  "impl": {"split": {"into": "story", "teams": {"web": {"count": 3}}}}}})
+    r = vssim.simulate(s, horizon=3000.0, warmup=100.0, seed=1, progress=False)
+    rec = r.records[0]
+    web = rec.visit_step == 2
+    end = np.where(np.isnan(rec.visit_end), rec.end, rec.visit_end)
+    busy = np.nansum((np.minimum(end, rec.end) - np.maximum(rec.visit_start, rec.warmup)).clip(0)[web])  # NaN: queued
+    hend = np.where(np.isnan(rec.helper_end), rec.end, rec.helper_end)
+    busy += (hend - np.maximum(rec.helper_start, rec.warmup)).clip(0).sum()
+    assert len(rec.helper_visit) > 1000 and (rec.helper_step == 2).all()
+    expected = busy / (3 * (rec.end - rec.warmup))
+    assert r.summary["teams"]["web"]["steps"]["build"]["utilization"] == pytest.approx(expected, rel=1e-9)
+    assert r.summary["pools"]["web/devs"]["utilization"] == pytest.approx(expected, rel=1e-9)
+
+
 # --------------------------------------------------------------------------- invariants
 @st.composite
 def swarming_streams(draw):
