@@ -505,6 +505,7 @@ class Board:
         self._schedule_crew(crew)
 
     def _speed(self, k: int, p: int) -> float:
+        """How fast pool p's people work step k (1 without speeds): each person's share of a crew's rate."""
         speed = self.plan.step_speed[k]
         return 1.0 if speed is None else speed[p]
 
