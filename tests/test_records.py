@@ -10,7 +10,7 @@ from vssim.analysis.streaming import RunStats
 from vssim.engines.registry import ENGINES, run_records
 from vssim.model.plan import Plan
 from vssim.model.settings import Settings
-from vssim.records import FAMILY_COLUMNS, ITEM_COLUMNS, VISIT_COLUMNS, Records, RecordsBuilder
+from vssim.records import FAMILY_COLUMNS, HELPER_COLUMNS, ITEM_COLUMNS, VISIT_COLUMNS, Records, RecordsBuilder
 
 LINE = {"name": "line", "arrivals": {"process": "poisson", "rate": 0.7},
         "pools": {"a": 1, "b": 2}, "steps": {"one": {"pool": "a", "work": {"dist": "exponential", "mean": 1.0}},
@@ -52,6 +52,18 @@ def test_the_builder_keeps_one_block_as_it_is_and_joins_several_in_order():
     two.add_rejected(np.array([2.0, 3.0]))
     rec2 = two.close(9.0)
     assert np.array_equal(rec2.arrival, items["arrival"]) and list(rec2.rejected_times) == [1.0, 2.0, 3.0]
+
+
+def test_the_builder_numbers_each_block_s_helpers_among_all_the_visits():
+    """A swarm's helpers name a row of their block's visits; joined, a row of all the visits."""
+    builder = RecordsBuilder(Plan.of(vssim.StreamSpec.from_dict(LINE)), replication=0, seed=0, warmup=0.0)
+    assert len(builder.close(1.0).helper_visit) == 0                       # no swarm: no helpers
+    for n, helped in ((4, [1, 3]), (3, [0])):
+        builder.add_visits(**_columns(VISIT_COLUMNS, n))
+        helpers = _columns(HELPER_COLUMNS, len(helped))
+        helpers["helper_visit"] = np.array(helped, dtype=np.int64)
+        builder.add_helpers(**helpers)
+    assert builder.close(1.0).helper_visit.tolist() == [1, 3, 4]
 
 
 def test_the_builder_refuses_a_block_without_a_column():

@@ -163,6 +163,9 @@ STREAM_WITH = {
     "steps.*.split.teams.*.count": lambda v: _split(teams={"t": {"count": v}}),
     "steps.*.split.size": lambda v: _split(teams={"t": {}}, size=v),
     "steps.*.rework.probability": lambda v: _step(rework={"probability": v, "to": "s"}),
+    "steps.*.swarm": lambda v: _step(swarm=v),
+    "steps.*.swarm.people": lambda v: _step(swarm={"people": v}),
+    "steps.*.swarm.overhead": lambda v: _step(swarm={"people": 2, "overhead": v}),
     "parts": lambda v: {"parts": v},
 }
 """A minimal stream with the key of the table set to a value: the bounded keys, each alone."""

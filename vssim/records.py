@@ -39,6 +39,16 @@ VISIT_COLUMNS: Mapping[str, type] = {
 """The visit columns: one row per visit of an item to a step, item by item (in the order of `ITEM_COLUMNS`' rows),
 each item's visits in the order it made them."""
 
+HELPER_COLUMNS: Mapping[str, type] = {
+    "helper_visit": np.int64, "helper_step": np.int64, "helper_person": np.int64, "helper_start": np.float64,
+    "helper_end": np.float64, "helper_start_seq": np.int64,
+}
+"""The helpers of a swarming step (`swarm` > 1): one row per person who joined a visit someone
+else started (`visit_person`), visit by visit in the order of the visits, each visit's in the order
+they joined: the visit's row, its step, the person, when they joined and when the visit ended
+(NaN: still at work), so that each person's busy time is [helper_start, helper_end). Empty for a
+stream that does not swarm."""
+
 
 class RecordSink(Protocol):
     """Where an engine puts what a replication leaves behind.
@@ -58,6 +68,10 @@ class RecordSink(Protocol):
 
     def add_visits(self, **columns: np.ndarray) -> None:
         """Visits that will not change any more."""
+
+    def add_helpers(self, **columns: np.ndarray) -> None:
+        """The helpers (`HELPER_COLUMNS`, all of them) of the visits of the `add_visits` just before,
+        `helper_visit` a row of that block; only a stream that swarms has any."""
 
     def add_rejected(self, times: np.ndarray) -> None:
         """Arrival times of items refused at a full backlog."""
@@ -121,6 +135,13 @@ class Records:
     step_split: np.ndarray | None = None     # True for a split step (None: none)
     pool_capacity: np.ndarray | None = None  # each pool's people, time-averaged over the window (None: constant)
     person_presence: np.ndarray | None = None  # each person's share of the window on their pool (None: all of it)
+    # the people who joined visits others started (swarming steps; `HELPER_COLUMNS`; None: nobody)
+    helper_visit: np.ndarray | None = None
+    helper_step: np.ndarray | None = None
+    helper_person: np.ndarray | None = None
+    helper_start: np.ndarray | None = None
+    helper_end: np.ndarray | None = None
+    helper_start_seq: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.arrival)
@@ -138,6 +159,9 @@ class Records:
             self.pool_team = np.zeros(len(self.pool_names), dtype=np.int64)
         if self.step_split is None:
             self.step_split = np.zeros(len(self.step_names), dtype=bool)
+        for name, dtype in HELPER_COLUMNS.items():
+            if getattr(self, name) is None:
+                setattr(self, name, np.zeros(0, dtype=dtype))
 
     @property
     def has_teams(self) -> bool:
@@ -212,15 +236,7 @@ class Records:
         started = ~np.isnan(self.visit_start)
         ended = ~np.isnan(self.visit_end)
         person = self.visit_person
-        pool_of = np.asarray(self.pool_names, dtype=object)[self.person_pool[np.maximum(person, 0)]] \
-            if len(person) else np.array([], dtype=object)
-        first = np.zeros(len(self.person_pool), dtype=np.int64)
-        for p in range(len(self.pool_names)):
-            members = np.flatnonzero(self.person_pool == p)
-            if len(members):
-                first[members] = members[0]
-        resource = np.array([f"{pool}/{int(g - first[g]) + 1}" if g >= 0 else ""      # a split step: nobody
-                             for pool, g in zip(pool_of, person, strict=True)], dtype=object)
+        resource = self._resources(person)
         steps = np.asarray(self.step_names, dtype=object)
         committed = ~np.isnan(self.commit)
         finished = ~np.isnan(self.done)
@@ -233,6 +249,14 @@ class Records:
                  self.visit_end[ended], resource[ended], self.visit_end_seq[ended]),
             _log(case[finished], "done", "complete", self.done[finished], "", self.done_seq[finished]),
         ]
+        if len(self.helper_visit):          # a swarm's helpers: their own start, the visit's complete
+            h = self.helper_visit
+            helper = self._resources(self.helper_person)
+            over = ~np.isnan(self.helper_end)
+            parts += [_log(self.visit_item[h], steps[self.helper_step], "start", self.helper_start, helper,
+                           self.helper_start_seq),
+                      _log(self.visit_item[h][over], steps[self.helper_step[over]], "complete",
+                           self.helper_end[over], helper[over], self.visit_end_seq[h][over])]
         log = pd.concat(parts, ignore_index=True)
         log = log.sort_values("_order", kind="stable").drop(columns="_order")
         log.insert(0, "replication", rep)
@@ -240,6 +264,18 @@ class Records:
         for name, column in self.family_columns().items():      # children: cases of their own
             log[name] = column[log["case"].to_numpy()]
         return log
+
+    def _resources(self, person: np.ndarray) -> np.ndarray:
+        """Each person as the event log names them, `pool/n` (n from 1 in the pool); -1: "" (nobody)."""
+        pool_of = np.asarray(self.pool_names, dtype=object)[self.person_pool[np.maximum(person, 0)]] \
+            if len(person) else np.array([], dtype=object)
+        first = np.zeros(len(self.person_pool), dtype=np.int64)
+        for p in range(len(self.pool_names)):
+            members = np.flatnonzero(self.person_pool == p)
+            if len(members):
+                first[members] = members[0]
+        return np.array([f"{pool}/{int(g - first[g]) + 1}" if g >= 0 else ""      # a split step: nobody
+                         for pool, g in zip(pool_of, person, strict=True)], dtype=object)
 
 
 class RecordsBuilder:
@@ -270,6 +306,8 @@ class RecordsBuilder:
         self._family = plan.has_teams
         self._items: list[dict] = []
         self._visits: list[dict] = []
+        self._helpers: list[dict] = []
+        self._visit_rows = self._block_rows = 0     # visits of the blocks before the last one, and of the last
         self._rejected: list[np.ndarray] = []
 
     def add_items(self, **columns: np.ndarray) -> None:
@@ -278,6 +316,13 @@ class RecordsBuilder:
 
     def add_visits(self, **columns: np.ndarray) -> None:
         self._visits.append(_only(columns, VISIT_COLUMNS, "visit"))
+        self._visit_rows, self._block_rows = self._visit_rows + self._block_rows, len(columns["visit_item"])
+
+    def add_helpers(self, **columns: np.ndarray) -> None:
+        block = _only(columns, HELPER_COLUMNS, "helper")
+        if self._visit_rows:                # rows of the block as rows of all the visits
+            block["helper_visit"] = block["helper_visit"] + self._visit_rows
+        self._helpers.append(block)
 
     def add_rejected(self, times: np.ndarray) -> None:
         self._rejected.append(np.asarray(times, dtype=np.float64))
@@ -293,8 +338,9 @@ class RecordsBuilder:
             fixed = {**fixed, "pool_capacity": capacity,
                      "step_capacity": np.array([capacity[pools].sum() for pools in step_pools]),
                      "person_presence": person_presence(sizes, schedules, fixed["person_pool"], fixed["warmup"], end)}
+        helpers = _joined(self._helpers, HELPER_COLUMNS) if self._helpers else {}
         return Records(end=end, **fixed, **_joined(self._items, items),
-                       **_joined(self._visits, VISIT_COLUMNS), rejected_times=rejected)
+                       **_joined(self._visits, VISIT_COLUMNS), rejected_times=rejected, **helpers)
 
 
 def people_present(sizes, schedules, lo: float, hi: float) -> np.ndarray:

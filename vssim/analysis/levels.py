@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from vssim.analysis.intervals import ci95
-from vssim.records import ITEM_COLUMNS, VISIT_COLUMNS, Records
+from vssim.records import HELPER_COLUMNS, ITEM_COLUMNS, VISIT_COLUMNS, Records
 
 __all__ = ["JOIN_KEYS", "LEVEL_KEYS", "board_records", "family_touch", "in_levels", "joins", "level_records"]
 
@@ -48,11 +48,17 @@ def board_records(rec: Records, board: int, touch: np.ndarray | None = None) -> 
     person_at = np.full(len(rec.person_pool) + 1, -1, dtype=np.int64)     # [-1]: not started
     person_at[people] = np.arange(len(people))
     prefix = len(rec.team_names[board]) + 1 if board else 0
-    visits = _visit_subset(rec, mine[rec.visit_item], np.cumsum(mine) - 1)
+    mine_visits = mine[rec.visit_item]
+    visits = _visit_subset(rec, mine_visits, np.cumsum(mine) - 1)
     visits["visit_step"] = step_at[visits["visit_step"]]
     visits["visit_person"] = person_at[visits["visit_person"]]
+    helping = mine_visits[rec.helper_visit]       # a swarm's helpers, of this board's visits
+    helpers = {name: getattr(rec, name)[helping] for name in HELPER_COLUMNS}
+    helpers["helper_visit"] = (np.cumsum(mine_visits) - 1)[helpers["helper_visit"]]
+    helpers["helper_step"] = step_at[helpers["helper_step"]]
+    helpers["helper_person"] = person_at[helpers["helper_person"]]
     return dataclasses.replace(
-        rec, **_item_subset(rec, mine, touch), **visits,
+        rec, **_item_subset(rec, mine, touch), **visits, **helpers,
         step_names=[rec.step_names[k][prefix:] for k in steps], step_capacity=rec.step_capacity[steps],
         pool_names=[rec.pool_names[p][prefix:] for p in pools], person_pool=pool_at[rec.person_pool[people]],
         level_names=[rec.level_names[0]], team_names=[""], step_team=None, pool_team=None,
@@ -67,6 +73,7 @@ def level_records(rec: Records, level: int) -> Records:
     mine = rec.item_level == level
     none = np.zeros(len(rec.visit_item), dtype=bool)
     return dataclasses.replace(rec, **_item_subset(rec, mine, None), **_visit_subset(rec, none, None),
+                               **{name: getattr(rec, name)[:0] for name in HELPER_COLUMNS},
                                level_names=[rec.level_names[level]], team_names=[""], step_team=None,
                                pool_team=None, step_split=np.zeros(len(rec.step_names), dtype=bool))
 

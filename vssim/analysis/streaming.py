@@ -22,6 +22,7 @@ from vssim.analysis.summary import (
     BATCHES,
     PERCENTILES,
     VisitTotals,
+    add_helper_busy,
     assemble,
     flow_metrics,
     interval_predictability,
@@ -136,6 +137,13 @@ class RunStats:
         self.pool_busy += totals.pool_busy
         self.pool_step_busy += totals.pool_step_busy
         self.person_busy += totals.person_busy
+
+    def add_helpers(self, *, helper_step, helper_person, helper_start, helper_end, **_) -> None:
+        """A swarm's helpers, of the visits just added: their busy time."""
+        if len(helper_step):
+            add_helper_busy(VisitTotals(self.step_sums, self.step_counts, self.pool_busy, self.pool_step_busy,
+                                        self.person_busy), helper_step, helper_person, helper_start, helper_end,
+                            self.person_pool, self.warmup, self.end)
 
     def add_rejected(self, times) -> None:
         t = np.asarray(times, dtype=np.float64)

@@ -87,6 +87,9 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
             rec.visit_step, rec.visit_enter, rec.visit_ready, rec.visit_start, rec.visit_end, rec.visit_leave,
             rec.visit_work, rec.visit_reworked, rec.visit_person, rec.person_pool, len(rec.step_names),
             len(rec.pool_names), *_window(rec))
+        if len(rec.helper_step):            # a swarm's helpers are busy too
+            add_helper_busy(totals, rec.helper_step, rec.helper_person, rec.helper_start, rec.helper_end,
+                            rec.person_pool, *_window(rec))
         steps.append(step_columns(rec.replication, rec.step_names, rec.step_capacity, span, totals.sums,
                                   totals.counts))
         pools.append(pool_columns(rec.pool_names, rec.step_names, rec.person_pool, totals, span, rec.pool_capacity,
@@ -216,6 +219,23 @@ def visit_totals(step, enter, ready, start, end, leave, work, reworked, person, 
                        np.ascontiguousarray(reworked, dtype=np.bool_), i64(person), i64(person_pool), float(lo),
                        float(hi), sums, counts, pool_busy, pool_step_busy, person_busy, scratch("grouped", len(step)))
     return VisitTotals(sums, counts, pool_busy, pool_step_busy, person_busy)
+
+
+def add_helper_busy(totals: VisitTotals, step, person, start, end, person_pool, lo: float, hi: float) -> None:
+    """Add the busy time of a swarm's helpers (`records.HELPER_COLUMNS`) over [lo, hi] to `totals`: the
+    steps' busy sums (sums[0]), their pools' busy time, per step and per person: each helper is busy
+    from joining to the visit's end (an open end: the window's), so that utilisation is person-time /
+    capacity-time."""
+    end = np.asarray(end, dtype=np.float64)
+    busy = np.maximum(np.where(end < hi, end, hi) - np.maximum(np.asarray(start, dtype=np.float64), lo), 0.0)
+    step = np.asarray(step, dtype=np.int64)
+    person = np.asarray(person, dtype=np.int64)
+    n_steps = totals.sums.shape[1]
+    totals.sums[0] += np.bincount(step, weights=busy, minlength=n_steps)
+    pools = np.asarray(person_pool, dtype=np.int64)[person]
+    totals.pool_busy[:] += np.bincount(pools, weights=busy, minlength=len(totals.pool_busy))
+    np.add.at(totals.pool_step_busy, (pools, step), busy)
+    totals.person_busy[:] += np.bincount(person, weights=busy, minlength=len(totals.person_busy))
 
 
 def step_columns(replication: int, step_names: list[str], capacity, span: float, sums: np.ndarray,

@@ -159,6 +159,10 @@ COUNT = Bound(1, MAX_ITEMS, integer=True, was=Bound(1, integer=True))
 COUNT0 = Bound(0, MAX_ITEMS, integer=True, was=Bound(0, integer=True))
 SPEED = Bound(1e-3, 1e3)
 """A person's speed on a step: from a thousandth to a thousand times their own."""
+SWARM = Bound(1, MAX_PEOPLE, integer=True)
+"""The most people on one item: at most a pool's people (a key of version 2, so without version 1's looser check)."""
+OVERHEAD = Bound(0, 1e3)
+"""A swarm's coordination overhead per extra person: 1 + c(n - 1) stays far inside float64 for every n."""
 VERSION = Bound(1, SCHEMA_VERSION, integer=True)
 CV = Bound(*CV_RANGE, was=POSITIVE)
 WEIBULL_CV = Bound(*WEIBULL_CV_RANGE, words="a number in [{:g}, {:g}] for weibull".format(*WEIBULL_CV_RANGE))
@@ -305,6 +309,13 @@ _KEYS = (
     Key("steps.*.pick", "string", "who starts an item that becomes workable: `order`, a free person of the first "
         "pool of the list that has one; `fastest`, a free person of the pool that works this step fastest "
         "(ties: list order)", "order", choices=PICK_RULES),
+    Key("steps.*.swarm", "integer or mapping", "up to this many people of the step's pools work one item "
+        "together: it starts with whoever is free, others join as they free up (before they start a queued item), "
+        "the remaining work divides among those present; 1: one person per item; or `{people: K, overhead: C}`",
+        1, SWARM),
+    Key("steps.*.swarm.people", "integer", "the most people on one item", bound=SWARM),
+    Key("steps.*.swarm.overhead", "number", "coordination overhead: n people work at the sum of their speeds ÷ "
+        "(1 + C·(n − 1)); 0: none", 0.0, OVERHEAD),
     Key("steps.*.wip_limit", "integer or null", "items in the column at most; null: no limit", None, COUNT),
     Key("steps.*.handoff", "distribution or null", "delay after this step, waited in the next column", None),
     Key("steps.*.dependency", "mapping or null", "a wait on another team before the item is workable", None),
@@ -437,10 +448,12 @@ BOUNDS = (
      "floats that lose their precision (choose a shorter `time_unit`)"),
     (RATE.text(), "`arrivals.rate`, `interruptions.rate`",
      "rates are reciprocal scales: the gaps are drawn with mean 1/rate"),
-    (PEOPLE.text(), "people per pool, and in all pools together",
+    (PEOPLE.text(), "people per pool, and in all pools together; a step's `swarm`",
      "the engines keep a record per person (10^6 people take about 60 MB); a pool of 10^12 ran out of memory"),
     (COUNT.text(), "`arrivals.count`, `wip_limit`, `release.conwip`, `batch` (`backlog_limit` from 0)",
      "item counts: more than any run can move (each item is a row of the records), inside every integer type"),
+    (OVERHEAD.text(), "a swarm's `overhead`", "a coordination cost per extra person: at 1000 two people already "
+     "work 500 times slower than one, and 1 + overhead·(people − 1) stays far inside float64"),
     (CV.text(), "the `cv` of `lognormal` and `gamma`",
      "cv² and the gamma's shape 1/cv² stay inside float64 (a cv of 1e200 overflowed, one of 1e-200 divided by "
      "zero); below 1e-6 write `deterministic`; at 100 a gamma already draws 0 (float64 underflow) for 93 % of "

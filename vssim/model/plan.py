@@ -38,6 +38,8 @@ class Plan:
     step_pools: list[list[int]]
     step_speed: list[dict[int, float] | None]   # by step: each pool's speed there (None: all 1)
     step_pick: list[list[int]]           # by step: its pools in the order a workable item looks for a free person
+    step_swarm: list[int]                # by step: the most people on one item (1: one person per item)
+    step_overhead: list[float]           # by step: a swarm's coordination overhead per extra person
     pool_sizes: list[int]                # people at time 0 (a pool's schedule changes it: `pool_schedule`)
     pool_schedule: list[tuple[tuple[float, int], ...]]
     step_capacity: list[int]             # people who may work each step (the sum of its pools' sizes)
@@ -79,6 +81,11 @@ class Plan:
     @property
     def has_teams(self) -> bool:
         return len(self.board_names) > 1
+
+    @property
+    def swarms(self) -> bool:
+        """Some step lets several people work one item (`swarm` > 1)."""
+        return any(k > 1 for k in self.step_swarm)
 
     @functools.cached_property
     def board_feeders(self) -> list[list[int]]:
@@ -167,6 +174,8 @@ class Plan:
                         for s, p in zip(steps, step_pools, strict=True)],
             step_pick=[sorted(p, key=lambda q, s=s, p=p: -s.speed(s.pools[p.index(q)])) if s.pick == "fastest"
                        else list(p) for s, p in zip(steps, step_pools, strict=True)],
+            step_swarm=[s.swarm for s in steps],
+            step_overhead=[s.overhead for s in steps],
             pool_sizes=[pool.size for pool in pools],
             pool_schedule=[pool.schedule for pool in pools],
             step_capacity=[sum(pools[p].size for p in sp) for sp in step_pools],

@@ -100,8 +100,9 @@ def _real(x) -> bool:
 class RunSize:
     """About how many events one replication of a stream needs (docs/model.md, "Run size"):
     `items` x `visits` per item + `interruptions` + cadence `ticks` + `people` (every person is
-    an entry of the engines' tables), so that a run too large to end, or to fit in memory, is
-    refused before it starts (and before any engine allocates for it).
+    an entry of the engines' tables) + `items` x `joins` (helpers joining at swarming steps), so
+    that a run too large to end, or to fit in memory, is refused before it starts (and before any
+    engine allocates for it).
 
     An upper estimate from the means: items that arrive (open arrivals: rate x horizon; saturated:
     the bottleneck's capacity x horizon + the WIP it starts with), each visiting the steps as often
@@ -116,10 +117,11 @@ class RunSize:
     interruptions: float
     ticks: float
     people: float
+    joins: float = 0.0        # per item: the helpers joining its visits at swarming steps (a full swarm each)
 
     @property
     def events(self) -> float:
-        return self.items * self.visits + self.interruptions + self.ticks + self.people
+        return self.items * self.visits + self.interruptions + self.ticks + self.people + self.items * self.joins
 
     @classmethod
     def of(cls, spec: StreamSpec, horizon: float | None) -> RunSize:
@@ -167,7 +169,13 @@ class RunSize:
             if s.cadence is not None and any(later.wip_limit is not None for later in steps[k + 1:]):
                 ticks += span / s.cadence + 1.0
         people = _finite_sum(_count(pool.size) for b in work_on for pool in spec.board(b)[1].values())
-        return cls(items, what, visits, interruptions, ticks, people)
+        joins = 0.0                          # a swarm's helpers: each join is an event (the crew's end moves)
+        for b, types in flows.items():
+            for s in spec.board(b)[0].values():
+                if s.swarm > 1:
+                    helpers = min(s.swarm, sum(spec.board(b)[1][p].most for p in s.pools)) - 1
+                    joins += helpers * sum(r * ratios[b][t][s.name] for t, (r, _) in types.items())
+        return cls(items, what, visits, interruptions, ticks, people, joins)
 
     def refusal(self, replications: int, limit: float, horizon: float | None) -> str:
         """The one line that refuses a run of `replications` of this size above `limit`."""
@@ -176,6 +184,8 @@ class RunSize:
             parts.append(f"{_short(self.interruptions)} interruptions")
         if self.ticks:
             parts.append(f"{_short(self.ticks)} cadence ticks")
+        if self.joins:
+            parts.append(f"{_short(self.items * self.joins)} swarm joins")
         if self.people > self.items * self.visits:       # worth naming when they are what is large
             parts.append(f"{_short(self.people)} people")
         per_run = " + ".join(parts)

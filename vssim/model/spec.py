@@ -223,6 +223,8 @@ class Step:
     split: Split | None = None
     speeds: tuple[float, ...] | None = None  # each pool's speed at this step, as `pools` (None: all 1)
     pick: str = "order"                      # who starts a workable item: the list's order, or the fastest
+    swarm: int = 1                           # the most people on one item (1: one person per item)
+    overhead: float = 0.0                    # a swarm of n works at the sum of its speeds ÷ (1 + overhead·(n − 1))
 
     def speed(self, pool: str) -> float:
         """How fast `pool`'s people work this step (work time ÷ speed)."""
@@ -428,7 +430,8 @@ class StreamSpec:
         A team's pools are named `TEAM/POOL`, loaded by the children that enter the team (`flows`:
         the expected children per parent x their size x the visits of the splitting step).
         Exact for single-pool steps; for steps with several pools the load is split evenly,
-        which is only indicative. `rate` replaces λ, as in `flows`.
+        which is only indicative. A swarming step's work counts its coordination overhead as if every
+        item had the whole swarm (`swarm` people, at most the step's). `rate` replaces λ, as in `flows`.
         """
         flows = self.flows(rate)
         load = {}
@@ -438,9 +441,12 @@ class StreamSpec:
             for t, (rate, size) in types.items():
                 visits = self.visit_ratios(t, b)
                 for s in steps.values():
+                    # a swarm of n people spends 1 + overhead·(n − 1) times the work in person-time
+                    crew = min(s.swarm, sum(pools[p].last for p in s.pools))
+                    coordination = 1.0 + s.overhead * (crew - 1) if crew > 1 else 1.0
                     for p in s.pools:
                         pool = pools[p]
-                        work = s.work.mean * size / s.speed(p)
+                        work = s.work.mean * size / s.speed(p) * coordination
                         extra = 0.0
                         if pool.interruptions is not None:
                             extra = work * pool.interruptions.rate * pool.interruptions.duration.mean
@@ -754,8 +760,10 @@ class _Board:
             cadence = _number(s.get("cadence"), f"{path}.cadence", "steps.*.cadence", nullable=True)
             types = _step_types(s.get("types"), f"{path}.types", self.item_types)
             pick = _choice(s.get("pick", default("steps.*.pick")), f"{path}.pick", PICK_RULES)
+            swarm, overhead = _swarm(s.get("swarm"), f"{path}.swarm", split is not None,
+                                     [pools[p] for p in pool_names])
             steps[name] = Step(name, pool_names, work, wip_limit, handoff, dependency, rework, batch, cadence,
-                               types, split, speeds, pick)
+                               types, split, speeds, pick, swarm, overhead)
         return steps
 
     def split(self, value: Any, where: str, board: str, step: str) -> Split:
@@ -830,6 +838,29 @@ def _step_pools(pool: Any, pools: dict[str, Pool], where: str) -> tuple[tuple[st
     if len(set(names)) != len(names):
         raise SpecError(where, "a list without repeated pools", names)
     return tuple(names), (tuple(speeds) if any(s != 1.0 for s in speeds) else None)
+
+
+def _swarm(value: Any, where: str, split: bool, pools: list[Pool]) -> tuple[int, float]:
+    """A step's `swarm`: K or {people: K, overhead: C}, as (K, C); (1, 0) when absent."""
+    if value is None:
+        return 1, 0.0
+    if isinstance(value, Mapping):
+        _keys(value, where, children("steps.*.swarm"), required=required_keys("steps.*.swarm"))
+        people = _number(value["people"], f"{where}.people", "steps.*.swarm.people")
+        overhead = _number(value.get("overhead", default("steps.*.swarm.overhead")), f"{where}.overhead",
+                           "steps.*.swarm.overhead")
+    else:
+        people = KEYS["steps.*.swarm"].bound.check(value, where, alternative="{people: K, overhead: C}")
+        overhead = 0.0
+    if people > 1 and split:
+        raise SpecError(where, message=f"not allowed on a split step: its children's teams do the work, got {people}")
+    for pool in pools:
+        if people > 1 and (pool.switch_cost is not None or pool.interruptions is not None):
+            what = "switch_cost" if pool.switch_cost is not None else "interruptions"
+            raise SpecError(where, message=(
+                f"must be 1 while pool {pool.name} has {what}, got {people}: a swarm's shared work rate has no rule "
+                f"for one of its people paying a switch or being interrupted (set {what} to null, or swarm to 1)"))
+    return people, float(overhead)
 
 
 def _rework(value: Any, where: str, earlier: list[str]) -> Rework | None:

@@ -486,6 +486,9 @@ def _merged(steps: dict, visited: list[str], names: list[str], name: str, pool: 
     for key in ("batch", "cadence"):
         if members[-1].get(key) is not None:
             out[key] = members[-1][key]
+    swarms = [m["swarm"] for m in members if m.get("swarm") is not None]
+    if swarms:                              # the largest crew any of the steps allowed, as it was written
+        out["swarm"] = copy.deepcopy(max(swarms, key=lambda w: w["people"] if isinstance(w, Mapping) else w))
     return out
 
 

@@ -41,6 +41,8 @@ def why_not(spec: StreamSpec, streaming: bool = False) -> str | None:
         if len(s.pools) > 1:
             return f"{where}.pool: draws on several pools ({', '.join(s.pools)})"
         p = s.pools[0]
+        if s.swarm > 1:
+            return f"{where}.swarm: {s.swarm} people on one item (the recursions give each item one person)"
         if s.speeds is not None:
             return f"{where}.pool: {p} works it at speed {s.speeds[0]:g} (the recursions use the work as drawn)"
         if p in users:

@@ -77,6 +77,12 @@ class Board:
         self.asking: set[int] = set()       # items that wait for a team dependency's child before they are workable
         self.dependency_level = (plan.level_names.index(DEPENDENCY_LEVEL) if DEPENDENCY_LEVEL in plan.level_names
                                  else -1)
+        # swarming steps (`swarm` > 1): the crews at work, by item slot; by step, the items whose crew has room
+        # (in the order they started); by pool, its swarming steps in its dispatch order (empty: it never joins)
+        self.swarming = [c > 1 for c in plan.step_swarm]
+        self.crews: dict[int, Crew] = {}
+        self.open_crews: list[list[int]] = [[] for _ in range(n)]
+        self.swarm_steps = [[k for k in served if plan.step_swarm[k] > 1] for served in plan.pool_steps]
         self.plain_pool = [switch is None and not interrupted
                            for switch, interrupted in zip(self.switch_cost, self.interrupted, strict=True)]
         self.until = math.inf if self.horizon is None else float(self.horizon)
@@ -370,6 +376,9 @@ class Board:
         else:
             w = self.rework_work[k].next()
         w *= self.size[i]
+        if self.swarming[k]:
+            self._start_crew(k, i, p, person, w, first)
+            return
         speed = self.plan.step_speed[k]
         if speed is not None:               # this pool's people at this step: work time ÷ their speed
             w /= speed[p]
@@ -452,6 +461,8 @@ class Board:
         if self.scheduled[p] and not self.active[person]:
             self.leaving.discard(person)    # off the pool's schedule: gone
             return
+        if self.swarm_steps[p] and self._join_crew(p, person):
+            return                          # stop starting, start finishing: an item in progress first
         queue = self.queue
         if self.plan.pool_fifo[p]:
             best = None
@@ -469,6 +480,103 @@ class Board:
                     self._start(k, heapq.heappop(q)[2], p, person)
                     return
         self.free_people[p].append(person)
+
+    # ------------------------------------------------------------------ swarming
+    def _start_crew(self, k: int, i: int, p: int, person: int, work: float, first: bool) -> None:
+        """`person` of pool p starts item i at swarming step k (`work`: draw x size, at speed 1); the
+        step's free people join at once, up to its swarm, pools in its pick order."""
+        now = self.env._now
+        v = self.current_visit[i]
+        self.visit_start[v] = now
+        self.visit_person[v] = person
+        self.event_order = order = self.event_order + 1
+        self.visit_start_seq[v] = order
+        self.last_step_of[person] = k
+        self.busy += 1
+        crew = Crew(k, i, v, first, person, p, self._speed(k, p), work, now, order)
+        self.crews[i] = crew
+        size = self.plan.step_swarm[k]
+        for q in self.plan.step_pick[k]:
+            free = self.free_people[q]
+            while free and len(crew.people) < size:
+                self._add_to_crew(crew, q, self._pick_person(free, k, q))
+        if len(crew.people) < size:
+            self.open_crews[k].append(i)
+        self._schedule_crew(crew)
+
+    def _speed(self, k: int, p: int) -> float:
+        """How fast pool p's people work step k (1 without speeds): each person's share of a crew's rate."""
+        speed = self.plan.step_speed[k]
+        return 1.0 if speed is None else speed[p]
+
+    def _join_crew(self, p: int, person: int) -> bool:
+        """`person` of pool p, free, joins the crew of an item in progress at one of the pool's swarming
+        steps that has room: the first such step in the pool's dispatch order (`fifo`: the crew that
+        started first), the crew that started first there. False when there is none."""
+        best = -1
+        for k in self.swarm_steps[p]:
+            if self.open_crews[k]:
+                if not self.plan.pool_fifo[p]:
+                    best = k
+                    break
+                if best < 0 or self.crews[self.open_crews[k][0]].order < self.crews[self.open_crews[best][0]].order:
+                    best = k
+        if best < 0:
+            return False
+        crews = self.open_crews[best]
+        crew = self.crews[crews[0]]
+        self._add_to_crew(crew, p, person)
+        if len(crew.people) >= self.plan.step_swarm[best]:
+            crews.pop(0)
+        self._schedule_crew(crew)
+        return True
+
+    def _add_to_crew(self, crew: Crew, p: int, person: int) -> None:
+        """`person` of pool p joins `crew` now: the work done so far at the old rate is taken off."""
+        now = self.env._now
+        crew.remaining = max(0.0, crew.remaining - crew.rate(self.plan.step_overhead[crew.step]) * (now - crew.since))
+        crew.since = now
+        crew.people.append(person)
+        crew.pools.append(p)
+        crew.speeds += self._speed(crew.step, p)
+        self.last_step_of[person] = crew.step
+        self.busy += 1
+        self.event_order = order = self.event_order + 1
+        self.helper_visit.append(crew.visit)
+        self.helper_person.append(person)
+        self.helper_start.append(now)
+        self.helper_start_seq.append(order)
+
+    def _schedule_crew(self, crew: Crew) -> None:
+        """The crew's end at its present rate: a new generation, so that the end scheduled before is
+        ignored (a SimPy timeout cannot be cancelled); the visit's work (its touch time) is the time
+        from its start to that end."""
+        now = self.env._now
+        crew.generation += 1
+        duration = crew.remaining / crew.rate(self.plan.step_overhead[crew.step])
+        v, i = crew.visit, crew.item
+        worked = now - self.visit_start[v] + duration
+        self.touch[i] += worked - self.visit_work[v]
+        self.visit_work[v] = worked
+        self.env.timeout(duration, (crew, crew.generation)).callbacks.append(self._crew_done)
+
+    def _crew_done(self, ev) -> None:
+        """A crew's end, unless someone joined since it was scheduled: the item is done as one
+        person's (`_finish`, its starter's), then every helper is free, in the order they joined."""
+        crew, generation = ev._value
+        if generation != crew.generation:
+            return
+        i, k = crew.item, crew.step
+        del self.crews[i]
+        crews = self.open_crews[k]
+        if crews and i in crews:
+            crews.remove(i)
+        self._finish(_Due((k, i, crew.pools[0], crew.people[0], crew.first)))
+        for p, person in zip(crew.pools[1:], crew.people[1:], strict=True):
+            self.busy -= 1
+            self._dispatch(p, person)
+        if not self.busy and not self.delays:
+            self._check_frozen()
 
     # ------------------------------------------------------------------ transfer batches, cadence, routing
     def _release(self, k: int, group: list[int]) -> None:
@@ -605,6 +713,36 @@ class Board:
                 pending[j] -= 1
                 if not pending[j]:
                     self._join(j)
+
+
+class Crew:
+    """The people working one item together at a swarming step, and its work left.
+
+    `remaining` is the work (person-time at speed 1) left at `since`; n people work it at the sum
+    of their speeds ÷ (1 + overhead·(n − 1)). The first person is the one who started it."""
+
+    __slots__ = ("step", "item", "visit", "first", "people", "pools", "speeds", "remaining", "since", "generation",
+                 "order")
+
+    def __init__(self, step: int, item: int, visit: int, first: bool, person: int, pool: int, speed: float,
+                 work: float, now: float, order: int):
+        self.step, self.item, self.visit, self.first = step, item, visit, first
+        self.people, self.pools, self.speeds = [person], [pool], speed
+        self.remaining, self.since, self.generation = work, now, 0
+        self.order = order                  # when it started (the event order): fifo joins the oldest
+
+    def rate(self, overhead: float) -> float:
+        n = len(self.people)
+        return self.speeds / (1.0 + overhead * (n - 1)) if n > 1 else self.speeds
+
+
+class _Due:
+    """What `Board._finish` reads of its event (`_value`), for a crew's end that calls it directly."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: tuple):
+        self._value = value
 
 
 def next_tick(now: float, period: float) -> float:

@@ -55,6 +55,8 @@ class Replication(Board, Deadlock, Ledger, Sources):
             env.run()
             if progress is not None:
                 progress(1.0)
+            if self.plan.swarms:            # a crew's ends scheduled before someone joined come later, ignored
+                return self._last_event()
             return float(env.now)
         slices = PROGRESS_SLICES if progress is not None else 1
         for s in range(1, slices + 1):

@@ -16,7 +16,7 @@ from array import array
 
 import numpy as np
 
-from vssim.records import FAMILY_COLUMNS, ITEM_COLUMNS, VISIT_COLUMNS
+from vssim.records import FAMILY_COLUMNS, HELPER_COLUMNS, ITEM_COLUMNS, VISIT_COLUMNS
 
 CHUNK = 4096
 """Rows a table grows by at the least (it doubles beyond), its new rows preset to their defaults."""
@@ -84,6 +84,11 @@ class Ledger:
         self.visit_reworked = array("b")
         self.visit_start_seq = array("q")
         self.visit_end_seq = array("q")
+        # helpers: the people who joined a visit another started (swarming steps), one row per join
+        self.helper_visit = array("l")      # the visit's number
+        self.helper_person = array("l")
+        self.helper_start = array("d")      # when they joined
+        self.helper_start_seq = array("q")
 
     def _next_order(self) -> int:
         self.event_order += 1
@@ -222,8 +227,40 @@ class Ledger:
         if "visit_item" in block:           # slots, as ranks among the items handed over
             block["visit_item"] = (np.cumsum(gone) - 1)[block["visit_item"]]
         sink.add_visits(**block)
+        if self.plan.swarms:
+            self._hand_over_helpers(leaving, rows, visits)
         if not final:
             self._free(live & ~out, out, leaving, visits)
+
+    def _hand_over_helpers(self, leaving: np.ndarray, rows: np.ndarray, visits: dict[str, np.ndarray]) -> None:
+        """The helpers of the visits just handed over (`rows`, in block order), visit by visit, each
+        visit's in the order they joined; `helper_visit` is the visit's row in the block."""
+        visit = _head(self.helper_visit, len(self.helper_visit))
+        row = np.full(len(leaving), -1, dtype=np.int64)
+        row[rows] = np.arange(len(rows))
+        mine = np.flatnonzero(leaving[visit])
+        mine = mine[np.argsort(row[visit[mine]], kind="stable")]
+        v = visit[mine]
+        columns = {"helper_visit": row[v], "helper_step": visits["visit_step"][v],
+                   "helper_person": _head(self.helper_person, len(visit))[mine],
+                   "helper_start": _head(self.helper_start, len(visit))[mine],
+                   "helper_end": visits["visit_end"][v],
+                   "helper_start_seq": _head(self.helper_start_seq, len(visit))[mine]}
+        self.sink.add_helpers(**{name: np.asarray(columns[name], dtype=t) for name, t in HELPER_COLUMNS.items()})
+
+    def _keep_helpers(self, leaving: np.ndarray, renumber: np.ndarray) -> None:
+        """After a hand-over (streaming): the helpers of the visits that stay, renumbered as their visits;
+        the crews at work follow their visits."""
+        visit = _head(self.helper_visit, len(self.helper_visit))
+        keep = ~leaving[visit]
+        for a, values in ((self.helper_visit, renumber[visit[keep]]),
+                          (self.helper_person, _head(self.helper_person, len(visit))[keep]),
+                          (self.helper_start, _head(self.helper_start, len(visit))[keep]),
+                          (self.helper_start_seq, _head(self.helper_start_seq, len(visit))[keep])):
+            del a[:]
+            a.extend(array(a.typecode, np.asarray(values, dtype=a.typecode).tobytes()))
+        for crew in self.crews.values():
+            crew.visit = int(renumber[crew.visit])
 
     def _free(self, staying: np.ndarray, out: np.ndarray, leaving: np.ndarray, visits: dict[str, np.ndarray]) -> None:
         """After a hand-over (streaming): the visits that stay move to the front, in their order;
@@ -236,6 +273,8 @@ class Ledger:
             a[nk:nv] = array(a.typecode, [default]) * (nv - nk)
         self.n_visits = nk
         renumber = np.cumsum(keep) - 1
+        if self.plan.swarms:
+            self._keep_helpers(leaving, renumber)
         slots = np.flatnonzero(staying).tolist()
         current = _head(self.current_visit, self.n_slots)
         for i in slots:
