@@ -373,6 +373,8 @@ class Board:
         speed = self.plan.step_speed[k]
         if speed is not None:               # this pool's people at this step: work time ÷ their speed
             w /= speed[p]
+        if self.learning is not None and self.learning[person] is not None:
+            w /= self._learned(person, now)     # after a transition: still learning
         duration = w
         if not self.plain_pool[p]:
             switch = self.switch_cost[p]
