@@ -125,6 +125,10 @@ def changeover(before: StreamSpec, after: StreamSpec, transition: Transition,
                moves: Mapping[str, str] | None = None, path: str = "transition") -> Plan:
     """The plan of `after` carrying the switch from `before` at `transition.at` (module docstring)."""
     moves = dict(moves or {})
+    if after.parts != before.parts:
+        raise SpecError(path, message=f"keeps the items as they are: the stream after the change splits them into "
+                                      f"{after.parts} parts, before it {before.parts} (split_items changes what an "
+                                      "item is, not the organisation)")
     old = Plan.of(before)
     hires, person_to, learner_old = _people(old, after, path)
     start = Plan.of(after).pool_sizes        # the hires are the last people of each pool (same numbers after)

@@ -129,9 +129,10 @@ class Sources:
         undrawn at the horizon (`Board._start`) are nobody else's."""
         pool = self.plan.pools[p]
         who = f"{self.plan.pool_names[p]}/{person - self.plan.pool_people[p][0]}"
-        sources = (Draws(poisson_gaps(pool.interruptions.rate), self._generator(f"interruptions/{who}")),
-                   Draws(pool.interruptions.duration, self._generator(f"interruption_length/{who}")),
-                   Draws(pool.switch_cost, self._generator(f"refocus/{who}")) if pool.switch_cost else None)
+        after = getattr(self, "sources_after", "")      # after a transition's switch: sources of their own
+        sources = (Draws(poisson_gaps(pool.interruptions.rate), self._generator(f"interruptions/{who}{after}")),
+                   Draws(pool.interruptions.duration, self._generator(f"interruption_length/{who}{after}")),
+                   Draws(pool.switch_cost, self._generator(f"refocus/{who}{after}")) if pool.switch_cost else None)
         self.person_interruptions[person] = sources
         return sources
 

@@ -107,7 +107,12 @@ class Switch:
         where = {i: self.visit_step[self.current_visit[i]] for i in committed}
         kept = dict(ticket=self.ticket, busy=self.busy, delays=self.delays, arrivals_done=self.arrivals_done,
                     asking=self.asking, board_wip=self.board_wip)
-        interruptions = {person_to[q]: s for q, s in self.person_interruptions.items()}
+        # a person's interruptions go on while their pool's habits are the same (else they start afresh)
+        habits = [(p.interruptions, p.switch_cost) for p in new.pools]
+        interruptions = {person_to[q]: s for q, s in self.person_interruptions.items()
+                         if (old.pools[old.person_pool[q]].interruptions, old.pools[old.person_pool[q]].switch_cost)
+                         == habits[new.person_pool[person_to[q]]]}
+        self.sources_after = "@transition"
         free_before = [person_to[q] for free in self.free_people for q in free]
         last_step = [-1] * len(new.person_pool)
         for q, k in enumerate(self.last_step_of):
