@@ -45,7 +45,6 @@ class Switch:
         if self.after is None:              # at 0: the new organisation from the start, its people learning
             self._start_learning(self.plan)
             return
-        self.resizes_left += 1              # the switch may bring people: never a deadlock before it
         self.env.timeout(co.at).callbacks.append(self._switch)
 
     # ------------------------------------------------------------------ learning
@@ -71,7 +70,6 @@ class Switch:
         old, new = self.plan, self.after
         co = new.changeover
         now = self.env._now
-        self.resizes_left -= 1
         n_old, n_new = old.n_steps, new.n_steps
         label = [k if k >= 0 else new.board_end[co.board_to[old.board_of[j]]] - 1
                  for j, k in enumerate(co.step_to)]
