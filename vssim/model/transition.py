@@ -114,7 +114,8 @@ class Changeover:
     board_to: tuple[int, ...]       # by old board: the new board of the same name
     person_to: tuple[int, ...]      # by old person: the same human in the new organisation
     learner: tuple[bool, ...]       # by new person: pool changed or hired: works at the learning factor
-    hires: tuple[int, ...]          # by new pool: people who join at `at` (not an old person)
+    draining: tuple[int, ...] = ()  # new boards of the teams the change dissolves: they finish their work
+    counterpart: tuple[int, ...] = ()   # by new person of a draining team: who they become once it is empty
 
     @property
     def at(self) -> float:
@@ -123,25 +124,45 @@ class Changeover:
 
 def changeover(before: StreamSpec, after: StreamSpec, transition: Transition,
                moves: Mapping[str, str] | None = None, path: str = "transition") -> Plan:
-    """The plan of `after` carrying the switch from `before` at `transition.at` (module docstring)."""
+    """The plan of `after` carrying the switch from `before` at `transition.at` (module docstring).
+
+    Teams that `after` no longer has are kept in the plan, as they were, to finish the children they
+    have started (`draining`); their people join their new pools when their team is empty."""
     moves = dict(moves or {})
     if after.parts != before.parts:
         raise SpecError(path, message=f"keeps the items as they are: the stream after the change splits them into "
                                       f"{after.parts} parts, before it {before.parts} (split_items changes what an "
                                       "item is, not the organisation)")
     old = Plan.of(before)
-    hires, person_to, learner_old = _people(old, after, path)
-    start = Plan.of(after).pool_sizes        # the hires are the last people of each pool (same numbers after)
+    core = Plan.of(after)
+    targets, changed = _people(old, core, path)
+    hires = {name: core.pool_sizes[j] - sum(t == name for t, _ in targets) for j, name in enumerate(core.pool_names)}
+    gone = [b for b in old.board_names if b not in core.board_names]
+    run = _with_teams(after, before, gone) if gone else after
     if transition.at > 0:
-        after = _with_hires(after, hires, transition.at, path)
-    new = Plan.of(after)
-    board_to = []
-    for b in old.board_names:
-        if b not in new.board_names:
-            raise SpecError(f"{path}", message=f"needs every team of the stream after the change: team {b!r} is "
-                                               "gone (work in flight on a dissolved team has nowhere to go; "
-                                               "docs/scenarios.md, Transitions)")
-        board_to.append(new.board_names.index(b))
+        run = _with_hires(run, hires, transition.at, path)
+    new = Plan.of(run)
+
+    def person(name: str, position: int) -> int:
+        return new.pool_people[new.pool_names.index(name)][position]
+
+    draining = tuple(new.board_names.index(b) for b in gone)
+    person_to, learner = [], [False] * len(new.person_pool)
+    counterpart = [-1] * len(new.person_pool)
+    for q, (name, position) in enumerate(targets):
+        p = old.person_pool[q]
+        if old.pool_board[p] and old.board_names[old.pool_board[p]] in gone:   # stays on the team until it is empty
+            stay = person(old.pool_names[p], q - old.pool_people[p][0])
+            person_to.append(stay)
+            counterpart[stay] = person(name, position)
+            learner[counterpart[stay]] = True
+        else:
+            person_to.append(person(name, position))
+            learner[person_to[-1]] = changed[q]
+    for j, name in enumerate(core.pool_names):
+        for position in range(core.pool_sizes[j] - hires[name], core.pool_sizes[j]):
+            learner[person(name, position)] = True
+    board_to = [new.board_names.index(b) for b in old.board_names]
     step_to, ahead = [], []
     for k, name in enumerate(old.step_names):
         target = moves.get(name, name)
@@ -156,28 +177,21 @@ def changeover(before: StreamSpec, after: StreamSpec, transition: Transition,
         if old.split_teams[k] is not None or old.dependency_team[k] >= 0:
             raise SpecError(path, message=f"needs step {name!r} after the change: its items wait for children "
                                           "of other teams")
-    learner = [False] * len(new.person_pool)
-    for q, q_new in enumerate(person_to):
-        learner[q_new] = learner_old[q]
-    for p, n in enumerate(hires):
-        for q in new.pool_people[p][start[p] - n:start[p]]:
-            learner[q] = True
     return dataclasses.replace(new, changeover=Changeover(
         old, transition, tuple(step_to), tuple(ahead), tuple(board_to), tuple(person_to), tuple(learner),
-        tuple(hires)))
+        draining, tuple(counterpart) if draining else ()))
 
 
-def _people(old: Plan, after: StreamSpec, path: str) -> tuple[list[int], list[int], list[bool]]:
-    """(hires per new pool, new person of each old person, whether each old person changed pool):
-    the people rule of the module docstring, on the people each new pool starts with."""
-    new = Plan.of(after)
-    names, sizes, slots = new.pool_names, new.pool_sizes, new.pool_people
+def _people(old: Plan, new: Plan, path: str) -> tuple[list[tuple[str, int]], list[bool]]:
+    """(the new pool and position of each old person, whether each changed pool): the people rule of
+    the module docstring, on the people each new pool starts with."""
+    names, sizes = new.pool_names, new.pool_sizes
     filled = [0] * len(names)
-    person_to = [-1] * len(old.person_pool)
+    targets: list[tuple[str, int]] = [("", -1)] * len(old.person_pool)
     changed = [True] * len(old.person_pool)
 
     def place(q: int, j: int) -> None:
-        person_to[q] = slots[j][filled[j]]
+        targets[q] = (names[j], filled[j])
         filled[j] += 1
 
     for p, name in enumerate(old.pool_names):
@@ -188,10 +202,11 @@ def _people(old: Plan, after: StreamSpec, path: str) -> tuple[list[int], list[in
                 changed[q] = False
     for p, name in enumerate(old.pool_names):
         local, flat = name.rsplit("/", 1)[-1], name.replace("/", "_")
-        own = [j for j, n in enumerate(names) if n.rsplit("/", 1)[-1].endswith(("_" + local, "_" + flat))]
+        ends = [n.rsplit("/", 1)[-1] for n in names]
+        own = [j for j, e in enumerate(ends) if e == local or e.endswith(("_" + local, "_" + flat))]
         order = own + [j for j in range(len(names)) if j not in own]
         for q in old.pool_people[p]:
-            if person_to[q] >= 0:
+            if targets[q][1] >= 0:
                 continue
             j = next((j for j in order if filled[j] < sizes[j]), None)
             if j is None:
@@ -199,29 +214,37 @@ def _people(old: Plan, after: StreamSpec, path: str) -> tuple[list[int], list[in
                                               f"{sum(sizes)} people, before it {len(old.person_pool)} (people "
                                               "leave by a pool schedule, not by a transition)")
             place(q, j)
-    return [s - f for s, f in zip(sizes, filled, strict=True)], person_to, changed
+    return targets, changed
 
 
-def _with_hires(after: StreamSpec, hires: list[int], at: float, path: str) -> StreamSpec:
+def _with_teams(after: StreamSpec, before: StreamSpec, gone: list[str]) -> StreamSpec:
+    """`after` with the teams it dissolved back, as they were (nothing gives them new work)."""
+    d, old = after.to_dict(), before.to_dict()
+    for b in sorted(gone, key=lambda b: b.count("/")):
+        parent, _, name = b.rpartition("/")
+        holder = _team_dict(d, parent) if parent else d
+        team = {k: v for k, v in _team_dict(old, b).items() if k != "teams"}   # its gone teams come next
+        holder.setdefault("teams", {})[name] = team
+    return StreamSpec.from_dict(d)
+
+
+def _with_hires(after: StreamSpec, hires: Mapping[str, int], at: float, path: str) -> StreamSpec:
     """`after` with the hires of each pool joining at `at` (a pool schedule), so that the records
     count only the people present."""
-    if not any(hires):
+    if not any(hires.values()):
         return after
     d = after.to_dict()
-    j = 0
     for b in ("", *after.teams):
         raw = d if not b else _team_dict(d, b)
         for name, pool in after.board(b)[1].items():
-            n = hires[j]
-            j += 1
+            n = hires.get(qualify(b, name), 0)
             if not n:
                 continue
             if pool.schedule:
                 raise SpecError(f"{path}", message=f"pool {qualify(b, name)!r} gains {n} people at the change and "
                                                    "has a schedule of its own: write the hires into its schedule")
             entry = raw["pools"][name]
-            size = pool.size - n
-            new = {"size": size, "schedule": [{"at": at, "size": pool.size}]}
+            new = {"size": pool.size - n, "schedule": [{"at": at, "size": pool.size}]}
             raw["pools"][name] = {**entry, **new} if isinstance(entry, Mapping) else new
     return StreamSpec.from_dict(d)
 

@@ -36,6 +36,7 @@ class Replication(Board, Deadlock, Ledger, Sources, Switch):
         self.seed = int(settings.seed)
         self.progress = progress
         self.env = simpy.Environment()
+        self.absent: list[tuple[int, float, float]] = []     # (person, from, to) off their pool (transitions)
         self._init_switch(plan)             # a transition: the organisation before the change first
         self._init_sources(self.seed, replication)
         self._init_ledger()
@@ -50,6 +51,8 @@ class Replication(Board, Deadlock, Ledger, Sources, Switch):
             return self.sink.close(float(self.horizon))
         end = self._run_to_end()
         self._rename_unswitched()
+        if self.absent:
+            self.sink.add_absence(*map(list, zip(*self.absent, strict=True)))
         self._hand_over(final=True)
         return self.sink.close(end)
 

@@ -18,7 +18,9 @@ the new organisation's, and carries every item over by the rules of `vssim.model
 """
 from __future__ import annotations
 
+import bisect
 import heapq
+import math
 
 from vssim.engines.random import Draws
 from vssim.engines.simpy.board import Board
@@ -57,13 +59,13 @@ class Switch:
             draws = Draws(ramp, self._generator("transition/ramp"))
         self.learning = [None if not learns else (float(ramp) if isinstance(ramp, float | int) else draws.next())
                          for learns in plan.changeover.learner]
-        self.learning_from = t.at
+        self.learning_from = [t.at] * len(self.learning)    # a draining team's people: from when they join
         self.learning_factor = t.factor
 
     def _learned(self, person: int, now: float) -> float:
         """The share of full speed `person` works at from now (1 when not learning)."""
         r = self.learning[person]
-        return 1.0 if r is None else self.learning_factor(now - self.learning_from, r)
+        return 1.0 if r is None else self.learning_factor(now - self.learning_from[person], r)
 
     # ------------------------------------------------------------------ the switch
     def _switch(self, ev=None) -> None:
@@ -193,8 +195,15 @@ class Switch:
                 release.append((label[k], group))
         for k, group in partial:
             self.outgoing[label[k]].extend(i for i in group if i not in gone)
+        self.draining = set(co.draining)
+        for q, c in enumerate(co.counterpart):  # who a draining team's people become: not on their new pool yet
+            if c >= 0:
+                self.active[c] = False
+                self.scheduled[new.person_pool[c]] = True
         for priority, ticket, i in sorted(backlog, key=lambda e: e[1]):
             b = self.board[i]               # (renamed)
+            if b in self.draining:
+                b = self._new_team(i, b)
             heapq.heappush(self.backlogs[new.route[self.item_type[i]][new.board_start[b]]], (priority, ticket, i))
             self.board_backlog[b] += 1
         self._start_schedules_from(now)
@@ -224,8 +233,56 @@ class Switch:
                     self._dispatch(p, person)
         for b in range(len(new.board_names)):
             self._commit(b)
+        for b in co.draining:
+            if not self.board_wip[b] and not self.board_backlog[b]:
+                self._drained(b)
         if not self.busy and not self.delays:
             self._check_frozen()
+
+    def _new_team(self, i: int, b: int) -> int:
+        """A child not started on team b, which the change dissolves, moves with its parent to the
+        parent's new team: the one the parent's split now draws for it (`choose`, by the parent's
+        number, as the new organisation alone would), renumbered there; a child its parent did not
+        make at a split (a dependency) stays to be finished."""
+        plan = self.plan
+        j = self.parent_slot[i]
+        k = self.visit_step[self.current_visit[j]]
+        teams = plan.split_teams[k]
+        if teams is None:
+            return b
+        choose = plan.split_choose[k]
+        if choose is not None:
+            listed, cumulative = choose
+            t = teams[listed[bisect.bisect_right(cumulative, self.choose_draw[k].at(self.item_number[j]))]][0]
+        else:
+            t = next((t for t, _ in teams if t not in self.draining), b)
+        self.board[i] = t
+        self.item_number[i] = self.board_items[t]
+        self.board_items[t] += 1
+        return t
+
+    def _drained(self, b: int) -> None:
+        """Team b, dissolved at the change, has finished its work: its people join their new pools."""
+        self.draining.discard(b)
+        plan, now = self.plan, self.env._now
+        counterpart = plan.changeover.counterpart
+        for p in range(len(plan.pool_names)):
+            if plan.pool_board[p] != b:
+                continue
+            for q in plan.pool_people[p]:
+                c = counterpart[q]
+                if c < 0 or not self.active[q]:
+                    continue
+                self.active[q] = False
+                free = self.free_people[p]
+                if q in free:
+                    free.remove(q)
+                self.absent.append((q, now, math.inf))
+                self.absent.append((c, 0.0, now))
+                self.active[c] = True
+                if self.learning is not None:
+                    self.learning_from[c] = now
+                self._dispatch(plan.person_pool[c], c)
 
     def _request_again(self, k: int, group: list[int]) -> None:
         """A batch that had left k (its cadence passed, or waiting to be done) moves on by k's route."""
