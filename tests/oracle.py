@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from vssim.analysis.summary import BAND, BATCHES, PERCENTILES, SCALARS, STEP_COLUMNS
+from vssim.analysis.summary import BAND, BATCHES, PEOPLE_SHOWN, PERCENTILES, SCALARS, STEP_COLUMNS
 
 
 def overlap(start: np.ndarray, stop: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -127,14 +127,70 @@ def step_columns(rec) -> dict:
 
 
 def pool_utilization(rec) -> dict:
-    """Busy time of each pool's people (the visits they started) / (people x window)."""
+    """Busy time of each pool's people (the visits they started) / (people x window); people
+    time-averaged for a pool with a schedule."""
     lo, hi = rec.warmup, rec.end
     span = hi - lo
     busy = overlap(rec.visit_start, rec.visit_end, lo, hi)
     pool = np.where(rec.visit_person >= 0, rec.person_pool[np.maximum(rec.visit_person, 0)], -1)
-    sizes = np.bincount(rec.person_pool, minlength=len(rec.pool_names))
+    sizes = np.bincount(rec.person_pool, minlength=len(rec.pool_names)) if rec.pool_capacity is None \
+        else rec.pool_capacity
     return {name: float(busy[pool == p].sum() / (sizes[p] * span)) if span > 0 and sizes[p] else math.nan
             for p, name in enumerate(rec.pool_names)}
+
+
+def pool_columns(rec) -> dict:
+    """Each pool's utilization, headcount, busy shares by step and, for small pools, each
+    person's busy time / (their time on the pool)."""
+    lo, hi = rec.warmup, rec.end
+    span = hi - lo
+    started = rec.visit_person >= 0
+    busy = overlap(rec.visit_start, rec.visit_end, lo, hi)[started]
+    person = rec.visit_person[started]
+    n_pools, n_steps, n_people = len(rec.pool_names), len(rec.step_names), len(rec.person_pool)
+    by_step = np.bincount(rec.person_pool[person] * n_steps + rec.visit_step[started], weights=busy,
+                          minlength=n_pools * n_steps).reshape(n_pools, n_steps)
+    by_person = np.bincount(person, weights=busy, minlength=n_people)
+    present = (np.ones(n_people) if rec.person_presence is None else rec.person_presence) * span
+    sizes = np.bincount(rec.person_pool, minlength=n_pools)
+    util = pool_utilization(rec)
+    out = {}
+    for p, name in enumerate(rec.pool_names):
+        total = by_step[p].sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            entry = {"utilization": util[name],
+                     "headcount": float(sizes[p] if rec.pool_capacity is None else rec.pool_capacity[p]),
+                     "busy": dict(zip(rec.step_names, (by_step[p] / total if total > 0 else by_step[p] * math.nan),
+                                      strict=True))}
+            if sizes[p] <= PEOPLE_SHOWN:
+                mine = rec.person_pool == p
+                entry["people"] = list(np.where(present[mine] > 0, by_person[mine] / present[mine], math.nan))
+        out[name] = entry
+    return out
+
+
+def _nanmean(values) -> float | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _finite(float(np.nanmean(values)))
+
+
+def pool_summary(records) -> dict:
+    """summary.json's `pools`: the replications' means, the steps a pool worked, the utilization's interval."""
+    per_rep = [pool_columns(rec) for rec in records]
+    out = {}
+    for name in records[0].pool_names:
+        rows = [r[name] for r in per_rep]
+        util = [r["utilization"] for r in rows]
+        busy = {step: _nanmean([r["busy"][step] for r in rows]) for step in records[0].step_names}
+        entry = {"utilization": _nanmean(util), "utilization_ci95": ci95(util),
+                 "headcount": _nanmean([r["headcount"] for r in rows]),
+                 "busy": {step: share for step, share in busy.items() if share is not None and share > 0}}
+        if "people" in rows[0]:
+            entry["people"] = {str(k + 1): _nanmean([r["people"][k] for r in rows])
+                               for k in range(len(rows[0]["people"]))}
+        out[name] = entry
+    return out
 
 
 def summarize(records, *, planning_interval=None, steady_state=True) -> dict:
@@ -200,13 +256,8 @@ def summarize(records, *, planning_interval=None, steady_state=True) -> dict:
     cols = list(STEP_COLUMNS)
     means = steps.groupby("step", sort=False)[cols].mean()
     step_summary = {name: {c: _finite(float(row[c])) for c in cols} for name, row in means.iterrows()}
-    pools = [pool_utilization(rec) for rec in records]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pool_summary = {p: {"utilization": _finite(float(np.nanmean([u[p] for u in pools])))}
-                        for p in records[0].pool_names}
     reps = [{k: (_finite(v) if isinstance(v, float) else v) for k, v in r.items()} for r in per_rep]
-    return {"metrics": out, "steps": step_summary, "pools": pool_summary, "replications": reps,
+    return {"metrics": out, "steps": step_summary, "pools": pool_summary(records), "replications": reps,
             "_steps_frame": steps}
 
 

@@ -14,7 +14,7 @@ from matplotlib.text import Text
 
 import vssim
 from vssim.formatting import number, percent
-from vssim.report.figures import comparison, flow, flow_metrics, lead_time, style, sweep, value_stream
+from vssim.report.figures import comparison, flow, flow_metrics, lead_time, people, style, sweep, value_stream
 
 STREAM = {
     "name": "tiny",
@@ -359,6 +359,23 @@ def test_step_times_stack_wait_process_and_blocked(result, tmp_path):
         s = steps[name]
         assert max(ends[k]) == pytest.approx(sum(s[key] or 0.0 for key in ("wait", "process_time", "blocked")))
     path = value_stream.step_times(steps, "day", "steps", tmp_path / "steps.png")
+    check_png(path, fig)
+
+
+# ------------------------------------------------------------------------------------ people
+def test_utilization_bars_rank_pools_with_their_people_and_mark_the_overloaded(tmp_path):
+    pools = {"calm": {"utilization": 0.4, "utilization_ci95": [0.3, 0.5], "people": {"1": 0.5, "2": 0.3}},
+             "hot": {"utilization": 0.9, "utilization_ci95": [None, None], "people": {"1": 0.9}},
+             "idle": {"utilization": None, "utilization_ci95": [None, None]}}
+    fig = people._build_utilization_bars(pools, 0.85, "who is overloaded")
+    check_readable(fig)
+    bars = {a.get_gid(): a for a in fig.findobj(Rectangle) if a.get_gid()}
+    assert list(bars) == ["pool:hot", "pool:calm", "person:calm/1", "person:calm/2", "pool:idle"]  # one person: no row
+    for gid, width in (("pool:hot", 0.9), ("pool:calm", 0.4), ("person:calm/1", 0.5), ("person:calm/2", 0.3)):
+        assert bars[gid].get_width() == pytest.approx(width)
+    assert bars["pool:hot"].get_facecolor() != bars["pool:calm"].get_facecolor()     # red from 85 %
+    assert {"90 %", "40 %", "50 %", "30 %", "n/a", "overloaded ≥ 85 %"} <= set(texts(fig))
+    path = people.utilization_bars(pools, tmp_path / "people.png", overloaded=0.85, title="who is overloaded")
     check_png(path, fig)
 
 

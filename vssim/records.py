@@ -120,6 +120,7 @@ class Records:
     pool_team: np.ndarray | None = None      # the board of each pool (None: all 0)
     step_split: np.ndarray | None = None     # True for a split step (None: none)
     pool_capacity: np.ndarray | None = None  # each pool's people, time-averaged over the window (None: constant)
+    person_presence: np.ndarray | None = None  # each person's share of the window on their pool (None: all of it)
 
     def __post_init__(self):
         n = len(self.arrival)
@@ -290,7 +291,8 @@ class RecordsBuilder:
             sizes, schedules, step_pools = self._schedules
             capacity = people_present(sizes, schedules, self._fixed["warmup"], end)
             fixed = {**fixed, "pool_capacity": capacity,
-                     "step_capacity": np.array([capacity[pools].sum() for pools in step_pools])}
+                     "step_capacity": np.array([capacity[pools].sum() for pools in step_pools]),
+                     "person_presence": person_presence(sizes, schedules, fixed["person_pool"], fixed["warmup"], end)}
         return Records(end=end, **fixed, **_joined(self._items, items),
                        **_joined(self._visits, VISIT_COLUMNS), rejected_times=rejected)
 
@@ -298,6 +300,22 @@ class RecordsBuilder:
 def people_present(sizes, schedules, lo: float, hi: float) -> np.ndarray:
     """Each pool's people averaged over [lo, hi] (`mean_people`)."""
     return np.array([mean_people(n, s, lo, hi) for n, s in zip(sizes, schedules, strict=True)])
+
+
+def person_presence(sizes, schedules, person_pool, lo: float, hi: float) -> np.ndarray:
+    """Each person's share of [lo, hi] on their pool: the k-th person of a pool (from 0) is on it
+    while it has more than k people (people join lowest number first and leave highest first),
+    so the shares of a pool's people add up to its `mean_people`. People between two of the sizes
+    the pool takes share one figure: one `mean_people` per size, not per person."""
+    person_pool = np.asarray(person_pool, dtype=np.int64)
+    out = np.empty(len(person_pool))
+    for p, (size, schedule) in enumerate(zip(sizes, schedules, strict=True)):
+        people = np.flatnonzero(person_pool == p)
+        cuts = np.array(sorted({0, size, *(n for _, n in schedule)}))
+        shares = np.array([mean_people(int(size > k), [(at, int(n > k)) for at, n in schedule], lo, hi)
+                           for k in cuts])
+        out[people] = shares[np.searchsorted(cuts, np.arange(len(people)), side="right") - 1]
+    return out
 
 
 def mean_people(size: int, schedule, lo: float, hi: float) -> float:

@@ -598,7 +598,7 @@ def streaming_item_totals(arrival, commit, done, touch, item_type, value, lo, hi
 # --------------------------------------------------------------------------- the visits
 @njit(cache=True)
 def visit_pass(step, enter, ready, start, end, leave, work, reworked, person, person_pool, lo, hi, sums, counts,
-               pool_busy, grouped):  # pragma: no cover - compiled
+               pool_busy, pool_step_busy, person_busy, grouped):  # pragma: no cover - compiled
     """The visits' totals over the window [lo, hi] in one pass.
 
     sums[0..6, step]: busy, queue, wip (overlaps, every visit), wait, process, blocked, touch (the
@@ -606,7 +606,9 @@ def visit_pass(step, enter, ready, start, end, leave, work, reworked, person, pe
     step]: started, ended, left (fresh), checked (end in [lo, hi]), reworked among checked.
     pool_busy[p]: ``busy[mine].sum()``, mine = the visits pool p's people started: a count of
     each pool's started visits first, then each started visit's busy overlap in its pool's part
-    of `grouped` (nv long) in visit order, each part summed pairwise.
+    of `grouped` (nv long) in visit order, each part summed pairwise. pool_step_busy[p, step] and
+    person_busy[person] (zeros on entry): the same overlaps added in visit order, as np.bincount
+    with weights adds them.
     """
     nv = len(step)
     n = sums.shape[1]
@@ -651,6 +653,8 @@ def visit_pass(step, enter, ready, start, end, leave, work, reworked, person, pe
             p = person_pool[g]
             grouped[fill[p]] = busy
             fill[p] += 1
+            pool_step_busy[p, j] += busy
+            person_busy[g] += busy
     for j in range(n):
         for q in range(7):
             sums[q, j] = acc[j, q]

@@ -56,7 +56,9 @@ def board_records(rec: Records, board: int, touch: np.ndarray | None = None) -> 
         step_names=[rec.step_names[k][prefix:] for k in steps], step_capacity=rec.step_capacity[steps],
         pool_names=[rec.pool_names[p][prefix:] for p in pools], person_pool=pool_at[rec.person_pool[people]],
         level_names=[rec.level_names[0]], team_names=[""], step_team=None, pool_team=None,
-        step_split=rec.step_split[steps])
+        step_split=rec.step_split[steps],
+        pool_capacity=None if rec.pool_capacity is None else rec.pool_capacity[pools],
+        person_presence=None if rec.person_presence is None else rec.person_presence[people])
 
 
 def level_records(rec: Records, level: int) -> Records:

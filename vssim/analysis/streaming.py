@@ -21,15 +21,16 @@ from vssim.analysis.stability import Census, census, grid
 from vssim.analysis.summary import (
     BATCHES,
     PERCENTILES,
+    VisitTotals,
     assemble,
     flow_metrics,
     interval_predictability,
-    pool_utilization,
+    pool_columns,
     replication_entry,
     step_columns,
     visit_totals,
 )
-from vssim.records import people_present
+from vssim.records import people_present, person_presence
 
 __all__ = ["RunStats", "summarize_streaming"]
 
@@ -50,9 +51,11 @@ class RunStats:
 
     def __init__(self, *, replication: int, seed: int, warmup: float, end: float, step_names: list[str],
                  type_names: list[str], pool_names: list[str], person_pool: np.ndarray, step_capacity: np.ndarray,
-                 batches: bool, planning_interval: float | None = None, pool_capacity: np.ndarray | None = None):
+                 batches: bool, planning_interval: float | None = None, pool_capacity: np.ndarray | None = None,
+                 person_presence: np.ndarray | None = None):
         self.replication, self.seed = replication, seed
         self.pool_capacity = pool_capacity      # pools with a schedule: people, time-averaged over the window
+        self.person_presence = person_presence  # and each person's share of the window on their pool
         self.warmup, self.end = float(warmup), float(end)
         if not (math.isfinite(self.warmup) and math.isfinite(self.end)):
             raise ValueError(f"streaming totals need a finite window, got [{warmup}, {end}]")
@@ -76,6 +79,8 @@ class RunStats:
         self.step_sums = np.zeros((7, n))
         self.step_counts = np.zeros((5, n), dtype=np.int64)
         self.pool_busy = np.zeros(len(pool_names))
+        self.pool_step_busy = np.zeros((len(pool_names), n))
+        self.person_busy = np.zeros(len(self.person_pool))
         self.rejected = 0
         self.lead = QuantileSketch()
         self.flow = QuantileSketch()
@@ -89,14 +94,15 @@ class RunStats:
                  planning_interval: float | None) -> RunStats:
         """The totals of one replication of `plan` (a `vssim.model.Plan`) over [warmup, horizon]."""
         spec = plan.spec
-        pools, steps = None, plan.step_capacity
+        pools, steps, presence = None, plan.step_capacity, None
         if any(plan.pool_schedule):         # the people present, time-averaged
             pools = people_present(plan.pool_sizes, plan.pool_schedule, warmup, float(horizon))
             steps = np.array([pools[p].sum() for p in plan.step_pools])
+            presence = person_presence(plan.pool_sizes, plan.pool_schedule, plan.person_pool, warmup, float(horizon))
         return cls(replication=replication, seed=seed, warmup=warmup, end=float(horizon),
                    step_names=spec.step_names, type_names=list(spec.item_types), pool_names=list(spec.pools),
                    person_pool=plan.person_pool, step_capacity=steps, batches=batches,
-                   planning_interval=planning_interval, pool_capacity=pools)
+                   planning_interval=planning_interval, pool_capacity=pools, person_presence=presence)
 
     def add_items(self, *, arrival, commit, done, touch, item_type, item_value, **_) -> None:
         """Items that will not change any more (done, rejected apart, or still open at the end)."""
@@ -122,13 +128,14 @@ class RunStats:
         """Visits that will not change any more (their item is done, or the run is over)."""
         if not len(visit_step):
             return
-        sums, counts, pools = visit_totals(visit_step, visit_enter, visit_ready, visit_start, visit_end,
-                                           visit_leave, visit_work, visit_reworked, visit_person,
-                                           self.person_pool, len(self.step_names), len(self.pool_names),
-                                           self.warmup, self.end)
-        self.step_sums += sums
-        self.step_counts += counts
-        self.pool_busy += pools
+        totals = visit_totals(visit_step, visit_enter, visit_ready, visit_start, visit_end, visit_leave, visit_work,
+                              visit_reworked, visit_person, self.person_pool, len(self.step_names),
+                              len(self.pool_names), self.warmup, self.end)
+        self.step_sums += totals.sums
+        self.step_counts += totals.counts
+        self.pool_busy += totals.pool_busy
+        self.pool_step_busy += totals.pool_step_busy
+        self.person_busy += totals.person_busy
 
     def add_rejected(self, times) -> None:
         t = np.asarray(times, dtype=np.float64)
@@ -157,9 +164,11 @@ class RunStats:
         return step_columns(self.replication, self.step_names, self.step_capacity, self.end - self.warmup,
                             self.step_sums, self.step_counts)
 
-    def pool_utilization(self) -> dict[str, float]:
-        return pool_utilization(self.pool_names, self.person_pool, self.pool_busy, self.end - self.warmup,
-                                self.pool_capacity)
+    def pool_columns(self) -> dict:
+        """Per-pool figures (utilisation, headcount, busy by step, per person), as `summary.pool_columns`."""
+        totals = VisitTotals(self.step_sums, self.step_counts, self.pool_busy, self.pool_step_busy, self.person_busy)
+        return pool_columns(self.pool_names, self.step_names, self.person_pool, totals, self.end - self.warmup,
+                            self.pool_capacity, self.person_presence)
 
     def census(self) -> Census:
         """The stability census, as `stability.census_of` counts it from full records."""
@@ -169,7 +178,8 @@ class RunStats:
     def nbytes(self) -> int:
         """Memory held by the totals (a few kilobytes plus the two sketches)."""
         arrays = (self.sums, self.counts, self.batch_sums, self.batch_counts, self.done_by_type, self.delivered,
-                  self.step_sums, self.step_counts, self.pool_busy, self.census_times, self.arrived_by, self.done_by)
+                  self.step_sums, self.step_counts, self.pool_busy, self.pool_step_busy, self.person_busy,
+                  self.census_times, self.arrived_by, self.done_by)
         return sum(a.nbytes for a in arrays) + self.lead.nbytes + self.flow.nbytes
 
 
@@ -187,5 +197,5 @@ def summarize_streaming(stats: list[RunStats]) -> dict:
                        sketch.count)
     done_by_type = sum((s.done_by_type for s in stats), np.zeros(len(stats[0].type_names), dtype=np.int64))
     return assemble(per_rep, stats[0].batch_metrics() if len(stats) == 1 else None, pooled, done_by_type,
-                    stats[0].type_names, [s.step_columns() for s in stats], [s.pool_utilization() for s in stats],
+                    stats[0].type_names, [s.step_columns() for s in stats], [s.pool_columns() for s in stats],
                     stats[0].pool_names, quantiles=f"sketch, relative accuracy {stats[0].lead.alpha:g}")

@@ -25,9 +25,9 @@ from vssim.analysis.intervals import ci95, ci95_rows
 from vssim.records import Records
 from vssim.scratch import scratch
 
-__all__ = ["BAND", "BATCHES", "PERCENTILES", "SCALARS", "STEP_COLUMNS", "assemble", "flow_metrics",
-           "interval_predictability", "pool_utilization", "pooled_entry", "predictability", "replication_entry",
-           "step_columns", "summarize", "visit_totals"]
+__all__ = ["BAND", "BATCHES", "PEOPLE_SHOWN", "PERCENTILES", "SCALARS", "STEP_COLUMNS", "VisitTotals", "assemble",
+           "flow_metrics", "interval_predictability", "pool_columns", "pool_utilization", "pooled_entry",
+           "predictability", "replication_entry", "step_columns", "summarize", "visit_totals"]
 
 BATCHES = 10
 """Batches for the batch-means interval of a single replication."""
@@ -36,6 +36,9 @@ BAND = (0.8, 1.0)
 PERCENTILES = (50, 85, 95)
 SCALARS = ("lead_time", "flow_time", "throughput", "wip", "backlog", "flow_efficiency")
 """The flow metrics of a window, each with a mean over replications and an interval."""
+PEOPLE_SHOWN = 12
+"""A pool of at most this many people gets `people` in summary.json (each person's utilisation):
+one a manager can read person by person; a larger pool's list would be read by nobody."""
 STEP_COLUMNS = ("utilization", "queue_length", "wip", "wait", "process_time", "blocked", "touch_time",
                 "pct_complete_accurate", "throughput")
 
@@ -80,12 +83,14 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
     steps, pools = [], []
     for rec in records:
         span = rec.end - rec.warmup
-        sums, counts, pool_busy = visit_totals(
+        totals = visit_totals(
             rec.visit_step, rec.visit_enter, rec.visit_ready, rec.visit_start, rec.visit_end, rec.visit_leave,
             rec.visit_work, rec.visit_reworked, rec.visit_person, rec.person_pool, len(rec.step_names),
             len(rec.pool_names), *_window(rec))
-        steps.append(step_columns(rec.replication, rec.step_names, rec.step_capacity, span, sums, counts))
-        pools.append(pool_utilization(rec.pool_names, rec.person_pool, pool_busy, span, rec.pool_capacity))
+        steps.append(step_columns(rec.replication, rec.step_names, rec.step_capacity, span, totals.sums,
+                                  totals.counts))
+        pools.append(pool_columns(rec.pool_names, rec.step_names, rec.person_pool, totals, span, rec.pool_capacity,
+                                  rec.person_presence))
     out = assemble(per_rep, batches, pooled, done_by_type, records[0].type_names, steps, pools,
                    records[0].pool_names)
     if records[0].parts > 1:                 # split items: counted in the items they were split from
@@ -96,7 +101,7 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
 
 
 def assemble(per_rep: list[dict], batches: list[dict] | None, pooled: dict[str, tuple[np.ndarray, int]],
-             done_by_type: np.ndarray, type_names: list[str], steps: list[dict], pools: list[dict[str, float]],
+             done_by_type: np.ndarray, type_names: list[str], steps: list[dict], pools: list[dict[str, dict]],
              pool_names: list[str], quantiles: str | None = None) -> dict:
     """The `metrics`, `steps`, `pools` and `replications` parts of summary.json from what was read
     of each replication (of full records or of running totals).
@@ -105,7 +110,7 @@ def assemble(per_rep: list[dict], batches: list[dict] | None, pooled: dict[str, 
     windows (`flow_metrics` of each) for its intervals, None for no interval; `pooled[key]` for the
     lead and flow times of all replications: their `PERCENTILES`, min and max, and their count;
     `done_by_type`: the items done in the windows by type; `steps`: each replication's
-    `step_columns`; `pools`: its `pool_utilization`; `quantiles`: how the percentiles were found,
+    `step_columns`; `pools`: its `pool_columns`; `quantiles`: how the percentiles were found,
     when not exactly.
     """
     if len(per_rep) >= 2:                            # intervals across replications
@@ -128,7 +133,7 @@ def assemble(per_rep: list[dict], batches: list[dict] | None, pooled: dict[str, 
     metrics["backlog"] = {"mean": metrics["backlog"]["mean"], "ci95": metrics["backlog"]["ci95"]}
     metrics.update(_flow_totals(per_rep, type_names, done_by_type))
     frame, step_summary = _steps(steps)
-    pool_summary = {p: {"utilization": _mean([u[p] for u in pools])} for p in pool_names}
+    pool_summary = {p: _pool_entry([u[p] for u in pools]) for p in pool_names}
     reps = [{k: (_finite(v) if isinstance(v, float) else v) for k, v in r.items()} for r in per_rep]
     return {"metrics": metrics, "steps": step_summary, "pools": pool_summary,
             "replications": reps, "_steps_frame": frame}
@@ -184,11 +189,20 @@ def interval_predictability(delivered: np.ndarray, n: int) -> dict[str, float]:
     return {"mean": float(out[0]), "in_band": float(out[1])}
 
 
+class VisitTotals(NamedTuple):
+    """What a pass over visits adds up over a window (`visit_totals`)."""
+    sums: np.ndarray              # (7, steps): busy, queue, wip, wait, process, blocked, touch
+    counts: np.ndarray            # (5, steps): started, ended, left, checked, reworked
+    pool_busy: np.ndarray         # (pools,): busy time of each pool's people
+    pool_step_busy: np.ndarray    # (pools, steps): the same, per step worked
+    person_busy: np.ndarray       # (people,): busy time of each person
+
+
 def visit_totals(step, enter, ready, start, end, leave, work, reworked, person, person_pool, n_steps: int,
-                 n_pools: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 n_pools: int, lo: float, hi: float) -> VisitTotals:
     """The totals of visits (a replication's, or a block of a streaming run's) over the window
-    [lo, hi]: per step the sums (busy, queue, wip, wait, process, blocked, touch) and the counts
-    (started, ended, left, checked, reworked) `step_columns` reads, and each pool's busy time
+    [lo, hi]: per step the sums and counts `step_columns` reads, and the busy time of each pool,
+    of each pool per step and of each person `pool_columns` reads
     (`vssim.analysis.kernels.visit_pass`)."""
     from vssim.analysis import kernels
 
@@ -196,10 +210,12 @@ def visit_totals(step, enter, ready, start, end, leave, work, reworked, person, 
     sums = np.zeros((7, n_steps))
     counts = np.zeros((5, n_steps), dtype=np.int64)
     pool_busy = np.empty(n_pools)
+    pool_step_busy = np.zeros((n_pools, n_steps))
+    person_busy = np.zeros(len(person_pool))
     kernels.visit_pass(i64(step), f64(enter), f64(ready), f64(start), f64(end), f64(leave), f64(work),
                        np.ascontiguousarray(reworked, dtype=np.bool_), i64(person), i64(person_pool), float(lo),
-                       float(hi), sums, counts, pool_busy, scratch("grouped", len(step)))
-    return sums, counts, pool_busy
+                       float(hi), sums, counts, pool_busy, pool_step_busy, person_busy, scratch("grouped", len(step)))
+    return VisitTotals(sums, counts, pool_busy, pool_step_busy, person_busy)
 
 
 def step_columns(replication: int, step_names: list[str], capacity, span: float, sums: np.ndarray,
@@ -223,6 +239,48 @@ def pool_utilization(pool_names: list[str], person_pool: np.ndarray, busy: np.nd
              else capacity)
     return {name: float(busy[p] / (float(sizes[p]) * span)) if span > 0 and sizes[p] else math.nan
             for p, name in enumerate(pool_names)}
+
+
+def pool_columns(pool_names: list[str], step_names: list[str], person_pool: np.ndarray, totals: VisitTotals,
+                 span: float, capacity: np.ndarray | None = None, presence: np.ndarray | None = None) -> dict:
+    """Each pool's figures in one replication (docs/metrics.md, "Pools"), from its `visit_totals`:
+    `utilization` (`pool_utilization`), `headcount` (people on the pool, time-averaged over the
+    window: `capacity`, or its size without a schedule), `busy` ({step: the share of the pool's
+    busy time spent on it}; NaN for a pool never busy) and, for a pool of at most `PEOPLE_SHOWN`
+    people, `people` (each person's busy time / (their share of the window on the pool, `presence`
+    (None: all of it), x window); NaN for someone never on it)."""
+    person_pool = np.asarray(person_pool, dtype=np.int64)
+    sizes = np.bincount(person_pool, minlength=len(pool_names))
+    utilization = pool_utilization(pool_names, person_pool, totals.pool_busy, span, capacity)
+    out = {}
+    for p, name in enumerate(pool_names):
+        by_step = totals.pool_step_busy[p]
+        busy = float(by_step.sum())         # (so that a pool working one step gives it exactly 1)
+        shares = by_step / busy if busy > 0 else np.full(len(step_names), math.nan)
+        entry = {"utilization": utilization[name],
+                 "headcount": float(sizes[p] if capacity is None else capacity[p]),
+                 "busy": dict(zip(step_names, shares.tolist(), strict=True))}
+        if sizes[p] <= PEOPLE_SHOWN:
+            mine = np.flatnonzero(person_pool == p)
+            time = (np.ones(len(mine)) if presence is None else presence[mine]) * span
+            with np.errstate(invalid="ignore", divide="ignore"):
+                entry["people"] = np.where(time > 0, totals.person_busy[mine] / time, math.nan).tolist()
+        out[name] = entry
+    return out
+
+
+def _pool_entry(per_rep: list[dict]) -> dict:
+    """summary.json's entry of a pool from its `pool_columns` of each replication: the means over
+    replications (NaN ones skipped), an interval for the utilisation, and only the steps it worked."""
+    util = [r["utilization"] for r in per_rep]
+    entry = {"utilization": _mean(util), "utilization_ci95": ci95(util),
+             "headcount": _mean([r["headcount"] for r in per_rep])}
+    busy = {step: _mean([r["busy"][step] for r in per_rep]) for step in per_rep[0]["busy"]}
+    entry["busy"] = {step: share for step, share in busy.items() if share}
+    if "people" in per_rep[0]:
+        entry["people"] = {str(k + 1): _mean([r["people"][k] for r in per_rep])
+                           for k in range(len(per_rep[0]["people"]))}
+    return entry
 
 
 # --------------------------------------------------------------------------- one replication's items

@@ -8,6 +8,7 @@ from vssim.analysis.stability import headline
 from vssim.files import write_atomic
 from vssim.formatting import MISSING, change, interval, number, percent
 from vssim.report import figures as draw
+from vssim.report.people import people_by_alternative, people_section
 
 
 def dashboard(summary: dict) -> str:
@@ -168,9 +169,8 @@ def write_report(result: SimResult, out: Path, *, figures: bool = True, title: s
     if figures:
         draw.dashboard(s, out / "dashboard.png", title=f"{s['stream']} — {s['scenario']}: the six flow metrics")
         parts += ["![flow metrics](dashboard.png)", ""]
-    parts += ["## Steps", "", steps_table(s), "",
-              "Pools: " + ", ".join(f"{p} {percent(v['utilization'])} busy" for p, v in s["pools"].items()
-                                    if v["utilization"] is not None), ""]
+    parts += ["## Steps", "", steps_table(s), ""]
+    parts += people_section(s, out, figures)
     parts += _bottleneck_section(result)
     parts += _vsm_section(result, out, figures)
     if "teams" in s:
@@ -315,6 +315,7 @@ def write_comparison_report(results, comparison, out: Path, *, figures: bool = T
             draw.lead_time_distributions(lead, unit, out / "lead_times.png",
                                          title=f"{s0['stream']}: lead-time distributions")
             parts += ["![lead time distributions](lead_times.png)", ""]
+    parts += people_by_alternative(summaries)
     baseline_result = results[base]
     if isinstance(baseline_result, SimResult):
         parts += _bottleneck_section(baseline_result)

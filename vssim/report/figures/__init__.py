@@ -7,6 +7,7 @@ and returns the path:
 - `flow`: cumulative flow, throughput run chart, aging WIP (one replication over time);
 - `lead_time`: lead-time histogram, cycle-time scatter, lead-time distributions of scenarios;
 - `value_stream`: time per step, the value stream map's timeline;
+- `people`: who is overloaded, each pool's utilisation and its people's;
 - `comparison`: scenarios against the baseline, what common random numbers bought;
 - `sweep`: WIP curves of a CONWIP sweep, the trials of an optimisation.
 
@@ -22,10 +23,11 @@ from vssim.report.figures.comparison import comparison_bars, crn_widths
 from vssim.report.figures.flow import aging_wip, cumulative_flow, throughput_run_chart
 from vssim.report.figures.flow_metrics import dashboard
 from vssim.report.figures.lead_time import cycle_time_scatter, lead_time_distributions, lead_time_histogram
+from vssim.report.figures.people import utilization_bars
 from vssim.report.figures.style import OKABE_ITO, color
 from vssim.report.figures.sweep import optimisation_trials, wip_curves
 from vssim.report.figures.value_stream import step_times, vsm_timeline
 
 __all__ = ["OKABE_ITO", "aging_wip", "color", "comparison_bars", "crn_widths", "cumulative_flow", "cycle_time_scatter",
            "dashboard", "lead_time_distributions", "lead_time_histogram", "optimisation_trials", "step_times",
-           "throughput_run_chart", "vsm_timeline", "wip_curves"]
+           "throughput_run_chart", "utilization_bars", "vsm_timeline", "wip_curves"]
