@@ -285,16 +285,47 @@ def test_a_bad_transition_is_refused_in_one_line(value, message):
     assert "\n" not in str(e.value)
 
 
-def test_a_transition_that_dissolves_teams_or_loses_people_is_refused_in_one_line():
+def test_a_dissolved_team_finishes_what_it_started_and_its_people_then_join_their_new_teams():
+    """art_component_teams reorganised into stream-aligned teams at T = 450: children committed on a
+    component team before T finish there, children not started move with their parent to its new
+    team (one team for all of a parent's), nothing is lost, each parent is done after its last child,
+    and the people are the same twelve throughout (a component team's people present until it is
+    empty, then on their new team)."""
+    at = 450.0
     spec = vssim.load_stream("configs/stream/art_component_teams.yaml")
     scenario = dataclasses.replace(load_scenario("configs/scenario/stream_aligned_teams.yaml"),
-                                   transition=Transition(100.0))
-    with pytest.raises(SpecError, match="team 'web' is gone") as e:
-        run_one(spec, scenario, SETTINGS)
-    assert "\n" not in str(e.value)
+                                   transition=Transition(at, 0.7, 60.0))
+    settings_ = Settings(horizon=900, warmup=0, replications=2, seed=11, progress=False)
+    base = run_one(spec, Scenario("baseline"), settings_)
+    r = run_one(spec, scenario, settings_)
+    assert set(r.spec.teams) >= {"web", "api", "data", "sa1", "sa2", "sa3", "system"}
+    moved_somewhere = 0
+    for b, rec in zip(base.records, r.records, strict=True):
+        check_transition(b, rec, at, r.spec)
+        child = rec.item_parent >= 0             # a parent is done only after every child of it
+        parent_done = rec.done[rec.item_parent[child]]
+        assert not (np.isfinite(parent_done) & ~np.isfinite(rec.done[child])).any()
+        assert (np.nan_to_num(rec.done[child], nan=-1) <= np.nan_to_num(parent_done, nan=np.inf)).all()
+        team = np.asarray(rec.team_names, dtype=object)[rec.item_team]
+        dissolved = np.isin(team, ["web", "api", "data"])
+        assert (rec.commit[dissolved] < at).all()         # nothing new is committed on a dissolved team
+        late = child & (rec.arrival < at) & ~(rec.commit < at)
+        assert not (late & dissolved).any()              # made before T, not started: on a new team
+        moved = late & np.isin(team, ["sa1", "sa2", "sa3"])
+        for j in np.unique(rec.item_parent[moved]):      # all of a parent's moved children on one team
+            assert len(set(team[moved & (rec.item_parent == j)])) == 1
+        moved_somewhere += int(moved.sum())
+        people = {n: c for n, c in zip(rec.pool_names, rec.pool_capacity, strict=True)
+                  if n.split("/")[0] in ("web", "api", "data", "sa1", "sa2", "sa3")}
+        assert sum(people.values()) == pytest.approx(12.0, abs=1e-9)
+    assert moved_somewhere                                 # (this seed has a backlog on a component team at T)
+
+
+def test_a_transition_that_loses_people_is_refused_in_one_line():
     d = one_person()
-    with pytest.raises(SpecError, match="needs a place for every person"):
+    with pytest.raises(SpecError, match="needs a place for every person") as e:
         run({**d, "pools": {"dev": 2}}, {"horizon": 10.0}, transition=Transition(5.0), after=d)
+    assert "\n" not in str(e.value)
 
 
 def test_composing_two_transitions_is_refused():

@@ -136,7 +136,9 @@ def changeover(before: StreamSpec, after: StreamSpec, transition: Transition,
     old = Plan.of(before)
     core = Plan.of(after)
     targets, changed = _people(old, core, path)
-    hires = {name: core.pool_sizes[j] - sum(t == name for t, _ in targets) for j, name in enumerate(core.pool_names)}
+    # hires: the people of a pool without a schedule beyond those placed in it (a pool with one has its own)
+    hires = {name: 0 if core.pool_schedule[j] else core.pool_sizes[j] - sum(t == name for t, _ in targets)
+             for j, name in enumerate(core.pool_names)}
     gone = [b for b in old.board_names if b not in core.board_names]
     run = _with_teams(after, before, gone) if gone else after
     if transition.at > 0:
@@ -184,8 +186,8 @@ def changeover(before: StreamSpec, after: StreamSpec, transition: Transition,
 
 def _people(old: Plan, new: Plan, path: str) -> tuple[list[tuple[str, int]], list[bool]]:
     """(the new pool and position of each old person, whether each changed pool): the people rule of
-    the module docstring, on the people each new pool starts with."""
-    names, sizes = new.pool_names, new.pool_sizes
+    the module docstring, on the places each new pool has (its most people, with a schedule)."""
+    names, sizes = new.pool_names, [len(people) for people in new.pool_people]
     filled = [0] * len(names)
     targets: list[tuple[str, int]] = [("", -1)] * len(old.person_pool)
     changed = [True] * len(old.person_pool)

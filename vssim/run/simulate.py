@@ -68,6 +68,8 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
     if transition is not None and horizon is not None and transition.at >= horizon:
         spec, transition = before if before is not None else spec, None
     plan, chosen = _checked(spec, settings, before, transition, moves)
+    if plan.changeover is not None:
+        spec = plan.spec                    # what the records name: the new stream, dissolved teams still finishing
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:

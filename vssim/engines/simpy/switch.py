@@ -81,7 +81,7 @@ class Switch:
             return label[d] if d < n_old else n_new + co.board_to[d - n_old]
 
         # the old organisation's pending events: work in hand and delays go on; cadences and schedules end
-        finishing, delaying = {}, {}
+        finishing, delaying, ticks, resizes = {}, {}, [], []
         for _, _, _, event in self.env._queue:
             callbacks = event.callbacks
             f = getattr(callbacks[0], "__func__", None) if callbacks else None
@@ -89,7 +89,32 @@ class Switch:
                 finishing[event._value[1]] = event
             elif f is Board._delay_over:
                 delaying[event._value] = event
-            elif f is Board._tick or f is Board._resize:
+            elif f is Board._tick:
+                ticks.append(event)
+            elif f is Board._resize:
+                resizes.append(event)
+        # a pool of the same name and schedule keeps its schedule's events and its people's presence
+        same = {j: old.pool_names.index(name) for j, name in enumerate(new.pool_names)
+                if name in old.pool_names and old.pool_schedule[old.pool_names.index(name)] == new.pool_schedule[j]}
+        kept_pool = {p: j for j, p in same.items()}
+        present = {person_to[q]: self.active[q] for q in range(len(old.person_pool))
+                   if new.person_pool[person_to[q]] in same}
+        leaving = {person_to[q] for q in self.leaving if new.person_pool[person_to[q]] in same}
+        kept_resizes = 0
+        for event in resizes:
+            p, size = event._value
+            if p in kept_pool:
+                event._value = (kept_pool[p], size)
+                kept_resizes += 1
+            else:
+                event.callbacks = []
+        kept_ticks = []
+        for event in ticks:                 # a cadence that stays ticks on, at its own place among events
+            k = event._value
+            if not co.ahead[k] and new.cadence[label[k]] == old.cadence[k] and label[k] not in kept_ticks:
+                event._value = label[k]
+                kept_ticks.append(label[k])
+            else:
                 event.callbacks = []
         queued = {entry[2]: entry for q in self.queue for entry in q}     # (class, ticket, slot): keeps its place
         # done items, in the order they wait: to enter a column, at a cadence gate, in a partial batch
@@ -127,6 +152,12 @@ class Switch:
         self._init_sources(self.seed, self.replication)
         self.person_interruptions = interruptions
         self._init_board()
+        for c, on in present.items():
+            self.active[c] = on
+        self.leaving = leaving
+        self.resizes_left = kept_resizes
+        for k in kept_ticks:
+            self.tick_pending[k] = True
         for free in self.free_people:       # the free people in the order they became free
             free.clear()
         for q in free_before:
@@ -206,7 +237,7 @@ class Switch:
                 b = self._new_team(i, b)
             heapq.heappush(self.backlogs[new.route[self.item_type[i]][new.board_start[b]]], (priority, ticket, i))
             self.board_backlog[b] += 1
-        self._start_schedules_from(now)
+        self._start_schedules_from(now, set(same))
         self._start_learning(new)
 
         # then everything moves by the new organisation's rules
@@ -322,9 +353,13 @@ class Switch:
             self.outgoing[k] = []
             self._release(k, out)
 
-    def _start_schedules_from(self, now: float) -> None:
-        """The new organisation's pool schedules from now: changes at or before now at once."""
+    def _start_schedules_from(self, now: float, kept: set[int]) -> None:
+        """The new organisation's pool schedules from now (changes at or before now at once), but for the
+        `kept` pools, whose schedule's events go on."""
         for p, schedule in enumerate(self.plan.pool_schedule):
+            if p in kept:
+                continue
+            self.resizes_left += len(schedule)
             for at, size in schedule:
                 self.env.timeout(max(0.0, at - now), (p, size)).callbacks.append(self._resize)
 
