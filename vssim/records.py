@@ -303,6 +303,8 @@ class RecordsBuilder:
             pool_team=np.array(plan.pool_board, dtype=np.int64),
             step_split=np.array([t is not None for t in plan.split_teams], dtype=bool))
         self._schedules = (plan.pool_sizes, plan.pool_schedule, plan.step_pools) if any(plan.pool_schedule) else None
+        self._step_pools = plan.step_pools
+        self._absent: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._family = plan.has_teams
         self._items: list[dict] = []
         self._visits: list[dict] = []
@@ -327,6 +329,12 @@ class RecordsBuilder:
     def add_rejected(self, times: np.ndarray) -> None:
         self._rejected.append(np.asarray(times, dtype=np.float64))
 
+    def add_absence(self, person: list[int], since: list[float], until: list[float]) -> None:
+        """Intervals people are off their pool beyond its schedule (an engine's, for a transition that
+        dissolves teams: their people join their new pools when the team has finished its work)."""
+        self._absent = (np.asarray(person, dtype=np.int64), np.asarray(since, dtype=np.float64),
+                        np.asarray(until, dtype=np.float64))
+
     def close(self, end: float) -> Records:
         rejected = (self._rejected[0] if len(self._rejected) == 1
                     else np.concatenate(self._rejected) if self._rejected else np.zeros(0))
@@ -338,6 +346,16 @@ class RecordsBuilder:
             fixed = {**fixed, "pool_capacity": capacity,
                      "step_capacity": np.array([capacity[pools].sum() for pools in step_pools]),
                      "person_presence": person_presence(sizes, schedules, fixed["person_pool"], fixed["warmup"], end)}
+        if self._absent is not None:        # people off their pool for a while (a transition's dissolved teams)
+            lo, people = fixed["warmup"], fixed["person_pool"]
+            presence = fixed.get("person_presence")
+            presence = np.ones(len(people)) if presence is None else presence.copy()
+            who, since, until = self._absent
+            if end > lo:
+                np.subtract.at(presence, who, (np.minimum(until, end) - np.maximum(since, lo)).clip(0) / (end - lo))
+            capacity = np.bincount(people, weights=presence, minlength=len(fixed["pool_names"]))
+            fixed = {**fixed, "pool_capacity": capacity, "person_presence": presence,
+                     "step_capacity": np.array([capacity[pools].sum() for pools in self._step_pools])}
         helpers = _joined(self._helpers, HELPER_COLUMNS) if self._helpers else {}
         return Records(end=end, **fixed, **_joined(self._items, items),
                        **_joined(self._visits, VISIT_COLUMNS), rejected_times=rejected, **helpers)

@@ -77,6 +77,7 @@ class Plan:
     split_size: list[object | None]      # the children's size factor (None: 1)
     dependency_team: list[int]           # by step: the board a team dependency asks (-1: none)
     dependency_size: list[object | None]
+    changeover: object | None = None     # a transition: the switch from another organisation (model.transition)
 
     @property
     def has_teams(self) -> bool:

@@ -87,12 +87,15 @@ def alternatives(scenarios: Mapping[str, Scenario], names: Sequence[str] | None)
 
 
 def run_one(spec: StreamSpec, scenario: Scenario, settings: Settings) -> SimResult:
-    """Apply a scenario to a stream and simulate it."""
+    """Apply a scenario to a stream and simulate it; with a `transition`, the stream as it is until
+    its time and the scenario's organisation after (`vssim.model.transition`)."""
     changed = scenario.apply(spec, context=context(settings))
+    switch = {} if scenario.transition is None else dict(
+        transition=scenario.transition, before=spec, moves=scenario.moves(spec, context=context(settings)))
     return simulate(changed, horizon=settings.horizon, warmup=settings.warmup, replications=settings.replications,
                     seed=settings.seed, engine=settings.engine, planning_interval=settings.planning_interval,
                     scenario=scenario.name, progress=settings.progress, stats=settings.stats,
-                    max_events=settings.max_events)
+                    max_events=settings.max_events, **switch)
 
 
 def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings: Settings, out: str | Path, *,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 from vssim.analysis import stability
 from vssim.analysis.result import SimResult
@@ -13,6 +14,7 @@ from vssim.errors import DeadlockError, SpecError
 from vssim.model.plan import Plan
 from vssim.model.settings import MAX_EVENTS, Settings
 from vssim.model.spec import StreamSpec
+from vssim.model.transition import Transition, changeover
 from vssim.records import RecordsBuilder, RecordSink
 
 ENGINES = registry.choices()
@@ -22,18 +24,27 @@ def check_settings(spec: StreamSpec, settings: Settings) -> Engine:
     return _checked(spec, settings)[1]
 
 
-def _checked(spec: StreamSpec, settings: Settings) -> tuple[Plan, Engine]:
+def _checked(spec: StreamSpec, settings: Settings, before: StreamSpec | None = None,
+             transition: Transition | None = None, moves: Mapping[str, str] | None = None) -> tuple[Plan, Engine]:
     """`spec`'s plan and engine, once the settings are checked: a run larger than
-    `sim.max_events` is refused before anything is allocated for it (the plan's people included)."""
+    `sim.max_events` is refused before anything is allocated for it (the plan's people included).
+    With a `transition` from `before`, the plan switches from `before`'s organisation to `spec`'s."""
     settings.check(spec, ENGINES)
-    plan = Plan.of(spec)
+    if transition is not None:
+        if before is None:
+            raise SpecError("transition", message="needs the stream before the change (simulate(..., before=...))")
+        settings.check(before, ENGINES)
+        plan = changeover(before, spec, transition, moves)
+    else:
+        plan = Plan.of(spec)
     return plan, registry.choose(plan, settings)
 
 
 def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0, replications: int = 1,
              seed: int = 0, *, engine: str = "simpy", planning_interval: float | None = None,
              scenario: str = "baseline", progress: bool | None = None, stats: str = "full",
-             max_events: float | None = MAX_EVENTS) -> SimResult:
+             max_events: float | None = MAX_EVENTS, transition: Transition | None = None,
+             before: StreamSpec | None = None, moves: Mapping[str, str] | None = None) -> SimResult:
     """Simulate `replications` independent replications of `spec` and summarise them.
 
     `horizon` is the simulated time of each replication (None: until every item is done, for
@@ -44,12 +55,21 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
     summary (percentiles within 0.1 %), memory independent of the run's length, no item tables.
     A run that needs more than `max_events` events (`vssim.model.settings.RunSize`; None: no
     limit) is refused before it starts.
+
+    `transition` (with `before`, the stream as it is): each replication runs `before`'s organisation
+    until `transition.at`, then `spec`'s, carrying the work in flight over (`vssim.model.transition`;
+    `moves`: where a gone step's items go, by qualified name); the records are `spec`'s. A transition
+    at or after the horizon never happens: the run is `before`'s.
     """
     if not isinstance(spec, StreamSpec):
         spec = StreamSpec.from_dict(spec)
     settings = Settings(horizon=horizon, warmup=warmup, replications=replications, seed=seed, engine=engine,
                         planning_interval=planning_interval, progress=progress, stats=stats, max_events=max_events)
-    plan, chosen = _checked(spec, settings)
+    if transition is not None and horizon is not None and transition.at >= horizon:
+        spec, transition = before if before is not None else spec, None
+    plan, chosen = _checked(spec, settings, before, transition, moves)
+    if plan.changeover is not None:
+        spec = plan.spec                    # what the records name: the new stream, dissolved teams still finishing
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:

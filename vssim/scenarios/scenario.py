@@ -18,6 +18,8 @@ from typing import Any
 
 from vssim.errors import SpecError
 from vssim.model.spec import StreamSpec
+from vssim.model.teams import qualify
+from vssim.model.transition import Transition
 from vssim.model.userfiles import check_name, load_yaml
 from vssim.scenarios.transforms import DEFAULT_CONTEXT, Context, _plain, apply_transform, check_op, deep_merge
 
@@ -38,7 +40,7 @@ ACCELERATORS: dict[str, str] = {
 KINDS: tuple[str, ...] = (*ACCELERATORS, "pull", "kaikaku")
 """Allowed values of `Scenario.accelerator` (besides None)."""
 
-_KEYS = ("description", "accelerator", "patch", "transforms")
+_KEYS = ("description", "accelerator", "patch", "transforms", "transition")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Scenario:
     accelerator: str | None = None
     patch: dict = field(default_factory=dict)
     transforms: tuple[dict, ...] = ()
+    transition: Transition | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping | None, name: str) -> Scenario:
@@ -78,16 +81,41 @@ class Scenario:
         for i, op in enumerate(transforms):
             check_op(op, f"{path}.transforms[{i}]")
             ops.append(_plain(op))
-        return cls(name, description, accelerator, _plain(patch), tuple(ops))
+        transition = d.get("transition")
+        if transition is not None:
+            transition = Transition.from_dict(transition, f"{path}.transition")
+        return cls(name, description, accelerator, _plain(patch), tuple(ops), transition)
 
     def to_dict(self) -> dict:
         """The scenario as the mapping of its file (without the name)."""
-        return {"description": self.description, "accelerator": self.accelerator, "patch": _plain(self.patch),
-                "transforms": [_plain(op) for op in self.transforms]}
+        out = {"description": self.description, "accelerator": self.accelerator, "patch": _plain(self.patch),
+               "transforms": [_plain(op) for op in self.transforms]}
+        if self.transition is not None:
+            out["transition"] = self.transition.to_dict()
+        return out
 
     @property
     def is_identity(self) -> bool:
-        return not self.patch and not self.transforms
+        return not self.patch and not self.transforms and self.transition is None
+
+    def moves(self, stream: StreamSpec | Mapping, *, context: Context = DEFAULT_CONTEXT) -> dict[str, str]:
+        """Where a transition sends the items of steps this scenario's transforms replace: each
+        `merge_steps` member to its merged step (the first, when item types get one each), by
+        qualified name; steps the new stream keeps by name need no entry (`vssim.model.transition`)."""
+        after = self.apply(stream, context=context)
+        names = [qualify(b, s) for b in ("", *after.teams) for s in after.board(b)[0]]
+        out: dict[str, str] = {}
+        for op in self.transforms:
+            if op.get("op") != "merge_steps":
+                continue
+            members = list(op["steps"])
+            board, _, _ = members[0].rpartition("/")
+            local = [m.rpartition("/")[2] for m in members]
+            merged = qualify(board, op.get("name") or "_".join(local))
+            target = next((n for n in names if n == merged or n.startswith(merged + "_")), None)
+            if target is not None:
+                out.update({m: target for m in members if m not in names})
+        return out
 
     def apply_dict(self, stream: StreamSpec | Mapping, *, context: Context = DEFAULT_CONTEXT) -> dict:
         """The changed stream as a plain dict, not validated (for inspection and chaining)."""
@@ -133,10 +161,15 @@ def compose(scenarios: Sequence[Scenario]) -> Scenario:
             else:
                 patch = deep_merge(patch, s.patch)
         transforms.extend(_plain(op) for op in s.transforms)
+    transitions = [s for s in parts if s.transition is not None]
+    if len(transitions) > 1:
+        raise SpecError("scenario", message="at most one of the composed scenarios may have a transition, got "
+                                            + ", ".join(s.name for s in transitions))
     kinds = {s.accelerator for s in parts}
     accelerator = kinds.pop() if len(kinds) == 1 else None
     description = "; ".join(s.description for s in parts if s.description)
-    return Scenario("+".join(s.name for s in parts), description, accelerator, patch, tuple(transforms))
+    return Scenario("+".join(s.name for s in parts), description, accelerator, patch, tuple(transforms),
+                    transitions[0].transition if transitions else None)
 
 
 _PACKAGE = re.compile(r"^#\s*@package\s+(\S+)\s*$")

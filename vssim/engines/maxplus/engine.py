@@ -79,6 +79,8 @@ class MaxPlusEngine:
     name = "fast"
 
     def qualifies(self, plan: Plan, settings: Settings) -> str | None:
+        if plan.changeover is not None:
+            return "a transition: the recursions run one organisation (the event engine switches at its time)"
         return why_not(plan.spec, settings.streaming)
 
     def run(self, plan: Plan, settings: Settings, replication: int, sink: RecordSink, progress=None) -> object:

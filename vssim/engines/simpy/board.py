@@ -86,6 +86,7 @@ class Board:
         self.plain_pool = [switch is None and not interrupted
                            for switch, interrupted in zip(self.switch_cost, self.interrupted, strict=True)]
         self.until = math.inf if self.horizon is None else float(self.horizon)
+        self.draining: set[int] = set()     # a transition's dissolved teams still finishing their work
 
     # ------------------------------------------------------------------ capacity over time
     def _start_schedules(self) -> None:
@@ -382,6 +383,8 @@ class Board:
         speed = self.plan.step_speed[k]
         if speed is not None:               # this pool's people at this step: work time ÷ their speed
             w /= speed[p]
+        if self.learning is not None and self.learning[person] is not None:
+            w /= self._learned(person, now)     # after a transition: still learning
         duration = w
         if not self.plain_pool[p]:
             switch = self.switch_cost[p]
@@ -707,6 +710,8 @@ class Board:
         if not self.plan.is_first[src]:
             self._commit(b)
         if b:
+            if self.draining and b in self.draining and not self.board_wip[b] and not self.board_backlog[b]:
+                self._drained(b)            # a team a transition dissolved has finished its work
             pending, parent_slot = self.pending, self.parent_slot
             for i in group:
                 j = parent_slot[i]

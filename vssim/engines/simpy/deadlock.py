@@ -69,6 +69,8 @@ class Deadlock:
                 if not self.busy and not self.delays:
                     self._check_frozen()
                 return
+        if self.after is not None:
+            return                          # a transition's switch may set it moving again
         raise DeadlockError(self._describe_stuck([k for k in range(n) if self.in_column[k]]))
 
     def _flush_order(self) -> list[int]:

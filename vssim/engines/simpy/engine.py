@@ -15,6 +15,7 @@ from vssim.engines.simpy.board import Board
 from vssim.engines.simpy.deadlock import Deadlock
 from vssim.engines.simpy.ledger import Ledger
 from vssim.engines.simpy.sources import Sources
+from vssim.engines.simpy.switch import Switch
 from vssim.model.plan import Plan
 from vssim.model.settings import Settings
 from vssim.records import RecordSink
@@ -23,7 +24,7 @@ PROGRESS_SLICES = 50
 """A full run with a progress bar runs to the horizon in this many slices, one report each."""
 
 
-class Replication(Board, Deadlock, Ledger, Sources):
+class Replication(Board, Deadlock, Ledger, Sources, Switch):
     """One replication of `plan` into `sink`; `run()` returns what `sink.close` returns."""
 
     def __init__(self, plan: Plan, settings: Settings, replication: int, sink: RecordSink, progress=None):
@@ -32,19 +33,26 @@ class Replication(Board, Deadlock, Ledger, Sources):
         self.sink = sink
         self.horizon = settings.horizon
         self.replication = replication
+        self.seed = int(settings.seed)
         self.progress = progress
         self.env = simpy.Environment()
-        self._init_sources(int(settings.seed), replication)
+        self.absent: list[tuple[int, float, float]] = []     # (person, from, to) off their pool (transitions)
+        self._init_switch(plan)             # a transition: the organisation before the change first
+        self._init_sources(self.seed, replication)
         self._init_ledger()
         self._init_board()
 
     def run(self) -> object:
+        self._start_switch()
         self._start_arrivals()
         self._check_frozen()
         if self.sink.flush_every is not None:
             self._run_in_slices()
             return self.sink.close(float(self.horizon))
         end = self._run_to_end()
+        self._rename_unswitched()
+        if self.absent:
+            self.sink.add_absence(*map(list, zip(*self.absent, strict=True)))
         self._hand_over(final=True)
         return self.sink.close(end)
 
@@ -99,6 +107,9 @@ class SimPyEngine:
     name = "simpy"
 
     def qualifies(self, plan: Plan, settings: Settings) -> str | None:
+        if plan.changeover is not None and settings.streaming:
+            return ("sim.stats=streaming keeps running totals of one organisation; a transition needs its "
+                    "records (sim.stats=full)")
         if plan.has_teams and settings.streaming:
             return ("sim.stats=streaming keeps running totals of one board; a stream with teams needs its "
                     "records (sim.stats=full)")
