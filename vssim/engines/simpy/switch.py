@@ -227,7 +227,7 @@ class Switch:
         for k, group in partial:
             self.outgoing[label[k]].extend(i for i in group if i not in gone)
         self.draining = set(co.draining)
-        for q, c in enumerate(co.counterpart):  # who a draining team's people become: not on their new pool yet
+        for c in co.counterpart:            # who a draining team's people become: not on their new pool yet
             if c >= 0:
                 self.active[c] = False
                 self.scheduled[new.person_pool[c]] = True
