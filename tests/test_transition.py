@@ -353,3 +353,44 @@ def test_the_fast_engine_and_streaming_refuse_a_transition():
     with pytest.raises(SpecError, match="a transition needs its records"):
         vssim.simulate(vssim.StreamSpec.from_dict(d), horizon=20, stats="streaming", transition=Transition(5.0),
                        before=vssim.StreamSpec.from_dict(d), progress=False)
+
+
+# --------------------------------------------------------------------------- in an experiment
+def test_an_experiment_reads_a_transition_as_a_reorganisation_in_time(tmp_path):
+    """A comparison whose alternative has a transition: its summary.json and the comparison's carry the
+    effect, the report leads with it (before the comparison table), with its figure and the grid of
+    the learning curve (one row per point, also as a CSV)."""
+    import json
+
+    from vssim.run.experiment import run_experiment
+
+    spec = vssim.load_stream("configs/stream/functional_silos.yaml")
+    scenarios = {n: load_scenario(f"configs/scenario/{n}.yaml") for n in ("value_stream_team", "reorganise_in_a_year")}
+    alt = "value_stream_team+reorganise_in_a_year"
+    run_experiment(spec, scenarios, Settings(horizon=800, warmup=300, replications=4, seed=2, progress=False),
+                   tmp_path, compare=True, compare_names=[alt],
+                   sensitivity={"productivity": [0.5, 1.0], "ramp": [0.0, 60.0]})
+    own = json.loads((tmp_path / "scenarios" / alt / "summary.json").read_text())
+    assert own["transition"]["at"] == 365 and own["transition"]["period"] == 30.0    # the monthly release
+    assert set(own["transition"]) >= {"dip", "break_even", "gain"}
+    top = json.loads((tmp_path / "summary.json").read_text())
+    assert top["transitions"][alt] == own["transition"]
+    report = (tmp_path / "report.md").read_text()
+    assert report.index(f"## `{alt}`: the reorganisation in time") < report.index("## Comparison")
+    assert (tmp_path / f"transition_{alt}.png").stat().st_size > 10_000
+    grid = (tmp_path / "scenarios" / alt / "transition_sensitivity.csv").read_text().splitlines()
+    assert len(grid) == 1 + 4 and grid[0].startswith("productivity,ramp,break_even")
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"productivity": [0.5]}, "compare.sensitivity: must be null or {productivity: [p0, ...], ramp: [R, ...]}"),
+    ({"productivity": [0], "ramp": [1]}, "compare.sensitivity.productivity: must be a non-empty list of numbers in "
+                                         "(0, 1], got [0]"),
+    ({"productivity": [0.5], "ramp": []}, "compare.sensitivity.ramp: must be a non-empty list of times >= 0, got []"),
+])
+def test_a_bad_sensitivity_grid_is_refused_in_one_line(value, message):
+    from vssim.run.experiment import _sensitivity
+
+    with pytest.raises(SpecError) as e:
+        _sensitivity(value)
+    assert str(e.value).startswith(message), str(e.value)

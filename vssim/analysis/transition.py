@@ -45,7 +45,7 @@ CURVE_METRICS = ("lead_time_p50", "lead_time_p85", "throughput", "wip")
 """The per-period curves, in the order of `PeriodCurves.values`."""
 KINDS = ("open", "saturated", "backlog")
 """Stream kinds: an open stream breaks even on lead time saved, the others on deliveries."""
-_WEEK = {"day": 7.0, "week": 1.0}
+WEEK = {"day": 7.0, "week": 1.0}
 _YEAR = {"day": 365.0, "week": 52.0}
 
 
@@ -61,10 +61,10 @@ def default_period(time_unit: str, planning_interval: float | None = None) -> fl
     if planning_interval is not None:
         return _positive("period", planning_interval)
     unit = unit_name(time_unit)
-    if unit not in _WEEK:
+    if unit not in WEEK:
         raise SpecError("period", message=f"needed for time_unit {time_unit!r}: a week is known only for days "
                                           "and weeks; give a positive period (or a planning interval)")
-    return _WEEK[unit]
+    return WEEK[unit]
 
 
 def year_length(time_unit: str) -> float | None:
@@ -578,7 +578,7 @@ def effect_of(baseline, transition, *, at: float, period: float | None = None,
             raise SpecError("sim.stats", message=f"the {what} ran with streaming statistics, which keep no item "
                                                  "rows: a transition needs sim.stats=full")
     unit = baseline.summary["time_unit"]
-    if period is None and unit_name(unit) not in _WEEK:
+    if period is None and unit_name(unit) not in WEEK:
         period = baseline.summary["sim"]["planning_interval"]
     return transition_effect(baseline.records, transition.records, at=at, time_unit=unit,
                              kind=stream_kind(baseline.spec), period=period, year=year)

@@ -265,8 +265,10 @@ def answer(comparison, metric: str = "lead_time_p85") -> list[str]:
 
 def write_comparison_report(results, comparison, out: Path, *, figures: bool = True, title: str | None = None,
                             question: str | None = None, items=None, links=None,
-                            descriptions: dict[str, str] | None = None) -> Path:
+                            descriptions: dict[str, str] | None = None, transitions: dict | None = None) -> Path:
     """The report of a comparison: the answer, the table with paired CIs, the figures, links.
+    `transitions` maps an alternative with a transition to its (`TransitionEffect`, sensitivity table
+    or None): a section each, after the answer (`vssim.report.transition`).
 
     `results` maps scenario to SimResult or to its summary dict (a sweep's runs); `items` maps
     scenario to a frame with arrival and lead_time when results are summaries.
@@ -295,6 +297,11 @@ def write_comparison_report(results, comparison, out: Path, *, figures: bool = T
                   + ", ".join(f"{k} {v}" for k, v in rejected.items()) + ".", ""]
     parts += ["## Answer", "", "Ranked by the change of the 85th percentile of lead time against the baseline:", ""]
     parts += answer(comparison) + [""]
+    for name, (effect, grid) in (transitions or {}).items():
+        from vssim.report.transition import transition_section
+
+        parts += transition_section(effect, out, figures=figures, sensitivity=grid, name=name,
+                                    heading=f"## `{name}`: the reorganisation in time", figure=f"transition_{name}.png")
     parts += ["## Comparison", "", comparison.markdown(unit), ""]
     if figures:
         draw.comparison_bars(comparison.table, out / "comparison.png", time_unit=unit,

@@ -48,7 +48,7 @@ def _signed(x) -> str:
 
 
 def _big(x) -> str:
-    """An amount of item-time: whole numbers from 1000 on (12345, not 1.23e+04)."""
+    """An amount of item-time or a time: whole numbers from 1000 on (12345, not 1.23e+04)."""
     return f"{x:.0f}" if finite(x) and abs(x) >= 1000 else number(x)
 
 
@@ -85,8 +85,8 @@ def _dip_text(d: Dip, effect: TransitionEffect) -> tuple[str, list[str]]:
     e = d.estimate
     if d.period is None or not finite(e.mean):
         return f"no {what} to compare after the change", []
-    where = f"in {_period_name(effect)} {d.after} after the change ({plural(effect.time_unit)} {number(d.start)}–" \
-            f"{number(d.end)})"
+    where = f"in {_period_name(effect)} {d.after} after the change ({plural(effect.time_unit)} {_big(d.start)}–" \
+            f"{_big(d.end)})"
     amount = _amount(e.mean, unit)
     ci = interval(e.lo, e.hi)
     signed = e.mean * WORSE[d.metric]                       # > 0: worse
@@ -110,7 +110,7 @@ def _gain_text(effect: TransitionEffect) -> tuple[str, list[str]]:
     lt = g.lead_time
     direction = "shorter" if lt.mean < 0 else "longer"
     text = (f"**mean lead time {_amount(lt.mean, unit)} {direction} {later}** (items done in {plural(unit)} "
-            f"{number(g.start)}–{number(g.end)}; 95 % CI of the difference {interval(lt.lo, lt.hi)})")
+            f"{_big(g.start)}–{_big(g.end)}; 95 % CI of the difference {interval(lt.lo, lt.hi)})")
     warns = [] if lt.significant else [f"The change of lead time {later} is not significant: its 95 % interval "
                                        "covers 0."]
     return text, warns
@@ -131,12 +131,12 @@ def answer(effect: TransitionEffect) -> tuple[str, list[str]]:
 
 def transition_section(effect: TransitionEffect, out: Path | None = None, *, figures: bool = True,
                        sensitivity: pd.DataFrame | None = None, name: str = "",
-                       heading: str = "## The reorganisation in time") -> list[str]:
-    """Markdown lines (and `transition.png` in `out`) for a transition against its baseline."""
+                       heading: str = "## The reorganisation in time", figure: str = "transition.png") -> list[str]:
+    """Markdown lines (and the figure `figure` in `out`) for a transition against its baseline."""
     unit = effect.time_unit
     if effect.at >= effect.horizon:
-        return [heading, "", f"The reorganisation at {number(effect.at)} {plural(unit, effect.at)} comes after the "
-                f"end of the runs ({number(effect.horizon)} {plural(unit, effect.horizon)}): there is nothing after it "
+        return [heading, "", f"The reorganisation at {_big(effect.at)} {plural(unit, effect.at)} comes after the "
+                f"end of the runs ({_big(effect.horizon)} {plural(unit, effect.horizon)}): there is nothing after it "
                 "to compare.", ""]
     sentence, warns = answer(effect)
     tput, tput_warn = _dip_text(effect.dip_throughput, effect)
@@ -147,13 +147,13 @@ def transition_section(effect: TransitionEffect, out: Path | None = None, *, fig
     paired = ("each paired with the baseline's replication of the same seed (common random numbers)"
               if effect.common_random_numbers else "each paired with the baseline's replication of the same index")
     n = effect.replications
-    lines += [f"The reorganisation happens at {number(effect.at)} {plural(unit, effect.at)}; {n} "
+    lines += [f"The reorganisation happens at {_big(effect.at)} {plural(unit, effect.at)}; {n} "
               f"{'replication' if n == 1 else 'replications'}, {paired}. Curves per {per} ({number(effect.period)} "
-              f"{plural(unit, effect.period)}); horizon {number(effect.horizon)} {plural(unit, effect.horizon)}.", ""]
+              f"{plural(unit, effect.period)}); horizon {_big(effect.horizon)} {plural(unit, effect.horizon)}.", ""]
     lines += _details(effect)
     if figures and out is not None:
-        path = transition_figure(effect, Path(out) / "transition.png",
-                                 title=f"{name}: the reorganisation at {number(effect.at)} {plural(unit)}"
+        path = transition_figure(effect, Path(out) / figure,
+                                 title=f"{name}: the reorganisation at {_big(effect.at)} {plural(unit)}"
                                  if name else None)
         lines += [f"![the reorganisation in time]({path.name})", ""]
     if sensitivity is not None and len(sensitivity):
@@ -172,19 +172,19 @@ def _details(effect: TransitionEffect) -> list[str]:
                     f"{f'{_big(e.lo)} to {_big(e.hi)}' if big and finite(e.lo) else interval(e.lo, e.hi)} | {e.n} |")
 
     if d.period is not None:
-        row(f"p85 lead time, worst {_period_name(effect)} after the change ({number(d.start)}–{number(d.end)}), "
+        row(f"p85 lead time, worst {_period_name(effect)} after the change ({_big(d.start)}–{_big(d.end)}), "
             f"{plural(unit)}", d.estimate)
     if t.period is not None:
-        row(f"throughput, worst {_period_name(effect)} after the change ({number(t.start)}–{number(t.end)}), "
+        row(f"throughput, worst {_period_name(effect)} after the change ({_big(t.start)}–{_big(t.end)}), "
             f"items/{unit}", t.estimate)
     g = effect.gain
     if g is not None:
-        window = f"{number(g.start)}–{number(g.end)}"
+        window = f"{_big(g.start)}–{_big(g.end)}"
         row(f"mean lead time, items done {window}, {plural(unit)}", g.lead_time)
         row(f"p85 lead time, items done {window}, {plural(unit)}", g.lead_time_p85)
         row(f"throughput {window}, items/{unit}", g.throughput)
-        row(f"lead time saved by {number(g.end)} (S), item-{plural(unit)}", g.saved)
-        row(f"items delivered since the change by {number(g.end)} (D)", g.delivered)
+        row(f"lead time saved by {_big(g.end)} (S), item-{plural(unit)}", g.saved)
+        row(f"items delivered since the change by {_big(g.end)} (D)", g.delivered)
     bias = (f"the worst of many periods, measured on the replications that chose it, is biased away from 0 "
             f"(measured on all of them the p85 dip reads {number(d.naive.mean)}, 95 % CI "
             f"{interval(d.naive.lo, d.naive.hi)})" if d.split else "it is biased away from 0")

@@ -11,6 +11,7 @@ transform that needs a pilot run gets it from `Pilot`, through the scenario's `C
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -101,25 +102,28 @@ def run_one(spec: StreamSpec, scenario: Scenario, settings: Settings) -> SimResu
 def run_experiment(spec: StreamSpec, scenarios: Mapping[str, Scenario], settings: Settings, out: str | Path, *,
                    compare: bool = False, compare_names: Sequence[str] | None = None, baseline: str = "baseline",
                    figures: bool = True, event_log: bool = True, title: str | None = None,
-                   question: str | None = None, animate: bool = False) -> Outcome:
+                   question: str | None = None, animate: bool = False,
+                   sensitivity: Mapping | None = None) -> Outcome:
     """Run the stream under its scenarios and write results and reports to `out`.
 
     Without `compare`, the loaded scenarios are composed into one (in order) and run once.
     With it, each alternative (`compare_names`, default: every loaded scenario; "a+b" composes)
     runs on the same seed and is compared with `baseline`. `animate`: each run's report also gets
-    `kanban.gif` (vssim.report.animate). run.json gets the status and provenance of the run.
+    `kanban.gif` (vssim.report.animate). An alternative with a `transition` is also read as a
+    reorganisation in time (dip, break-even, gain); `sensitivity` ({productivity: [...], ramp: [...]})
+    adds the grid of its break-even and gain over them. run.json gets the status and provenance.
     """
     started = time.time()
     mark(Path(out), None, "running", started)    # an earlier run's "done" does not vouch for this one
     outcome = _run_experiment(spec, scenarios, settings, Path(out), compare=compare, compare_names=compare_names,
                               baseline=baseline, figures=figures, event_log=event_log, title=title,
-                              question=question, animate=animate)
+                              question=question, animate=animate, sensitivity=sensitivity)
     mark(outcome.out, None, "done", started)      # provenance (run.json); the command line adds its config
     return outcome
 
 
 def _run_experiment(spec, scenarios, settings, out, *, compare, compare_names, baseline, figures, event_log, title,
-                    question, animate) -> Outcome:
+                    question, animate, sensitivity=None) -> Outcome:
     from vssim.report.markdown import write_comparison_report, write_report
 
     out = Path(out)
@@ -149,14 +153,62 @@ def _run_experiment(spec, scenarios, settings, out, *, compare, compare_names, b
         write_report(result, sub, figures=figures, animate=animate)
         results[alt_name] = result
     comparison = compare_results(results, baseline=baseline)
+    transitions = _transitions(spec, alts, results, baseline, settings, out, sensitivity)
     write_atomic(out / "comparison.json", lambda p: p.write_text(json.dumps(comparison.to_dict(), indent=2)))
     write_atomic(out / "comparison.parquet", lambda p: comparison.table.to_parquet(p, index=False))
     summary = {"schema_version": SCHEMA_VERSION, **results[baseline].summary}
     summary["comparison"] = {"baseline": baseline, "alternatives": list(results), "table": "comparison.parquet"}
+    if transitions:
+        summary["transitions"] = {name: effect.to_dict() for name, (effect, _) in transitions.items()}
     write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2)))
     report = write_comparison_report(results, comparison, out, figures=figures, title=title, question=question,
-                                     descriptions={name: alts[name].description for name in results})
+                                     descriptions={name: alts[name].description for name in results},
+                                     transitions=transitions)
     return Outcome(results, comparison=comparison, report=report, out=out, baseline=baseline)
+
+
+def _period(spec: StreamSpec) -> float | None:
+    """The period of a transition's curves: a week (`default_period`), or the longest release cadence
+    of the stream when it is longer (a monthly release board delivers in one week of four: weekly
+    curves would be mostly empty); None: the analysis's default."""
+    from vssim.analysis.transition import WEEK, unit_name
+
+    week = WEEK.get(unit_name(spec.time_unit))
+    cadences = [s.cadence for b in ("", *spec.teams) for s in spec.board(b)[0].values() if s.cadence]
+    return max([week, *cadences]) if week is not None and cadences else None
+
+
+def _transitions(spec: StreamSpec, alts: Mapping[str, Scenario], results: dict, baseline: str, settings: Settings,
+                 out: Path, sensitivity: Mapping | None) -> dict:
+    """Each alternative with a transition against the baseline (`vssim.analysis.transition`): its
+    effect, written into its own summary.json (`transition`), and with `sensitivity` ({productivity:
+    [...], ramp: [...]}) the grid of its break-even and gain over them (one more run per point,
+    written to `scenarios/NAME/transition_sensitivity.csv`)."""
+    from vssim.analysis.transition import effect_of
+    from vssim.analysis.transition import sensitivity as grid_of
+
+    found = {}
+    for name, scenario in alts.items():
+        t = scenario.transition
+        if t is None or name == baseline:
+            continue
+        effect = effect_of(results[baseline], results[name], at=t.at, period=_period(spec))
+        grid = None
+        if sensitivity:
+            def run(p0: float, ramp: float, scenario=scenario, t=t):
+                changed = dataclasses.replace(scenario, transition=dataclasses.replace(t, productivity=p0, ramp=ramp))
+                return run_one(spec, changed, settings).records
+
+            grid = grid_of(results[baseline].records, run, sensitivity["productivity"], sensitivity["ramp"], at=t.at,
+                           time_unit=effect.time_unit, kind=effect.kind, period=effect.period)
+            sub = out / "scenarios" / name
+            write_atomic(sub / "transition_sensitivity.csv", lambda p, g=grid: g.to_csv(p, index=False))
+        results[name].summary["transition"] = effect.to_dict()
+        sub = out / "scenarios" / name
+        summary = {"schema_version": SCHEMA_VERSION, **results[name].summary}
+        write_atomic(sub / "summary.json", lambda p, s=summary: p.write_text(json.dumps(s, indent=2)))
+        found[name] = (effect, grid)
+    return found
 
 
 # --------------------------------------------------------------------------- a composed config
@@ -203,8 +255,30 @@ def run_config(config: Mapping, out: str | Path) -> Outcome:
         names = compare.get("alternatives")
         compare_names = list(names) if names is not None else list(scenarios)
         baseline = str(compare.get("baseline") or "baseline")
+    sensitivity = _sensitivity(compare.get("sensitivity"))
     # no run.json here: the command line writes it last, with the config's digest (vssim/run/status.py)
     return _run_experiment(spec, scenarios, settings, Path(out), compare=comparing, compare_names=compare_names,
                            baseline=baseline, figures=bool(report.get("figures", True)),
                            event_log=bool(report.get("event_log", True)), title=report.get("title"),
-                           question=report.get("question"), animate=bool(report.get("animate", False)))
+                           question=report.get("question"), animate=bool(report.get("animate", False)),
+                           sensitivity=sensitivity)
+
+
+def _sensitivity(value) -> dict | None:
+    """`compare.sensitivity`: null, or {productivity: [p0 in (0, 1]], ramp: [R >= 0]} (each a list)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"productivity", "ramp"}:
+        raise SpecError("compare.sensitivity", "null or {productivity: [p0, ...], ramp: [R, ...]}", value)
+    out = {}
+    for key, low, high in (("productivity", 0.0, 1.0), ("ramp", 0.0, None)):
+        xs = value[key]
+        ok = isinstance(xs, Sequence) and not isinstance(xs, str) and len(xs) > 0 and all(
+            isinstance(x, int | float) and not isinstance(x, bool) and (x > low if key == "productivity" else x >= low)
+            and (high is None or x <= high) for x in xs)
+        if not ok:
+            what = "a non-empty list of numbers in (0, 1]" if key == "productivity" else \
+                "a non-empty list of times >= 0"
+            raise SpecError(f"compare.sensitivity.{key}", what, xs)
+        out[key] = [float(x) for x in xs]
+    return out
