@@ -11,7 +11,9 @@ and where each kind of change goes.
 from vssim.analysis.result import SimResult
 from vssim.errors import DeadlockError, SpecError, VssimError
 from vssim.model.spec import StreamSpec, load_stream
+from vssim.model.transition import Transition
 from vssim.run.simulate import simulate
 
-__all__ = ["DeadlockError", "SimResult", "SpecError", "StreamSpec", "VssimError", "load_stream", "simulate"]
+__all__ = ["DeadlockError", "SimResult", "SpecError", "StreamSpec", "Transition", "VssimError", "load_stream",
+           "simulate"]
 __version__ = "0.1.0"

@@ -47,6 +47,18 @@ class Transition:
     ramp: float | Distribution = 0.0
     curve: str = "linear"
 
+    def __post_init__(self):
+        """Made in Python (`vssim.Transition(400, 0.6, 90)`): the same checks as a scenario file's."""
+        object.__setattr__(self, "at", _finite(self.at, "transition.at", "a time >= 0", low=0.0))
+        object.__setattr__(self, "productivity", _finite(
+            self.productivity, "transition.productivity", "a number in (0, 1] (the share of full speed right "
+            "after the change)", low=0.0, low_open=True, high=1.0))
+        if not isinstance(self.ramp, Distribution):
+            object.__setattr__(self, "ramp", _finite(self.ramp, "transition.ramp", "a time >= 0 to reach full "
+                                                     "speed, or a distribution of it", low=0.0))
+        if self.curve not in CURVES:
+            raise SpecError("transition.curve", "one of " + ", ".join(CURVES), self.curve)
+
     @classmethod
     def from_dict(cls, d: Any, path: str = "transition") -> Transition:
         """Validate a scenario's `transition` mapping (one-line errors naming the field)."""
