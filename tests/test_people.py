@@ -86,6 +86,56 @@ def test_pick_fastest_starts_a_workable_item_with_the_fastest_free_person(pick, 
     assert rec.person_pool[rec.visit_person].tolist() == pools
 
 
+# --------------------------------------------------------------------------- own skill first
+def _three_steps(speed_y: float, dispatch: str, types: list[str]) -> vssim.StreamSpec:
+    """One person of pool A works x, y and z (work 1 each) in board order, y at `speed_y`; items of
+    `types` arrive at 0, each visiting one step (its type's)."""
+    return vssim.StreamSpec.from_dict({
+        "name": "own", "arrivals": {"process": "trace", "times": [{"time": 0, "type": t} for t in types]},
+        "pools": {"A": {"size": 1, "dispatch": dispatch}},
+        "item_types": {t: {"share": 1 / 3} for t in ("tx", "ty", "tz")},
+        "steps": {k: {"pool": [{"pool": "A", "speed": speed_y if k == "y" else 1.0}], "work": 1.0, "types": [f"t{k}"]}
+                  for k in ("x", "y", "z")}})
+
+
+@pytest.mark.parametrize("speed_y, dispatch, done", [
+    (0.5, "downstream_first", [1, 5, 3, 2]), (0.5, "upstream_first", [1, 5, 2, 3]), (0.5, "fifo", [1, 5, 2, 3]),
+    (1.0, "downstream_first", [1, 3, 4, 2]), (1.0, "upstream_first", [1, 3, 2, 4]), (1.0, "fifo", [1, 2, 3, 4])])
+def test_a_person_who_frees_up_takes_their_own_skill_s_work_first(speed_y, dispatch, done):
+    """A starts the x item at 0; the y, x and z items queue (in that order). At 1 A is free, with an
+    item queued at each step. At y's half speed A takes x's and z's first, in the dispatch order
+    (downstream_first: z then x; upstream_first: x then z; fifo: the older first, x), whatever that
+    rule says of y, and y's last (done at 3 + 1/0.5 = 5). At equal speeds, the dispatch rule alone:
+    z, y, x; x, y, z; and fifo the oldest, y."""
+    spec = _three_steps(speed_y, dispatch, ["tx", "ty", "tx", "tz"])
+    plan = vssim.model.plan.Plan.of(spec)
+    order = {"downstream_first": [2, 1, 0], "upstream_first": [0, 1, 2], "fifo": [0, 1, 2]}[dispatch]
+    if speed_y < 1:
+        assert plan.pool_tiers[0] == [[k for k in order if k != 1], [1]]
+    else:
+        assert plan.pool_tiers[0] == [order]
+    assert plan.pool_steps[0] == [k for tier in plan.pool_tiers[0] for k in tier]
+    rec = run_records("simpy", spec, None)
+    assert rec.done.tolist() == done
+
+
+@pytest.mark.parametrize("speed_a, done", [(0.5, [1.0, 2.0 + 2 / 1.5, 2.0]), (1.0, [1.0, 2.5, 3.5])])
+def test_a_person_who_frees_up_joins_a_crew_of_their_own_skill_first(speed_a, done):
+    """x starts the `a` item (work 4, swarm 2) at 0 alone, z the `c` item (work 1); the `b` item
+    (work 1) queues. z works b and c at speed 1 and a at `speed_a`. At 1 z is free: at half speed z
+    starts b's queued item (own skill first, done at 2), then joins a (2 left at rate 1.5); at equal
+    speeds z joins a first (a crew before a queued item: 3 left at rate 2, done at 2.5), then b."""
+    spec = vssim.StreamSpec.from_dict({
+        "name": "own", "arrivals": {"process": "trace", "times": [{"time": 0, "type": t} for t in ("tc", "ta", "tb")]},
+        "pools": {"x": 1, "z": 1},
+        "item_types": {t: {"share": 1 / 3} for t in ("ta", "tb", "tc")},
+        "steps": {"a": {"pool": ["x", {"pool": "z", "speed": speed_a}], "work": 4.0, "swarm": 2, "types": ["ta"]},
+                  "b": {"pool": "z", "work": 1.0, "types": ["tb"]},
+                  "c": {"pool": "z", "work": 1.0, "types": ["tc"]}}})
+    rec = run_records("simpy", spec, None)
+    assert rec.done.tolist() == pytest.approx(done)
+
+
 # --------------------------------------------------------------------------- capacity over time
 def scheduled(schedule, size: int = 1, rate: float = 0.5, work=None) -> vssim.StreamSpec:
     return vssim.StreamSpec.from_dict({
