@@ -5,10 +5,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 import vssim
 from vssim.engines.registry import run_records
+from vssim.model.spec import DISPATCH_RULES
 
 
 def stream(pool, mean: float = 2.0, pools=None) -> vssim.StreamSpec:
@@ -134,6 +137,42 @@ def test_a_person_who_frees_up_joins_a_crew_of_their_own_skill_first(speed_a, do
                   "c": {"pool": "z", "work": 1.0, "types": ["tc"]}}})
     rec = run_records("simpy", spec, None)
     assert rec.done.tolist() == pytest.approx(done)
+
+
+@st.composite
+def _skilled_stream(draw) -> vssim.StreamSpec:
+    """2 to 4 steps, each worked by one or two of 2 or 3 pools at speeds 0.5, 1 or 2, any dispatch rule."""
+    pools = {f"p{i}": {"size": draw(st.integers(1, 2)), "dispatch": draw(st.sampled_from(DISPATCH_RULES))}
+             for i in range(draw(st.integers(2, 3)))}
+    names = list(pools)
+    steps = {}
+    for j in range(draw(st.integers(2, 4))):
+        chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True))
+        steps[f"s{j}"] = {"pool": [{"pool": p, "speed": draw(st.sampled_from([0.5, 1.0, 2.0]))} for p in chosen],
+                          "work": {"dist": "exponential", "mean": draw(st.sampled_from([0.5, 1.0]))}}
+    return vssim.StreamSpec.from_dict({"name": "skills", "pools": pools, "steps": steps,
+                                       "arrivals": {"process": "poisson", "rate": draw(st.sampled_from([0.5, 1.0]))}})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_skilled_stream(), st.integers(0, 2**16))
+def test_nobody_starts_slower_work_while_work_of_their_own_skill_waits(spec, seed):
+    """Whenever a person starts an item at a step, no item waits (workable before, still unstarted
+    after) at a step where their pool is faster: own skill first, whatever the dispatch rule."""
+    plan = vssim.model.plan.Plan.of(spec)
+    rec = run_records("simpy", spec, 150.0, seed=seed)
+    pool = rec.person_pool[rec.visit_person[np.isfinite(rec.visit_start)]]
+    started = np.flatnonzero(np.isfinite(rec.visit_start))
+    ready, start = rec.visit_ready, np.where(np.isfinite(rec.visit_start), rec.visit_start, np.inf)
+
+    def speed(k: int, p: int) -> float:
+        return 1.0 if plan.step_speed[k] is None else plan.step_speed[k].get(p, 0.0)
+
+    for v, p in zip(started, pool, strict=True):
+        t, k = rec.visit_start[v], rec.visit_step[v]
+        faster = [j for j in plan.pool_steps[p] if speed(j, p) > speed(k, p)]
+        waiting = np.isin(rec.visit_step, faster) & (ready < t - 1e-9) & (start > t + 1e-9)
+        assert not waiting.any(), (spec.source, v, t, k, p)
 
 
 # --------------------------------------------------------------------------- capacity over time
