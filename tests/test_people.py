@@ -5,10 +5,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 import vssim
 from vssim.engines.registry import run_records
+from vssim.model.spec import DISPATCH_RULES
 
 
 def stream(pool, mean: float = 2.0, pools=None) -> vssim.StreamSpec:
@@ -84,6 +87,92 @@ def test_pick_fastest_starts_a_workable_item_with_the_fastest_free_person(pick, 
     rec = run_records("simpy", spec, None)
     assert rec.done.tolist() == done
     assert rec.person_pool[rec.visit_person].tolist() == pools
+
+
+# --------------------------------------------------------------------------- own skill first
+def _three_steps(speed_y: float, dispatch: str, types: list[str]) -> vssim.StreamSpec:
+    """One person of pool A works x, y and z (work 1 each) in board order, y at `speed_y`; items of
+    `types` arrive at 0, each visiting one step (its type's)."""
+    return vssim.StreamSpec.from_dict({
+        "name": "own", "arrivals": {"process": "trace", "times": [{"time": 0, "type": t} for t in types]},
+        "pools": {"A": {"size": 1, "dispatch": dispatch}},
+        "item_types": {t: {"share": 1 / 3} for t in ("tx", "ty", "tz")},
+        "steps": {k: {"pool": [{"pool": "A", "speed": speed_y if k == "y" else 1.0}], "work": 1.0, "types": [f"t{k}"]}
+                  for k in ("x", "y", "z")}})
+
+
+@pytest.mark.parametrize("speed_y, dispatch, done", [
+    (0.5, "downstream_first", [1, 5, 3, 2]), (0.5, "upstream_first", [1, 5, 2, 3]), (0.5, "fifo", [1, 5, 2, 3]),
+    (1.0, "downstream_first", [1, 3, 4, 2]), (1.0, "upstream_first", [1, 3, 2, 4]), (1.0, "fifo", [1, 2, 3, 4])])
+def test_a_person_who_frees_up_takes_their_own_skill_s_work_first(speed_y, dispatch, done):
+    """A starts the x item at 0; the y, x and z items queue (in that order). At 1 A is free, with an
+    item queued at each step. At y's half speed A takes x's and z's first, in the dispatch order
+    (downstream_first: z then x; upstream_first: x then z; fifo: the older first, x), whatever that
+    rule says of y, and y's last (done at 3 + 1/0.5 = 5). At equal speeds, the dispatch rule alone:
+    z, y, x; x, y, z; and fifo the oldest, y."""
+    spec = _three_steps(speed_y, dispatch, ["tx", "ty", "tx", "tz"])
+    plan = vssim.model.plan.Plan.of(spec)
+    order = {"downstream_first": [2, 1, 0], "upstream_first": [0, 1, 2], "fifo": [0, 1, 2]}[dispatch]
+    if speed_y < 1:
+        assert plan.pool_tiers[0] == [[k for k in order if k != 1], [1]]
+    else:
+        assert plan.pool_tiers[0] == [order]
+    assert plan.pool_steps[0] == [k for tier in plan.pool_tiers[0] for k in tier]
+    rec = run_records("simpy", spec, None)
+    assert rec.done.tolist() == done
+
+
+@pytest.mark.parametrize("speed_a, done", [(0.5, [1.0, 2.0 + 2 / 1.5, 2.0]), (1.0, [1.0, 2.5, 3.5])])
+def test_a_person_who_frees_up_joins_a_crew_of_their_own_skill_first(speed_a, done):
+    """x starts the `a` item (work 4, swarm 2) at 0 alone, z the `c` item (work 1); the `b` item
+    (work 1) queues. z works b and c at speed 1 and a at `speed_a`. At 1 z is free: at half speed z
+    starts b's queued item (own skill first, done at 2), then joins a (2 left at rate 1.5); at equal
+    speeds z joins a first (a crew before a queued item: 3 left at rate 2, done at 2.5), then b."""
+    spec = vssim.StreamSpec.from_dict({
+        "name": "own", "arrivals": {"process": "trace", "times": [{"time": 0, "type": t} for t in ("tc", "ta", "tb")]},
+        "pools": {"x": 1, "z": 1},
+        "item_types": {t: {"share": 1 / 3} for t in ("ta", "tb", "tc")},
+        "steps": {"a": {"pool": ["x", {"pool": "z", "speed": speed_a}], "work": 4.0, "swarm": 2, "types": ["ta"]},
+                  "b": {"pool": "z", "work": 1.0, "types": ["tb"]},
+                  "c": {"pool": "z", "work": 1.0, "types": ["tc"]}}})
+    rec = run_records("simpy", spec, None)
+    assert rec.done.tolist() == pytest.approx(done)
+
+
+@st.composite
+def _skilled_stream(draw) -> vssim.StreamSpec:
+    """2 to 4 steps, each worked by one or two of 2 or 3 pools at speeds 0.5, 1 or 2, any dispatch rule."""
+    pools = {f"p{i}": {"size": draw(st.integers(1, 2)), "dispatch": draw(st.sampled_from(DISPATCH_RULES))}
+             for i in range(draw(st.integers(2, 3)))}
+    names = list(pools)
+    steps = {}
+    for j in range(draw(st.integers(2, 4))):
+        chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True))
+        steps[f"s{j}"] = {"pool": [{"pool": p, "speed": draw(st.sampled_from([0.5, 1.0, 2.0]))} for p in chosen],
+                          "work": {"dist": "exponential", "mean": draw(st.sampled_from([0.5, 1.0]))}}
+    return vssim.StreamSpec.from_dict({"name": "skills", "pools": pools, "steps": steps,
+                                       "arrivals": {"process": "poisson", "rate": draw(st.sampled_from([0.5, 1.0]))}})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_skilled_stream(), st.integers(0, 2**16))
+def test_nobody_starts_slower_work_while_work_of_their_own_skill_waits(spec, seed):
+    """Whenever a person starts an item at a step, no item waits (workable before, still unstarted
+    after) at a step where their pool is faster: own skill first, whatever the dispatch rule."""
+    plan = vssim.model.plan.Plan.of(spec)
+    rec = run_records("simpy", spec, 150.0, seed=seed)
+    pool = rec.person_pool[rec.visit_person[np.isfinite(rec.visit_start)]]
+    started = np.flatnonzero(np.isfinite(rec.visit_start))
+    ready, start = rec.visit_ready, np.where(np.isfinite(rec.visit_start), rec.visit_start, np.inf)
+
+    def speed(k: int, p: int) -> float:
+        return 1.0 if plan.step_speed[k] is None else plan.step_speed[k].get(p, 0.0)
+
+    for v, p in zip(started, pool, strict=True):
+        t, k = rec.visit_start[v], rec.visit_step[v]
+        faster = [j for j in plan.pool_steps[p] if speed(j, p) > speed(k, p)]
+        waiting = np.isin(rec.visit_step, faster) & (ready < t - 1e-9) & (start > t + 1e-9)
+        assert not waiting.any(), (spec.source, v, t, k, p)
 
 
 # --------------------------------------------------------------------------- capacity over time

@@ -43,7 +43,8 @@ class Plan:
     pool_sizes: list[int]                # people at time 0 (a pool's schedule changes it: `pool_schedule`)
     pool_schedule: list[tuple[tuple[float, int], ...]]
     step_capacity: list[int]             # people who may work each step (the sum of its pools' sizes)
-    pool_steps: list[list[int]]          # steps each pool serves, in its dispatch order
+    pool_steps: list[list[int]]          # steps each pool serves: fastest first, then by its dispatch order
+    pool_tiers: list[list[list[int]]]    # by pool: its steps by speed tier (fastest first), each in dispatch order
     pool_fifo: list[bool]
     person_pool: list[int]
     pool_people: list[list[int]]
@@ -122,12 +123,16 @@ class Plan:
         for k, s in enumerate(steps):
             b = boards[board_of[k]]
             step_pools.append([pool_names.index(qualify(b, p)) for p in s.pools])
-        pool_steps, pool_fifo = [], []
+        step_speed = [None if s.speeds is None else dict(zip(p, s.speeds, strict=True))
+                      for s, p in zip(steps, step_pools, strict=True)]
+        pool_steps, pool_tiers, pool_fifo = [], [], []
         for p, pool in enumerate(pools):
             served = [j for j in range(n) if p in step_pools[j]]
             if pool.dispatch == "downstream_first":
                 served.reverse()
-            pool_steps.append(served)
+            tiers = _speed_tiers(served, [1.0 if step_speed[j] is None else step_speed[j][p] for j in served])
+            pool_tiers.append(tiers)
+            pool_steps.append([j for tier in tiers for j in tier])
             pool_fifo.append(pool.dispatch == "fifo")
         person_pool, pool_people = [], []
         for p, pool in enumerate(pools):
@@ -171,8 +176,7 @@ class Plan:
                        if s.rework else -1 for k, s in enumerate(steps)],
             dependency_p=[s.dependency.probability if s.dependency else 0.0 for s in steps],
             step_pools=step_pools,
-            step_speed=[None if s.speeds is None else dict(zip(p, s.speeds, strict=True))
-                        for s, p in zip(steps, step_pools, strict=True)],
+            step_speed=step_speed,
             step_pick=[sorted(p, key=lambda q, s=s, p=p: -s.speed(s.pools[p.index(q)])) if s.pick == "fastest"
                        else list(p) for s, p in zip(steps, step_pools, strict=True)],
             step_swarm=[s.swarm for s in steps],
@@ -181,6 +185,7 @@ class Plan:
             pool_schedule=[pool.schedule for pool in pools],
             step_capacity=[sum(pools[p].size for p in sp) for sp in step_pools],
             pool_steps=pool_steps,
+            pool_tiers=pool_tiers,
             pool_fifo=pool_fifo,
             person_pool=person_pool,
             pool_people=pool_people,
@@ -215,6 +220,12 @@ class Plan:
                              for s in steps],
             dependency_size=[s.dependency.size if s.dependency and s.dependency.team else None for s in steps],
         )
+
+
+def _speed_tiers(served: list[int], speeds: list[float]) -> list[list[int]]:
+    """A pool's steps grouped by its speed there, fastest first, each group in `served`'s (dispatch)
+    order: a person who frees up looks at their own skill's steps first (one group when all speeds tie)."""
+    return [[j for j, s in zip(served, speeds, strict=True) if s == tier] for tier in sorted(set(speeds), reverse=True)]
 
 
 def _choose(split) -> tuple[tuple[int, ...], tuple[float, ...]]:

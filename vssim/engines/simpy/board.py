@@ -78,11 +78,13 @@ class Board:
         self.dependency_level = (plan.level_names.index(DEPENDENCY_LEVEL) if DEPENDENCY_LEVEL in plan.level_names
                                  else -1)
         # swarming steps (`swarm` > 1): the crews at work, by item slot; by step, the items whose crew has room
-        # (in the order they started); by pool, its swarming steps in its dispatch order (empty: it never joins)
+        # (in the order they started); by pool, its swarming steps in each of its speed tiers (none: it never joins)
         self.swarming = [c > 1 for c in plan.step_swarm]
         self.crews: dict[int, Crew] = {}
         self.open_crews: list[list[int]] = [[] for _ in range(n)]
-        self.swarm_steps = [[k for k in served if plan.step_swarm[k] > 1] for served in plan.pool_steps]
+        self.swarm_tiers = [[[k for k in tier if plan.step_swarm[k] > 1] for tier in tiers]
+                            for tiers in plan.pool_tiers]
+        self.swarms_of = [any(tiers) for tiers in self.swarm_tiers]
         self.plain_pool = [switch is None and not interrupted
                            for switch, interrupted in zip(self.switch_cost, self.interrupted, strict=True)]
         self.until = math.inf if self.horizon is None else float(self.horizon)
@@ -460,29 +462,53 @@ class Board:
                 self._release(k, out)
 
     def _dispatch(self, p: int, person: int) -> None:
-        """`person` of pool p is free: the best queued item of the pool's steps, or idle."""
+        """`person` of pool p is free: the best queued item of the pool's steps, or idle. Own skill
+        first: the steps where the pool works fastest, then the next speed, and so on (`pool_tiers`);
+        within one speed the pool's dispatch rule, a crew with room before a queued item."""
         if self.scheduled[p] and not self.active[person]:
             self.leaving.discard(person)    # off the pool's schedule: gone
             return
-        if self.swarm_steps[p] and self._join_crew(p, person):
-            return                          # stop starting, start finishing: an item in progress first
-        queue = self.queue
-        if self.plan.pool_fifo[p]:
-            best = None
-            for k in self.plan.pool_steps[p]:
-                q = queue[k]
-                if q and (best is None or q[0] < queue[best][0]):
-                    best = k
-            if best is not None:
-                self._start(best, heapq.heappop(queue[best])[2], p, person)
-                return
-        else:
-            for k in self.plan.pool_steps[p]:
+        plan = self.plan
+        if self.swarms_of[p]:               # stop starting, start finishing: an item in progress first
+            best_queued = self._best_queued if plan.pool_fifo[p] else self._first_queued
+            for steps, swarm in zip(plan.pool_tiers[p], self.swarm_tiers[p], strict=True):
+                if swarm and self._join_crew(p, person, swarm):
+                    return
+                k = best_queued(steps)
+                if k >= 0:
+                    self._start(k, heapq.heappop(self.queue[k])[2], p, person)
+                    return
+        elif plan.pool_fifo[p]:
+            for steps in plan.pool_tiers[p]:
+                k = self._best_queued(steps)
+                if k >= 0:
+                    self._start(k, heapq.heappop(self.queue[k])[2], p, person)
+                    return
+        else:                               # pool_steps: the tiers one after the other, each in dispatch order
+            queue = self.queue
+            for k in plan.pool_steps[p]:
                 q = queue[k]
                 if q:
                     self._start(k, heapq.heappop(q)[2], p, person)
                     return
         self.free_people[p].append(person)
+
+    def _best_queued(self, steps: list[int]) -> int:
+        """`fifo`: the step among `steps` whose queue head is best (class of service, then time), -1: none."""
+        queue, best = self.queue, -1
+        for k in steps:
+            q = queue[k]
+            if q and (best < 0 or q[0] < queue[best][0]):
+                best = k
+        return best
+
+    def _first_queued(self, steps: list[int]) -> int:
+        """`downstream_first`, `upstream_first`: the first of `steps` (in dispatch order) with a queue, -1: none."""
+        queue = self.queue
+        for k in steps:
+            if queue[k]:
+                return k
+        return -1
 
     # ------------------------------------------------------------------ swarming
     def _start_crew(self, k: int, i: int, p: int, person: int, work: float, first: bool) -> None:
@@ -512,12 +538,13 @@ class Board:
         speed = self.plan.step_speed[k]
         return 1.0 if speed is None else speed[p]
 
-    def _join_crew(self, p: int, person: int) -> bool:
-        """`person` of pool p, free, joins the crew of an item in progress at one of the pool's swarming
-        steps that has room: the first such step in the pool's dispatch order (`fifo`: the crew that
-        started first), the crew that started first there. False when there is none."""
+    def _join_crew(self, p: int, person: int, steps: list[int]) -> bool:
+        """`person` of pool p, free, joins the crew of an item in progress at one of `steps` (the pool's
+        swarming steps of one speed tier) that has room: the first such step in the pool's dispatch
+        order (`fifo`: the crew that started first), the crew that started first there. False when
+        there is none."""
         best = -1
-        for k in self.swarm_steps[p]:
+        for k in steps:
             if self.open_crews[k]:
                 if not self.plan.pool_fifo[p]:
                     best = k
