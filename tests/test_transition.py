@@ -328,6 +328,14 @@ def test_a_transition_that_loses_people_is_refused_in_one_line():
     assert "\n" not in str(e.value)
 
 
+def test_a_transition_to_a_stream_whose_steps_are_all_renamed_is_refused_in_one_line():
+    spec = vssim.load_stream("configs/stream/functional_silos.yaml")
+    scenario = dataclasses.replace(load_scenario("configs/scenario/split_by_type.yaml"), transition=Transition(100.0))
+    with pytest.raises(SpecError, match="none of its steps .* keeps its name after the change") as e:
+        run_one(spec, scenario, SETTINGS)
+    assert "\n" not in str(e.value)
+
+
 def test_a_transition_with_swarms_is_refused_in_one_line():
     d = one_person()
     swarming = {**d, "pools": {"dev": 2}, "steps": {"build": {"pool": "dev", "work": 1.0, "swarm": 2}}}

@@ -180,6 +180,13 @@ def changeover(before: StreamSpec, after: StreamSpec, transition: Transition,
         for position in range(core.pool_sizes[j] - hires[name], core.pool_sizes[j]):
             learner[person(name, position)] = True
     board_to = [new.board_names.index(b) for b in old.board_names]
+    for b, name in enumerate(old.board_names):
+        steps = old.step_names[old.board_start[b]:old.board_end[b]]
+        if name not in gone and steps and not any(moves.get(n, n) in new.step_names for n in steps):
+            raise SpecError(path, message=f"needs a step of {'the stream' if not name else 'team ' + repr(name)} to "
+                                          f"carry the work in flight to: none of its steps ({', '.join(steps)}) keeps "
+                                          "its name after the change (split_by_type renames them per item type; "
+                                          "docs/scenarios.md §6)")
     step_to, ahead = [], []
     for k, name in enumerate(old.step_names):
         target = moves.get(name, name)
