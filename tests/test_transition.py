@@ -299,6 +299,9 @@ def test_a_dissolved_team_finishes_what_it_started_and_its_people_then_join_thei
     base = run_one(spec, Scenario("baseline"), settings_)
     r = run_one(spec, scenario, settings_)
     assert set(r.spec.teams) >= {"web", "api", "data", "sa1", "sa2", "sa3", "system"}
+    frame = r.items                              # the files' tables: every item's level and team named
+    assert set(frame["level"]) == {"feature", "story", "dependency"}     # a dependency in flight keeps its level
+    assert set(frame.loc[frame["level"] == "dependency", "team"]) == {"data"}
     moved_somewhere = 0
     for b, rec in zip(base.records, r.records, strict=True):
         check_transition(b, rec, at, r.spec)

@@ -139,7 +139,8 @@ def changeover(before: StreamSpec, after: StreamSpec, transition: Transition,
     """The plan of `after` carrying the switch from `before` at `transition.at` (module docstring).
 
     Teams that `after` no longer has are kept in the plan, as they were, to finish the children they
-    have started (`draining`); their people join their new pools when their team is empty."""
+    have started (`draining`); their people join their new pools when their team is empty. The levels
+    of items in flight that the new stream has no more (a team dependency's) stay in its levels, last."""
     moves = dict(moves or {})
     if after.parts != before.parts:
         raise SpecError(path, message=f"keeps the items as they are: the stream after the change splits them into "
@@ -201,7 +202,8 @@ def changeover(before: StreamSpec, after: StreamSpec, transition: Transition,
         if old.split_teams[k] is not None or old.dependency_team[k] >= 0:
             raise SpecError(path, message=f"needs step {name!r} after the change: its items wait for children "
                                           "of other teams")
-    return dataclasses.replace(new, changeover=Changeover(
+    levels = [*new.level_names, *(name for name in old.level_names if name not in new.level_names)]
+    return dataclasses.replace(new, level_names=levels, changeover=Changeover(
         old, transition, tuple(step_to), tuple(ahead), tuple(board_to), tuple(person_to), tuple(learner),
         draining, tuple(counterpart) if draining else ()))
 

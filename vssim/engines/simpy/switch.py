@@ -171,6 +171,7 @@ class Switch:
         self.last_step_of = last_step
         self.board_items = board_items
         self._rename(label, person_to, co.board_to)
+        self._rename_levels(old, new)
 
         # the items, where the rules put them
         in_column, done_in_column = self.in_column, self.done_in_column
@@ -401,5 +402,13 @@ class Switch:
         label = [k if k >= 0 else new.board_end[co.board_to[self.plan.board_of[j]]] - 1
                  for j, k in enumerate(co.step_to)]
         self._rename(label, co.person_to, co.board_to)
+        self._rename_levels(self.plan, new)
         self.plan, self.spec, self.after = new, new.spec, None
+
+    def _rename_levels(self, old, new) -> None:
+        """Each item's level by its name in the new plan (which keeps every old one)."""
+        level_to = [new.level_names.index(name) for name in old.level_names]
+        if level_to != list(range(len(level_to))):
+            for i in range(self.n_slots):
+                self.level[i] = level_to[self.level[i]]
 
