@@ -40,7 +40,7 @@ def _change(ax, at: float, label: bool) -> None:
 
 def _build_transition(effect: TransitionEffect, title: str | None = None) -> Figure:
     unit = effect.time_unit
-    per = "week" if effect.period == 7 and unit.startswith("day") else f"{number(effect.period)} {unit}"
+    per = "week" if effect.period == 7 and unit.startswith("day") else f"{number(effect.period)} {plural(unit)}"
     n = effect.replications
     with mpl.rc_context(RC):
         fig = figure(12, 12)
