@@ -191,7 +191,10 @@ def test_items_at_a_removed_step_go_on_to_the_next():
 
 # --------------------------------------------------------------------------- invariants
 REORGANISATIONS = (
-    ("merge all pools", lambda d: {"transforms": [{"op": "merge_pools", "pools": "all", "name": "team"}]}),
+    ("merge all pools", lambda d: {"transforms": [{"op": "merge_pools", "pools": "all", "name": "team",
+                                                   "speed": 0.5}]}),
+    ("split by type", lambda d: {"transforms": [{"op": "split_by_type", "streams": {
+        "a": list(d["item_types"])[:1], "b": list(d["item_types"])[1:]}}]}),
     ("limit every column", lambda d: {"transforms": [{"op": "limit_wip", "per_person": 1.0}]}),
     ("remove the first step", lambda d: {"transforms": [{"op": "remove_step", "step": next(iter(d["steps"]))}]}),
     ("merge the first two steps", lambda d: {"transforms": [{"op": "merge_steps", "steps": list(d["steps"])[:2]}]}),
@@ -331,9 +334,27 @@ def test_a_transition_that_loses_people_is_refused_in_one_line():
     assert "\n" not in str(e.value)
 
 
+def test_split_by_type_sends_each_item_in_flight_to_its_types_copy_of_its_step():
+    """functional_silos split into a features and a fixes stream at T = 300: an item in flight goes to
+    the copy of its step for its type (development -> development_features or development_fixes),
+    keeping its place; its visits before T are named by those copies too; nothing is lost."""
+    spec = vssim.load_stream("configs/stream/functional_silos.yaml")
+    scenario = dataclasses.replace(load_scenario("configs/scenario/split_by_type.yaml"), transition=Transition(300.0))
+    base = run_one(spec, Scenario("baseline"), SETTINGS)
+    r = run_one(spec, scenario, SETTINGS)
+    for b, rec in zip(base.records, r.records, strict=True):
+        check_transition(b, rec, 300.0, r.spec)
+        steps = np.asarray(rec.step_names, dtype=object)[rec.visit_step]
+        kind = np.asarray(rec.type_names, dtype=object)[rec.item_type[rec.visit_item]]
+        stream = np.where(kind == "feature", "features", "fixes")
+        assert all(s.endswith("_" + x) for s, x in zip(steps, stream, strict=True))
+        in_flight = (rec.arrival < 300.0) & ~(rec.done < 300.0)
+        assert in_flight.any() and np.isfinite(rec.done[in_flight]).mean() > 0.9
+
+
 def test_a_transition_to_a_stream_whose_steps_are_all_renamed_is_refused_in_one_line():
     spec = vssim.load_stream("configs/stream/functional_silos.yaml")
-    scenario = dataclasses.replace(load_scenario("configs/scenario/split_by_type.yaml"), transition=Transition(100.0))
+    scenario = dataclasses.replace(load_scenario("configs/scenario/smaller_batches.yaml"), transition=Transition(100.0))
     with pytest.raises(SpecError, match="none of its steps .* keeps its name after the change") as e:
         run_one(spec, scenario, SETTINGS)
     assert "\n" not in str(e.value)

@@ -121,8 +121,8 @@ class Changeover:
 
     before: Plan
     transition: Transition
-    step_to: tuple[int, ...]        # by old step: the new step its items go to (-1: out of its board)
-    ahead: tuple[bool, ...]         # by old step: its items enter `step_to` afresh (the step is gone)
+    step_to: tuple[tuple[int, ...], ...]    # [item type][old step]: the new step its items go to (-1: out of its board)
+    ahead: tuple[tuple[bool, ...], ...]     # [item type][old step]: they enter `step_to` afresh (the step is gone)
     board_to: tuple[int, ...]       # by old board: the new board of the same name
     person_to: tuple[int, ...]      # by old person: the same human in the new organisation
     learner: tuple[bool, ...]       # by new person: pool changed or hired: works at the learning factor
@@ -135,7 +135,7 @@ class Changeover:
 
 
 def changeover(before: StreamSpec, after: StreamSpec, transition: Transition,
-               moves: Mapping[str, str] | None = None, path: str = "transition") -> Plan:
+               moves: Mapping[str, str | list[str]] | None = None, path: str = "transition") -> Plan:
     """The plan of `after` carrying the switch from `before` at `transition.at` (module docstring).
 
     Teams that `after` no longer has are kept in the plan, as they were, to finish the children they
@@ -181,27 +181,47 @@ def changeover(before: StreamSpec, after: StreamSpec, transition: Transition,
         for position in range(core.pool_sizes[j] - hires[name], core.pool_sizes[j]):
             learner[person(name, position)] = True
     board_to = [new.board_names.index(b) for b in old.board_names]
+    types = list(before.item_types)
+    if list(run.item_types) != types:
+        raise SpecError(path, message=f"keeps the item types: before the change {', '.join(types)}, after it "
+                                      f"{', '.join(run.item_types)}")
+
+    def place(name: str, t: str) -> str | None:
+        """The new step of old step `name` for an item of type t: by name, or where `moves` sends it
+        (a list: the first of them that type t visits)."""
+        target = moves.get(name, name)
+        for c in [target] if isinstance(target, str) else target:
+            if c in new.step_names:
+                visits = new.steps[new.step_names.index(c)].types
+                if visits is None or t in visits:
+                    return c
+        return None
+
     for b, name in enumerate(old.board_names):
         steps = old.step_names[old.board_start[b]:old.board_end[b]]
-        if name not in gone and steps and not any(moves.get(n, n) in new.step_names for n in steps):
+        if name not in gone and steps and not any(place(n, t) for n in steps for t in types):
             raise SpecError(path, message=f"needs a step of {'the stream' if not name else 'team ' + repr(name)} to "
                                           f"carry the work in flight to: none of its steps ({', '.join(steps)}) keeps "
-                                          "its name after the change (split_by_type renames them per item type; "
-                                          "docs/scenarios.md §6)")
+                                          "its name after the change, and the scenario's transforms say nothing of "
+                                          "where they went (docs/scenarios.md §6)")
     step_to, ahead = [], []
-    for k, name in enumerate(old.step_names):
-        target = moves.get(name, name)
-        if target in new.step_names:
-            step_to.append(new.step_names.index(target))
-            ahead.append(False)
-            continue
-        b = old.board_of[k]
-        later = [new.step_names.index(n) for n in old.step_names[k + 1:old.board_end[b]] if n in new.step_names]
-        step_to.append(later[0] if later else -1)
-        ahead.append(True)
-        if old.split_teams[k] is not None or old.dependency_team[k] >= 0:
-            raise SpecError(path, message=f"needs step {name!r} after the change: its items wait for children "
-                                          "of other teams")
+    for t in types:                         # by item type: split_by_type sends each type to its own copy
+        to_t, ahead_t = [], []
+        for k, name in enumerate(old.step_names):
+            target = place(name, t)
+            if target is not None:
+                to_t.append(new.step_names.index(target))
+                ahead_t.append(False)
+                continue
+            b = old.board_of[k]
+            later = [c for n in old.step_names[k + 1:old.board_end[b]] if (c := place(n, t)) is not None]
+            to_t.append(new.step_names.index(later[0]) if later else -1)
+            ahead_t.append(True)
+            if old.split_teams[k] is not None or old.dependency_team[k] >= 0:
+                raise SpecError(path, message=f"needs step {name!r} after the change: its items wait for children "
+                                              "of other teams")
+        step_to.append(tuple(to_t))
+        ahead.append(tuple(ahead_t))
     levels = [*new.level_names, *(name for name in old.level_names if name not in new.level_names)]
     return dataclasses.replace(new, level_names=levels, changeover=Changeover(
         old, transition, tuple(step_to), tuple(ahead), tuple(board_to), tuple(person_to), tuple(learner),
@@ -229,7 +249,8 @@ def _people(old: Plan, new: Plan, path: str) -> tuple[list[tuple[str, int]], lis
     for p, name in enumerate(old.pool_names):
         local, flat = name.rsplit("/", 1)[-1], name.replace("/", "_")
         ends = [n.rsplit("/", 1)[-1] for n in names]
-        own = [j for j, e in enumerate(ends) if e == local or e.endswith(("_" + local, "_" + flat))]
+        own = [j for j, e in enumerate(ends)          # team_devs (merge_pools), devs_fixes (split_by_type)
+               if e == local or e.endswith(("_" + local, "_" + flat)) or e.startswith(local + "_")]
         order = own + [j for j in range(len(names)) if j not in own]
         for q in old.pool_people[p]:
             if targets[q][1] >= 0:

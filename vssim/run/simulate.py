@@ -25,7 +25,8 @@ def check_settings(spec: StreamSpec, settings: Settings) -> Engine:
 
 
 def _checked(spec: StreamSpec, settings: Settings, before: StreamSpec | None = None,
-             transition: Transition | None = None, moves: Mapping[str, str] | None = None) -> tuple[Plan, Engine]:
+             transition: Transition | None = None,
+             moves: Mapping[str, str | list[str]] | None = None) -> tuple[Plan, Engine]:
     """`spec`'s plan and engine, once the settings are checked: a run larger than
     `sim.max_events` is refused before anything is allocated for it (the plan's people included).
     With a `transition` from `before`, the plan switches from `before`'s organisation to `spec`'s."""
@@ -44,7 +45,7 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
              seed: int = 0, *, engine: str = "simpy", planning_interval: float | None = None,
              scenario: str = "baseline", progress: bool | None = None, stats: str = "full",
              max_events: float | None = MAX_EVENTS, transition: Transition | None = None,
-             before: StreamSpec | None = None, moves: Mapping[str, str] | None = None) -> SimResult:
+             before: StreamSpec | None = None, moves: Mapping[str, str | list[str]] | None = None) -> SimResult:
     """Simulate `replications` independent replications of `spec` and summarise them.
 
     `horizon` is the simulated time of each replication (None: until every item is done, for

@@ -98,14 +98,25 @@ class Scenario:
     def is_identity(self) -> bool:
         return not self.patch and not self.transforms and self.transition is None
 
-    def moves(self, stream: StreamSpec | Mapping, *, context: Context = DEFAULT_CONTEXT) -> dict[str, str]:
+    def moves(self, stream: StreamSpec | Mapping, *,
+              context: Context = DEFAULT_CONTEXT) -> dict[str, str | list[str]]:
         """Where a transition sends the items of steps this scenario's transforms replace: each
-        `merge_steps` member to its merged step (the first, when item types get one each), by
-        qualified name; steps the new stream keeps by name need no entry (`vssim.model.transition`)."""
+        `merge_steps` member to its merged step (the first, when item types get one each); each step
+        `split_by_type` copied to its copies `STEP_STREAM` (a list: an item goes to the one its type
+        visits); by qualified name; steps the new stream keeps by name need no entry
+        (`vssim.model.transition`)."""
         after = self.apply(stream, context=context)
         names = [qualify(b, s) for b in ("", *after.teams) for s in after.board(b)[0]]
         out: dict[str, str] = {}
         for op in self.transforms:
+            if op.get("op") == "split_by_type":     # each step copied per stream: STEP_STREAM, by item type
+                streams = list(op["streams"])
+                before = stream.step_names if isinstance(stream, StreamSpec) else list(stream.get("steps") or {})
+                for s in before:
+                    copies = [f"{s}_{x}" for x in streams if f"{s}_{x}" in names]
+                    if copies and s not in names:
+                        out[s] = copies
+                continue
             if op.get("op") != "merge_steps":
                 continue
             members = list(op["steps"])

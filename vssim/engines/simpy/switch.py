@@ -73,12 +73,12 @@ class Switch:
         co = new.changeover
         now = self.env._now
         n_old, n_new = old.n_steps, new.n_steps
-        label = [k if k >= 0 else new.board_end[co.board_to[old.board_of[j]]] - 1
-                 for j, k in enumerate(co.step_to)]
+        labels = _labels(old, new)          # [item type][old step]: where its items and history go
+        label = labels[0]                   # (what is not an item's: a person's last step, a cadence)
         person_to = co.person_to
 
-        def dest_of(d: int) -> int:         # a destination: a column, or done on a board
-            return label[d] if d < n_old else n_new + co.board_to[d - n_old]
+        def dest_of(d: int, t: int) -> int:     # a destination: a column, or done on a board
+            return labels[t][d] if d < n_old else n_new + co.board_to[d - n_old]
 
         # the old organisation's pending events: work in hand and delays go on; cadences and schedules end
         finishing, delaying, ticks, resizes = {}, {}, [], []
@@ -111,7 +111,8 @@ class Switch:
         kept_ticks = []
         for event in ticks:                 # a cadence that stays ticks on, at its own place among events
             k = event._value
-            if not co.ahead[k] and new.cadence[label[k]] == old.cadence[k] and label[k] not in kept_ticks:
+            if (all(not a[k] for a in co.ahead) and all(x[k] == label[k] for x in labels)
+                    and new.cadence[label[k]] == old.cadence[k] and label[k] not in kept_ticks):
                 event._value = label[k]
                 kept_ticks.append(label[k])
             else:
@@ -170,18 +171,19 @@ class Switch:
             self.board_wip[co.board_to[b]] += n
         self.last_step_of = last_step
         self.board_items = board_items
-        self._rename(label, person_to, co.board_to)
+        self._rename(labels, person_to, co.board_to)
         self._rename_levels(old, new)
 
         # the items, where the rules put them
         in_column, done_in_column = self.in_column, self.done_in_column
         entering, leaving = [], []
+        item_type = self.item_type
         for i in committed:
-            k = where[i]
+            k, t = where[i], item_type[i]
             event = finishing.get(i)
-            if co.ahead[k]:                 # a step that is gone: on to the next one
-                to = co.step_to[k]
-                target = to if to >= 0 else label[k]
+            if co.ahead[t][k]:              # a step that is gone: on to the next one
+                to = co.step_to[t][k]
+                target = to if to >= 0 else labels[t][k]
                 in_column[target] += 1
                 if event is not None:       # the piece in hand first
                     q = person_to[event._value[3]]
@@ -199,7 +201,7 @@ class Switch:
                 else:
                     entering.append((target, i))
                 continue
-            to = label[k]
+            to = labels[t][k]
             in_column[to] += 1
             if event is not None:
                 _, _, _, person, first = event._value
@@ -212,21 +214,19 @@ class Switch:
                 done_in_column[to] += 1
         gone = {i for _, i in entering} | {i for _, i in leaving}
         release = []
-        for d, group, src in waiting:
-            group = [i for i in group if i not in gone]
-            if group:
-                d2, src2 = dest_of(d), label[src]
+        for d, group, src in waiting:       # (a group of items the change sends to different steps splits)
+            for (d2, src2), part in _parts(group, gone, lambda i, d=d, src=src: (dest_of(d, item_type[i]),
+                                                                                  labels[item_type[i]][src])):
                 if d2 < n_new:
-                    self.waiting_to_enter[d2].append((group, src2))
-                    self.blocked_to[src2][d2] += len(group)
+                    self.waiting_to_enter[d2].append((part, src2))
+                    self.blocked_to[src2][d2] += len(part)
                 else:
-                    release.append((src2, group))
+                    release.append((src2, part))
         for k, group in gated:
-            group = [i for i in group if i not in gone]
-            if group:
-                release.append((label[k], group))
+            release.extend(_parts(group, gone, lambda i, k=k: labels[item_type[i]][k]))
         for k, group in partial:
-            self.outgoing[label[k]].extend(i for i in group if i not in gone)
+            for k2, part in _parts(group, gone, lambda i, k=k: labels[item_type[i]][k]):
+                self.outgoing[k2].extend(part)
         self.draining = set(co.draining)
         for c in co.counterpart:            # who a draining team's people become: not on their new pool yet
             if c >= 0:
@@ -364,15 +364,15 @@ class Switch:
             for at, size in schedule:
                 self.env.timeout(max(0.0, at - now), (p, size)).callbacks.append(self._resize)
 
-    def _rename(self, label: list[int], person_to: tuple[int, ...], board_to: tuple[int, ...]) -> None:
-        """The ledger in the new organisation's steps, people and boards."""
+    def _rename(self, labels: list[list[int]], person_to: tuple[int, ...], board_to: tuple[int, ...]) -> None:
+        """The ledger in the new organisation's steps (by each item's type), people and boards."""
         nv, ns = self.n_visits, self.n_slots
-        step, person = self.visit_step, self.visit_person
+        step, person, item, item_type = self.visit_step, self.visit_person, self.visit_item, self.item_type
         for v in range(nv):
-            step[v] = label[step[v]]
+            step[v] = labels[item_type[item[v]]][step[v]]
             if person[v] >= 0:
                 person[v] = person_to[person[v]]
-        bits = [1 << k for k in label]
+        bits_of = [[1 << k for k in label] for label in labels]
 
         def renamed(mask: int) -> int:
             out, k = 0, 0
@@ -384,6 +384,10 @@ class Switch:
             return out
 
         for i in range(ns):
+            t = item_type[i]
+            if t < 0:                       # a slot freed, or an item refused at a full backlog
+                continue
+            bits, label = bits_of[t], labels[t]
             if self.started_steps[i]:
                 self.started_steps[i] = renamed(self.started_steps[i])
             if self.entered_steps[i]:
@@ -399,9 +403,7 @@ class Switch:
             return
         new = self.after
         co = new.changeover
-        label = [k if k >= 0 else new.board_end[co.board_to[self.plan.board_of[j]]] - 1
-                 for j, k in enumerate(co.step_to)]
-        self._rename(label, co.person_to, co.board_to)
+        self._rename(_labels(self.plan, new), co.person_to, co.board_to)
         self._rename_levels(self.plan, new)
         self.plan, self.spec, self.after = new, new.spec, None
 
@@ -412,3 +414,19 @@ class Switch:
             for i in range(self.n_slots):
                 self.level[i] = level_to[self.level[i]]
 
+
+def _labels(old, new) -> list[list[int]]:
+    """[item type][old step]: the new step an item of that type at that step goes to, and its past
+    visits there are named by (a step that leaves its board: the board's last step)."""
+    co = new.changeover
+    return [[k if k >= 0 else new.board_end[co.board_to[old.board_of[j]]] - 1 for j, k in enumerate(row)]
+            for row in co.step_to]
+
+
+def _parts(group: list[int], gone: set[int], key) -> list[tuple[object, list[int]]]:
+    """The items of `group` not in `gone`, by `key` (in their order, the first key first)."""
+    out: dict[object, list[int]] = {}
+    for i in group:
+        if i not in gone:
+            out.setdefault(key(i), []).append(i)
+    return list(out.items())
