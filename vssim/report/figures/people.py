@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib as mpl
@@ -59,8 +60,8 @@ def _build_utilization_bars(pools: dict, overloaded: float, title: str) -> Figur
         top = max([1.0, *(r[1] for r in rows if finite(r[1])), *(r[2][1] for r in rows if r[2])])
         ax.set_xlim(0, top * 1.12)
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.set_xlabel("utilisation: busy person-time / person-time present (bars: pools, then their people)")
-        ax.set_title(title)
+        ax.set_xlabel("utilisation: busy person-time / person-time present\n(bold: pools; under each, its people)")
+        ax.set_title(textwrap.fill(title, 50))       # beside long pool names the axes are narrow
     return fig
 
 
