@@ -22,6 +22,7 @@ Rules (one each, documented in docs/scenarios.md):
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,19 +70,13 @@ class Transition:
                 raise SpecError(f"{path}.{key}", message="unknown key; allowed: " + ", ".join(_KEYS))
         if "at" not in d or d["at"] is None:
             raise SpecError(f"{path}.at", message="required: the time of the change, in the stream's time unit")
-        at = _finite(d["at"], f"{path}.at", "a time >= 0", low=0.0)
-        p0 = _finite(d.get("productivity", 1.0), f"{path}.productivity", "a number in (0, 1] (the share of full "
-                     "speed right after the change)", low=0.0, low_open=True, high=1.0)
-        ramp_raw = d.get("ramp", 0.0)
-        if isinstance(ramp_raw, Mapping):
-            ramp: float | Distribution = parse_distribution(dict(ramp_raw), f"{path}.ramp")
-        else:
-            ramp = _finite(ramp_raw, f"{path}.ramp", "a time >= 0 to reach full speed, or a distribution of it",
-                           low=0.0)
-        curve = d.get("curve", "linear")
-        if curve not in CURVES:
-            raise SpecError(f"{path}.curve", "one of " + ", ".join(CURVES), curve)
-        return cls(at, p0, ramp, curve)
+        ramp = d.get("ramp", 0.0)
+        if isinstance(ramp, Mapping):
+            ramp = parse_distribution(dict(ramp), f"{path}.ramp")
+        try:                                # the checks of `__post_init__`, named by the file's path
+            return cls(d["at"], d.get("productivity", 1.0), ramp, d.get("curve", "linear"))
+        except SpecError as e:
+            raise SpecError(path + e.path.removeprefix("transition"), message=e.reason) from None
 
     def to_dict(self) -> dict:
         ramp = self.ramp.to_dict() if isinstance(self.ramp, Distribution) else self.ramp
@@ -99,8 +94,6 @@ class Transition:
         p0 = self.productivity
         if self.curve == "linear":
             return p0 + (1.0 - p0) * max(elapsed, 0.0) / ramp
-        import math
-
         return 1.0 - (1.0 - p0) * math.exp(-3.0 * max(elapsed, 0.0) / ramp)
 
 

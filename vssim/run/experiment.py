@@ -193,6 +193,7 @@ def _transitions(spec: StreamSpec, alts: Mapping[str, Scenario], results: dict, 
         if t is None or name == baseline:
             continue
         effect = effect_of(results[baseline], results[name], at=t.at, period=_period(spec))
+        sub = out / "scenarios" / name
         grid = None
         if sensitivity:
             def run(p0: float, ramp: float, scenario=scenario, t=t):
@@ -201,10 +202,8 @@ def _transitions(spec: StreamSpec, alts: Mapping[str, Scenario], results: dict, 
 
             grid = grid_of(results[baseline].records, run, sensitivity["productivity"], sensitivity["ramp"], at=t.at,
                            time_unit=effect.time_unit, kind=effect.kind, period=effect.period)
-            sub = out / "scenarios" / name
             write_atomic(sub / "transition_sensitivity.csv", lambda p, g=grid: g.to_csv(p, index=False))
         results[name].summary["transition"] = effect.to_dict()
-        sub = out / "scenarios" / name
         summary = {"schema_version": SCHEMA_VERSION, **results[name].summary}
         write_atomic(sub / "summary.json", lambda p, s=summary: p.write_text(json.dumps(s, indent=2)))
         found[name] = (effect, grid)

@@ -54,11 +54,11 @@ class Switch:
         t = plan.changeover.transition
         if not t.learns:
             return
-        ramp = t.ramp
-        if not isinstance(ramp, float | int):
-            draws = Draws(ramp, self._generator("transition/ramp"))
-        self.learning = [None if not learns else (float(ramp) if isinstance(ramp, float | int) else draws.next())
-                         for learns in plan.changeover.learner]
+        if isinstance(t.ramp, float):       # one length for all, or each learner's own draw
+            length = lambda r=t.ramp: r     # noqa: E731
+        else:
+            length = Draws(t.ramp, self._generator("transition/ramp")).next
+        self.learning = [length() if learns else None for learns in plan.changeover.learner]
         self.learning_from = [t.at] * len(self.learning)    # a draining team's people: from when they join
         self.learning_factor = t.factor
 
@@ -246,11 +246,8 @@ class Switch:
             self._enter(k, i, -1)
         for k, i in leaving:
             self._carry_done(k, i)
-        for k, group in release:
-            if self.plan.cadence[k] is not None or k >= n_new:
-                self._release(k, group)
-            else:
-                self._request_again(k, group)
+        for k, group in release:            # batches that had left k: by its cadence and route
+            self._release(k, group)
         for k, out in enumerate(self.outgoing):
             if len(out) >= new.batch[k]:
                 self.outgoing[k] = []
@@ -315,10 +312,6 @@ class Switch:
                 if self.learning is not None:
                     self.learning_from[c] = now
                 self._dispatch(plan.person_pool[c], c)
-
-    def _request_again(self, k: int, group: list[int]) -> None:
-        """A batch that had left k (its cadence passed, or waiting to be done) moves on by k's route."""
-        self._release(k, group)
 
     def _busy_now(self, person: int) -> None:
         """`person` (of the new organisation) is at work on an item carried over."""

@@ -45,21 +45,19 @@ def _build_transition(effect: TransitionEffect, title: str | None = None) -> Fig
     with mpl.rc_context(RC):
         fig = figure(12, 12)
         ax_p85, ax_p50, ax_tput, ax_cum = fig.subplots(4, 1, sharex=True)
-        for ax, q in ((ax_p85, 85), (ax_p50, 50)):
-            x, b, new, lo, hi = _curve(effect, f"lead_time_p{q}")
+        panels = ((ax_p85, "lead_time_p85", f"lead time ({plural(unit)})",
+                   f"Lead time p85 of the items done each {per} (mean over {n} replications)"),
+                  (ax_p50, "lead_time_p50", f"lead time ({plural(unit)})",
+                   f"Lead time p50 of the items done each {per} (mean over {n} replications)"),
+                  (ax_tput, "throughput", f"items per {unit}", f"Throughput each {per}"))
+        for ax, metric, ylabel, title in panels:
+            x, b, new, lo, hi = _curve(effect, metric)
             ax.plot(x, b, color=BASELINE_GREY, linewidth=1.6, label="baseline")
             ax.plot(x, new, color=_NEW, linewidth=1.6, label="reorganised")
             _band(ax, x, b, lo, hi, "paired 95 % band")
-            ax.set_ylabel(f"lead time ({plural(unit)})")
-            ax.set_title(f"Lead time p{q} of the items done each {per} (mean over {n} replications)")
+            ax.set_ylabel(ylabel)
+            ax.set_title(title)
             ax.set_ylim(bottom=0)
-        x, bt, nt, lot, hit = _curve(effect, "throughput")
-        ax_tput.plot(x, bt, color=BASELINE_GREY, linewidth=1.6, label="baseline")
-        ax_tput.plot(x, nt, color=_NEW, linewidth=1.6, label="reorganised")
-        _band(ax_tput, x, bt, lot, hit, "paired 95 % band")
-        ax_tput.set_ylabel(f"items per {unit}")
-        ax_tput.set_title(f"Throughput each {per}")
-        ax_tput.set_ylim(bottom=0)
         _cumulative(ax_cum, effect)
         for k, ax in enumerate((ax_p85, ax_p50, ax_tput, ax_cum)):
             _change(ax, effect.at, label=k == 0)
