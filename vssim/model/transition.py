@@ -198,16 +198,24 @@ def changeover(before: StreamSpec, after: StreamSpec, transition: Transition,
                                           "its name after the change, and the scenario's transforms say nothing of "
                                           "where they went (docs/scenarios.md §6)")
     step_to, ahead = [], []
+
+    def serves(k: int, t: str) -> bool:
+        return old.steps[k].types is None or t in old.steps[k].types
+
+    # a type that never visits old step k has no items there: its row copies the first visitor's, so
+    # that the step's own label (its cadence, its people's last step) is one for all types
+    first = [next((t for t in types if serves(k, t)), types[0]) for k in range(old.n_steps)]
     for t in types:                         # by item type: split_by_type sends each type to its own copy
         to_t, ahead_t = [], []
         for k, name in enumerate(old.step_names):
-            target = place(name, t)
+            u = t if serves(k, t) else first[k]
+            target = place(name, u)
             if target is not None:
                 to_t.append(new.step_names.index(target))
                 ahead_t.append(False)
                 continue
             b = old.board_of[k]
-            later = [c for n in old.step_names[k + 1:old.board_end[b]] if (c := place(n, t)) is not None]
+            later = [c for n in old.step_names[k + 1:old.board_end[b]] if (c := place(n, u)) is not None]
             to_t.append(new.step_names.index(later[0]) if later else -1)
             ahead_t.append(True)
             if old.split_teams[k] is not None or old.dependency_team[k] >= 0:
