@@ -104,13 +104,19 @@ class QuantileSketch:
         """The bucket value of the order statistics at 0-based `ranks` (exact min and max at the ends)."""
         cum = self.zeros + np.cumsum(self._counts)
         idx = np.searchsorted(cum, ranks, side="right")           # first bucket whose count passes rank
-        vals = 2.0 * self.gamma ** (self._lo + idx.astype(np.float64)) / (self.gamma + 1.0) \
-            if len(self._counts) else np.zeros(len(ranks))
+        vals = self._values(self._lo + idx) if len(self._counts) else np.zeros(len(ranks))
         vals = np.where(ranks < self.zeros, 0.0, vals)
         # the extreme order statistics are known exactly; clamp the others into [min, max]
         vals = np.clip(vals, self.min, self.max)
         vals = np.where(ranks == 0, self.min, vals)
         return np.where(ranks == self.count - 1, self.max, vals)
+
+    def _values(self, keys: np.ndarray) -> np.ndarray:
+        """The values of buckets `keys`: 2 gamma^key / (gamma + 1), by the C library's pow one key at a
+        time, because numpy's vectorised power differs in the last bit between CPUs (AVX-512 or not),
+        and a summary should not depend on the machine that computed it."""
+        g = self.gamma
+        return np.array([2.0 * math.pow(g, k) / (g + 1.0) for k in keys.tolist()], dtype=np.float64)
 
     def quantiles(self, percents) -> np.ndarray:
         """`np.percentile(values, percents)` within a relative `alpha` (NaN when empty)."""
@@ -131,7 +137,7 @@ class QuantileSketch:
     def buckets(self) -> tuple[np.ndarray, np.ndarray]:
         """(value, count) of every non-empty bucket, zeros first: the sketch as a weighted sample."""
         nz = np.flatnonzero(self._counts)
-        vals = 2.0 * self.gamma ** (self._lo + nz.astype(np.float64)) / (self.gamma + 1.0)
+        vals = self._values(self._lo + nz)
         counts = self._counts[nz]
         if self.zeros:
             vals, counts = np.concatenate([[0.0], vals]), np.concatenate([[self.zeros], counts])
