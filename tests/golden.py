@@ -48,7 +48,7 @@ def frame_digest(df: pd.DataFrame) -> str:
     h.update(repr(len(df)).encode())
     for name in df.columns:
         col = df[name]
-        h.update(f"\x1e{name}\x1f{col.dtype}".encode())
+        h.update(f"\x1e{name}\x1f{_kind(col.dtype)}".encode())
         if isinstance(col.dtype, pd.CategoricalDtype):
             h.update("\x1f".join(map(str, col.cat.categories)).encode())
             h.update(np.ascontiguousarray(col.cat.codes.to_numpy()).tobytes())
@@ -57,6 +57,14 @@ def frame_digest(df: pd.DataFrame) -> str:
         else:                               # objects and strings: their text, not their pointers
             h.update("\x1f".join(map(repr, col.tolist())).encode())
     return h.hexdigest()
+
+
+def _kind(dtype) -> str:
+    """A column's type as the digest sees it: text is text, whether pandas calls it `object` (pandas 2)
+    or `str` (pandas 3), so that the digests do not depend on the pandas a machine has."""
+    if isinstance(dtype, pd.CategoricalDtype) or (isinstance(dtype, np.dtype) and dtype.kind in "biufcmM"):
+        return str(dtype)
+    return "text"
 
 
 def file_digests(directory: Path) -> dict[str, str]:
