@@ -14,17 +14,17 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,optimize]'
+	$(PY) -m pip install --quiet -e '.[dev,optimize,data]'
 	touch $(STAMP)
 
 FULL_STAMP := $(VENV)/.installed-full
 $(FULL_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,optimize,distributed,notebooks]'
+	$(PY) -m pip install --quiet -e '.[dev,optimize,data,distributed,notebooks]'
 	touch $(FULL_STAMP)
 
 NB_STAMP := $(VENV)/.installed-notebooks
 $(NB_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,optimize,notebooks]'
+	$(PY) -m pip install --quiet -e '.[dev,optimize,data,notebooks]'
 	touch $(NB_STAMP)
 
 venv: $(STAMP)  ## create .venv and install vssim with its dev tools and Optuna
