@@ -22,7 +22,8 @@ def make_log(traces: dict[str, list[tuple[str, float, float]]], origin: pd.Times
     rows = []
     for case, acts in traces.items():
         for activity, s, e in acts:
-            rows += [(case, activity, origin + s * H, "start", "r/1"), (case, activity, origin + e * H, "complete", "r/1")]
+            rows += [(case, activity, origin + s * H, "start", "r/1"),
+                     (case, activity, origin + e * H, "complete", "r/1")]
     return F._sorted(pd.DataFrame(rows, columns=list(EVENT_COLUMNS)))
 
 
@@ -244,3 +245,34 @@ def test_series_for_the_figures():
     assert list(F.wip_series(log, times)) == [1, 2, 2, 1]
     weeks = pd.DatetimeIndex([T0, T0 + pd.Timedelta(days=7)])
     assert list(F.weekly_throughput(log, weeks)) == [2, 1]
+
+
+# --------------------------------------------------------------------------- figures and the report section
+def test_figures_draw_the_real_curve_over_the_band(tmp_path):
+    from vssim.report.figures import fidelity as draw
+
+    rng = np.random.default_rng(11)
+    real, sims = random_log(rng, n=80), [random_log(rng, n=80) for _ in range(3)]
+    fig = draw._build_lead_time_band(real, sims, time_unit="hour")
+    ax = fig.axes[0]
+    real_line = [ln for ln in ax.get_lines() if ln.get_label() == "real"][0]
+    assert np.allclose(real_line.get_ydata(), draw.lead_time_percentiles(real, "hour"))
+    assert "hour" in ax.get_ylabel()
+    paths = draw.fidelity_figures(real, sims, tmp_path, time_unit="hour")
+    assert sorted(paths) == ["lead_time", "throughput", "wip"]
+    assert all(p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG" for p in paths.values())
+
+
+def test_fidelity_section_table():
+    from vssim.report.fidelity import fidelity_section, fidelity_table
+
+    log = random_log(np.random.default_rng(12))
+    result = {"vssim": F.distances(log, [shifted(log, 1), shifted(log, 3)]), "replay": F.distances(log, [log])}
+    table = fidelity_table(result).splitlines()
+    assert table[0] == "| measure | unit | vssim | replay |"
+    assert len(table) == 2 + len(F.MEASURES)
+    row = next(r for r in table if "`absolute_event`" in r)
+    assert "| 2 ± 1.4 | 0 |" in row           # mean 2, sd of {1, 3} = 1.41; one log: no sd
+    text = fidelity_section(result, {"wip": "figures/wip.png"})
+    assert text.startswith("## Fidelity") and "vssim: 2 logs, replay: 1 log" in text
+    assert "![Work in progress](figures/wip.png)" in text
