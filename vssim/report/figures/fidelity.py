@@ -76,12 +76,17 @@ def _weeks(logs: list[pd.DataFrame]) -> pd.DatetimeIndex:
 def _build_throughput_band(real: pd.DataFrame, simulated: list[pd.DataFrame], label: str = "simulated",
                            title: str = "Weekly throughput: real against simulated") -> Figure:
     weeks = _weeks([real, *simulated])
-    x = weeks.tz_localize(None)
+    x = weeks.tz_localize(None).append(pd.DatetimeIndex([weeks[-1].tz_localize(None) + pd.Timedelta(days=7)]))
+
+    def counts(log):            # the last week's count repeated: a step drawn to the week's end
+        c = weekly_throughput(log, weeks)
+        return np.append(c, c[-1])
+
     with mpl.rc_context(RC):
         fig = figure(9, 4.5)
         ax = fig.subplots()
-        _band(ax, x, np.array([weekly_throughput(s, weeks) for s in simulated]), label, step=True)
-        ax.plot(x, weekly_throughput(real, weeks), color=_REAL, linewidth=2, drawstyle="steps-post", label="real")
+        _band(ax, x, np.array([counts(s) for s in simulated]), label, step=True)
+        ax.plot(x, counts(real), color=_REAL, linewidth=2, drawstyle="steps-post", label="real")
         ax.set_xlabel(f"week starting ({weeks.tz})")
         ax.set_ylabel("cases finished per week")
         ax.set_title(title)
