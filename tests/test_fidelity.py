@@ -15,6 +15,7 @@ from vssim.errors import SpecError
 
 T0 = pd.Timestamp("2024-03-04 08:00", tz="Europe/Berlin")      # a Monday
 H = pd.Timedelta(hours=1)
+DET = "deterministic"
 
 
 def make_log(traces: dict[str, list[tuple[str, float, float]]], origin: pd.Timestamp = T0) -> pd.DataFrame:
@@ -152,6 +153,29 @@ def test_simulated_log_unit_and_origin():
     assert days["timestamp"].iloc[4] == T0 + pd.Timedelta(hours=108)      # 4.5 days
     with pytest.raises(SpecError, match="origin"):
         F.simulated_log(rec, pd.Timestamp("2024-01-01"), H)
+
+
+FORK_JOIN = {"name": "fj", "arrivals": {"process": "deterministic", "interval": 4.0}, "pools": {"po": 1},
+             "teams": {f"t{j}": {"pools": {"dev": 1},
+                                 "steps": {"work": {"pool": "dev", "work": {"dist": DET, "value": 1.0 + j}}}}
+                       for j in range(2)},
+             "steps": {"fork": {"split": {"into": "task", "teams": {"t0": {}, "t1": {}}}},
+                       "ship": {"pool": "po", "work": {"dist": "deterministic", "value": 0.5}}}}
+
+
+def test_children_are_rows_of_their_parents_case():
+    """Parents at 4 and 8 split into one task for t0 (1 h) and one for t1 (2 h), joined, then ship
+    (0.5 h). The children's work is in the parent's case (the parent's item id, 0 and 3: items 1, 2,
+    4, 5 are the children); the split step itself is no row."""
+    rec = simulate(FORK_JOIN, horizon=10.0, seed=0, progress=False).records[0]
+    log = F.simulated_log(rec, T0, H)
+    expected = [("0", "t0/work", 4, "start", "t0/dev/1"), ("0", "t1/work", 4, "start", "t1/dev/1"),
+                ("0", "t0/work", 5, "complete", "t0/dev/1"), ("0", "t1/work", 6, "complete", "t1/dev/1"),
+                ("0", "ship", 6, "start", "po/1"), ("0", "ship", 6.5, "complete", "po/1"),
+                ("3", "t0/work", 8, "start", "t0/dev/1"), ("3", "t1/work", 8, "start", "t1/dev/1"),
+                ("3", "t0/work", 9, "complete", "t0/dev/1")]
+    assert [tuple(r) for r in log.itertuples(index=False)] == [
+        (c, a, T0 + h * H, life, res) for c, a, h, life, res in expected]
 
 
 def test_split_items_parts_are_rows_of_their_whole_item():
