@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vssim import simulate
 from vssim.analysis import fidelity as F
@@ -64,6 +66,20 @@ def test_a_log_shifted_by_k_hours(k):
     assert d["cycle_time"]["values"] == [0.0]
     assert d["ngram_3"]["values"] == [0.0]
     assert math.isnan(d["absolute_event"]["sd"])      # one simulated log: no sd
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12), k=st.integers(0, 200))
+def test_whole_hour_shifts_move_absolute_hours_exactly(seed, n, k):
+    """Any log shifted by k whole hours: every event's hour bin moves by k (the bins are counted from
+    the earlier log's first start, floored to the hour), so absolute_event is k; the measures read
+    relative to a case see nothing; and the circadian distance of a shift by whole weeks is 0."""
+    log = random_log(np.random.default_rng(seed), n=n)
+    d = F.distances(log, [shifted(log, k), shifted(log, 168 * (k % 3))])
+    assert d["absolute_event"]["values"][0] == pytest.approx(k, abs=1e-9)
+    assert d["circadian_event"]["values"][1] == 0.0
+    for name in ("relative_event", "cycle_time", "ngram_3"):
+        assert d[name]["values"] == [0.0, 0.0], name
 
 
 def test_circadian_distance_by_hand():

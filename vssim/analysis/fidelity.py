@@ -18,8 +18,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from vssim.data.log import EVENT_COLUMNS
-from vssim.errors import SpecError
+from vssim.data.log import EVENT_COLUMNS, EventLog
+from vssim.errors import SpecError, VssimError
 from vssim.files import write_atomic
 from vssim.records import Records
 
@@ -166,20 +166,25 @@ def activity_instances(events: pd.DataFrame, what: str = "log") -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- the five distances
-def distances(real: pd.DataFrame, simulated: list[pd.DataFrame]) -> dict:
+def distances(real: pd.DataFrame | EventLog, simulated: list[pd.DataFrame]) -> dict:
     """The five distances of `log-distance-measures` between `real` and each simulated log, as
     Simod 5.x's evaluation calls them (`simod/metrics.py`): n-gram distribution distance n = 3
     (normalised, the package default); absolute, circadian and relative event distribution
     distances on start and end timestamps (`AbsoluteTimestampType.BOTH`) in hourly bins; cycle-time
     distribution distance in 1-hour bins; the 1-D Wasserstein distance (the package default) in all
-    four. Each key holds `{mean, sd, values}` over the simulated logs (sd with ddof 1; NaN for one
-    log). The four time measures are in hours (hour bins); ngram_3 is in [0, 1]."""
-    from log_distance_measures.absolute_event_distribution import absolute_event_distribution_distance
-    from log_distance_measures.circadian_event_distribution import circadian_event_distribution_distance
-    from log_distance_measures.config import AbsoluteTimestampType, EventLogIDs, discretize_to_hour
-    from log_distance_measures.cycle_time_distribution import cycle_time_distribution_distance
-    from log_distance_measures.n_gram_distribution import n_gram_distribution_distance
-    from log_distance_measures.relative_event_distribution import relative_event_distribution_distance
+    four. `real` may be an imported `EventLog` (its `events()`). Each key holds `{mean, sd, values}`
+    over the simulated logs (sd with ddof 1; NaN for one log). The four time measures are in hours
+    (hour bins); ngram_3 is in [0, 1]."""
+    try:
+        from log_distance_measures.absolute_event_distribution import absolute_event_distribution_distance
+        from log_distance_measures.circadian_event_distribution import circadian_event_distribution_distance
+        from log_distance_measures.config import AbsoluteTimestampType, EventLogIDs, discretize_to_hour
+        from log_distance_measures.cycle_time_distribution import cycle_time_distribution_distance
+        from log_distance_measures.n_gram_distribution import n_gram_distribution_distance
+        from log_distance_measures.relative_event_distribution import relative_event_distribution_distance
+    except ImportError:
+        raise VssimError("the fidelity distances need the log-distance-measures package: "
+                         "pip install 'vssim[data]'") from None
 
     if isinstance(simulated, pd.DataFrame) or not len(simulated):
         raise SpecError("simulated", "a non-empty list of event-layout frames",
@@ -193,6 +198,8 @@ def distances(real: pd.DataFrame, simulated: list[pd.DataFrame]) -> dict:
         "relative_event": lambda a, b: relative_event_distribution_distance(a, ids, b, ids, both),
         "cycle_time": lambda a, b: cycle_time_distribution_distance(a, ids, b, ids, datetime.timedelta(hours=1)),
     }
+    if isinstance(real, EventLog):
+        real = real.events()
     original = _instances_or_refuse(real, "real")
     logs = [_instances_or_refuse(s, f"simulated[{k}]") for k, s in enumerate(simulated)]
     out = {}
