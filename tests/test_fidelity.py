@@ -128,6 +128,10 @@ def test_pairing_is_first_in_first_out_and_drops_unfinished_work():
     inst = F.activity_instances(ev)
     assert list(inst["start_timestamp"]) == [t[0], t[1]]
     assert list(inst["end_timestamp"]) == [t[2], t[3]]
+    # a complete with no open start is dropped, and the instance after it still pairs
+    ev = ev.assign(lifecycle=["complete", "start", "complete", "complete", "start"])
+    inst = F.activity_instances(ev)
+    assert (list(inst["start_timestamp"]), list(inst["end_timestamp"])) == ([t[1]], [t[2]])
 
 
 def test_refusals_are_one_line():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from collections import deque
 from pathlib import Path
 from typing import NamedTuple
 
@@ -151,14 +152,20 @@ def activity_instances(events: pd.DataFrame, what: str = "log") -> pd.DataFrame:
     _check_layout(events, what)
     ev = events.reset_index(drop=True)
     ev = ev.assign(_l=(ev["lifecycle"] == "complete").astype(int)).sort_values(["timestamp", "_l"], kind="stable")
-    keys = ["case_id", "activity"]
-    starts = ev[ev["lifecycle"] == "start"]
-    ends = ev[ev["lifecycle"] == "complete"]
-    starts = starts.assign(_k=starts.groupby(keys, sort=False).cumcount())
-    ends = ends.assign(_k=ends.groupby(keys, sort=False).cumcount())
-    pairs = starts[[*keys, "_k", "timestamp", "resource"]].merge(
-        ends[[*keys, "_k", "timestamp"]], on=[*keys, "_k"], suffixes=("_s", "_e"))
-    pairs = pairs[pairs["timestamp_e"] >= pairs["timestamp_s"]]
+    open_starts: dict[tuple, deque] = {}
+    rows = []
+    for case, activity, t, life, resource in zip(ev["case_id"], ev["activity"], ev["timestamp"], ev["lifecycle"],
+                                                 ev["resource"], strict=True):
+        queue = open_starts.setdefault((case, activity), deque())
+        if life == "start":
+            queue.append((t, resource))
+        elif queue:                         # a complete closes the oldest open start; none open: dropped
+            s, r = queue.popleft()
+            rows.append((case, activity, s, t, r))
+    pairs = pd.DataFrame(rows, columns=["case_id", "activity", "timestamp_s", "timestamp_e", "resource"])
+    tz = events["timestamp"].dt.tz
+    for c in ("timestamp_s", "timestamp_e"):
+        pairs[c] = pd.DatetimeIndex(pairs[c], tz=tz) if len(pairs) else pd.Series([], dtype=events["timestamp"].dtype)
     out = pd.DataFrame({"case": pairs["case_id"], "activity": pairs["activity"],
                         "start_timestamp": pairs["timestamp_s"], "end_timestamp": pairs["timestamp_e"],
                         "resource": pairs["resource"]})
