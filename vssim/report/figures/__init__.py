@@ -11,6 +11,7 @@ and returns the path:
 - `comparison`: scenarios against the baseline, what common random numbers bought;
 - `sweep`: WIP curves of a CONWIP sweep, the trials of an optimisation;
 - `transition`: a reorganisation in time against its baseline (`vssim.analysis.transition`).
+- `fidelity`: a real log against the band of simulated logs (lead time, weekly throughput, WIP).
 
 Each public function builds its figure with a `_build_xxx(...) -> Figure` helper that tests
 can inspect before anything is saved. Conventions: 110 dpi, fonts of at least 10 pt, the
@@ -21,6 +22,7 @@ figure. Numbers in labels are formatted by `vssim.formatting`.
     figures.comparison_bars(comparison.table, "comparison.png", time_unit="day")
 """
 from vssim.report.figures.comparison import comparison_bars, crn_widths
+from vssim.report.figures.fidelity import fidelity_figures
 from vssim.report.figures.flow import aging_wip, cumulative_flow, throughput_run_chart
 from vssim.report.figures.flow_metrics import dashboard
 from vssim.report.figures.lead_time import cycle_time_scatter, lead_time_distributions, lead_time_histogram
@@ -31,5 +33,5 @@ from vssim.report.figures.transition import transition_figure
 from vssim.report.figures.value_stream import step_times, vsm_timeline
 
 __all__ = ["OKABE_ITO", "aging_wip", "color", "comparison_bars", "crn_widths", "cumulative_flow", "cycle_time_scatter",
-           "dashboard", "lead_time_distributions", "lead_time_histogram", "optimisation_trials", "step_times",
-           "throughput_run_chart", "transition_figure", "utilization_bars", "vsm_timeline", "wip_curves"]
+           "dashboard", "fidelity_figures", "lead_time_distributions", "lead_time_histogram", "optimisation_trials",
+           "step_times", "throughput_run_chart", "transition_figure", "utilization_bars", "vsm_timeline", "wip_curves"]
