@@ -13,6 +13,7 @@ import simpy
 
 from vssim.engines.simpy.board import Board
 from vssim.engines.simpy.deadlock import Deadlock
+from vssim.engines.simpy.initial import Initial
 from vssim.engines.simpy.ledger import Ledger
 from vssim.engines.simpy.sources import Sources
 from vssim.engines.simpy.switch import Switch
@@ -24,7 +25,7 @@ PROGRESS_SLICES = 50
 """A full run with a progress bar runs to the horizon in this many slices, one report each."""
 
 
-class Replication(Board, Deadlock, Ledger, Sources, Switch):
+class Replication(Board, Deadlock, Initial, Ledger, Sources, Switch):
     """One replication of `plan` into `sink`; `run()` returns what `sink.close` returns."""
 
     def __init__(self, plan: Plan, settings: Settings, replication: int, sink: RecordSink, progress=None):
@@ -44,6 +45,7 @@ class Replication(Board, Deadlock, Ledger, Sources, Switch):
 
     def run(self) -> object:
         self._start_switch()
+        self._start_initial()               # the board now (`Plan.initial`), before the first arrival
         self._start_arrivals()
         self._check_frozen()
         if self.sink.flush_every is not None:
