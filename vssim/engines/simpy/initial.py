@@ -111,11 +111,12 @@ class Initial:
                 size = plan.type_size[t]
                 if size is None:
                     size = self.size_draws[t].at(n)
-            priority = plan.type_priority[t] if it.class_of_service is None else CLASSES_OF_SERVICE.index(it.class_of_service)
+            cos = it.class_of_service
+            priority = plan.type_priority[t] if cos is None else CLASSES_OF_SERVICE.index(cos)
             arrival = it.entered if it.arrived is None else it.arrived
             i = self._fill_slot(n, arrival, t, priority, size, -1, 0, 0)
             placed.append((i, it, -1 if it.column == BACKLOG else steps.index(it.column)))
-        for i, it, k in placed:             # the backlog, in its order
+        for i, _, k in placed:              # the backlog, in its order
             if k < 0:
                 heapq.heappush(self.backlogs[plan.route[self.item_type[i]][0]], (self.priority[i], self.ticket, i))
                 self.ticket += 1
