@@ -194,14 +194,34 @@ def test_duplicate_ids_and_started_at_a_split_are_refused():
     with pytest.raises(vssim.SpecError, match=r"^initial\[1\]\.id: must be unique"):
         InitialState.from_rows([dict(id="A", column="build", entered=-1.0),
                                 dict(id="A", column="build", entered=-2.0)], spec)
-    teams = vssim.load_stream("configs/stream/team_kanban.yaml")
-    split = next((name for name, s in teams.steps.items() if s.split is not None), None)
-    if split is not None:
-        with pytest.raises(vssim.SpecError, match=r"^initial\[0\]\.started: must be false at step"):
-            InitialState.from_rows([dict(id="A", column=split, entered=-1.0, started=True)], teams)
-        team, steps = next(iter(teams.teams.items()))
-        with pytest.raises(vssim.SpecError, match=r"^initial\[0\]\.column: .*a team's column"):
-            InitialState.from_rows([dict(id="A", column=f"{team}/{next(iter(steps.steps))}", entered=-1.0)], teams)
+    art = vssim.load_stream("configs/stream/art_component_teams.yaml")
+    with pytest.raises(vssim.SpecError, match=r"^initial\[0\]\.started: must be false at step 'implement'"):
+        InitialState.from_rows([dict(id="A", column="implement", entered=-1.0, started=True)], art)
+    with pytest.raises(vssim.SpecError, match=r"^initial\[0\]\.column: .*a team's column"):
+        InitialState.from_rows([dict(id="A", column="web/build", entered=-1.0)], art)
+
+
+def test_type_required_where_only_some_types_go():
+    spec = stream({"build": {"pool": "dev", "work": {"dist": "deterministic", "value": 5}},
+                   "fix": {"pool": "dev", "work": {"dist": "deterministic", "value": 1}, "types": ["bug"]}},
+                  {"dev": 1}, item_types={"feature": {"share": 0.5}, "bug": {"share": 0.5}})
+    with pytest.raises(vssim.SpecError, match=r"^initial\[0\]\.type: required at step 'fix'"):
+        InitialState.from_rows([dict(id="A", column="fix", entered=-1.0)], spec)
+    with pytest.raises(vssim.SpecError, match=r"^initial\[0\]\.column: type 'feature' never visits step 'fix'"):
+        InitialState.from_rows([dict(id="A", column="fix", entered=-1.0, type="feature")], spec)
+
+
+def test_a_parent_at_a_split_makes_its_children_now():
+    """A feature waiting at the split step makes its stories for the teams at 0; the stream's own
+    items stay on its board."""
+    art = vssim.load_stream("configs/stream/art_component_teams.yaml")
+    rows = [dict(id="f1", type="feature", column="implement", entered=-5.0),
+            dict(id="f2", type="feature", column="refine", entered=-1.0, started=True)]
+    rec = vssim.simulate(art, horizon=150.0, seed=1, initial=rows, progress=False).records[0]
+    implement = list(art.steps).index("implement")
+    children = np.flatnonzero((rec.item_parent == 0) & (rec.item_origin == implement))
+    assert len(children) > 0 and (rec.arrival[children] == 0.0).all()
+    assert (rec.item_team[:2] == 0).all() and rec.arrival[1] == -1.0
 
 
 def test_the_fast_engine_and_a_transition_refuse_it():

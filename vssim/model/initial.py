@@ -65,7 +65,7 @@ class InitialState:
 
         Refused, one line naming `initial[row].field`: an unknown field, column, type or class of
         service; a column on a team's board (the engine places items on the stream's board only); a
-        type that never visits its column; `entered` (or `arrived`) not a finite number <= 0, an
+        type that never visits its column, or none at a column only some types visit; `entered` (or `arrived`) not a finite number <= 0, an
         `arrived` after `entered`; a size not > 0; started or done in the backlog; started in a
         column nobody works (a split step); a duplicate id.
         """
@@ -101,6 +101,9 @@ class InitialState:
                 raise SpecError(f"{at}.type", f"one of {', '.join(types)} or null", kind)
             if kind is not None and column != BACKLOG and not steps[column].visited_by(kind):
                 raise SpecError(f"{at}.column", message=f"type {kind!r} never visits step {column!r}")
+            if kind is None and len(types) > 1 and column != BACKLOG and steps[column].types is not None:
+                raise SpecError(f"{at}.type", message=f"required at step {column!r}: only some item types visit it "
+                                                      f"({', '.join(steps[column].types)})")
             cos = row.get("class_of_service")
             if cos is not None and cos not in CLASSES_OF_SERVICE:
                 raise SpecError(f"{at}.class_of_service", f"one of {', '.join(CLASSES_OF_SERVICE)} or null", cos)
