@@ -65,9 +65,9 @@ class InitialState:
 
         Refused, one line naming `initial[row].field`: an unknown field, column, type or class of
         service; a column on a team's board (the engine places items on the stream's board only); a
-        type that never visits its column, or none at a column only some types visit; `entered` (or `arrived`) not a finite number <= 0, an
-        `arrived` after `entered`; a size not > 0; started or done in the backlog; started in a
-        column nobody works (a split step); a duplicate id.
+        type that never visits its column, or none at a column only some types visit; `entered` (or
+        `arrived`) not a finite number <= 0, an `arrived` after `entered`; a size not > 0; started or
+        done in the backlog; started in a column nobody works (a split step); a duplicate id.
         """
         steps = spec.steps
         team_steps = {t.qualify(s) for t in spec.teams.values() for s in t.steps}
