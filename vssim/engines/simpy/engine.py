@@ -1,9 +1,10 @@
 """The SimPy engine: one replication of a stream, event by event, every feature of the model.
 
-SimPy's `Environment` is the event calendar. A `Replication` is one object composed of four parts,
+SimPy's `Environment` is the event calendar. A `Replication` is one object composed of parts,
 each in its module: the board's rules (`board`), its random sources (`sources`), the item and
-visit tables with their hand-over to the `RecordSink` (`ledger`), and the stuck-state checks
-(`deadlock`). They are mixins of one class, so that the hot path reads every part as a plain
+visit tables with their hand-over to the `RecordSink` (`ledger`), the stuck-state checks
+(`deadlock`), a transition's switch (`switch`) and the placement of the board now at time 0
+(`initial`). They are mixins of one class, so that the hot path reads every part as a plain
 attribute of `self`. This module runs it: to the horizon (or until a finite stream is done) for a
 full run, in slices for a streaming sink.
 """
