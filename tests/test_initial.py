@@ -267,14 +267,12 @@ def boards(draw):
         if draw(st.booleans()):
             s["wip_limit"] = draw(st.integers(2, 4))
         steps[f"s{j}"] = s
-    last = steps[f"s{n - 1}"]
     if n > 1 and draw(st.booleans()):       # a batch into an unlimited column
         steps["s0"]["batch"] = 2
         steps["s1"].pop("wip_limit", None)
         steps["s0"].pop("wip_limit", None)
         if draw(st.booleans()):
             steps["s0"]["cadence"] = 2.0
-    del last
     pools = {f"p{j}": draw(st.integers(1, 2)) for j in range(n)}
     extra = {"release": {"policy": "conwip", "conwip": draw(st.integers(3, 8))}} if draw(st.booleans()) else {}
     columns = ["backlog", *steps]
