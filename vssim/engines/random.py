@@ -138,6 +138,12 @@ class Draws:
             self._grow(k)
         return self._buf[i]
 
+    def put(self, k: int, value: float) -> None:
+        """Set the k-th draw (an item on the board at time 0: its remaining work, `engines.simpy.initial`);
+        the blocks drawn, and so every other draw, stay the same."""
+        self.at(k)
+        self._buf[k - self._off] = value
+
     def trim(self, k: int | None = None) -> None:
         """Forget the draws before the k-th (None: those `next()` has handed out)."""
         cut = min((self._i if k is None else k) - self._off, len(self._buf))

@@ -79,6 +79,7 @@ class Plan:
     dependency_team: list[int]           # by step: the board a team dependency asks (-1: none)
     dependency_size: list[object | None]
     changeover: object | None = None     # a transition: the switch from another organisation (model.transition)
+    initial: object | None = None        # the board now (model.initial.InitialState): items placed at time 0
 
     @property
     def has_teams(self) -> bool:

@@ -1,8 +1,9 @@
 """`vssim.simulate`: replications of a stream, summarised (README, docs/metrics.md)."""
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from vssim.analysis import stability
 from vssim.analysis.result import SimResult
@@ -11,6 +12,7 @@ from vssim.analysis.summary import summarize
 from vssim.engines import registry
 from vssim.engines.base import Engine
 from vssim.errors import DeadlockError, SpecError
+from vssim.model.initial import InitialState
 from vssim.model.plan import Plan
 from vssim.model.settings import MAX_EVENTS, Settings
 from vssim.model.spec import StreamSpec
@@ -26,11 +28,18 @@ def check_settings(spec: StreamSpec, settings: Settings) -> Engine:
 
 def _checked(spec: StreamSpec, settings: Settings, before: StreamSpec | None = None,
              transition: Transition | None = None,
-             moves: Mapping[str, str | list[str]] | None = None) -> tuple[Plan, Engine]:
+             moves: Mapping[str, str | list[str]] | None = None,
+             initial: InitialState | None = None) -> tuple[Plan, Engine]:
     """`spec`'s plan and engine, once the settings are checked: a run larger than
     `sim.max_events` is refused before anything is allocated for it (the plan's people included).
-    With a `transition` from `before`, the plan switches from `before`'s organisation to `spec`'s."""
+    With a `transition` from `before`, the plan switches from `before`'s organisation to `spec`'s.
+    With an `initial` state (not empty), the plan starts from its items."""
     settings.check(spec, ENGINES)
+    if initial:
+        if transition is not None:
+            raise SpecError("initial", message="cannot be given with a transition (start the run from the board "
+                                               "now, or change the organisation, not both in one run)")
+        return (plan := dataclasses.replace(Plan.of(spec), initial=initial)), registry.choose(plan, settings)
     if transition is not None:
         if before is None:
             raise SpecError("transition", message="needs the stream before the change (simulate(..., before=...))")
@@ -45,7 +54,8 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
              seed: int = 0, *, engine: str = "simpy", planning_interval: float | None = None,
              scenario: str = "baseline", progress: bool | None = None, stats: str = "full",
              max_events: float | None = MAX_EVENTS, transition: Transition | None = None,
-             before: StreamSpec | None = None, moves: Mapping[str, str | list[str]] | None = None) -> SimResult:
+             before: StreamSpec | None = None, moves: Mapping[str, str | list[str]] | None = None,
+             initial: InitialState | Iterable[Mapping] | None = None) -> SimResult:
     """Simulate `replications` independent replications of `spec` and summarise them.
 
     `horizon` is the simulated time of each replication (None: until every item is done, for
@@ -61,6 +71,10 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
     until `transition.at`, then `spec`'s, carrying the work in flight over (`vssim.model.transition`;
     `moves`: where a gone step's items go, by qualified name); the records are `spec`'s. A transition
     at or after the horizon never happens: the run is `before`'s.
+
+    `initial` (an `InitialState`, or rows `InitialState.from_rows` reads, checked against `spec`):
+    each replication starts from these items in progress at time 0 instead of an empty board
+    (`vssim.model.initial`; docs/model.md "Starting from today's board"). Empty: as None, bit for bit.
     """
     if not isinstance(spec, StreamSpec):
         spec = StreamSpec.from_dict(spec)
@@ -68,7 +82,9 @@ def simulate(spec: StreamSpec, horizon: float | None = None, warmup: float = 0.0
                         planning_interval=planning_interval, progress=progress, stats=stats, max_events=max_events)
     if transition is not None and horizon is not None and transition.at >= horizon:
         spec, transition = before if before is not None else spec, None
-    plan, chosen = _checked(spec, settings, before, transition, moves)
+    if initial is not None:
+        initial = InitialState.from_rows(initial, spec)
+    plan, chosen = _checked(spec, settings, before, transition, moves, initial)
     if plan.changeover is not None:
         spec = plan.spec                    # what the records name: the new stream, dissolved teams still finishing
     show = sys.stderr.isatty() if progress is None else progress

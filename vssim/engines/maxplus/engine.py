@@ -81,6 +81,9 @@ class MaxPlusEngine:
     def qualifies(self, plan: Plan, settings: Settings) -> str | None:
         if plan.changeover is not None:
             return "a transition: the recursions run one organisation (the event engine switches at its time)"
+        if plan.initial is not None:
+            return ("a start from the board now (initial): the recursions start from an empty board (the event "
+                    "engine places the items in progress)")
         return why_not(plan.spec, settings.streaming)
 
     def run(self, plan: Plan, settings: Settings, replication: int, sink: RecordSink, progress=None) -> object:

@@ -1,9 +1,10 @@
 """The SimPy engine: one replication of a stream, event by event, every feature of the model.
 
-SimPy's `Environment` is the event calendar. A `Replication` is one object composed of four parts,
+SimPy's `Environment` is the event calendar. A `Replication` is one object composed of parts,
 each in its module: the board's rules (`board`), its random sources (`sources`), the item and
-visit tables with their hand-over to the `RecordSink` (`ledger`), and the stuck-state checks
-(`deadlock`). They are mixins of one class, so that the hot path reads every part as a plain
+visit tables with their hand-over to the `RecordSink` (`ledger`), the stuck-state checks
+(`deadlock`), a transition's switch (`switch`) and the placement of the board now at time 0
+(`initial`). They are mixins of one class, so that the hot path reads every part as a plain
 attribute of `self`. This module runs it: to the horizon (or until a finite stream is done) for a
 full run, in slices for a streaming sink.
 """
@@ -13,6 +14,7 @@ import simpy
 
 from vssim.engines.simpy.board import Board
 from vssim.engines.simpy.deadlock import Deadlock
+from vssim.engines.simpy.initial import Initial
 from vssim.engines.simpy.ledger import Ledger
 from vssim.engines.simpy.sources import Sources
 from vssim.engines.simpy.switch import Switch
@@ -24,7 +26,7 @@ PROGRESS_SLICES = 50
 """A full run with a progress bar runs to the horizon in this many slices, one report each."""
 
 
-class Replication(Board, Deadlock, Ledger, Sources, Switch):
+class Replication(Board, Deadlock, Initial, Ledger, Sources, Switch):
     """One replication of `plan` into `sink`; `run()` returns what `sink.close` returns."""
 
     def __init__(self, plan: Plan, settings: Settings, replication: int, sink: RecordSink, progress=None):
@@ -44,6 +46,7 @@ class Replication(Board, Deadlock, Ledger, Sources, Switch):
 
     def run(self) -> object:
         self._start_switch()
+        self._start_initial()               # the board now (`Plan.initial`), before the first arrival
         self._start_arrivals()
         self._check_frozen()
         if self.sink.flush_every is not None:
