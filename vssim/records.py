@@ -234,7 +234,8 @@ class Records:
         """The process-mining event log: case, activity, lifecycle, timestamp, resource.
 
         Activities are `arrive`, `commit`, each step (lifecycle `start` and `complete`) and
-        `done`. Resources are `pool/person`.
+        `done`. Resources are `pool/person`. `timestamp` is the simulated time (in the stream's
+        unit); a stream with an `epoch` also gets `date`, that time as a date in the epoch's zone.
         """
         rep = self.replication
         case = np.arange(self.n_items)
@@ -268,6 +269,8 @@ class Records:
         log = log.reset_index(drop=True)
         for name, column in self.family_columns().items():      # children: cases of their own
             log[name] = column[log["case"].to_numpy()]
+        if self.epoch is not None:          # a stream with an epoch: each time as a date too
+            log.insert(log.columns.get_loc("timestamp") + 1, "date", self.epoch.to_datetime(log["timestamp"]))
         return log
 
     def _resources(self, person: np.ndarray) -> np.ndarray:

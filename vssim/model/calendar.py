@@ -80,6 +80,9 @@ class Epoch:
         x = np.atleast_1d(np.asarray(t, dtype=float))
         ns = np.round(x * (self.seconds * 1e9))
         ok = np.isfinite(ns)
+        if np.any(np.abs(ns[ok] + self.start_utc.value) >= 2.0 ** 63):
+            raise ValueError(f"times up to {np.nanmax(np.abs(x)):g} {self.unit}s from the epoch go beyond the dates "
+                             "pandas holds (1677 to 2262)")
         out = np.full(len(x), np.iinfo(np.int64).min, dtype=np.int64)      # NaT
         out[ok] = ns[ok].astype(np.int64) + self.start_utc.value
         index = pd.DatetimeIndex(out.view("datetime64[ns]")).tz_localize("UTC").tz_convert(self.tz)
@@ -92,7 +95,7 @@ class Epoch:
         if index.tz is None:
             index = index.tz_localize(self.tz, ambiguous=True, nonexistent="shift_forward")
         ns = index.tz_convert("UTC").asi8.astype(np.float64) - self.start_utc.value
-        out = ns / (self.seconds * 1e9)
+        out = np.where(index.isna(), np.nan, ns / (self.seconds * 1e9))
         return float(out[0]) if scalar else out
 
     def to_dict(self) -> dict:
@@ -235,8 +238,8 @@ class Calendar:
         c = self._intervals(until_work=target)
         e = c["e"]
         k = bisect.bisect_left(e, target)
-        end = c["a"][k] + (target - c["c"][k])
-        return min(max(end, s), c["b"][k])
+        end = min(c["a"][k] + (target - c["c"][k]), c["b"][k])
+        return max(end, s)          # (a w below the float resolution of W(s): s itself)
 
     def is_working(self, t: float) -> bool:
         """True when t is inside a working interval [from, to), each end moved 1e-12 x t earlier: a clock that
