@@ -94,7 +94,7 @@ class Epoch:
         index = pd.DatetimeIndex([timestamps] if scalar else timestamps)
         if index.tz is None:
             index = index.tz_localize(self.tz, ambiguous=True, nonexistent="shift_forward")
-        ns = index.tz_convert("UTC").asi8.astype(np.float64) - self.start_utc.value
+        ns = (index.tz_convert("UTC").asi8 - self.start_utc.value).astype(np.float64)   # int64 first: exact ns
         out = np.where(index.isna(), np.nan, ns / (self.seconds * 1e9))
         return float(out[0]) if scalar else out
 
@@ -177,8 +177,8 @@ class Calendar:
             lo = np.concatenate([base + pd.to_timedelta(h0, unit="h") for h0, _ in self.hours])
             hi = np.concatenate([base + pd.to_timedelta(h1, unit="h") for _, h1 in self.hours])
             unit_ns = self.epoch.seconds * 1e9
-            a = self._local_ns(lo) - c["start_ns"]
-            b = self._local_ns(hi) - c["start_ns"]
+            a = (self._local_ns(lo) - c["start_ns"]).astype(np.float64)     # int64 first: exact nanoseconds
+            b = (self._local_ns(hi) - c["start_ns"]).astype(np.float64)
             order = np.argsort(a, kind="stable")
             a, b = a[order] / unit_ns, b[order] / unit_ns
             a = np.maximum(a, 0.0)              # time starts at 0
@@ -198,11 +198,11 @@ class Calendar:
         c.pop("arrays", None)
 
     def _local_ns(self, local: np.ndarray) -> np.ndarray:
-        """Local wall-clock times as UTC nanoseconds (float): ambiguous ones the first occurrence, ones in a
+        """Local wall-clock times as UTC nanoseconds (int64): ambiguous ones the first occurrence, ones in a
         DST gap the end of the gap."""
         index = pd.DatetimeIndex(local).tz_localize(self.epoch.tz, ambiguous=np.ones(len(local), dtype=bool),
                                                     nonexistent="shift_forward")
-        return index.tz_convert("UTC").asi8.astype(np.float64)
+        return index.tz_convert("UTC").asi8
 
     def _arrays(self, until_time: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         c = self._intervals(until_time)
