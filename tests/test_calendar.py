@@ -7,6 +7,7 @@ them (`assert_matches`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import numpy as np
@@ -276,3 +277,34 @@ def test_calendar_is_a_time_change_of_the_plain_mm1(seed):
     assert_matches(means, 1 / (MU - LAM), rel_width=0.07, what="lead time in working time, calendar arrivals")
     mean, half = t_interval(means)
     print(f"lead time in working time: {mean:.4f} ± {half:.4f}")
+
+
+def test_the_opening_sees_what_came_overnight():
+    """Picking at the opening, not at closing: a standard item waits from 16:30 (t = 0.5, the person busy
+    until 17:00); an expedite one comes at 20:00 (t = 4). At Monday's opening (65) the person takes the
+    expedite item first; had the item been chosen at closing, the standard one would have gone first."""
+    d = stream([], cal={"hours": [9, 17]})
+    d["item_types"] = {"standard": {"share": 0.5}, "expedite": {"share": 0.5, "class_of_service": "expedite"}}
+    d["arrivals"]["times"] = [{"time": 0.0, "type": "standard"}, {"time": 0.5, "type": "standard"},
+                              {"time": 4.0, "type": "expedite"}]
+    d["steps"]["build"]["work"] = {"dist": "deterministic", "value": 1.0}
+    res = vssim.simulate(d, progress=False)
+    v = res.visits.sort_values("item")
+    assert v["start"].tolist() == [0.0, 66.0, 65.0]
+    assert v["end"].tolist() == [1.0, 67.0, 66.0]
+
+
+def test_yaml_off_key(tmp_path):
+    """PyYAML reads an unquoted `off:` as false: it is the calendar's `off`, and the stream reads back the same."""
+    (tmp_path / "s.yaml").write_text(
+        "time_unit: hour\nepoch: {start: 2024-01-05T16:00:00, tz: Europe/Amsterdam}\n"
+        "arrivals: {process: trace, times: [0]}\n"
+        "pools:\n  dev: {size: 1, calendar: {hours: [9, 17], off: [2024-01-08]}}\n"
+        "steps:\n  build: {pool: dev, work: 3}\n")
+    spec = vssim.load_stream(tmp_path / "s.yaml")
+    assert spec.pools["dev"].calendar.off == (dt.date(2024, 1, 8),)
+    again = vssim.StreamSpec.from_dict(spec.to_dict())
+    assert again.pools["dev"].calendar == spec.pools["dev"].calendar
+    res = vssim.simulate(spec, progress=False)
+    assert res.visits["end"].tolist() == [91.0]       # Fri 16-17, Monday off, Tuesday 9-11
+    assert json.loads(json.dumps(spec.to_dict()))["epoch"]["start"] == "2024-01-05T16:00:00"

@@ -262,10 +262,42 @@ class Calendar:
         return a[j + 1]
 
 
+def yaml_off(value: Mapping) -> Mapping:
+    """A calendar mapping with its key `off` as written: YAML 1.1 (PyYAML) reads an unquoted `off:` as the
+    boolean false, which no other key of a calendar can be."""
+    if any(k is False for k in value):
+        return {("off" if k is False else k): v for k, v in value.items()}
+    return value
+
+
+def with_calendar_keys(d: Any) -> Any:
+    """A stream mapping whose every pool `calendar` has its key `off` as written (`yaml_off`) and whose
+    dates (YAML reads unquoted ones as dates) are ISO text, so that the stream's `source`
+    (`StreamSpec.to_dict`) reads back the same and writes as JSON."""
+    if not isinstance(d, Mapping):
+        return d
+    out = {}
+    for k, v in d.items():
+        if k == "calendar" and isinstance(v, Mapping):
+            v = yaml_off(v)
+            off = v.get("off")
+            if isinstance(off, list | tuple):       # YAML's dates as they were written: plain text
+                v = {**v, "off": [x.isoformat() if isinstance(x, dt.date) else x for x in off]}
+            out[k] = v
+        elif k == "epoch" and isinstance(v, Mapping) and isinstance(v.get("start"), dt.date):
+            out[k] = {**v, "start": v["start"].isoformat()}
+        elif isinstance(v, Mapping):
+            out[k] = with_calendar_keys(v)
+        else:
+            out[k] = v
+    return out
+
+
 def parse_calendar(value: Any, where: str, epoch: Epoch | None, time_unit: str) -> Calendar:
     """A pool's `calendar: {days: [mon, ...], hours: [[9, 12], [13, 17]], off: ["2024-12-25"]}`."""
     if not isinstance(value, Mapping):
         raise SpecError(where, "a mapping {days, hours, off} or null", value)
+    value = yaml_off(value)
     for key in value:
         if key not in ("days", "hours", "off"):
             raise SpecError(f"{where}.{key}", message="unknown key; allowed: days, hours, off")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from vssim.errors import SpecError, show
-from vssim.model.calendar import Calendar, Epoch, parse_calendar, parse_epoch
+from vssim.model.calendar import Calendar, Epoch, parse_calendar, parse_epoch, with_calendar_keys
 from vssim.model.distributions import Distribution, parse_distribution
 from vssim.model.keys import (
     ARRIVAL_FORMS,
@@ -319,7 +319,7 @@ class StreamSpec:
         """
         d = _mapping(data, "stream")
         _keys(d, "", children(""), required=required_keys(""))
-        d = expand(d, files_in(base_dir))
+        d = with_calendar_keys(expand(d, files_in(base_dir)))
         name = check_name(d.get("name", "stream"), "name")
         time_unit = d.get("time_unit", "day")
         if not isinstance(time_unit, str) or not time_unit:
