@@ -250,9 +250,9 @@ def test_calendar_is_a_time_change_of_the_plain_mm1(seed):
     M/M/1 sojourn, of mean 1/(μ − λ) = 2 h (tested within a 99.9 % interval over the replications,
     the first 500 items of each dropped as warm-up).
 
-    Power bounds (`rel_width`) are about twice the half-widths measured over 4 seeds when this file
-    was written: throughput 1.5-2.2 %, utilisation 1.7-4.4 %, lead time 2.0-4.4 % of theory; every
-    |simulated − theory| was at most 0.45 half-widths."""
+    Power bounds (`rel_width`) are about twice the half-widths measured over other seeds when this
+    file was written: throughput 1.5-2.2 % and utilisation 1.7-4.4 % (4 seeds), lead time 2.0-4.4 %
+    (3 seeds) of theory; every |simulated − theory| was at most 0.45 half-widths."""
     cal = {"days": WEEKDAYS, "hours": [[9, 12], [13, 17]]}
     epoch = {"start": "2024-03-25T00:00:00", "tz": "Europe/Amsterdam"}
     calendar_ = calendar(hours=[(9, 12), (13, 17)], epoch=epoch)
