@@ -308,3 +308,64 @@ def test_yaml_off_key(tmp_path):
     res = vssim.simulate(spec, progress=False)
     assert res.visits["end"].tolist() == [91.0]       # Fri 16-17, Monday off, Tuesday 9-11
     assert json.loads(json.dumps(spec.to_dict()))["epoch"]["start"] == "2024-01-05T16:00:00"
+
+
+def test_time_change_with_two_people_two_steps_interruptions_and_switches():
+    """The time change holds for the engine's whole rule, not only one server: two people of one pool
+    working two steps (downstream first, switch cost, interruptions: all working time), two classes of
+    service, arrivals in working time. Every visit's start and end in working time, and who works it,
+    equal the plain run's on the same seed (no handoffs: those keep calendar time and would break it)."""
+    cal = {"days": WEEKDAYS, "hours": [[9, 12], [13, 17]]}
+    epoch = {"start": "2024-10-21T00:00:00", "tz": "Europe/Amsterdam"}   # the autumn DST change included
+    calendar_ = calendar(hours=[(9, 12), (13, 17)], epoch=epoch)
+    times = _working_trace(np.random.default_rng(3), 1500) * 0.8
+    runs = []
+    for arrivals in (times.tolist(), [calendar_.add(0.0, t) for t in times]):
+        d = stream(arrivals, epoch=epoch, cal=cal if len(runs) else None, size=2,
+                   switch_cost={"dist": "exponential", "mean": 0.1},
+                   interruptions={"rate": 0.3, "duration": {"dist": "exponential", "mean": 0.2}})
+        d["item_types"] = {"a": {"share": 0.8}, "b": {"share": 0.2, "class_of_service": "expedite"}}
+        d["steps"] = {"design": {"pool": "dev", "work": {"dist": "exponential", "mean": 0.7}},
+                      "build": {"pool": "dev", "work": {"dist": "gamma", "mean": 1.2, "cv": 0.5}}}
+        runs.append(vssim.simulate(d, seed=9, progress=False).visits.sort_values(["item", "step"]))
+    plain, worked = runs
+    assert len(plain) == len(worked) == 2 * len(times)
+    for col in ("start", "end"):
+        assert np.allclose(calendar_.clock(worked[col].to_numpy()), plain[col].to_numpy(), rtol=0, atol=1e-6), col
+    assert (worked["person"].to_numpy() == plain["person"].to_numpy()).all()
+    assert not np.allclose(worked["end"].to_numpy(), plain["end"].to_numpy())       # the calendar did act
+
+
+def test_a_team_with_a_calendar():
+    """A feature split into 2 stories for a team whose one person works 9-17 Mon-Fri, from Friday 16:00:
+    story 1 from 0.5 (after planning) takes Friday 16:30-17 and Monday 9-11:30 (67.5), story 2 Monday
+    11:30-14:30 (70.5), the feature joins then. Over [0, 70.5] the team's working time is 1 + 5.5 = 6.5 h
+    of which 6 h busy: utilisation 6/6.5, headcount 6.5/70.5."""
+    d = {"name": "t", "time_unit": "hour", "epoch": AMSTERDAM, "arrivals": {"process": "trace", "times": [0.0]},
+         "pools": {"po": 1},
+         "teams": {"web": {"pools": {"devs": {"size": 1, "calendar": {"hours": [9, 17]}}},
+                           "steps": {"build": {"pool": "devs", "work": 3}}}},
+         "steps": {"plan": {"pool": "po", "work": 0.5},
+                   "deliver": {"split": {"into": "story", "teams": {"web": {"count": 2}}}}}}
+    res = vssim.simulate(d, progress=False)
+    v = res.visits.sort_values(["item", "start"])
+    assert v[["start", "end"]].to_numpy().tolist() == [[0.0, 0.5], [0.5, 70.5], [0.5, 67.5], [67.5, 70.5]]
+    web = res.summary["pools"]["web/devs"]
+    assert web["utilization"] == pytest.approx(6 / 6.5, abs=1e-12)
+    assert web["headcount"] == pytest.approx(6.5 / 70.5, abs=1e-12)
+    assert res.summary["pools"]["po"]["utilization"] == pytest.approx(0.5 / 70.5, abs=1e-12)
+
+
+def test_a_schedule_and_a_calendar_together():
+    """One person from Friday 16:00, a second from Monday 09:00 (t = 65), hours 9-17, three pieces of 3 h
+    at 0: A works Fri 16-17 and Mon 9-11 (67), B starts the second at 65 (68), A the third at 67 (70).
+    Over [0, 70] the working person-time is A's 1 + 5 and B's 5 h = 11 h, the busy 9 h."""
+    d = stream([0.0, 0.0, 0.0], cal={"hours": [9, 17]}, schedule=[{"at": 65, "size": 2}])
+    res = vssim.simulate(d, progress=False)
+    v = res.visits.sort_values("item")
+    assert v["start"].tolist() == [0.0, 65.0, 67.0]
+    assert v["end"].tolist() == [67.0, 68.0, 70.0]
+    dev = res.summary["pools"]["dev"]
+    assert dev["utilization"] == pytest.approx(9 / 11, abs=1e-12)
+    assert dev["headcount"] == pytest.approx(11 / 70, abs=1e-12)
+    assert dev["people"] == pytest.approx({"1": 6 / 6, "2": 3 / 5}, abs=1e-12)
