@@ -233,6 +233,19 @@ def test_half_day_calendar_scales_throughput_and_utilisation(seed):
     assert_matches(step_per_rep(res, "build", "utilization"), (LAM / 2) / (MU * 0.5), rel_width=0.06,
                    what="utilisation over working time, half-day calendar")
     assert res.summary["pools"]["dev"]["headcount"] == pytest.approx(0.5, abs=1e-3)
+    assert res.spec.offered_load() == {"dev": pytest.approx(0.5, abs=1e-15)}    # λ_cal / (μ·f)
+
+
+def test_a_calendar_can_make_a_stream_unstable():
+    """λ_cal = 0.6 per hour against one person working half of each day at μ = 1: offered load
+    0.6 / (1 · 0.5) = 1.2, unstable though the same stream without a calendar (load 0.6) is stable."""
+    d = {"name": "over", "time_unit": "hour", "arrivals": {"process": "poisson", "rate": 0.6},
+         "pools": {"dev": {"size": 1, "calendar": {"days": list(DAYS), "hours": [0, 12]}}},
+         "steps": {"build": {"pool": "dev", "work": {"dist": "exponential", "mean": 1.0}}}}
+    spec = vssim.StreamSpec.from_dict(d)
+    assert spec.offered_load() == {"dev": pytest.approx(1.2, abs=1e-12)}
+    res = vssim.simulate(spec, horizon=2000, replications=2, progress=False)
+    assert res.summary["stable"] is False and res.summary["stability"]["cause"] == "offered_load"
 
 
 def _working_trace(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -154,6 +154,12 @@ class Calendar:
         """Working hours in a week without days off (local wall clock)."""
         return len(self.days) * math.fsum(b - a for a, b in self.hours)
 
+    @property
+    def share(self) -> float:
+        """The long-run share of time that is working time: weekly hours ÷ 168 (days `off` are finitely
+        many, and a DST change's hour comes back half a year later)."""
+        return self.weekly_hours / 168.0
+
     # -------------------------------------------------------------- the working intervals
     def _intervals(self, until_time: float = 0.0, until_work: float = 0.0) -> dict:
         """The cache, extended until its intervals reach time `until_time` and working time `until_work`:

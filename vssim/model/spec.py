@@ -148,6 +148,11 @@ class Pool:
         return self.schedule[-1][1] if self.schedule else self.size
 
     @property
+    def share(self) -> float:
+        """The long-run share of the time its people work (1 without a calendar)."""
+        return 1.0 if self.calendar is None else self.calendar.share
+
+    @property
     def most(self) -> int:
         """The most people the pool ever has (the people an engine makes)."""
         return max([self.size, *(n for _, n in self.schedule)])
@@ -432,6 +437,7 @@ class StreamSpec:
     def offered_load(self, rate: float | None = None) -> dict[str, float]:
         """Offered load per pool (λ · visits · work · size / people); ≥ 1 means queues grow forever.
 
+        A pool with a calendar has its people for its long-run working share of the time (`Pool.share`).
         A team's pools are named `TEAM/POOL`, loaded by the children that enter the team (`flows`:
         the expected children per parent x their size x the visits of the splitting step).
         Exact for single-pool steps; for steps with several pools the load is split evenly,
@@ -456,7 +462,8 @@ class StreamSpec:
                         if pool.interruptions is not None:
                             extra = work * pool.interruptions.rate * pool.interruptions.duration.mean
                         here[p] += rate * visits[s.name] * (work + extra) / len(s.pools)
-            load.update({(f"{b}{SEP}{p}" if b else p): (v / pools[p].last if pools[p].last else math.inf if v else 0.0)
+            load.update({(f"{b}{SEP}{p}" if b else p): (v / (pools[p].last * pools[p].share) if pools[p].last
+                                                        else math.inf if v else 0.0)
                          for p, v in here.items()})
         return load
 
