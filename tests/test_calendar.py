@@ -143,6 +143,13 @@ def test_refused_combinations():
     assert why_not(spec) == "pools.dev.calendar: working hours need the event engine"
     res = vssim.simulate(spec, engine="auto", progress=False)
     assert res.visits["end"].tolist() == [67.0]
+    with pytest.raises(SpecError, match=r"^sim.engine: 'fast' cannot run stream 'cal': pools.dev.calendar") as e:
+        vssim.simulate(spec, engine="fast", progress=False)
+    assert "\n" not in str(e.value)
+    with pytest.raises(SpecError, match=r"^sim.engine: .*pools dev have calendars: .*sim.stats=full") as e:
+        vssim.simulate({**spec.to_dict(), "arrivals": {"process": "poisson", "rate": 0.1}}, horizon=100.0,
+                       stats="streaming", progress=False)
+    assert "\n" not in str(e.value)
 
 
 # --------------------------------------------------------------------------- arithmetic (hypothesis)
