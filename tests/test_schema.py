@@ -144,6 +144,10 @@ STREAM_WITH = {
     "steps.*.pool[].speed": lambda v: _step(pool=[{"pool": "p", "speed": v}]),
     "pools.*.schedule[].at": lambda v: {"pools": {"p": {"size": 1, "schedule": [{"at": v, "size": 2}]}}},
     "pools.*.schedule[].size": lambda v: {"pools": {"p": {"size": 1, "schedule": [{"at": 5.0, "size": v}]}}},
+    "pools.*.calendar.hours[]": lambda v: {"pools": {"p": {"size": 1, "calendar": {
+        "hours": [v, 24] if v < 24 else [0, v]}}}},
+    "pools.*.calendar.hours[][]": lambda v: {"pools": {"p": {"size": 1, "calendar": {
+        "hours": [[v, 24]] if v < 24 else [[0, v]]}}}},
     "arrivals.times[].size": lambda v: {"arrivals": {"process": "trace", "times": [{"time": 0, "size": v}]}},
     "item_types.*.share": lambda v: {"item_types": {"a": {"share": v}} if v >= 1 else
                                      {"a": {"share": v}, "b": {"share": 1 - v}}},

@@ -9,6 +9,7 @@ blocks (`flush_every`) and which columns it reads (`needs`).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -135,6 +136,10 @@ class Records:
     step_split: np.ndarray | None = None     # True for a split step (None: none)
     pool_capacity: np.ndarray | None = None  # each pool's people, time-averaged over the window (None: constant)
     person_presence: np.ndarray | None = None  # each person's share of the window on their pool (None: all of it)
+    # working calendars (`vssim.model.calendar`): by pool its Calendar or None (None: no pool has one); with them
+    # pool_capacity and person_presence count working time only, and a visit's busy time is its working time
+    pool_calendar: list | None = None
+    epoch: object | None = None              # the stream's Epoch: the event log's `date` (None: no dates)
     # the people who joined visits others started (swarming steps; `HELPER_COLUMNS`; None: nobody)
     helper_visit: np.ndarray | None = None
     helper_step: np.ndarray | None = None
@@ -229,7 +234,8 @@ class Records:
         """The process-mining event log: case, activity, lifecycle, timestamp, resource.
 
         Activities are `arrive`, `commit`, each step (lifecycle `start` and `complete`) and
-        `done`. Resources are `pool/person`.
+        `done`. Resources are `pool/person`. `timestamp` is the simulated time (in the stream's
+        unit); a stream with an `epoch` also gets `date`, that time as a date in the epoch's zone.
         """
         rep = self.replication
         case = np.arange(self.n_items)
@@ -263,6 +269,8 @@ class Records:
         log = log.reset_index(drop=True)
         for name, column in self.family_columns().items():      # children: cases of their own
             log[name] = column[log["case"].to_numpy()]
+        if self.epoch is not None:          # a stream with an epoch: each time as a date too
+            log.insert(log.columns.get_loc("timestamp") + 1, "date", self.epoch.to_datetime(log["timestamp"]))
         return log
 
     def _resources(self, person: np.ndarray) -> np.ndarray:
@@ -296,13 +304,16 @@ class RecordsBuilder:
             replication=replication, seed=seed, warmup=float(warmup),
             step_names=list(plan.step_names), type_names=list(spec.item_types), pool_names=list(plan.pool_names),
             person_pool=np.array(plan.person_pool, dtype=np.int64),
-            step_capacity=np.array(plan.step_capacity, dtype=np.int64),
+            step_capacity=np.array(plan.step_capacity, dtype=np.int64), epoch=spec.epoch,
             class_names=list(CLASSES_OF_SERVICE), parts=spec.parts,
             level_names=list(plan.level_names), team_names=list(plan.board_names),
             step_team=np.array(plan.board_of, dtype=np.int64),
             pool_team=np.array(plan.pool_board, dtype=np.int64),
             step_split=np.array([t is not None for t in plan.split_teams], dtype=bool))
         self._schedules = (plan.pool_sizes, plan.pool_schedule, plan.step_pools) if any(plan.pool_schedule) else None
+        calendars = [pool.calendar for pool in plan.pools]
+        self._calendars = calendars if any(c is not None for c in calendars) else None
+        self._sizes, self._pool_schedules = plan.pool_sizes, plan.pool_schedule
         self._step_pools = plan.step_pools
         self._absent: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._family = plan.has_teams
@@ -356,9 +367,43 @@ class RecordsBuilder:
             capacity = np.bincount(people, weights=presence, minlength=len(fixed["pool_names"]))
             fixed = {**fixed, "pool_capacity": capacity, "person_presence": presence,
                      "step_capacity": np.array([capacity[pools].sum() for pools in self._step_pools])}
+        if self._calendars is not None:     # working time only: the people present while they work
+            fixed = _working(fixed, self._calendars, self._sizes, self._pool_schedules, self._step_pools, end)
         helpers = _joined(self._helpers, HELPER_COLUMNS) if self._helpers else {}
         return Records(end=end, **fixed, **_joined(self._items, items),
                        **_joined(self._visits, VISIT_COLUMNS), rejected_times=rejected, **helpers)
+
+
+def _working(fixed: dict, calendars: list, sizes: list[int], schedules: list, step_pools: list[list[int]],
+             end: float) -> dict:
+    """`fixed` with each calendar pool's capacity (its working person-time over the window ÷ the window)
+    and its people's presence (each one's working time on the pool ÷ the window): utilisation is then
+    busy working person-time / working person-time. A schedule counts too: the k-th person of a pool
+    (from 0) is on it while it has more than k people (`person_presence`)."""
+    people = np.asarray(fixed["person_pool"], dtype=np.int64)
+    lo = fixed["warmup"]
+    n_pools = len(fixed["pool_names"])
+    capacity = fixed.get("pool_capacity")
+    capacity = (np.bincount(people, minlength=n_pools).astype(float) if capacity is None
+                else np.asarray(capacity, dtype=float).copy())
+    presence = fixed.get("person_presence")
+    presence = np.ones(len(people)) if presence is None else np.asarray(presence, dtype=float).copy()
+    span = end - lo
+    for p, calendar in enumerate(calendars):
+        if calendar is None or not span > 0:
+            continue
+        mine = np.flatnonzero(people == p)
+        for k, person in enumerate(mine):
+            on = [(0.0, int(sizes[p] > k)), *((at, int(n > k)) for at, n in schedules[p])]
+            worked = 0.0
+            for (t0, n), (t1, _) in zip(on, [*on[1:], (math.inf, 0)], strict=True):
+                a, b = max(t0, lo), min(t1, end)
+                if n and b > a:
+                    worked += calendar.working_time(a, b)
+            presence[person] = worked / span
+        capacity[p] = presence[mine].sum()
+    return {**fixed, "pool_capacity": capacity, "person_presence": presence, "pool_calendar": list(calendars),
+            "step_capacity": np.array([capacity[pools].sum() for pools in step_pools])}
 
 
 def people_present(sizes, schedules, lo: float, hi: float) -> np.ndarray:

@@ -64,7 +64,8 @@ def board_records(rec: Records, board: int, touch: np.ndarray | None = None) -> 
         level_names=[rec.level_names[0]], team_names=[""], step_team=None, pool_team=None,
         step_split=rec.step_split[steps],
         pool_capacity=None if rec.pool_capacity is None else rec.pool_capacity[pools],
-        person_presence=None if rec.person_presence is None else rec.person_presence[people])
+        person_presence=None if rec.person_presence is None else rec.person_presence[people],
+        pool_calendar=None if rec.pool_calendar is None else [rec.pool_calendar[p] for p in pools])
 
 
 def level_records(rec: Records, level: int) -> Records:

@@ -90,6 +90,8 @@ def summarize(records: list[Records], *, planning_interval: float | None = None,
         if len(rec.helper_step):            # a swarm's helpers are busy too
             add_helper_busy(totals, rec.helper_step, rec.helper_person, rec.helper_start, rec.helper_end,
                             rec.person_pool, *_window(rec))
+        if rec.pool_calendar is not None:   # a calendar's pools are busy in their working time only
+            working_busy(totals, rec, *_window(rec))
         steps.append(step_columns(rec.replication, rec.step_names, rec.step_capacity, span, totals.sums,
                                   totals.counts))
         pools.append(pool_columns(rec.pool_names, rec.step_names, rec.person_pool, totals, span, rec.pool_capacity,
@@ -236,6 +238,35 @@ def add_helper_busy(totals: VisitTotals, step, person, start, end, person_pool, 
     totals.pool_busy[:] += np.bincount(pools, weights=busy, minlength=len(totals.pool_busy))
     np.add.at(totals.pool_step_busy, (pools, step), busy)
     totals.person_busy[:] += np.bincount(person, weights=busy, minlength=len(totals.person_busy))
+
+
+def working_busy(totals: VisitTotals, rec: Records, lo: float, hi: float) -> None:
+    """Count the visits of pools with a calendar (`rec.pool_calendar`) busy for their working time in
+    [lo, hi] only, not for the nights and weekends an item spends in a person's hands: their pool's,
+    person's and step's busy time over [lo, hi] becomes `Calendar.working_time` of the overlap (an
+    open end: the window's, as `kernels.overlap`), so that utilisation is busy working person-time /
+    working person-time (`records._working`)."""
+    person = np.asarray(rec.visit_person, dtype=np.int64)
+    started = person >= 0
+    pool = np.full(len(person), -1, dtype=np.int64)
+    pool[started] = np.asarray(rec.person_pool, dtype=np.int64)[person[started]]
+    n_steps = totals.sums.shape[1]
+    for p, calendar in enumerate(rec.pool_calendar):
+        if calendar is None:
+            continue
+        mine = np.flatnonzero(pool == p)
+        start = np.maximum(rec.visit_start[mine], lo)
+        end = np.where(np.isnan(rec.visit_end[mine]), hi, np.minimum(rec.visit_end[mine], hi))
+        end = np.maximum(end, start)
+        held = end - start                              # what the pass counted: calendar time
+        worked = calendar.working_time(start, end) if len(mine) else held
+        step = np.asarray(rec.visit_step[mine], dtype=np.int64)
+        totals.sums[0] += np.bincount(step, weights=worked - held, minlength=n_steps)
+        totals.pool_busy[p] = float(np.sum(worked))
+        totals.pool_step_busy[p] = np.bincount(step, weights=worked, minlength=n_steps)
+        members = np.flatnonzero(np.asarray(rec.person_pool) == p)     # every visit of theirs is this pool's
+        totals.person_busy[members] = np.bincount(person[mine], weights=worked,
+                                                  minlength=len(totals.person_busy))[members]
 
 
 def step_columns(replication: int, step_names: list[str], capacity, span: float, sums: np.ndarray,

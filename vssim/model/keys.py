@@ -164,6 +164,8 @@ SWARM = Bound(1, MAX_PEOPLE, integer=True)
 OVERHEAD = Bound(0, 1e3)
 """A swarm's coordination overhead per extra person: 1 + c(n - 1) stays far inside float64 for every n."""
 VERSION = Bound(1, SCHEMA_VERSION, integer=True)
+HOURS = Bound(0, 24)
+"""An hour of a working calendar's day (local wall clock; 24 is the day's end)."""
 CV = Bound(*CV_RANGE, was=POSITIVE)
 WEIBULL_CV = Bound(*WEIBULL_CV_RANGE, words="a number in [{:g}, {:g}] for weibull".format(*WEIBULL_CV_RANGE))
 EXPONENTIAL_CV = Bound(1, 1, words="1 for exponential (use gamma or lognormal for another cv)")
@@ -228,7 +230,15 @@ _KEYS = (
         "`A-Z a-z 0-9 _ - .`, starting with a letter, a digit or `_`, no `..` (a `/` or `..` would put the run "
         "elsewhere); absent: the file's name (`load_stream`, the command line's `stream=NAME`), else `stream`",
         "stream"),
-    Key("time_unit", "string", "non-empty; a label only: every time of the file is in this unit", "day"),
+    Key("time_unit", "string", "non-empty; every time of the file is in this unit, a label only, except with an "
+        "`epoch` or a pool `calendar`: then one of `minute`, `hour`, `day`, `week` (an exact duration)", "day"),
+    Key("epoch", "mapping or null", "when time 0 is: simulated times become dates (the event log's `date`); needs "
+        "`time_unit` minute, hour, day or week; null: time 0 is Monday 00:00 UTC wherever a weekday is needed",
+        None),
+    Key("epoch.start", "string", "the local date and time of time 0, ISO 8601 without offset "
+        "(`2024-01-01T09:00:00`), read in `tz`"),
+    Key("epoch.tz", "string", "an IANA time zone name (`Europe/Amsterdam`) or `UTC`: calendars' hours and days "
+        "are its wall clock"),
     Key("description", "string", "free text, shown in the report; a string or null, never a list or a mapping", ""),
     Key("level", "string", "the level of the items that arrive (a name as above): `epic`, `feature`; the children "
         "of a split take its `into` (docs/model.md, \"Teams, splits and levels\")", "item"),
@@ -267,6 +277,17 @@ _KEYS = (
     Key("pools.*.schedule[]", "mapping", "a change of the pool's size"),
     Key("pools.*.schedule[].at", "number", "when (after 0, each later than the one before)", bound=SCALE),
     Key("pools.*.schedule[].size", "integer", "its people from then on (0: nobody, e.g. a holiday)", bound=PEOPLE0),
+    Key("pools.*.calendar", "mapping or null", "when the pool's people work: its work advances only then, a person "
+        "free outside it starts the next item at the next opening (docs/model.md, \"Working calendars\"); needs "
+        "`time_unit` minute, hour, day or week; null: always", None),
+    Key("pools.*.calendar.days", "names", "working weekdays: of `mon tue wed thu fri sat sun`, no repeats",
+        "[mon, tue, wed, thu, fri]"),
+    Key("pools.*.calendar.hours", "list", "working hours of each working day, local time: one `[from, to]` or a "
+        "list of them, 0 <= from < to <= 24, sorted, not overlapping", "[[9, 17]]"),
+    Key("pools.*.calendar.hours[]", "number or list", "an hour of the one pair, or a `[from, to]` pair", bound=HOURS),
+    Key("pools.*.calendar.hours[][]", "number", "an hour of the day, local time", bound=HOURS),
+    Key("pools.*.calendar.off", "names or null", "dates without work (`YYYY-MM-DD`, local: holidays); needs "
+        "the stream's `epoch`", None),
     Key("pools.*.dispatch", "string",
         "which queue a person who finishes serves next (own skill first: their fastest steps before slower ones)",
         "downstream_first",

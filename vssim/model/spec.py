@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from vssim.errors import SpecError, show
+from vssim.model.calendar import Calendar, Epoch, parse_calendar, parse_epoch, with_calendar_keys
 from vssim.model.distributions import Distribution, parse_distribution
 from vssim.model.keys import (
     ARRIVAL_FORMS,
@@ -139,11 +140,17 @@ class Pool:
     interruptions: Interruptions | None = None
     switch_cost: Distribution | None = None
     schedule: tuple[tuple[float, int], ...] = ()   # (from when, people): capacity over time after `size`
+    calendar: Calendar | None = None               # when its people work (None: always)
 
     @property
     def last(self) -> int:
         """The people the pool has in the long run: after its schedule's last change."""
         return self.schedule[-1][1] if self.schedule else self.size
+
+    @property
+    def share(self) -> float:
+        """The long-run share of the time its people work (1 without a calendar)."""
+        return 1.0 if self.calendar is None else self.calendar.share
 
     @property
     def most(self) -> int:
@@ -304,6 +311,7 @@ class StreamSpec:
     level: str = DEFAULT_LEVEL
     source: dict = field(default_factory=dict, compare=False, repr=False)
     schema_version: int = field(default=SCHEMA_VERSION, compare=False)   # what the file says (absent: 1)
+    epoch: Epoch | None = None          # when time 0 is (None: no dates; Monday 00:00 UTC for a calendar's weekdays)
 
     # -------------------------------------------------------------- construction
     @classmethod
@@ -316,25 +324,27 @@ class StreamSpec:
         """
         d = _mapping(data, "stream")
         _keys(d, "", children(""), required=required_keys(""))
-        d = expand(d, files_in(base_dir))
+        d = with_calendar_keys(expand(d, files_in(base_dir)))
         name = check_name(d.get("name", "stream"), "name")
         time_unit = d.get("time_unit", "day")
         if not isinstance(time_unit, str) or not time_unit:
             raise SpecError("time_unit", "a non-empty string", time_unit)
         description = check_text(d.get("description"), "description")
+        epoch = None if d.get("epoch") is None else parse_epoch(d["epoch"], time_unit)
+        when = _When(epoch, time_unit)
         item_types = _parse_item_types(d.get("item_types"))
         arrivals = _parse_arrivals(d["arrivals"], item_types, base_dir)
-        pools = _stream_pools(d)
+        pools = _stream_pools(d, when)
         release = _parse_release(d.get("release"))
         level = check_name(d.get("level", DEFAULT_LEVEL), "level")
-        boards = _Board(Scope(), item_types)
+        boards = _Board(Scope(), item_types, when)
         declared = boards.declare(d.get("teams"), "teams", "")
         steps = boards.steps(d["steps"], pools, "steps", "")
         teams = {q: boards.team(t, path, q) for q, t, path in declared}
         parts = _parse_parts(d.get("parts", 1), release, bool(teams))
         spec = cls(name=name, arrivals=arrivals, item_types=item_types, pools=pools, release=release,
                    steps=steps, time_unit=time_unit, description=str(description), parts=parts, teams=teams,
-                   level=level, source=_plain(d), schema_version=schema_version(d))
+                   level=level, source=_plain(d), schema_version=schema_version(d), epoch=epoch)
         check_graph(boards.edges, level)
         _check_can_flow(spec)
         return spec
@@ -427,6 +437,7 @@ class StreamSpec:
     def offered_load(self, rate: float | None = None) -> dict[str, float]:
         """Offered load per pool (λ · visits · work · size / people); ≥ 1 means queues grow forever.
 
+        A pool with a calendar has its people for its long-run working share of the time (`Pool.share`).
         A team's pools are named `TEAM/POOL`, loaded by the children that enter the team (`flows`:
         the expected children per parent x their size x the visits of the splitting step).
         Exact for single-pool steps; for steps with several pools the load is split evenly,
@@ -451,7 +462,8 @@ class StreamSpec:
                         if pool.interruptions is not None:
                             extra = work * pool.interruptions.rate * pool.interruptions.duration.mean
                         here[p] += rate * visits[s.name] * (work + extra) / len(s.pools)
-            load.update({(f"{b}{SEP}{p}" if b else p): (v / pools[p].last if pools[p].last else math.inf if v else 0.0)
+            load.update({(f"{b}{SEP}{p}" if b else p): (v / (pools[p].last * pools[p].share) if pools[p].last
+                                                        else math.inf if v else 0.0)
                          for p, v in here.items()})
         return load
 
@@ -602,7 +614,15 @@ def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str |
     return Arrivals(process, times=tuple(times), types=tuple(types), sizes=tuple(sizes))
 
 
-def _parse_pools(value: Any, where: str = "pools") -> dict[str, Pool]:
+@dataclass(frozen=True)
+class _When:
+    """What a pool's calendar is read with: the stream's epoch (None: none) and time unit."""
+
+    epoch: Epoch | None = None
+    time_unit: str = "day"
+
+
+def _parse_pools(value: Any, where: str = "pools", when: _When = _When()) -> dict[str, Pool]:
     d = _mapping(value, where)
     if not d:
         raise SpecError(where, "a non-empty mapping of pool name to number of people", value)
@@ -625,7 +645,9 @@ def _parse_pools(value: Any, where: str = "pools") -> dict[str, Pool]:
         switch = p.get("switch_cost")
         switch = None if switch is None or switch == 0 else _dist(switch, f"{path}.switch_cost")
         schedule = _schedule(p.get("schedule"), f"{path}.schedule")
-        pools[str(name)] = Pool(str(name), size, dispatch, interruptions, switch, schedule)
+        calendar = None if p.get("calendar") is None else parse_calendar(p["calendar"], f"{path}.calendar",
+                                                                         when.epoch, when.time_unit)
+        pools[str(name)] = Pool(str(name), size, dispatch, interruptions, switch, schedule, calendar)
     _check_people(pools.values(), where)
     return pools
 
@@ -648,7 +670,7 @@ def _schedule(value: Any, where: str) -> tuple[tuple[float, int], ...]:
     return tuple(out)
 
 
-def _stream_pools(d: Mapping) -> dict[str, Pool]:
+def _stream_pools(d: Mapping, when: _When) -> dict[str, Pool]:
     """The stream's own pools: required, except on a board whose every step splits (no work of its own:
     `split_work` makes such a board)."""
     steps = d.get("steps")
@@ -657,7 +679,7 @@ def _stream_pools(d: Mapping) -> dict[str, Pool]:
     if only_splits and not d.get("pools"):
         return {}
     _required(d, "", ("pools",), unless=" (a stream whose every step splits may have none)")
-    return _parse_pools(d["pools"])
+    return _parse_pools(d["pools"], "pools", when)
 
 
 def _check_people(pools: Iterable[Pool], where: str) -> None:
@@ -701,8 +723,8 @@ class _Board:
     lexically (`Scope`), and each split and team dependency is collected as an `Edge` of the graph
     that `check_graph` checks."""
 
-    def __init__(self, scope: Scope, item_types: dict[str, ItemType]):
-        self.scope, self.item_types = scope, item_types
+    def __init__(self, scope: Scope, item_types: dict[str, ItemType], when: _When = _When()):
+        self.scope, self.item_types, self.when = scope, item_types, when
         self.edges: list[Edge] = []
 
     def declare(self, value: Any, where: str, board: str) -> list[tuple[str, Mapping, str]]:
@@ -722,7 +744,7 @@ class _Board:
         return out
 
     def team(self, t: Mapping, where: str, name: str) -> Team:
-        pools = _parse_pools(t["pools"], f"{where}.pools")
+        pools = _parse_pools(t["pools"], f"{where}.pools", self.when)
         release = _parse_release(t.get("release"), f"{where}.release")
         if release.backlog_limit is not None:
             raise SpecError(f"{where}.release.backlog_limit", message=(
@@ -855,6 +877,10 @@ def _swarm(value: Any, where: str, split: bool, pools: list[Pool]) -> tuple[int,
     if people > 1 and split:
         raise SpecError(where, message=f"not allowed on a split step: its children's teams do the work, got {people}")
     for pool in pools:
+        if people > 1 and pool.calendar is not None:
+            raise SpecError(where, message=(
+                f"must be 1 while pool {pool.name} has a calendar, got {people}: a swarm's shared work rate has no "
+                "rule for people who stop and start work at their own hours (set swarm to 1, or calendar to null)"))
         if people > 1 and (pool.switch_cost is not None or pool.interruptions is not None):
             what = "switch_cost" if pool.switch_cost is not None else "interruptions"
             raise SpecError(where, message=(

@@ -67,7 +67,7 @@ def raw_time(spec: StreamSpec, item_type: str, size: float, board: str = "") -> 
 def demand(spec: StreamSpec) -> dict[str, float]:
     """The work per arriving item offered to each pool (qualified: `web/devs`), interruptions
     included: the offered load at one arrival per time unit, times the pool's people."""
-    people = {qualify(b, p): pool.size for b in ("", *spec.teams) for p, pool in spec.board(b)[1].items()}
+    people = {qualify(b, p): pool.size * pool.share for b in ("", *spec.teams) for p, pool in spec.board(b)[1].items()}
     return {p: load * people[p] for p, load in spec.offered_load(rate=1.0).items()}
 
 

@@ -25,6 +25,8 @@ def why_not(spec: StreamSpec, streaming: bool = False) -> str | None:
     for name, pool in spec.pools.items():
         if pool.schedule:
             return f"pools.{name}.schedule: capacity over time needs the event engine"
+        if pool.calendar is not None:
+            return f"pools.{name}.calendar: working hours need the event engine"
     rel = spec.release
     if rel.conwip is not None and rel.conwip > MAX_CONWIP:
         return f"release.conwip is {rel.conwip}: the recursions keep a done time per CONWIP slot, at most {MAX_CONWIP}"

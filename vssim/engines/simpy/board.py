@@ -14,7 +14,10 @@ Semantics, in the order an item meets them:
   dependency probability, the dependency delay; then it is workable and queues for a person of
   the step's pools (class of service, then first come);
 * a person works it for draw x size (+ switch cost + interruptions); people are never
-  blocked by done items;
+  blocked by done items; a pool with a calendar works only in its working time: the work ends
+  when that much working time has passed (`Calendar.add`), and a person free outside working
+  time, or an item workable then, waits for the pool's next opening, where dispatch picks
+  (`_open`);
 * after work, with the rework probability it returns to the rework step, else it joins the
   step's outgoing transfer batch; a full batch waits for the cadence, then for room in the next
   column (oldest first, whole batches only); leaving the last column is being done.
@@ -89,6 +92,10 @@ class Board:
                            for switch, interrupted in zip(self.switch_cost, self.interrupted, strict=True)]
         self.until = math.inf if self.horizon is None else float(self.horizon)
         self.draining: set[int] = set()     # a transition's dissolved teams still finishing their work
+        # working calendars: by pool its Calendar (None: always at work) and whether an opening is awaited
+        self.calendar = [pool.calendar for pool in plan.pools]
+        self.opening = [False] * len(plan.pools)
+        self.wakeups = 0                    # openings scheduled for people waiting with work queued
 
     # ------------------------------------------------------------------ capacity over time
     def _start_schedules(self) -> None:
@@ -349,14 +356,45 @@ class Board:
 
     def _workable(self, k: int, i: int) -> None:
         """Item i can be worked at k: a free person of the step's pools starts it, or it queues."""
-        self.visit_ready[self.current_visit[i]] = self.env._now
+        now = self.visit_ready[self.current_visit[i]] = self.env._now
+        calendar = self.calendar
+        closed = None
         for p in self.plan.step_pick[k]:
             free = self.free_people[p]
             if free:
+                if calendar[p] is not None and not calendar[p].is_working(now):
+                    closed = [*(closed or ()), p]
+                    continue
                 self._start(k, i, p, self._pick_person(free, k, p))
                 return
         heapq.heappush(self.queue[k], (self.priority[i], self.ticket, i))
         self.ticket += 1
+        for p in closed or ():              # free people off work: they pick at their next opening
+            self._await_opening(p)
+
+    def _await_opening(self, p: int) -> None:
+        """Pool p has free people off work and work queued: its next opening is scheduled (once)."""
+        if self.opening[p]:
+            return
+        self.opening[p] = True
+        self.wakeups += 1
+        now = self.env._now
+        self.env.timeout(self.calendar[p].next_open(now) - now, p).callbacks.append(self._open)
+
+    def _open(self, ev) -> None:
+        """Pool p opens: its free people pick work as if each had just become free (the last freed first,
+        as `free.pop` would take them); those who find none stay free, in the order they were."""
+        p = ev._value
+        self.opening[p] = False
+        self.wakeups -= 1
+        free = self.free_people[p]
+        people = free[:]
+        free.clear()
+        for person in reversed(people):
+            self._dispatch(p, person)
+        free.reverse()
+        if not self.busy and not self.delays:
+            self._check_frozen()
 
     def _pick_person(self, free: list[int], k: int, p: int) -> int:
         """A free person of pool p for step k: one who last worked on k if switching costs."""
@@ -404,6 +442,9 @@ class Board:
                     if refocus is not None:
                         duration += refocus.next()  # refocusing after the interruption
                     next_interruption += gaps.next()
+        calendar = self.calendar[p]
+        if calendar is not None:            # the work, switch and interruptions advance in working time only
+            duration = calendar.add(now, duration) - now
         self.last_step_of[person] = k
         self.touch[i] += w
         v = self.current_visit[i]
@@ -469,6 +510,12 @@ class Board:
             self.leaving.discard(person)    # off the pool's schedule: gone
             return
         plan = self.plan
+        calendar = self.calendar[p]
+        if calendar is not None and not calendar.is_working(self.env._now):
+            self.free_people[p].append(person)      # off work: they pick at the next opening
+            if any(self.queue[k] for k in plan.pool_steps[p]):
+                self._await_opening(p)
+            return
         if self.swarms_of[p]:               # stop starting, start finishing: an item in progress first
             best_queued = self._best_queued if plan.pool_fifo[p] else self._first_queued
             for steps, swarm in zip(plan.pool_tiers[p], self.swarm_tiers[p], strict=True):

@@ -52,8 +52,8 @@ class Deadlock:
     def _check_frozen(self) -> None:
         """Called when no work or delay is under way: finish partial batches that can never
         fill, or report a stream that stopped moving."""
-        if self.board_wip[0] == 0 or self.busy or self.delays or self.resizes_left:
-            return                          # (a pool's schedule may still bring people)
+        if self.board_wip[0] == 0 or self.busy or self.delays or self.resizes_left or self.wakeups:
+            return                          # (a pool's schedule may still bring people, an opening set them to work)
         plan = self.plan
         n = plan.n_steps
         for k in range(n):

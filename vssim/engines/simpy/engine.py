@@ -66,7 +66,8 @@ class Replication(Board, Deadlock, Initial, Ledger, Sources, Switch):
             env.run()
             if progress is not None:
                 progress(1.0)
-            if self.plan.swarms:            # a crew's ends scheduled before someone joined come later, ignored
+            if self.plan.swarms or any(self.calendar):  # later events that do nothing: a crew's ends scheduled
+                # before someone joined, a pool's opening whose queued work another pool took
                 return self._last_event()
             return float(env.now)
         slices = PROGRESS_SLICES if progress is not None else 1
@@ -113,6 +114,13 @@ class SimPyEngine:
         if plan.changeover is not None and settings.streaming:
             return ("sim.stats=streaming keeps running totals of one organisation; a transition needs its "
                     "records (sim.stats=full)")
+        calendars = [p.name for p in plan.pools if p.calendar is not None]
+        if calendars and settings.streaming:
+            return (f"pools {', '.join(calendars)} have calendars: utilisation over working time needs the records "
+                    "(sim.stats=full)")
+        if calendars and plan.changeover is not None:
+            return (f"pools {', '.join(calendars)} have calendars: a transition moves people between pools, and a "
+                    "person's working hours across the switch have no rule yet (drop the calendars or the transition)")
         if plan.has_teams and settings.streaming:
             return ("sim.stats=streaming keeps running totals of one board; a stream with teams needs its "
                     "records (sim.stats=full)")
