@@ -25,6 +25,10 @@ def why_not(spec: StreamSpec, streaming: bool = False) -> str | None:
     for name, pool in spec.pools.items():
         if pool.schedule:
             return f"pools.{name}.schedule: capacity over time needs the event engine"
+    if spec.arrivals.profile is not None:
+        return "arrivals.profile: a time-varying arrival rate runs on the event engine (sim.engine=simpy)"
+    if spec.arrivals.limit is not None:
+        return f"arrivals.limit is {spec.arrivals.limit}: the first N arrivals only run on the event engine"
     rel = spec.release
     if rel.conwip is not None and rel.conwip > MAX_CONWIP:
         return f"release.conwip is {rel.conwip}: the recursions keep a done time per CONWIP slot, at most {MAX_CONWIP}"
