@@ -69,6 +69,17 @@ class Profile:
         return {"weekly": list(self.weekly), "daily": list(self.daily), "trend": self.trend}
 
 
+def _hours(t, k: float):
+    """t time units in hours, rounded once: t·k for units of an hour or more, t / (units per hour) below
+    (1/60 is not a float: t·(1/60) would put a minute's hour boundaries a rounding off)."""
+    return t * k if k >= 1.0 else t / round(1.0 / k)
+
+
+def _units(hours, k: float):
+    """The inverse of `_hours`: hours in time units, rounded once."""
+    return hours / k if k >= 1.0 else hours * round(1.0 / k)
+
+
 def origin_of(spec) -> float:
     """The hour of the week of the stream's time 0 (0 = Monday 00:00). The one place where a stream's
     `epoch` (its start date and time zone, vssim/model/calendar.py) plugs in: it will return the
@@ -78,7 +89,7 @@ def origin_of(spec) -> float:
 
 def hour_of_week(t, hours_per_unit: float, origin_hour_of_week: float = 0.0):
     """The hour of the week, in [0, 168), of time t (a number or an array)."""
-    return np.mod(origin_hour_of_week + np.asarray(t, dtype=np.float64) * hours_per_unit, WEEK)
+    return np.mod(origin_hour_of_week + _hours(np.asarray(t, dtype=np.float64), hours_per_unit), WEEK)
 
 
 def relative_rate(t, profile: Profile, hours_per_unit: float, origin_hour_of_week: float = 0.0):
@@ -136,7 +147,7 @@ class Warp:
         j = math.floor(self.origin)
         a = 0.0
         while True:
-            b = (j + 1 - self.origin) / self.k
+            b = _units(j + 1 - self.origin, self.k)
             yield a, b, self.shape[j % WEEK]
             j += 1
             a = b
@@ -158,7 +169,7 @@ class Warp:
             if self.zero is not None and a >= self.zero:
                 return math.inf
             c = shape[self._bin % WEEK]
-            b = (self._bin + 1 - self.origin) / self.k
+            b = _units(self._bin + 1 - self.origin, self.k)
             inc = self.increment(a, b, c) if c > 0.0 else 0.0
             if inc > 0.0 and self._h + inc >= u:
                 r = (u - self._h) / c

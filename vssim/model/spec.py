@@ -353,7 +353,9 @@ class StreamSpec:
         return list(self.steps)
 
     def arrival_rate(self) -> float | None:
-        """Long-run arrival rate of an open stream, or None for a finite or closed one."""
+        """Long-run arrival rate of an open stream, or None for a backlog, trace or closed one. With a rate
+        profile: its mean over the week, `rate` (the shapes have mean 1), before any trend; with `limit`: the
+        rate while the items arrive."""
         a = self.arrivals
         if a.process in ("poisson", "deterministic"):
             return a.rate
