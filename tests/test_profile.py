@@ -133,7 +133,8 @@ def test_counts_per_hour_of_week_chi_square():
     critical = stats.chi2.ppf(1 - ALPHA, 168)
     shifted = rate * np.roll(shape, 1) * weeks
     power = stats.ncx2.sf(critical, 168, float(((shifted - expected) ** 2 / expected).sum()))
-    print(f"arrivals {len(t)}, chi2 {chi2:.1f}, critical {critical:.1f} (alpha {ALPHA}), power vs 1 h shift {power:.4f}")
+    print(f"arrivals {len(t)}, chi2 {chi2:.1f}, critical {critical:.1f} (alpha {ALPHA}), power vs 1 h shift "
+          f"{power:.4f}")
     assert abs(len(t) - rate * 168 * weeks) < 4 * math.sqrt(rate * 168 * weeks)
     assert chi2 < critical
     assert power > 0.99

@@ -224,7 +224,8 @@ def profile_note(spec: StreamSpec, pool: str, load: float) -> str:
              "and drain in the troughs")
     g = p.trend
     if g > 0:
-        reach = f"reaches 1 at t = {number((1.0 / load - 1.0) / g)} {unit}" if 0 < load < 1 else "is >= 1 from the start"
+        reach = (f"reaches 1 at t = {number((1.0 / load - 1.0) / g)} {unit}" if 0 < load < 1
+                 else "is >= 1 from the start")
         words += (f"; with the trend ({number(g)} of the rate per {unit}) the load grows without bound: pool {pool}'s "
                   f"{reach}, so a stable verdict holds for this horizon only")
     elif g < 0:

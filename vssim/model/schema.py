@@ -72,7 +72,8 @@ def _mapping_schema(path: str) -> dict:
                            "properties": {n: _key_schema(KEYS[prefix + n]) for n in children(path)},
                            "additionalProperties": False}
     if path == "arrivals":
-        out["allOf"] = _variants("process", {p: (forms, ARRIVAL_OPTIONAL.get(p, ())) for p, forms in ARRIVAL_FORMS.items()})
+        out["allOf"] = _variants("process", {p: (forms, ARRIVAL_OPTIONAL.get(p, ()))
+                                             for p, forms in ARRIVAL_FORMS.items()})
     if path in UNLESS:
         key, needed = UNLESS[path]
         out["if"], out["else"] = _given(key), {"allOf": [_given(n) for n in needed]}

@@ -19,8 +19,8 @@ import numpy as np
 from vssim.errors import SpecError, show
 from vssim.model.distributions import Distribution, parse_distribution
 from vssim.model.keys import (
-    ARRIVAL_OPTIONAL,
     ARRIVAL_FORMS,
+    ARRIVAL_OPTIONAL,
     ARRIVAL_PROCESSES,
     CLASSES_OF_SERVICE,
     DISPATCH_RULES,
@@ -591,7 +591,8 @@ def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str |
     process = _choice(a.get("process"), f"{path}.process", ARRIVAL_PROCESSES)
     forms = ARRIVAL_FORMS[process]
     given = tuple(dict.fromkeys(k for form in forms for k in form))
-    _keys(a, path, ("process", *given, *ARRIVAL_OPTIONAL.get(process, ())), required=forms[0] if len(forms) == 1 else ())
+    _keys(a, path, ("process", *given, *ARRIVAL_OPTIONAL.get(process, ())),
+          required=forms[0] if len(forms) == 1 else ())
     if len(forms) > 1 and sum(k in a for k in given) != 1:
         raise SpecError(path, message=f"{process} arrivals need exactly one of {', '.join(given)}")
     limit = _number(a.get("limit"), f"{path}.limit", "arrivals.limit", nullable=True)
