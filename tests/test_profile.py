@@ -8,7 +8,8 @@
 (d) M_t/M/1: the time-average number in system per hour of the day against the periodic solution of
     the truncated CTMC's forward equations;
 (e) hypothesis: H⁻¹ increasing and H(H⁻¹(u)) = u; the count over [0, T] has mean Λ(T);
-and `arrivals.limit`: the first N arrivals, then the run lasts until they are done.
+and `arrivals.limit`: the first N arrivals, then the run lasts until they are done; the fast engine's
+records equal the SimPy engine's on the same random numbers, with a profile and with a limit.
 """
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import linalg, stats
+from test_maxplus import assert_same_records, line
 
 import vssim
 from vssim.engines.maxplus import why_not
+from vssim.engines.registry import run_records
+from vssim.model.plan import Plan
 from vssim.errors import SpecError
 from vssim.model.profile import HOURS_PER_UNIT, Profile, Warp, cumulative, hour_of_week, inverse, relative_rate
 from vssim.model.spec import StreamSpec
@@ -288,6 +292,39 @@ def test_limit_with_a_horizon_and_a_falling_trend():
     assert 0 < len(r.items) < 40 and r.items["arrival"].max() < 20 and r.items["done"].notna().all()
 
 
+# --------------------------------------------------------------------------- the fast engine
+DAILY_PEAKS = {"daily": HALF, "weekly": [1, 1, 1, 1, 1, 0.2, 0.1]}
+
+
+@pytest.mark.parametrize("people, arrivals, extra, horizon", [
+    ((1, 1, 1), {"profile": DAILY_PEAKS}, {}, 3000.0),
+    ((2, 1, 3), {"profile": {**DAILY_PEAKS, "trend": 0.0002}}, {}, 3000.0),
+    ((1, 1, 1), {"profile": {"daily": HALF, "trend": -0.0005}}, {}, 3000.0),       # the arrivals stop at 2000
+    ((1, 1, 1), {"profile": DAILY_PEAKS}, {"release": {"policy": "conwip", "conwip": 3}}, 2000.0),
+    ((1, 1), {"limit": 300}, {}, None),
+    ((2, 1), {"limit": 300, "profile": DAILY_PEAKS}, {}, None),
+    ((1, 1), {"limit": 300}, {}, 150.0),
+    ((1, 2), {"process": "renewal", "interarrival": {"dist": "gamma", "mean": 1.3, "cv": 0.5}, "limit": 200}, {},
+     None),
+    ((1, 1), {"process": "deterministic", "interval": 1.25, "limit": 200}, {}, None),
+], ids=str)
+def test_fast_engine_equals_simpy(people, arrivals, extra, horizon):
+    """The fast engine maps the same flat arrivals through the same H⁻¹ (and stops at the same N): every
+    item's and visit's times equal the SimPy engine's, as tests/test_maxplus.py checks for flat streams."""
+    d = line(people, rate=0.8 * min(people), **extra)
+    d["time_unit"] = "hour"
+    d["arrivals"] = {**({"process": "poisson", "rate": d["arrivals"]["rate"]} if "process" not in arrivals else {}),
+                     **arrivals}
+    plan = Plan.of(StreamSpec.from_dict(d))
+    assert why_not(plan.spec) is None
+    a = run_records("simpy", plan, horizon=horizon, warmup=0.0, seed=6, replication=1)
+    b = run_records("fast", plan, horizon, 0.0, 6, 1)
+    assert a.n_items > 100
+    if "limit" in arrivals and horizon is None:
+        assert a.n_items == arrivals["limit"]
+    assert_same_records(a, b)
+
+
 # --------------------------------------------------------------------------- what is refused, and said
 @pytest.mark.parametrize("change, path", [
     ({"time_unit": "sprint"}, "time_unit"),
@@ -315,8 +352,7 @@ def test_profile_and_limit_only_where_they_apply():
     with pytest.raises(SpecError, match="arrivals.limit"):
         StreamSpec.from_dict(stream({"process": "backlog", "count": 3, "limit": 2}))
     spec = StreamSpec.from_dict(stream({"process": "poisson", "rate": 1.0, "profile": {"daily": HALF}}))
-    assert "arrivals.profile" in why_not(spec)
-    assert "arrivals.limit" in why_not(StreamSpec.from_dict(stream({"process": "poisson", "rate": 1.0, "limit": 5})))
+    assert why_not(spec) is None and "arrivals.profile" in why_not(spec, streaming=True)
     with pytest.raises(SpecError, match="sim.stats"):
         vssim.simulate(StreamSpec.from_dict(stream({"process": "poisson", "rate": 1.0, "limit": 5})), horizon=10,
                        stats="streaming", progress=False)

@@ -240,7 +240,8 @@ def _assess(spec: StreamSpec, censuses: Sequence[Census]) -> dict:
         return _verdict(None, "closed stream (saturated arrivals): the backlog is full by construction and the "
                               "work in process is capped, so nothing grows without bound; stability does not apply")
     if a.finite:
-        return _verdict(None, f"finite stream ({a.process} arrivals): its items flow through once, a transient "
+        what = f"the first {a.limit} {a.process} arrivals" if a.limit is not None else f"{a.process} arrivals"
+        return _verdict(None, f"finite stream ({what}): its items flow through once, a transient "
                               "that ends when they are done, not a steady state; stability does not apply")
     pool, load = peak_load(spec)
     figures = {"pool": pool, "load": load, "offered_load": spec.offered_load()}

@@ -25,10 +25,6 @@ def why_not(spec: StreamSpec, streaming: bool = False) -> str | None:
     for name, pool in spec.pools.items():
         if pool.schedule:
             return f"pools.{name}.schedule: capacity over time needs the event engine"
-    if spec.arrivals.profile is not None:
-        return "arrivals.profile: a time-varying arrival rate runs on the event engine (sim.engine=simpy)"
-    if spec.arrivals.limit is not None:
-        return f"arrivals.limit is {spec.arrivals.limit}: the first N arrivals only run on the event engine"
     rel = spec.release
     if rel.conwip is not None and rel.conwip > MAX_CONWIP:
         return f"release.conwip is {rel.conwip}: the recursions keep a done time per CONWIP slot, at most {MAX_CONWIP}"
@@ -70,6 +66,8 @@ def why_not(spec: StreamSpec, streaming: bool = False) -> str | None:
     if streaming:
         if spec.arrivals.process not in OPEN:
             return f"arrivals.process is {spec.arrivals.process}: streaming runs open arrivals to a horizon"
+        if spec.arrivals.profile is not None:
+            return "arrivals.profile: the streaming fast engine draws arrivals at a constant rate (sim.stats=full runs it)"
         for s in spec.steps.values():
             c = spec.pools[s.pools[0]].size
             if c > 1:
