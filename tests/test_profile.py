@@ -26,8 +26,8 @@ from test_maxplus import assert_same_records, line
 import vssim
 from vssim.engines.maxplus import why_not
 from vssim.engines.registry import run_records
-from vssim.model.plan import Plan
 from vssim.errors import SpecError
+from vssim.model.plan import Plan
 from vssim.model.profile import HOURS_PER_UNIT, Profile, Warp, cumulative, hour_of_week, inverse, relative_rate
 from vssim.model.spec import StreamSpec
 

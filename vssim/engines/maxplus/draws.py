@@ -18,8 +18,8 @@ from vssim.model.plan import Plan
 from vssim.model.profile import HOURS_PER_UNIT, Warp, cumulative, origin_of
 from vssim.model.spec import Arrivals, StreamSpec
 
-__all__ = ["arrival_times", "draw_gaps", "first_gaps", "shaped_arrival_times", "draw_work", "gap_count", "item_work", "trace_times", "types_and_sizes",
-           "work_values"]
+__all__ = ["arrival_times", "draw_gaps", "draw_work", "first_gaps", "gap_count", "item_work", "shaped_arrival_times",
+           "trace_times", "types_and_sizes", "work_values"]
 
 
 def arrival_times(arrivals: Arrivals, seed: int, replication: int, until: float) -> np.ndarray:

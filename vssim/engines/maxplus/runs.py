@@ -30,10 +30,10 @@ from vssim.engines.maxplus import kernels
 from vssim.engines.maxplus.draws import (
     arrival_times,
     draw_gaps,
-    shaped_arrival_times,
     draw_work,
     gap_count,
     item_work,
+    shaped_arrival_times,
     trace_times,
     types_and_sizes,
     work_values,
