@@ -78,6 +78,23 @@ def test_inverse_by_hand_trend():
     assert relative_rate([0.0, 5.0, 12.0], down, 1.0).tolist() == pytest.approx([1.0, 0.5, 0.0])
 
 
+def test_long_horizons_cross_whole_weeks_exactly():
+    """Far from 0 the cursor crosses whole weeks in closed form (`Warp.jump`): the same values as the hand
+    formulas, at once. Half-day shape: H(24·10⁷ + 14) = 24·10⁷ + 9; flat with g = 10⁻⁶ per hour:
+    H(10⁸) = 10⁸ + g·10¹⁶ / 2 = 5.1·10⁹; a profile with a falling trend: H stops growing at -1/g."""
+    p = Profile.of(daily=HALF)
+    assert cumulative(24e7 + 14.0, p, 1.0) == pytest.approx(24e7 + 9.0, rel=1e-15)
+    assert inverse([24e7 + 9.0], p, 1.0)[0] == pytest.approx(24e7 + 14.0, rel=1e-15)
+    up = Profile.of(trend=1e-6)
+    assert cumulative(1e8, up, 1.0) == pytest.approx(5.1e9, rel=1e-12)
+    assert inverse([5.1e9], up, 1.0)[0] == pytest.approx(1e8, rel=1e-12)
+    down = Profile.of(weekly=WEEKLY, daily=DAILY, trend=-1e-7)
+    end = cumulative(1e7, down, 1.0)
+    assert cumulative(2e7, down, 1.0) == end and end == pytest.approx(0.5e7, rel=1e-3)
+    assert inverse([0.25e7, 2 * end], down, 1.0)[1] == math.inf
+    assert relative_rate(inverse([0.25e7], down, 1.0), down, 1.0)[0] > 0    # lands on an open bin
+
+
 def test_hour_of_week_and_shape():
     p = Profile.of(weekly=[2, 1, 1, 1, 1, 1, 0], daily=HALF)
     assert sum(p.weekly) == pytest.approx(7.0) and sum(p.daily) == pytest.approx(24.0)

@@ -104,12 +104,20 @@ def cumulative(t: float, profile: Profile, hours_per_unit: float, origin_hour_of
     if t <= 0.0:
         return 0.0
     w = Warp(profile, hours_per_unit, origin_hour_of_week)
-    h = 0.0
-    for a, b, c in w.bins():
-        if a >= t or (w.zero is not None and a >= w.zero):
-            return h
-        h += w.increment(a, min(b, t), c)
-    raise AssertionError("unreachable: bins never end")
+    w.step()                                      # past the first (maybe partial) bin: whole weeks from here
+    if w._a < t:
+        end = t if w.zero is None else min(t, w.zero)
+        w.jump(math.floor((end - w._a) / w.period) - 1)
+        while True:
+            a, c = w._a, w.shape[w._bin % WEEK]
+            b = _units(w._bin + 1 - w.origin, w.k)
+            if a >= t or (w.zero is not None and a >= w.zero):
+                return w._h
+            if b >= t:
+                return w._h + w.increment(a, t, c)
+            w.step()
+    first = Warp(profile, hours_per_unit, origin_hour_of_week)
+    return first.increment(0.0, t, first.shape[first._bin % WEEK])
 
 
 def inverse(u, profile: Profile, hours_per_unit: float, origin_hour_of_week: float = 0.0) -> np.ndarray:
@@ -128,9 +136,11 @@ def inverse(u, profile: Profile, hours_per_unit: float, origin_hour_of_week: flo
 
 class Warp:
     """H⁻¹ for nondecreasing arguments, one call each (the engine's arrivals): a cursor on the hour bins
-    that only moves forward, so a run's arrivals cost O(bins + arrivals) in all."""
+    that only moves forward. A gap of many weeks between two calls is crossed in one step (`jump`: H over
+    m whole weeks in closed form), so a call costs O(1) weeks of bins however long the horizon, and
+    no run hangs in a quiet profile over 10^12 time units."""
 
-    __slots__ = ("shape", "g", "k", "origin", "zero", "_bin", "_a", "_h")
+    __slots__ = ("shape", "g", "k", "origin", "zero", "_bin", "_a", "_h", "length", "period", "_sum", "_moment")
 
     def __init__(self, profile: Profile, hours_per_unit: float, origin_hour_of_week: float = 0.0):
         self.shape = profile.hour_shape().tolist()
@@ -141,6 +151,58 @@ class Warp:
         self._bin = math.floor(self.origin)                      # the bin of the cursor (hours from Monday 0:00)
         self._a = 0.0                                            # its start (time units; the first bin: 0)
         self._h = 0.0                                            # H at its start
+        self.length = _units(1.0, self.k)                        # an hour bin, in time units
+        self.period = WEEK * self.length                         # a week
+        c = np.asarray(self.shape)
+        self._sum = float(c.sum())
+        # by the bin r a week starts at: Σ_j j · c[(r + j) % 168] = Σ_i c_i ((i - r) mod 168), the week's
+        # first moment of the shape: Σ_i i c_i - r Σ c + 168 Σ_{i<r} c_i
+        r = np.arange(WEEK)
+        before = np.concatenate([[0.0], np.cumsum(c)[:-1]])
+        self._moment = (float((r * c).sum()) - r * self._sum + WEEK * before).tolist()
+
+    def step(self) -> None:
+        """Move the cursor past its bin."""
+        a, c = self._a, self.shape[self._bin % WEEK]
+        b = _units(self._bin + 1 - self.origin, self.k)
+        self._h += self.increment(a, b, c) if c > 0.0 else 0.0
+        self._a = b
+        self._bin += 1
+
+    def _weeks(self, m: int) -> float:
+        """H over the next m whole weeks from the cursor (at the start of a whole bin, before any zero of
+        the rate): each week's ∫ c (1 + g τ) is α + β·a at its start a, a sum in closed form."""
+        g, length = self.g, self.length
+        alpha = length * self._sum * (1.0 + 0.5 * g * length) + g * length * length * self._moment[self._bin % WEEK]
+        beta = g * length * self._sum
+        return m * alpha + beta * (m * self._a + self.period * m * (m - 1) / 2.0)
+
+    def jump(self, m: int) -> None:
+        """Cross m whole weeks at once (the cursor at the start of a whole bin); fewer than 2: nothing."""
+        if self.zero is not None:
+            m = min(m, math.floor((self.zero - self._a) / self.period) - 1)
+        if m < 2:
+            return
+        self._h += self._weeks(m)
+        self._a += m * self.period
+        self._bin += WEEK * m
+
+    def _jump_toward(self, u: float) -> None:
+        """Jump the whole weeks that stay below u, less one (the bins finish the way, with their rounding)."""
+        gap = u - self._h
+        week = self._weeks(1)
+        if not week > 0.0 or gap < 3.0 * week:
+            return
+        if self.g == 0.0:
+            self.jump(math.floor(gap / week) - 1)
+            return
+        qa = 0.5 * self.g * self.length * self._sum * self.period            # S(m) = qa m² + qb m
+        qb = week - qa
+        disc = qb * qb + 4.0 * qa * gap
+        if disc < 0.0:                        # H never reaches u: jump to the zero of the rate
+            self.jump(math.floor((self.zero - self._a) / self.period) - 1)
+            return
+        self.jump(math.floor(2.0 * gap / (qb + math.sqrt(disc))) - 1)
 
     def bins(self):
         """(start, end, shape) of every hour bin from time 0 on, in time units."""
@@ -164,7 +226,11 @@ class Warp:
     def __call__(self, u: float) -> float:
         """The time t with H(t) = u (u at least the previous call's); inf when H never reaches u."""
         shape, g = self.shape, self.g
+        first, jumped = math.floor(self.origin), False
         while True:
+            if not jumped and self._bin > first:          # past the first, maybe partial, bin: whole weeks
+                self._jump_toward(u)
+                jumped = True
             a = self._a
             if self.zero is not None and a >= self.zero:
                 return math.inf
