@@ -384,3 +384,19 @@ def test_stability_uses_the_mean_rate_and_tells_the_trend():
     r = vssim.simulate(spec, horizon=500, replications=2, seed=1, progress=False)
     reason = r.summary["stability"]["reason"]
     assert "busiest hour has 1.5 x" in reason and "reaches 1 at t = 1e+03 hour" in reason
+
+
+@pytest.mark.parametrize("limit, horizon", [(None, 1000.0), (200, None)])
+def test_a_transition_keeps_the_profiled_arrivals(limit, horizon):
+    """A transition to the same organisation at T rebuilds the random sources: the flat clock, the warp's
+    cursor and the count towards `limit` carry over, so the records are the baseline's exactly."""
+    d = stream({"process": "poisson", "rate": 0.5, "profile": {"daily": HALF, "trend": 0.0005}}, people=2, mean=1.5)
+    if limit is not None:
+        d["arrivals"]["limit"] = limit
+    spec = StreamSpec.from_dict(d)
+    a = vssim.simulate(spec, horizon=horizon, seed=2, progress=False).items
+    b = vssim.simulate(spec, horizon=horizon, seed=2, progress=False, transition=vssim.Transition(100.0),
+                       before=spec).items
+    assert len(a) == len(b) > 150 and (limit is None or len(a) == limit)
+    for column in ("arrival", "commit", "done"):
+        assert np.array_equal(a[column].to_numpy(), b[column].to_numpy(), equal_nan=True), column
