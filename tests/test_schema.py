@@ -139,6 +139,12 @@ STREAM_WITH = {
     "arrivals.rate": lambda v: {"arrivals": {"process": "poisson", "rate": v}},
     "arrivals.interval": lambda v: {"arrivals": {"process": "deterministic", "interval": v}},
     "arrivals.count": lambda v: {"arrivals": {"process": "backlog", "count": v}},
+    "arrivals.limit": lambda v: {"arrivals": {"process": "poisson", "rate": 1.0, "limit": v}},
+    "arrivals.profile.weekly[]": lambda v: {"arrivals": {"process": "poisson", "rate": 1.0,
+                                                         "profile": {"weekly": [v] + [1] * 6}}},
+    "arrivals.profile.daily[]": lambda v: {"arrivals": {"process": "poisson", "rate": 1.0,
+                                                        "profile": {"daily": [1] * 23 + [v]}}},
+    "arrivals.profile.trend": lambda v: {"arrivals": {"process": "poisson", "rate": 1.0, "profile": {"trend": v}}},
     "arrivals.times[]": lambda v: {"arrivals": {"process": "trace", "times": [v]}},
     "arrivals.times[].time": lambda v: {"arrivals": {"process": "trace", "times": [{"time": v}]}},
     "steps.*.pool[].speed": lambda v: _step(pool=[{"pool": "p", "speed": v}]),
@@ -179,7 +185,7 @@ def _edges(bound) -> list[tuple[float, bool]]:
     """Values at and just beyond each end of a bound, with whether the bound holds them."""
     out = []
     for end, is_open, side in ((bound.low, bound.low_open, -1), (bound.high, bound.high_open, 1)):
-        beyond = end + side if bound.integer else end * (1 + side * 1e-9) if end else side * 1e-300
+        beyond = end + side if bound.integer else end + side * abs(end) * 1e-9 if end else side * 1e-300
         out += [(end, not is_open), (beyond, False)]
     return out
 

@@ -203,13 +203,45 @@ def trend(censuses: Sequence[Census]) -> dict:
 # --------------------------------------------------------------------------- the verdict
 def assess(spec: StreamSpec, censuses: Sequence[Census]) -> dict:
     """summary.json's `stable` (True, False or None) and `stability` (the reason in words, the
-    busiest pool and its load, the offered loads, the trend test's figures)."""
+    busiest pool and its load, the offered loads, the trend test's figures). With a rate profile
+    (`arrivals.profile`) the loads are at the long-run mean rate, and the reason says how the profile's
+    peaks and its trend move them (`profile_note`)."""
+    out = _assess(spec, censuses)
+    s = out["stability"]
+    if spec.arrivals.profile is not None and not spec.arrivals.finite and s.get("load") is not None:
+        s["reason"] += "; " + profile_note(spec, s["pool"], s["load"])
+    return out
+
+
+def profile_note(spec: StreamSpec, pool: str, load: float) -> str:
+    """What a rate profile does to the offered load of the busiest `pool` (at the mean rate: `load`):
+    its peak within the week, and the time at which a trend brings it to 1 (or the rate to 0)."""
+    p = spec.arrivals.profile
+    peak = float(p.hour_shape().max())
+    unit = spec.time_unit
+    words = (f"the offered loads are at the long-run mean rate (arrivals.rate); the profile's busiest hour has "
+             f"{number(peak)} x that rate (pool {pool} at {number(load * peak)} then): queues build in the peaks "
+             "and drain in the troughs")
+    g = p.trend
+    if g > 0:
+        reach = (f"reaches 1 at t = {number((1.0 / load - 1.0) / g)} {unit}" if 0 < load < 1
+                 else "is >= 1 from the start")
+        words += (f"; with the trend ({number(g)} of the rate per {unit}) the load grows without bound: pool {pool}'s "
+                  f"{reach}, so a stable verdict holds for this horizon only")
+    elif g < 0:
+        words += (f"; with the trend ({number(g)} of the rate per {unit}) the load falls, and the arrivals stop at "
+                  f"t = {number(-1.0 / g)} {unit}")
+    return words
+
+
+def _assess(spec: StreamSpec, censuses: Sequence[Census]) -> dict:
     a, limit = spec.arrivals, spec.release.backlog_limit
     if a.process == "saturated":
         return _verdict(None, "closed stream (saturated arrivals): the backlog is full by construction and the "
                               "work in process is capped, so nothing grows without bound; stability does not apply")
     if a.finite:
-        return _verdict(None, f"finite stream ({a.process} arrivals): its items flow through once, a transient "
+        what = f"the first {a.limit} {a.process} arrivals" if a.limit is not None else f"{a.process} arrivals"
+        return _verdict(None, f"finite stream ({what}): its items flow through once, a transient "
                               "that ends when they are done, not a steady state; stability does not apply")
     pool, load = peak_load(spec)
     figures = {"pool": pool, "load": load, "offered_load": spec.offered_load()}

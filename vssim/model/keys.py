@@ -223,6 +223,13 @@ ARRIVAL_FORMS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 """Each arrival process and the keys it takes: one of its forms (sets of keys), exactly."""
 ARRIVAL_PROCESSES = tuple(ARRIVAL_FORMS)
+ARRIVAL_OPTIONAL: dict[str, tuple[str, ...]] = {"poisson": ("profile", "limit"), "renewal": ("limit",),
+                                                "deterministic": ("limit",)}
+"""The keys an arrival process may take besides its form: a rate profile (poisson), the first N arrivals only."""
+PROFILE_SHAPE = Bound(0, 1e6)
+"""A weekly or daily shape value: relative (divided by the shape's mean), so only ratios up to 1e6 matter."""
+TREND = Bound(-1, 1)
+"""A relative change of the rate per time unit: at -1 the rate is 0 after one unit, at 1 it doubles in one."""
 
 _KEYS = (
     Key("schema_version", "integer", "the version of this format the file is written for (absent: 1)", 1, VERSION),
@@ -249,6 +256,21 @@ _KEYS = (
     Key("arrivals.interval", "number", "time between arrivals (deterministic)", None, SCALE),
     Key("arrivals.interarrival", "distribution", "time between arrivals, a distribution with mean > 0 (renewal)",
         None),
+    Key("arrivals.profile", "mapping or null", "poisson only: the rate follows a weekly and daily profile and a "
+        "trend, λ(t) = rate × weekly[day] × daily[hour] × max(0, 1 + trend·t) with each shape divided by its mean "
+        "(`rate` stays the mean rate before the trend); `time_unit` must be minute, hour, day or week; the hours are "
+        "those of the epoch's local time at its start, or of a Monday 00:00 without one (docs/model.md, "
+        "\"Time-varying arrivals\")", None),
+    Key("arrivals.profile.weekly", "list", "7 numbers, Monday to Sunday: the rate's shape over the week (not all 0)",
+        "all equal"),
+    Key("arrivals.profile.weekly[]", "number", "a day's relative rate", bound=PROFILE_SHAPE),
+    Key("arrivals.profile.daily", "list", "24 numbers, hours 0 to 23: the rate's shape over the day (not all 0)",
+        "all equal"),
+    Key("arrivals.profile.daily[]", "number", "an hour's relative rate", bound=PROFILE_SHAPE),
+    Key("arrivals.profile.trend", "number", "the change of the rate per time unit, relative to the rate at time 0 "
+        "(linear; a negative trend stops the arrivals at time -1/trend)", 0.0, TREND),
+    Key("arrivals.limit", "integer or null", "poisson, renewal, deterministic: only the first `limit` items arrive; "
+        "the stream is then finite (`sim.horizon` null runs until all are done)", None, COUNT),
     Key("arrivals.count", "integer", "items in the backlog at time 0 (backlog)", None, COUNT),
     Key("arrivals.times", "list", "arrival times, sorted: numbers or {time, type, size} (trace)", None),
     Key("arrivals.times[]", "number or mapping", "an arrival time, or an arrival", None, TIME),
@@ -471,6 +493,10 @@ BOUNDS = (
      "floats that lose their precision (choose a shorter `time_unit`)"),
     (RATE.text(), "`arrivals.rate`, `interruptions.rate`",
      "rates are reciprocal scales: the gaps are drawn with mean 1/rate"),
+    (PROFILE_SHAPE.text(), "`arrivals.profile.weekly` and `daily` values",
+     "relative rates: each shape is divided by its mean, so only ratios matter"),
+    (TREND.text(), "`arrivals.profile.trend`", "a relative change per time unit: at -1 the rate is 0 after one "
+     "unit, at 1 it doubles in one (choose a longer `time_unit` for a steeper trend)"),
     (PEOPLE.text(), "people per pool, and in all pools together; a step's `swarm`",
      "the engines keep a record per person (10^6 people take about 60 MB); a pool of 10^12 ran out of memory"),
     (COUNT.text(), "`arrivals.count`, `wip_limit`, `release.conwip`, `batch` (`backlog_limit` from 0)",

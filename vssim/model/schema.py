@@ -10,6 +10,7 @@ from typing import Any
 
 from vssim.model.keys import (
     ARRIVAL_FORMS,
+    ARRIVAL_OPTIONAL,
     BOUNDS,
     BUILTINS,
     FAMILIES,
@@ -71,7 +72,8 @@ def _mapping_schema(path: str) -> dict:
                            "properties": {n: _key_schema(KEYS[prefix + n]) for n in children(path)},
                            "additionalProperties": False}
     if path == "arrivals":
-        out["allOf"] = _variants("process", {p: (forms, ()) for p, forms in ARRIVAL_FORMS.items()})
+        out["allOf"] = _variants("process", {p: (forms, ARRIVAL_OPTIONAL.get(p, ()))
+                                             for p, forms in ARRIVAL_FORMS.items()})
     if path in UNLESS:
         key, needed = UNLESS[path]
         out["if"], out["else"] = _given(key), {"allOf": [_given(n) for n in needed]}
@@ -186,7 +188,11 @@ def _processes() -> str:
     rows = ["| `process` | keys |", "|---|---|"]
     for process, forms in ARRIVAL_FORMS.items():
         keys = ", ".join(" and ".join(f"`{k}`" for k in form) for form in forms if form)
-        rows.append(f"| `{process}` | {'exactly one of ' + keys if len(forms) > 1 else keys or 'none'} |")
+        text = 'exactly one of ' + keys if len(forms) > 1 else keys or 'none'
+        optional = ARRIVAL_OPTIONAL.get(process, ())
+        if optional:
+            text += "; optional " + ", ".join(f"`{k}`" for k in optional)
+        rows.append(f"| `{process}` | {text} |")
     return "\n".join(rows)
 
 

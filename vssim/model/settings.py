@@ -75,6 +75,10 @@ class Settings:
             raise SpecError("sim.stats", message=(
                 f"'streaming' needs open arrivals ({', '.join(OPEN)}) run to a horizon, got {spec.arrivals.process} "
                 "arrivals: a finite stream's run is a transient whose end is not known in advance (use full)"))
+        if self.streaming and spec.arrivals.limit is not None:
+            raise SpecError("sim.stats", message=(
+                f"'streaming' runs open arrivals to a horizon; arrivals.limit {spec.arrivals.limit} makes the stream "
+                "finite (its run lasts until every item is done): use sim.stats=full"))
         if self.streaming and spec.parts > 1:
             raise SpecError("sim.stats", f"full for a stream whose items arrive in parts (parts: {spec.parts}): "
                             "whole items are counted from the parts' rows, which a streaming run does not keep",
@@ -151,6 +155,10 @@ class RunSize:
             what = "items (saturated: the bottleneck's capacity x horizon)"
         else:
             items, what = _product(spec.arrival_rate(), horizon), "arrivals"
+            if a.profile is not None and a.profile.trend > 0 and horizon is not None:
+                items = _product(items, 1.0 + 0.5 * a.profile.trend * horizon)    # the trend's mean factor
+            if a.limit is not None:
+                items = min(items, _count(a.limit)) if horizon is not None else _count(a.limit)
         # how long the run lasts: the horizon, or the time to work every item off, one step after another
         span = horizon if horizon is not None else _finite_sum(
             _product(items, w / c) for w, c in zip(work, capacity, strict=True) if w)

@@ -21,6 +21,7 @@ from vssim.model.calendar import Calendar, Epoch, parse_calendar, parse_epoch, w
 from vssim.model.distributions import Distribution, parse_distribution
 from vssim.model.keys import (
     ARRIVAL_FORMS,
+    ARRIVAL_OPTIONAL,
     ARRIVAL_PROCESSES,
     CLASSES_OF_SERVICE,
     DISPATCH_RULES,
@@ -37,6 +38,7 @@ from vssim.model.keys import (
     schema_version,
     tell_what_changed,
 )
+from vssim.model.profile import HOURS_PER_UNIT, Profile
 from vssim.model.teams import DEPENDENCY_LEVEL, SEP, Edge, Scope, check_graph, child_counts, expand, files_in
 from vssim.model.userfiles import check_name, check_stream_shape, check_text, load_yaml, read_trace
 
@@ -259,11 +261,13 @@ class Arrivals:
     times: tuple[float, ...] | None = None
     types: tuple[str | None, ...] | None = None
     sizes: tuple[float | None, ...] | None = None
+    profile: Profile | None = None      # poisson: the rate's weekly/daily shape and trend (None: flat)
+    limit: int | None = None            # open processes: only the first `limit` items arrive
 
     @property
     def finite(self) -> bool:
         """True when a finite number of items arrives, so a run can last until all are done."""
-        return self.process in ("backlog", "trace")
+        return self.process in ("backlog", "trace") or self.limit is not None
 
 
 @dataclass(frozen=True)
@@ -333,7 +337,7 @@ class StreamSpec:
         epoch = None if d.get("epoch") is None else parse_epoch(d["epoch"], time_unit)
         when = _When(epoch, time_unit)
         item_types = _parse_item_types(d.get("item_types"))
-        arrivals = _parse_arrivals(d["arrivals"], item_types, base_dir)
+        arrivals = _parse_arrivals(d["arrivals"], item_types, base_dir, time_unit)
         pools = _stream_pools(d, when)
         release = _parse_release(d.get("release"))
         level = check_name(d.get("level", DEFAULT_LEVEL), "level")
@@ -359,7 +363,9 @@ class StreamSpec:
         return list(self.steps)
 
     def arrival_rate(self) -> float | None:
-        """Long-run arrival rate of an open stream, or None for a finite or closed one."""
+        """Long-run arrival rate of an open stream, or None for a backlog, trace or closed one. With a rate
+        profile: its mean over the week, `rate` (the shapes have mean 1), before any trend; with `limit`: the
+        rate while the items arrive."""
         a = self.arrivals
         if a.process in ("poisson", "deterministic"):
             return a.rate
@@ -559,26 +565,61 @@ def _parse_item_types(value: Any) -> dict[str, ItemType]:
     return types
 
 
-def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str | Path | None) -> Arrivals:
+def _parse_profile(value: Any, time_unit: str) -> Profile | None:
+    """`arrivals.profile`: the shapes normalised to mean 1 (`Profile.of`); None when absent, null or flat
+    (a flat profile is the identity: the stream draws exactly as without one)."""
+    path = "arrivals.profile"
+    if value is None:
+        return None
+    d = _mapping(value, path)
+    _keys(d, path, children(path))
+    if time_unit not in HOURS_PER_UNIT:
+        raise SpecError("time_unit", message=f"must be one of {', '.join(HOURS_PER_UNIT)} with arrivals.profile "
+                                             f"(the profile needs the hour of the week of each time), got "
+                                             f"{show(time_unit)}")
+    shapes = {}
+    for name, n in (("weekly", 7), ("daily", 24)):
+        raw = d.get(name)
+        if raw is None:
+            shapes[name] = None
+            continue
+        where = f"{path}.{name}"
+        if not isinstance(raw, Sequence) or isinstance(raw, str) or len(raw) != n:
+            raise SpecError(where, f"a list of {n} numbers >= 0 ({'Monday to Sunday' if n == 7 else 'hours 0 to 23'})",
+                            raw)
+        values = [_number(x, f"{where}[{i}]", f"{path}.{name}[]") for i, x in enumerate(raw)]
+        if not any(values):
+            raise SpecError(where, message=f"must not be all 0 (no arrivals ever), got {show(list(raw))}")
+        shapes[name] = values
+    trend = _number(d.get("trend", default(f"{path}.trend")), f"{path}.trend", f"{path}.trend")
+    profile = Profile.of(shapes["weekly"], shapes["daily"], trend)
+    return None if profile.flat else profile
+
+
+def _parse_arrivals(value: Any, item_types: dict[str, ItemType], base_dir: str | Path | None,
+                    time_unit: str = "day") -> Arrivals:
     path = "arrivals"
     a = _mapping(value, path)
     process = _choice(a.get("process"), f"{path}.process", ARRIVAL_PROCESSES)
     forms = ARRIVAL_FORMS[process]
     given = tuple(dict.fromkeys(k for form in forms for k in form))
-    _keys(a, path, ("process", *given), required=forms[0] if len(forms) == 1 else ())
+    _keys(a, path, ("process", *given, *ARRIVAL_OPTIONAL.get(process, ())),
+          required=forms[0] if len(forms) == 1 else ())
     if len(forms) > 1 and sum(k in a for k in given) != 1:
         raise SpecError(path, message=f"{process} arrivals need exactly one of {', '.join(given)}")
+    limit = _number(a.get("limit"), f"{path}.limit", "arrivals.limit", nullable=True)
     if process in ("poisson", "deterministic"):
         if "rate" in a:
             rate = _number(a["rate"], f"{path}.rate", "arrivals.rate")
         else:
             rate = 1.0 / _number(a["interval"], f"{path}.interval", "arrivals.interval")
-        return Arrivals(process, rate=rate)
+        profile = _parse_profile(a.get("profile"), time_unit) if process == "poisson" else None
+        return Arrivals(process, rate=rate, profile=profile, limit=limit)
     if process == "renewal":
         dist = _dist(a["interarrival"], f"{path}.interarrival")
         if not dist.mean > 0:
             raise SpecError(f"{path}.interarrival", "a distribution with a positive mean", dist.to_dict())
-        return Arrivals(process, interarrival=dist)
+        return Arrivals(process, interarrival=dist, limit=limit)
     if process == "backlog":
         return Arrivals(process, count=_number(a["count"], f"{path}.count", "arrivals.count"))
     if process == "saturated":

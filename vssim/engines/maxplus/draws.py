@@ -15,10 +15,11 @@ from vssim.engines.maxplus.memory import Arena
 from vssim.engines.random import BLOCK, SPLITTABLE, generator, in_blocks, interarrival
 from vssim.model.distributions import Distribution
 from vssim.model.plan import Plan
-from vssim.model.spec import Arrivals
+from vssim.model.profile import HOURS_PER_UNIT, Warp, cumulative, origin_of
+from vssim.model.spec import Arrivals, StreamSpec
 
-__all__ = ["arrival_times", "draw_gaps", "draw_work", "gap_count", "item_work", "trace_times", "types_and_sizes",
-           "work_values"]
+__all__ = ["arrival_times", "draw_gaps", "draw_work", "first_gaps", "gap_count", "item_work", "shaped_arrival_times",
+           "trace_times", "types_and_sizes", "work_values"]
 
 
 def arrival_times(arrivals: Arrivals, seed: int, replication: int, until: float) -> np.ndarray:
@@ -42,6 +43,50 @@ def arrival_times(arrivals: Arrivals, seed: int, replication: int, until: float)
         last = float(times[-1])
     times = np.concatenate(chunks)
     return times[: int(np.searchsorted(times, until, side="left"))]
+
+
+def first_gaps(arrivals: Arrivals, seed: int, replication: int, n: int) -> np.ndarray:
+    """The first n gaps of open arrivals, drawn by the block rule (the numbers the SimPy engine's `next_gap` gives)."""
+    gap_dist = interarrival(arrivals)
+    if gap_dist is None:
+        return np.full(n, 1.0 / arrivals.rate)
+    rng = generator(seed, replication, "arrivals")
+    return in_blocks(lambda k: gap_dist.sample(rng, k), n, gap_dist.name in SPLITTABLE)[:n]
+
+
+def shaped_arrival_times(spec: StreamSpec, seed: int, replication: int, until: float) -> np.ndarray:
+    """Open arrivals before `until` with a rate profile or a `limit` (the first N): the flat process's times
+    (sequential sums of its gaps), mapped through the profile's H⁻¹ as the SimPy engine does (its clock
+    moves by the gap H⁻¹(u) - now, never back), then cut at the horizon and at N."""
+    arrivals = spec.arrivals
+    limit, profile = arrivals.limit, arrivals.profile
+    if profile is None:
+        if not math.isfinite(until):
+            flat = np.cumsum(first_gaps(arrivals, seed, replication, limit))
+        else:
+            flat = arrival_times(arrivals, seed, replication, until)
+        return flat[:limit] if limit is not None else flat
+    if limit is not None:
+        n = limit
+    else:       # enough flat arrivals to pass the horizon: the profiled count has mean rate·H(until)
+        mean = arrivals.rate * cumulative(until, profile, HOURS_PER_UNIT[spec.time_unit], origin_of(spec))
+        n = BLOCK * (int(mean * 1.02 + 10 * math.sqrt(mean + 1.0)) // BLOCK + 1)
+    while True:
+        flat = np.cumsum(first_gaps(arrivals, seed, replication, n))     # exponential: the same prefix for any n
+        warp = Warp(profile, HOURS_PER_UNIT[spec.time_unit], origin_of(spec))
+        out, now = [], 0.0
+        for u in flat.tolist():
+            t = warp(u)
+            if t == math.inf:
+                return np.array(out)
+            gap = t - now
+            now = now + (gap if gap > 0.0 else 0.0)
+            if not now < until:
+                return np.array(out)
+            out.append(now)
+        if limit is not None:
+            return np.array(out)
+        n *= 2
 
 
 def gap_count(arrivals: Arrivals, gap_dist: Distribution | None, until: float) -> int:

@@ -68,6 +68,9 @@ def why_not(spec: StreamSpec, streaming: bool = False) -> str | None:
     if streaming:
         if spec.arrivals.process not in OPEN:
             return f"arrivals.process is {spec.arrivals.process}: streaming runs open arrivals to a horizon"
+        if spec.arrivals.profile is not None:
+            return ("arrivals.profile: the streaming fast engine draws arrivals at a constant rate "
+                    "(sim.stats=full runs it)")
         for s in spec.steps.values():
             c = spec.pools[s.pools[0]].size
             if c > 1:

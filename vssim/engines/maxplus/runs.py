@@ -33,6 +33,7 @@ from vssim.engines.maxplus.draws import (
     draw_work,
     gap_count,
     item_work,
+    shaped_arrival_times,
     trace_times,
     types_and_sizes,
     work_values,
@@ -67,7 +68,9 @@ def run_fast(plan_or_spec: Plan | StreamSpec, sink: RecordSink, horizon: float |
     given_type = given_size = None
     saturated = arrivals.process == "saturated"
     arrival = None                       # open arrivals: drawn by the run (or `arrival_times`)
-    if arrivals.process == "backlog":
+    if arrivals.profile is not None or arrivals.limit is not None:
+        arrival = shaped_arrival_times(spec, seed, replication, until)
+    elif arrivals.process == "backlog":
         arrival = np.zeros(arrivals.count)
     elif arrivals.process == "trace":
         arrival = trace_times(arrivals.times, until)
@@ -378,10 +381,22 @@ def _stop(arrivals: Arrivals, horizon, items: int, all_done, last_done) -> float
     finite stream's items have all arrived and all are done (`all_done()`) before it."""
     if horizon is None:
         return float(last_done()) if items else 0.0
-    if (arrivals.finite and items and (arrivals.process == "backlog" or items == len(arrivals.times))
-            and all_done()):
+    if arrivals.finite and items and _all_arrived(arrivals, items, horizon) and all_done():
         return float(last_done())
     return float(horizon)
+
+
+def _all_arrived(arrivals: Arrivals, items: int, horizon: float) -> bool:
+    """Whether a finite stream's arrivals are all in: a backlog, a whole trace, the `limit` reached, or a
+    falling trend's rate at 0 before the horizon (no item arrives after; `items` arrived before)."""
+    if arrivals.process == "backlog":
+        return True
+    if arrivals.process == "trace":
+        return items == len(arrivals.times)
+    if items == arrivals.limit:
+        return True
+    p = arrivals.profile
+    return p is not None and p.trend < 0 and -1.0 / p.trend < horizon
 
 
 def _by_type(values, item_type: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -140,7 +140,12 @@ class Board:
         self._start_schedules()
         if a.process in ("poisson", "renewal", "deterministic"):
             # the first arrival comes after one gap (a renewal process started at 0)
-            env.timeout(self.next_gap()).callbacks.append(self._open_arrivals)
+            self.open_arrived = 0
+            gap = self.next_gap()
+            if gap == math.inf:
+                self.arrivals_done = True
+            else:
+                env.timeout(gap).callbacks.append(self._open_arrivals)
         elif a.process == "backlog":
             for _ in range(a.count):
                 self._arrive(self._new_item(0.0))
@@ -154,8 +159,21 @@ class Board:
         """Poisson, renewal or deterministic arrivals: one item now, the next one scheduled."""
         i = self._new_item(self.env._now)
         self._arrive(i)
-        gap = self.next_gap()
-        if self.horizon is None or self.env._now + gap <= self.horizon:
+        self.open_arrived += 1
+        limit = self.spec.arrivals.limit
+        if limit is not None and self.open_arrived >= limit:
+            self.arrivals_done = True           # `limit: N`: the first N only, the run goes on until they are done
+            self._check_frozen()
+            return
+        self._schedule_open(self.next_gap())
+
+    def _schedule_open(self, gap: float) -> None:
+        """The next open arrival after `gap`, unless it falls beyond the horizon; an infinite gap (a profile
+        whose falling trend has brought the rate to 0) ends the arrivals."""
+        if gap == math.inf:
+            self.arrivals_done = True
+            self._check_frozen()
+        elif self.horizon is None or self.env._now + gap <= self.horizon:
             self.env.timeout(gap).callbacks.append(self._open_arrivals)
 
     def _trace_arrival(self, ev) -> None:

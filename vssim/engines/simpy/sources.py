@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from vssim.engines.random import Draws, Uniforms, generator, interarrival, poisson_gaps
+from vssim.model.profile import HOURS_PER_UNIT, Warp, origin_of
 
 TIED = ("work/", "rework/", "dependency/", "split/", "choose/", "size/", "arrivals/type")
 """Sources whose draws are tied to an item's number (`at`), the others hand theirs out in order."""
@@ -37,6 +38,22 @@ class _Shares:
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.choice(len(self.shares), size=size, p=self.shares)
+
+
+class WarpedGaps:
+    """The gaps of a profiled Poisson process: the flat process's gaps (source `arrivals`, exponential of
+    mean 1 / rate, the same draws as without a profile) summed on the flat clock u, each arrival at
+    H⁻¹(u) (vssim/model/profile.py); the gap is from now (inf: a falling trend has stopped the arrivals)."""
+
+    __slots__ = ("gaps", "warp", "clock", "owner")
+
+    def __init__(self, gaps: Draws, warp: Warp, owner):
+        self.gaps, self.warp, self.clock, self.owner = gaps, warp, 0.0, owner
+
+    def __call__(self) -> float:
+        self.clock += self.gaps.next()
+        gap = self.warp(self.clock) - self.owner.env._now
+        return gap if gap > 0.0 else 0.0
 
 
 class Sources:
@@ -94,7 +111,14 @@ class Sources:
         a = spec.arrivals
         gaps = interarrival(a)
         self.arrival_gaps = self._draws(gaps, "arrivals") if gaps is not None else None
-        if self.arrival_gaps is not None:
+        if self.arrival_gaps is not None and a.profile is not None:
+            # kept over a transition's switch: the flat clock and the warp's cursor go on
+            warped = getattr(self, "_warped", None)
+            if warped is None or warped.gaps is not self.arrival_gaps:
+                warp = Warp(a.profile, HOURS_PER_UNIT[spec.time_unit], origin_of(spec))
+                warped = self._warped = WarpedGaps(self.arrival_gaps, warp, self)
+            self.next_gap = warped
+        elif self.arrival_gaps is not None:
             self.next_gap = self.arrival_gaps.next
         elif a.process == "deterministic":
             period = 1.0 / a.rate
