@@ -22,7 +22,8 @@ ATTRIBUTE_NAMES = {
     "size": ("size", "points", "story points", "story_points", "estimate", "case:size"),
 }
 """Default column names of the attributes (matched without regard to case)."""
-_QUEUE = re.compile(r"(?:^|[\s_-])done$|^ready(?:$|[\s_-])|backlog|\bwait(?:ing)?\b|waiting|queue|^to ?do$", re.IGNORECASE)
+_QUEUE = re.compile(r"(?:^|[\s_-])done$|^ready(?:$|[\s_-])|backlog|\bwait(?:ing)?\b|waiting|queue|^to ?do$",
+                    re.IGNORECASE)
 _FINISHED = {"done", "closed", "released", "delivered", "resolved", "finished", "complete", "completed"}
 
 

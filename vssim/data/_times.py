@@ -102,8 +102,9 @@ def parse_times(columns: Mapping[str, pd.Series], file: str, *, tz: str | None, 
         if forces[True] and forces[False]:
             name, row, value = forces[False]
             other = forces[True]
+            there = where("", other[1], other[0], label).lstrip(", ")
             raise SpecError(where(file, row, name, label), message=(
-                f"{value!r} reads only month first, but {other[2]!r} ({where('', other[1], other[0], label).lstrip(', ')}) "
+                f"{value!r} reads only month first, but {other[2]!r} ({there}) "
                 "reads only day first: a file uses one order; fix the odd dates"))
         if forces[True] or forces[False]:
             order = forces[True] is not None
@@ -127,12 +128,12 @@ def parse_times(columns: Mapping[str, pd.Series], file: str, *, tz: str | None, 
         aware = _matches(iso, _OFFSET.search) & isoish
         result = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
 
-        def bad(i, why="unparseable date"):
+        def bad(i, s=s, rows_here=rows_here, name=name):
             raise SpecError(where(file, rows_here[i], name, label), message=(
-                f"{why} {s.iloc[i]!r}; allowed: ISO 8601 (2026-03-02 or 2026-03-02T09:30:00+01:00), "
+                f"unparseable date {s.iloc[i]!r}; allowed: ISO 8601 (2026-03-02 or 2026-03-02T09:30:00+01:00), "
                 "31/12/2026, 12/31/2026 or 2 Mar 2026"))
 
-        def naive(i):
+        def naive(i, s=s, rows_here=rows_here, name=name):
             raise SpecError(where(file, rows_here[i], name, label), message=(
                 f"{s.iloc[i]!r} has no time zone; pass tz='UTC' or a zone name such as tz='Europe/Berlin' "
                 "(the zone the times were recorded in)"))

@@ -77,7 +77,8 @@ def read_board(path: str | Path, mapping: Mapping | None = None, *, tz: str | No
             raise SpecError(f"{file}: mapping.queues", message=f"{q!r} is not a stage; the stages: {', '.join(stages)}")
     finished = mapping["done"] if "done" in mapping else (stages[-1] if is_finished(stages[-1]) else None)
     if finished is not None and finished not in stages:
-        raise SpecError(f"{file}: mapping.done", message=f"{finished!r} is not a stage; the stages: {', '.join(stages)}")
+        raise SpecError(f"{file}: mapping.done",
+                        message=f"{finished!r} is not a stage; the stages: {', '.join(stages)}")
 
     ids = frame[id_col].str.strip()
     rows = np.arange(len(frame)) + 2

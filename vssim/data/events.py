@@ -27,8 +27,6 @@ from collections import defaultdict, deque
 from collections.abc import Mapping
 from pathlib import Path
 
-import defusedxml
-import defusedxml.expatreader
 import numpy as np
 import pandas as pd
 
@@ -260,7 +258,7 @@ class _XesHandler(xml.sax.handler.ContentHandler):
         if self.event is not None and self.depth == 2:
             e = self.event
             self.case.append(len(self.trace_names))
-            for values, key in zip(self.values, self.keys):
+            for values, key in zip(self.values, self.keys, strict=False):
                 values.append(e.get(key))
             self.event = None
         elif self.trace is not None and self.depth == 1:
@@ -281,6 +279,11 @@ def scan_xes(path: str | Path, keys: tuple[str, ...], *, key_case: str = "concep
     file = str(path)
     if not path.is_file():
         raise SpecError(file, message="no such file")
+    try:   # the `data` extra; imported here so that `import vssim` works without it
+        import defusedxml
+        import defusedxml.expatreader
+    except ImportError:
+        raise SpecError(file, message="reading XES needs defusedxml: pip install 'vssim[data]'") from None
     handler = _XesHandler(keys, key_case, trace_keys or {})
     try:
         with _open(path) as source:
@@ -300,7 +303,8 @@ def scan_xes(path: str | Path, keys: tuple[str, ...], *, key_case: str = "concep
         raise SpecError(f"{file}, line {e.getLineNumber()}, column {e.getColumnNumber()}",
                         message=f"not well-formed XML ({e.getMessage()})") from None
     except (gzip.BadGzipFile, EOFError, OSError) as e:
-        raise SpecError(file, message=f"cannot read: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise SpecError(file, message=f"cannot read: {why}") from None
     if not handler.case:
         raise SpecError(file, message="empty log: no event in any trace")
     return handler

@@ -44,7 +44,7 @@ def dominant_order(case: np.ndarray, status: np.ndarray, pairs: list[tuple[str, 
     k = len(names)
     before = np.zeros((k, k))
     first_seen: dict[object, list[int]] = {}
-    for c, s in zip(case, status):
+    for c, s in zip(case, status, strict=False):
         seen = first_seen.setdefault(c, [])
         i = index[s]
         if i not in seen:
@@ -87,7 +87,7 @@ def read_transitions(path: str | Path, mapping: Mapping | None = None, *, tz: st
     status = frame[status_col].str.strip().to_numpy(dtype=object)
     pairs = []
     if from_col is not None:
-        pairs = [(a.strip(), b) for a, b in zip(frame[from_col], status) if a.strip()]
+        pairs = [(a.strip(), b) for a, b in zip(frame[from_col], status, strict=False) if a.strip()]
     values = {}
     for key, col in attrs.items():
         v = frame[col].str.strip()
@@ -117,10 +117,12 @@ def build_transitions(file: str, item: np.ndarray, status: np.ndarray, time: pd.
         queues = [s for s in stages if is_queue(s)]
     for q in queues:
         if q not in stages:
-            raise SpecError(f"{file}: mapping.queues", message=f"{q!r} is not a status; the statuses: {', '.join(stages)}")
+            raise SpecError(f"{file}: mapping.queues",
+                            message=f"{q!r} is not a status; the statuses: {', '.join(stages)}")
     finished = mapping["done"] if "done" in mapping else (stages[-1] if is_finished(stages[-1]) else None)
     if finished is not None and finished not in stages:
-        raise SpecError(f"{file}: mapping.done", message=f"{finished!r} is not a status; the statuses: {', '.join(stages)}")
+        raise SpecError(f"{file}: mapping.done",
+                        message=f"{finished!r} is not a status; the statuses: {', '.join(stages)}")
 
     order = {s: i for i, s in enumerate(stages)}
     first_row = pd.Series(np.arange(len(item))).groupby(item).transform("min").to_numpy()
@@ -171,11 +173,11 @@ def read_xes_transitions(path: str | Path, mapping: Mapping | None = None, *, tz
     h = scan_xes(path, (key_time, *status_keys), key_case=mapping.get("case", "concept:name"), trace_keys=trace_keys)
     numbers = np.arange(len(h.case)) + 1
     parts = h.values[1:]
-    for key, vals in zip(status_keys, parts):
+    for key, vals in zip(status_keys, parts, strict=False):
         missing = [i for i, v in enumerate(vals) if v is None]
         if missing:
             raise SpecError(where(file, int(numbers[missing[0]]), key, "event"), message="no value")
-    status = np.asarray([" / ".join(p) for p in zip(*parts)], dtype=object)
+    status = np.asarray([" / ".join(p) for p in zip(*parts, strict=False)], dtype=object)
     time = parse_times({key_time: pd.Series(h.values[0], dtype=object)}, file, tz=tz, dayfirst=None,
                        rows={key_time: numbers}, label="event")[key_time]
     if time.isna().any():
@@ -188,4 +190,5 @@ def read_xes_transitions(path: str | Path, mapping: Mapping | None = None, *, tz
     if tz is None:
         notes.append("times read in UTC (the XES gives offsets; pass tz= for local hours)")
     return build_transitions(file, item, status, time, numbers, values, mapping, status_col=status_keys[0],
-                             size_col=trace_keys["size"] if "size" in values else None, label="event", notes=tuple(notes))
+                             size_col=trace_keys["size"] if "size" in values else None, label="event",
+                             notes=tuple(notes))
