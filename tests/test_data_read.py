@@ -383,14 +383,11 @@ def test_xes_refuses_entities_and_broken_xml(tmp_path):
 
 
 def test_xes_status_changes(tmp_path):
-    xes = """<log>
-<trace><string key="concept:name" value="i1"/>
- <event><string key="concept:name" value="Queued"/><date key="time:timestamp" value="2012-01-02T08:00:00+01:00"/></event>
- <event><string key="concept:name" value="Accepted"/><date key="time:timestamp" value="2012-01-02T09:00:00+01:00"/></event>
- <event><string key="concept:name" value="Queued"/><date key="time:timestamp" value="2012-01-02T11:00:00+01:00"/></event>
- <event><string key="concept:name" value="Accepted"/><date key="time:timestamp" value="2012-01-02T12:00:00+01:00"/></event>
- <event><string key="concept:name" value="Completed"/><date key="time:timestamp" value="2012-01-02T13:00:00+01:00"/></event>
-</trace></log>"""
+    moves = [("Queued", "08"), ("Accepted", "09"), ("Queued", "11"), ("Accepted", "12"), ("Completed", "13")]
+    xes = ('<log><trace><string key="concept:name" value="i1"/>'
+           + "".join(f'<event><string key="concept:name" value="{s}"/>'
+                     f'<date key="time:timestamp" value="2012-01-02T{h}:00:00+01:00"/></event>' for s, h in moves)
+           + "</trace></log>")
     log = read_log(write(tmp_path, "inc.xes", xes), "transitions", tz="UTC")
     # Completed is the finished status: its entry ends the last stay and is the case's done time
     assert log.stages == ("Queued", "Accepted") and log.backward_moves == 1
