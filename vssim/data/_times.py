@@ -26,7 +26,7 @@ from vssim.errors import SpecError
 
 _ISO = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[T ].*)?$")
 _NUMERIC = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})((?:[T ]|$).*)$")
-_OFFSET = re.compile(r"[T ]\d{1,2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
+_OFFSET = re.compile(r"[T ]\d{1,2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)$")
 
 
 def where(file: str, row: int | None, column: str | None, label: str = "row") -> str:
@@ -139,10 +139,15 @@ def parse_times(columns: Mapping[str, pd.Series], file: str, *, tz: str | None, 
                 "(the zone the times were recorded in)"))
 
         if (sel := present & aware).any():
-            t = pd.to_datetime(iso[sel], format="ISO8601", utc=True, errors="coerce")
-            if t.isna().any():
-                bad(np.flatnonzero(sel)[np.flatnonzero(t.isna().to_numpy())[0]])
-            result.iloc[np.flatnonzero(sel)] = t.to_numpy()
+            # one offset at a time: pandas parses a column of one offset in C, mixed ones value by value
+            at = np.flatnonzero(sel)
+            offsets = pd.Series([_OFFSET.search(v).group(1) for v in iso.iloc[at]])
+            for _, group in offsets.groupby(offsets, sort=False).groups.items():
+                where_ = at[np.asarray(group)]
+                t = pd.to_datetime(iso.iloc[where_], format="ISO8601", utc=True, errors="coerce")
+                if t.isna().any():
+                    bad(where_[np.flatnonzero(t.isna().to_numpy())[0]])
+                result.iloc[where_] = t.array
         if (sel := present & isoish & ~aware).any():
             if tz is None:
                 naive(np.flatnonzero(sel)[0])
