@@ -455,4 +455,6 @@ def test_bpic_2013_incidents_status_changes():
                    {"status": ["concept:name", "lifecycle:transition"]})
     assert log.n_cases == 7554
     assert log.backward_moves > 0 and "Queued / Awaiting Assignment" in log.queues
+    assert log.stages[-1] == "Completed / Resolved"          # "Completed / Closed": the finished status
+    assert log.cases["done"].notna().sum() == 5574            # incidents closed in the extract
     assert (log.activities["end"].dropna() >= log.activities["start"][log.activities["end"].notna()]).all()

@@ -33,8 +33,9 @@ def is_queue(stage: str) -> bool:
 
 
 def is_finished(stage: str) -> bool:
-    """The default last stage that means finished (`Done`, `Closed`, `Released`...)."""
-    return stage.strip().lower() in _FINISHED
+    """The default last stage that means finished (`Done`, `Closed`, `Released`...; of a joined
+    status such as `Completed / Closed`, the last part)."""
+    return stage.rsplit("/", 1)[-1].strip().lower() in _FINISHED
 
 
 def read_text_csv(path: str | Path) -> tuple[pd.DataFrame, str]:
