@@ -458,3 +458,25 @@ def test_bpic_2013_incidents_status_changes():
     assert log.stages[-1] == "Completed / Resolved"          # "Completed / Closed": the finished status
     assert log.cases["done"].notna().sum() == 5574            # incidents closed in the extract
     assert (log.activities["end"].dropna() >= log.activities["start"][log.activities["end"].notna()]).all()
+
+
+def test_board_small_rules(tmp_path):
+    f = write(tmp_path, "b.csv", "ID,Dev,Test\nA,2026-01-01,2026-01-02\nB,,\nC,2026-01-01,2026-01-01\n")
+    log = read_log(f, "board", tz="UTC")
+    assert log.n_cases == 2 and log.notes == ("1 items without any stage date skipped (rows 3)",)
+    c = log.activities[log.activities["case"] == "C"]               # same day: board order, zero-length stay
+    assert c["activity"].tolist() == ["Dev", "Test"] and c["end"].iloc[0] == c["start"].iloc[0]
+    assert log.backward_moves == 0
+    assert error(lambda: read_log(f, "board", {"stages": "Dev"}, tz="UTC")) == (
+        f"{f}: mapping.stages: must be a list of names, got 'Dev'")
+    twice = write(tmp_path, "twice.csv", "ID,Dev,Dev\nA,2026-01-01,2026-01-02\n")
+    assert error(lambda: read_log(twice, "board", tz="UTC")) == (
+        f"{twice}, row 1: column 'Dev' appears twice in the header")
+
+
+def test_transitions_from_column_orders_statuses_never_entered_first():
+    # one item only: 'b' is entered before 'a' in time, but the from column says a -> b twice
+    case = np.array(["1", "1"], dtype=object)
+    status = np.array(["b", "a"], dtype=object)
+    assert dominant_order(case, status) == ["b", "a"]
+    assert dominant_order(case, status, [("a", "b"), ("a", "b")]) == ["a", "b"]

@@ -51,10 +51,14 @@ def read_text_csv(path: str | Path) -> tuple[pd.DataFrame, str]:
         raise SpecError(name, message="empty log: the file has no header and no rows") from None
     except (pd.errors.ParserError, csv.Error, UnicodeDecodeError) as e:
         raise SpecError(name, message=f"not a CSV file vssim can read: {str(e).splitlines()[0]}") from None
+    with open(path, newline="", encoding="utf-8-sig") as f:   # pandas renames a repeated name to X.1
+        header = [c.strip() for c in next(csv.reader(f), [])]
+    seen = set()
+    for c in header:
+        if c in seen:
+            raise SpecError(f"{name}, row 1", message=f"column {c!r} appears twice in the header")
+        seen.add(c)
     frame.columns = [str(c).strip() for c in frame.columns]
-    dup = frame.columns[frame.columns.duplicated()]
-    if len(dup):
-        raise SpecError(f"{name}, row 1", message=f"column {dup[0]!r} appears twice in the header")
     if frame.empty:
         raise SpecError(name, message="empty log: a header but no rows")
     return frame, name
@@ -68,6 +72,17 @@ def check_mapping(mapping: Mapping | None, allowed: Iterable[str], file: str) ->
         if key not in allowed:
             raise SpecError(f"{file}: mapping.{key}", message=f"unknown key; allowed: {', '.join(allowed)}")
     return mapping
+
+
+def name_list(mapping: dict, key: str, file: str) -> list[str] | None:
+    """The mapping's list of names under `key` (None when absent); a lone string is refused (it
+    would read as its letters)."""
+    if key not in mapping or mapping[key] is None:
+        return None
+    value = mapping[key]
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise SpecError(f"{file}: mapping.{key}", "a list of names", value if isinstance(value, str) else list(value))
+    return list(value)
 
 
 def column(frame: pd.DataFrame, mapping: dict, key: str, defaults: Iterable[str], file: str, *,

@@ -25,6 +25,7 @@ from vssim.data._common import (
     column,
     is_finished,
     is_queue,
+    name_list,
     read_text_csv,
     stays,
 )
@@ -55,8 +56,8 @@ def read_board(path: str | Path, mapping: Mapping | None = None, *, tz: str | No
     link_col = column(frame, mapping, "link", LINK_NAMES, file)
     title_col = column(frame, mapping, "title", TITLE_NAMES, file)
     attrs = attribute_columns(frame, mapping, file)
-    if "stages" in mapping:
-        stages = list(mapping["stages"])
+    stages = name_list(mapping, "stages", file)
+    if stages is not None:
         for s in stages:
             if s not in frame.columns:
                 raise SpecError(f"{file}: mapping.stages", message=(
@@ -69,7 +70,7 @@ def read_board(path: str | Path, mapping: Mapping | None = None, *, tz: str | No
         raise SpecError(f"{file}: mapping.stages", message="no stage columns: name them (mapping={'stages': [...]})")
     if len(set(stages)) != len(stages):
         raise SpecError(f"{file}: mapping.stages", message="a stage is named twice")
-    queues = mapping.get("queues")
+    queues = name_list(mapping, "queues", file)
     if queues is None:
         queues = [s for s in stages if is_queue(s)]
     for q in queues:

@@ -40,6 +40,7 @@ from vssim.data._common import (
     case_table,
     check_mapping,
     column,
+    name_list,
     read_text_csv,
 )
 from vssim.data._times import check_tz, parse_times, where
@@ -144,7 +145,7 @@ def read_events_csv(path: str | Path, mapping: Mapping | None = None, *, tz: str
     act_col = column(frame, mapping, "activity", ACTIVITY_NAMES, file, required=True)
     res_col = column(frame, mapping, "resource", RESOURCE_NAMES, file)
     attrs = attribute_columns(frame, mapping, file)
-    extra = list(mapping.get("attributes", []))
+    extra = name_list(mapping, "attributes", file) or []
     for c in extra:
         if c not in frame.columns:
             raise SpecError(f"{file}: mapping.attributes", message=(

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vssim.data._common import ATTRIBUTE_NAMES, check_mapping, column, is_queue, read_text_csv
+from vssim.data._common import ATTRIBUTE_NAMES, check_mapping, column, is_queue, name_list, read_text_csv
 from vssim.data._times import check_tz, parse_times, where
 from vssim.errors import SpecError
 
@@ -100,8 +100,9 @@ def read_state(path: str | Path, tz: str | None = None, *, mapping: Mapping | No
     if entered.isna().any():
         i = int(np.flatnonzero(entered.isna().to_numpy())[0])
         raise SpecError(where(file, int(rows[i]), cols["entered"]), message="blank date: when did it enter its column?")
-    board_columns = list(mapping["columns"]) if "columns" in mapping else list(dict.fromkeys(text["column"]))
-    if "columns" in mapping:
+    given = name_list(mapping, "columns", file)
+    board_columns = given if given is not None else list(dict.fromkeys(text["column"]))
+    if given is not None:
         unknown = ~text["column"].isin(board_columns).to_numpy()
         if unknown.any():
             i = int(np.flatnonzero(unknown)[0])

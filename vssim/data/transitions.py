@@ -23,6 +23,7 @@ from vssim.data._common import (
     column,
     is_finished,
     is_queue,
+    name_list,
     read_text_csv,
     stays,
 )
@@ -102,8 +103,8 @@ def build_transitions(file: str, item: np.ndarray, status: np.ndarray, time: pd.
     """The EventLog of moves (item entered status at time; `rows` for errors); `values`: the case
     attributes per move (an item's last non-blank value is its own)."""
     time = time.reset_index(drop=True)
-    if "stages" in mapping:
-        stages = list(mapping["stages"])
+    stages = name_list(mapping, "stages", file)
+    if stages is not None:
         known = set(stages)
         unknown = [i for i, s in enumerate(status) if s not in known]
         if unknown:
@@ -112,7 +113,7 @@ def build_transitions(file: str, item: np.ndarray, status: np.ndarray, time: pd.
     else:
         stages = dominant_order(item[np.argsort(time.to_numpy(), kind="stable")],
                                 status[np.argsort(time.to_numpy(), kind="stable")], pairs)
-    queues = mapping.get("queues")
+    queues = name_list(mapping, "queues", file)
     if queues is None:
         queues = [s for s in stages if is_queue(s)]
     for q in queues:
