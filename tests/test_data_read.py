@@ -289,6 +289,9 @@ def test_read_log_format(tmp_path):
     assert error(lambda: read_log(p, "kanban")) == (
         f"{p}: format: must be 'board', 'transitions' or 'events', got 'kanban'")
     assert vssim.read_log is read_log and "read_log" in vssim.__all__ and "read_state" in vssim.__all__
+    gz = tmp_path / "x.csv.gz"
+    gz.write_bytes(gzip.compress(p.read_bytes()))
+    assert read_log(gz, "events").activities["end"].tolist() == [pd.Timestamp("2026-01-01T00:00Z")]
 
 
 # ---------------------------------------------------------------------------- XES

@@ -3,6 +3,7 @@ the default queue names, and stays in stages turned into activity instances."""
 from __future__ import annotations
 
 import csv
+import gzip
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -51,7 +52,9 @@ def read_text_csv(path: str | Path) -> tuple[pd.DataFrame, str]:
         raise SpecError(name, message="empty log: the file has no header and no rows") from None
     except (pd.errors.ParserError, csv.Error, UnicodeDecodeError) as e:
         raise SpecError(name, message=f"not a CSV file vssim can read: {str(e).splitlines()[0]}") from None
-    with open(path, newline="", encoding="utf-8-sig") as f:   # pandas renames a repeated name to X.1
+    # pandas renames a repeated name to X.1: read the header as written (gzip as pandas infers it)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
         header = [c.strip() for c in next(csv.reader(f), [])]
     seen = set()
     for c in header:
