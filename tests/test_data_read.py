@@ -71,6 +71,7 @@ def test_board_stays_queues_and_backward_moves(tmp_path):
     assert c.loc["A-3", "first"] == ts("2026-03-01")
     assert c.loc["A-1", "done"] == ts("2026-03-12") and pd.isna(c.loc["A-2", "done"])
     assert str(log.activities["start"].dtype) == "datetime64[ns, Europe/Berlin]"
+    assert str(log.cases["first"].dtype) == str(log.cases["done"].dtype) == "datetime64[ns, Europe/Berlin]"
     ev = log.events()
     assert tuple(ev.columns) == EVENT_COLUMNS
     assert len(ev) == 2 * len(log.activities) - 1                     # one open stay: no complete

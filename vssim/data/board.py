@@ -95,12 +95,9 @@ def read_board(path: str | Path, mapping: Mapping | None = None, *, tz: str | No
 
     times = parse_times({s: frame[s] for s in stages}, file, tz=tz, dayfirst=dayfirst)
     # entries (item, stage, time), sorted by item (file order) then time, ties in board order
-    long = pd.DataFrame({
-        "item": np.repeat(np.arange(len(frame)), len(stages)),
-        "stage_index": np.tile(np.arange(len(stages)), len(frame)),
-        "time": pd.concat([times[s] for s in stages], axis=1).stack(future_stack=True).reset_index(drop=True)
-        if len(stages) > 1 else times[stages[0]].reset_index(drop=True),
-    })
+    n, k = len(frame), len(stages)
+    long = pd.DataFrame({"item": np.tile(np.arange(n), k), "stage_index": np.repeat(np.arange(k), n),
+                         "time": pd.concat([times[s] for s in stages], ignore_index=True)})
     long = long[long["time"].notna()].sort_values(["item", "time", "stage_index"], kind="stable")
     if long.empty:
         raise SpecError(file, message=f"empty log: no item has a date in any stage ({', '.join(stages)})")

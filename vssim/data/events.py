@@ -385,6 +385,8 @@ def read_xes(path: str | Path, mapping: Mapping | None = None, *, tz: str | None
                                        np.asarray(ev_res, dtype=object)[idx])
     if no_start and is_start.any():
         notes.append(f"{no_start} completes without an open start (start unknown)")
+    elif not is_start.any():
+        notes.append("no start events: every event is a completion, starts unknown")
     if no_end:
         notes.append(f"{no_end} starts never completed (end unknown)")
     if acts.empty:
