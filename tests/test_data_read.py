@@ -478,32 +478,25 @@ def test_board_small_rules(tmp_path):
         f"{twice}, row 1: column 'Dev' appears twice in the header")
 
 
-def test_transitions_from_column_orders_statuses_never_entered_first():
-    # one item only: 'b' is entered before 'a' in time, but the from column says a -> b twice
-    case = np.array(["1", "1"], dtype=object)
-    status = np.array(["b", "a"], dtype=object)
-    assert dominant_order(case, status) == ["b", "a"]
-    assert dominant_order(case, status, [("a", "b"), ("a", "b")]) == ["a", "b"]
-
-
-def test_xes_streams_without_a_tree(tmp_path):
-    # 6,000 events, each with ten attributes the reader does not keep: a tree of the file would
-    # hold ~84,000 elements (several times the file's size); the stream keeps four values an event
-    extra = "".join(f'<string key="x{k}" value="{"v" * 60}"/>' for k in range(10))
-    body = "".join(f'<trace><string key="concept:name" value="t{i}"/>'
-                   + "".join(f'<event><string key="concept:name" value="a{j}"/>{extra}'
-                             f'<date key="time:timestamp" value="2012-01-02T0{j}:00:00+01:00"/></event>'
-                             for j in range(3)) + "</trace>" for i in range(2000))
-    p = tmp_path / "big.xes"
-    p.write_text(f"<log>{body}</log>")
-    import tracemalloc
-
-    import defusedxml.expatreader  # noqa: F401  (imported before counting: the modules are not the stream)
-
-    from vssim.data.events import scan_xes
-    tracemalloc.start()
-    h = scan_xes(p, ("concept:name", "time:timestamp"))
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert len(h.case) == 6000 and h.values[0][:3] == ["a0", "a1", "a2"]
-    assert peak < 0.5 * p.stat().st_size, (peak, p.stat().st_size)     # 1.4 MB for 6 MB here
+def test_transitions_from_column_gives_the_first_status(tmp_path):
+    # a Jira changelog: no row for the status an item was created in; the from column names it
+    p = write(tmp_path, "jira.csv", """
+Issue key,From Status,To Status,Changed,Issue Type
+P-1,Open,In Progress,2026-03-02T09:00:00+01:00,Story
+P-1,In Progress,Review,2026-03-03T09:00:00+01:00,
+P-2,Open,In Progress,2026-03-02T12:00:00+01:00,Bug
+P-1,Review,Closed,2026-03-04T09:00:00+01:00,
+P-3,Review,In Progress,2026-03-05T09:00:00+01:00,Bug
+""")
+    log = read_log(p, "transitions", {"item": "Issue key", "from": "From Status", "status": "To Status",
+                                      "timestamp": "Changed", "type": "Issue Type"})
+    assert log.stages == ("Open", "In Progress", "Review")             # Closed: finished
+    a = log.activities
+    assert a["activity"].tolist() == ["Open", "In Progress", "Review", "Open", "In Progress", "Review", "In Progress"]
+    assert a["start"].isna().tolist() == [True, False, False, True, False, True, False]
+    assert a["end"].iloc[0] == pd.Timestamp("2026-03-02T09:00:00+01:00")
+    assert log.backward_moves == 1                                      # P-3: Review -> In Progress
+    assert log.cases["done"].notna().tolist() == [True, False, False]
+    assert error(lambda: read_log(p, "transitions", {"from": "From Status", "status": "To Status",
+                                                     "stages": ["In Progress", "Review", "Closed"]}, tz="UTC")) == (
+        f"{p}, row 2, column 'From Status': status 'Open' is not in mapping.stages (In Progress, Review, Closed)")

@@ -4,8 +4,10 @@ gives (item, status, timestamp[, from status]).
 The stay in a status lasts from the move into it to the item's next move. The status order (the
 board order) is the mapping's `stages`, or else the dominant order of the log: status a comes before
 b when more items enter a first than b first (Copeland ranking of these pairwise wins, ties by first
-appearance; a `from` column adds its from → to pairs). A move into an earlier status than the one
-the item was in (reopened, sent back) is a backward move: rework, counted.
+appearance). With a `from` column, the status an item left on its first move (a Jira changelog has
+no row for the status an item was created in) is its first visit: a stay with an unknown start,
+ending at that move. A move into an earlier status than the one the item was in (reopened, sent
+back) is a backward move: rework, counted.
 """
 from __future__ import annotations
 
@@ -38,8 +40,9 @@ TIME_NAMES = ("timestamp", "time", "date", "created", "changed", "when")
 FROM_NAMES = ("from", "from status", "from_status", "old status", "fromString")
 
 
-def dominant_order(case: np.ndarray, status: np.ndarray, pairs: list[tuple[str, str]] = ()) -> list[str]:
-    """The statuses in the order most items visit them first (module docstring)."""
+def dominant_order(case: np.ndarray, status: np.ndarray) -> list[str]:
+    """The statuses in the order most items visit them first (module docstring); `case`, `status`:
+    the visits, in time order per case."""
     names = list(dict.fromkeys(status))
     index = {s: i for i, s in enumerate(names)}
     k = len(names)
@@ -52,9 +55,6 @@ def dominant_order(case: np.ndarray, status: np.ndarray, pairs: list[tuple[str, 
             for j in seen:
                 before[j, i] += 1
             seen.append(i)
-    for a, b in pairs:
-        if a in index and b in index and a != b:
-            before[index[a], index[b]] += 1
     wins = (before > before.T).sum(axis=1) - (before < before.T).sum(axis=1)
     return [names[i] for i in sorted(range(k), key=lambda i: (-wins[i], i))]
 
@@ -86,23 +86,34 @@ def read_transitions(path: str | Path, mapping: Mapping | None = None, *, tz: st
                         message="blank timestamp")
     item = frame[item_col].str.strip().to_numpy(dtype=object)
     status = frame[status_col].str.strip().to_numpy(dtype=object)
-    pairs = []
-    if from_col is not None:
-        pairs = [(a.strip(), b) for a, b in zip(frame[from_col], status, strict=False) if a.strip()]
+    origin = None if from_col is None else frame[from_col].str.strip().to_numpy(dtype=object)
     values = {}
     for key, col in attrs.items():
         v = frame[col].str.strip()
         values[key] = v.mask(v == "").to_numpy(dtype=object)
     return build_transitions(file, item, status, time, rows, values, mapping, status_col=status_col,
-                             size_col=attrs.get("size"), pairs=pairs)
+                             size_col=attrs.get("size"), origin=origin, origin_col=from_col)
 
 
 def build_transitions(file: str, item: np.ndarray, status: np.ndarray, time: pd.Series, rows: np.ndarray,
                       values: Mapping[str, np.ndarray], mapping: dict, *, status_col: str, size_col: str | None,
-                      pairs: list[tuple[str, str]] = (), label: str = "row", notes: tuple[str, ...] = ()) -> EventLog:
+                      label: str = "row", notes: tuple[str, ...] = (),
+                      origin: np.ndarray | None = None, origin_col: str | None = None) -> EventLog:
     """The EventLog of moves (item entered status at time; `rows` for errors); `values`: the case
-    attributes per move (an item's last non-blank value is its own)."""
+    attributes per move (an item's last non-blank value is its own).
+
+    `origin`: the status each move came from (a `from` column). An item's first move out of a
+    status it was never seen entering (a Jira changelog has no row for the status an item was
+    created in) adds a stay there with an unknown start, ending at that move."""
     time = time.reset_index(drop=True)
+    first_row = pd.Series(np.arange(len(item))).groupby(item).transform("min").to_numpy()
+    entries = pd.DataFrame({"first_row": first_row, "time": time, "row": np.arange(len(item))})
+    entries = entries.sort_values(["first_row", "time", "row"], kind="stable")
+    sel = entries["row"].to_numpy()                                     # by item, then time
+    came = []                                                           # (first move, the status it left)
+    if origin is not None:
+        firsts_at = sel[np.r_[True, item[sel][1:] != item[sel][:-1]]]
+        came = [(i, origin[i]) for i in firsts_at if origin[i] and origin[i] != status[i]]
     stages = name_list(mapping, "stages", file)
     if stages is not None:
         known = set(stages)
@@ -110,9 +121,18 @@ def build_transitions(file: str, item: np.ndarray, status: np.ndarray, time: pd.
         if unknown:
             raise SpecError(where(file, int(rows[unknown[0]]), status_col, label), message=(
                 f"status {status[unknown[0]]!r} is not in mapping.stages ({', '.join(stages)})"))
+        if origin is not None:
+            unknown = [i for i, s in enumerate(origin) if s and s not in known]
+            if unknown:
+                raise SpecError(where(file, int(rows[unknown[0]]), origin_col, label), message=(
+                    f"status {origin[unknown[0]]!r} is not in mapping.stages ({', '.join(stages)})"))
     else:
-        stages = dominant_order(item[np.argsort(time.to_numpy(), kind="stable")],
-                                status[np.argsort(time.to_numpy(), kind="stable")], pairs)
+        # the status an item left first was its first visit
+        first_of = {i for i, _ in came}
+        left = dict(came)
+        seq = [(item[i], s) for i in sel for s in ((left[i], status[i]) if i in first_of else (status[i],))]
+        stages = dominant_order(np.asarray([c for c, _ in seq], dtype=object),
+                                np.asarray([s for _, s in seq], dtype=object))
     queues = name_list(mapping, "queues", file)
     if queues is None:
         queues = [s for s in stages if is_queue(s)]
@@ -126,11 +146,20 @@ def build_transitions(file: str, item: np.ndarray, status: np.ndarray, time: pd.
                         message=f"{finished!r} is not a status; the statuses: {', '.join(stages)}")
 
     order = {s: i for i, s in enumerate(stages)}
-    first_row = pd.Series(np.arange(len(item))).groupby(item).transform("min").to_numpy()
-    entries = pd.DataFrame({"first_row": first_row, "time": time, "row": np.arange(len(item))})
-    entries = entries.sort_values(["first_row", "time", "row"], kind="stable")
-    sel = entries["row"].to_numpy()
     acts, backward = stays(item[sel], status[sel], entries["time"], order, finished)
+    came = [(i, o) for i, o in came if o != finished]
+    if came:
+        at = np.array([i for i, _ in came])
+        before = pd.DataFrame({"case": item[at].astype(str), "activity": [o for _, o in came],
+                               "start": pd.Series(pd.NaT, index=range(len(at)), dtype=time.dtype),
+                               "end": time.iloc[at].reset_index(drop=True),
+                               "resource": pd.array([pd.NA] * len(at), dtype="string")})
+        backward += int(sum(order[o] > order[status[i]] for i, o in came))
+        rank = {c: r for r, c in enumerate(dict.fromkeys(item[sel]))}
+        both = pd.concat([before, acts], ignore_index=True)
+        key = pd.DataFrame({"r": both["case"].map(rank), "first": [0] * len(before) + [1] * len(acts),
+                            "n": np.arange(len(both))})
+        acts = both.iloc[key.sort_values(["r", "first", "n"], kind="stable").index].reset_index(drop=True)
 
     by_item = pd.DataFrame({"item": item, "time": time, "row": rows})
     g = by_item.groupby("item", sort=False)
