@@ -500,3 +500,41 @@ P-3,Review,In Progress,2026-03-05T09:00:00+01:00,Bug
     assert error(lambda: read_log(p, "transitions", {"from": "From Status", "status": "To Status",
                                                      "stages": ["In Progress", "Review", "Closed"]}, tz="UTC")) == (
         f"{p}, row 2, column 'From Status': status 'Open' is not in mapping.stages (In Progress, Review, Closed)")
+
+
+@st.composite
+def boards(draw):
+    n_stages = draw(st.integers(2, 5))
+    items = []
+    for _ in range(draw(st.integers(1, 6))):
+        days = [draw(st.one_of(st.none(), st.integers(0, 30))) for _ in range(n_stages)]
+        if all(d is None for d in days):
+            days[0] = 0
+        items.append(days)
+    return n_stages, items
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(boards())
+def test_board_invariants(tmp_path, board):
+    """Stays chain without gaps in time order, span the item's dates, and every descent in board
+    order of the time-ordered visits is one backward move."""
+    n_stages, items = board
+    stages = [f"S{j}" for j in range(n_stages)]
+    day0 = pd.Timestamp("2026-01-01", tz="UTC")
+    lines = ["ID," + ",".join(stages)]
+    for i, days in enumerate(items):
+        lines.append(f"I{i}," + ",".join("" if d is None else (day0 + pd.Timedelta(days=d)).strftime("%Y-%m-%d")
+                                         for d in days))
+    p = tmp_path / "board.csv"
+    p.write_text("\n".join(lines) + "\n")
+    log = read_log(p, "board", {"done": None}, tz="UTC")
+    descents = 0
+    for i, days in enumerate(items):
+        visits = sorted((d, j) for j, d in enumerate(days) if d is not None)
+        descents += sum(b[1] < a[1] for a, b in zip(visits[:-1], visits[1:], strict=True))
+        a = log.activities[log.activities["case"] == f"I{i}"]
+        assert a["activity"].tolist() == [stages[j] for _, j in visits]
+        assert a["start"].tolist() == [day0 + pd.Timedelta(days=d) for d, _ in visits]
+        assert a["end"].iloc[:-1].tolist() == a["start"].iloc[1:].tolist() and pd.isna(a["end"].iloc[-1])
+    assert log.backward_moves == descents
