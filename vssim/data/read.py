@@ -18,7 +18,7 @@ def _is_xes(path: Path) -> bool:
     return name.endswith(".xes") or name.endswith(".xes.gz")
 
 
-def read_log(path: str | Path, format: str | None = None, mapping: Mapping | None = None, *,
+def read_log(path: str | Path, format: str | None = None, mapping: Mapping | None = None,
              tz: str | None = None, dayfirst: bool | None = None) -> EventLog:
     """Read a board export, a status-transition log or an event log into an `EventLog`.
 
