@@ -47,7 +47,7 @@ def _build_aging_wip(state: BoardState, now, *, cycle_times=None, unit: str = "d
     ct = None if cycle_times is None else np.asarray(cycle_times, dtype=float)
     ct = ct[np.isfinite(ct)] if ct is not None else None
     with mpl.rc_context(RC):
-        fig = figure(max(7.0, 1.5 * len(columns) + 2.5), 5.2)
+        fig = figure(max(8.0, 1.5 * len(columns) + 2.5), 5.8)
         ax = fig.subplots()
         if ct is not None and len(ct):
             for q, style in zip(PERCENTILES, (":", "--", "-.", "-"), strict=True):
@@ -63,12 +63,14 @@ def _build_aging_wip(state: BoardState, now, *, cycle_times=None, unit: str = "d
         counts = [int((col == c).sum()) for c in columns]
         ax.set_xticks(range(len(columns)), [f"{c}\n({n})" for c, n in zip(columns, counts, strict=True)])
         ax.set_xlim(-0.6, len(columns) - 0.4)
-        ax.set_ylim(bottom=0)
+        top = max([float(age.max()) if len(age) else 0.0]
+                  + ([float(np.percentile(ct, PERCENTILES[-1]))] if ct is not None and len(ct) else []))
+        ax.set_ylim(0, 1.1 * top if top > 0 else 1.0)
         ax.set_xlabel("column (items in it)")
         ax.set_ylabel(f"age in column ({unit}s)")
         when = now if isinstance(now, str) else str(now)
         ax.set_title(title or f"Aging WIP on {when}: {len(age)} items in progress")
-        fig.legend(loc="outside right upper", frameon=False)
+        fig.legend(loc="outside lower center", ncols=2, frameon=False)
     return fig
 
 
