@@ -9,11 +9,12 @@ docs/architecture.md: the layers (model, engines, records, analysis, scenarios, 
 and where each kind of change goes.
 """
 from vssim.analysis.result import SimResult
+from vssim.data import BoardState, EventLog, read_log, read_state
 from vssim.errors import DeadlockError, SpecError, VssimError
 from vssim.model.spec import StreamSpec, load_stream
 from vssim.model.transition import Transition
 from vssim.run.simulate import simulate
 
-__all__ = ["DeadlockError", "SimResult", "SpecError", "StreamSpec", "Transition", "VssimError", "load_stream",
-           "simulate"]
+__all__ = ["BoardState", "DeadlockError", "EventLog", "SimResult", "SpecError", "StreamSpec", "Transition",
+           "VssimError", "load_stream", "read_log", "read_state", "simulate"]
 __version__ = "0.1.0"

@@ -10,8 +10,9 @@ and returns the path:
 - `people`: who is overloaded, each pool's utilisation and its people's;
 - `comparison`: scenarios against the baseline, what common random numbers bought;
 - `sweep`: WIP curves of a CONWIP sweep, the trials of an optimisation;
-- `transition`: a reorganisation in time against its baseline (`vssim.analysis.transition`).
-- `fidelity`: a real log against the band of simulated logs (lead time, weekly throughput, WIP).
+- `transition`: a reorganisation in time against its baseline (`vssim.analysis.transition`);
+- `fidelity`: a real log against the band of simulated logs (lead time, weekly throughput, WIP);
+- `aging`: aging WIP of a real board now (a `vssim.read_state` `BoardState`; `aging.aging_wip`).
 
 Each public function builds its figure with a `_build_xxx(...) -> Figure` helper that tests
 can inspect before anything is saved. Conventions: 110 dpi, fonts of at least 10 pt, the
