@@ -227,3 +227,12 @@ def test_bad_arguments_are_one_line_errors(found):
         discover(log, wip_limits="max")
     with pytest.raises(SpecError, match="wip_limits"):
         discover(log, wip_limits={"nope": 3}, **OFF)
+
+
+def test_flat_calendar_is_all_week_and_rare_variants(found):
+    _, d = found
+    full = discover(found[0], time_unit="hour", profile=False, epoch=False)
+    for pool in full.stream["pools"].values():
+        assert pool["calendar"] == {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": [[0, 24]]}
+    assert d.rare_variants and all(v["share"] < 0.01 for v in d.rare_variants)
+    assert all(v["trace"].count("review") >= 5 for v in d.rare_variants)   # (0.3)^4 of cases: rare loops
