@@ -183,6 +183,7 @@ def test_board_log_queues_are_waiting():
     t0 = pd.Timestamp("2024-03-04 09:00", tz="Europe/Amsterdam")
     stages = ("analysis", "dev ready", "dev", "test", "done")
     rows, cases, dev = [], [], []
+    P_BACK, tests = 0.25, [0, 0]    # backward moves, test stays
     for i in range(400):
         clock = i * 6.0 + rng.exponential(1)
         cases.append({"case": i, "first": t0 + pd.Timedelta(hours=clock), "type": None, "class_of_service": None,
@@ -190,8 +191,13 @@ def test_board_log_queues_are_waiting():
         stay = {"analysis": rng.gamma(4, 1.0), "dev ready": rng.exponential(20), "dev": rng.gamma(4, 2.0),
                 "test": rng.gamma(4, 0.5)}
         dev.append(stay["dev"])
-        for s in stages:
-            end = None if s == "done" else clock + stay[s]
+        path = list(stages[:4])
+        while rng.random() < P_BACK:          # test sends the item back to dev
+            path += ["dev", "test"]
+            tests[0] += 1
+        tests[1] += path.count("test")
+        for s in path + ["done"]:
+            end = None if s == "done" else clock + (rng.gamma(4, 2.0) if s == "dev" else stay[s])
             rows.append({"case": i, "activity": s, "start": t0 + pd.Timedelta(hours=clock),
                          "end": pd.NaT if end is None else t0 + pd.Timedelta(hours=end), "resource": None})
             clock = end if end is not None else clock
@@ -201,7 +207,11 @@ def test_board_log_queues_are_waiting():
     d = discover(log, time_unit="hour", headcount={"dev": 3}, **OFF)
     assert list(d.stream["steps"]) == ["analysis", "dev", "test"]
     w = d.stream["steps"]["dev"]["work"]
-    assert w["dist"] == "gamma" and abs(w["mean"] - 8.0) < 3 * 4.0 / math.sqrt(400)
+    n_dev = int((acts["activity"] == "dev").sum())
+    assert w["dist"] == "gamma" and abs(w["mean"] - 8.0) < 3 * 4.0 / math.sqrt(n_dev)
+    rw = d.stream["steps"]["test"]["rework"]
+    assert rw["to"] == "dev" and rw["probability"] == pytest.approx(tests[0] / tests[1], abs=1e-4)
+    assert abs(rw["probability"] - P_BACK) < 2.576 * math.sqrt(P_BACK * (1 - P_BACK) / tests[1])
     assert d.stream["pools"]["dev"] == 3 and "headcount given" in d.provenance["pools.dev"]
     assert "observed maximum of concurrent" in d.provenance["pools.analysis"]
     assert any("dev ready" in w and "waiting" in w for w in d.warnings)
@@ -236,3 +246,16 @@ def test_flat_calendar_is_all_week_and_rare_variants(found):
         assert pool["calendar"] == {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": [[0, 24]]}
     assert d.rare_variants and all(v["share"] < 0.01 for v in d.rare_variants)
     assert all(v["trace"].count("review") >= 5 for v in d.rare_variants)   # (0.3)^4 of cases: rare loops
+
+
+def test_names_with_spaces_and_completions_only():
+    """Activity names as real logs have them, and a log of completions only (no start times): the work is
+    the time since the case's previous event, said in a warning."""
+    log = generate(np.random.default_rng(9), n_cases=300)
+    acts = log.activities.assign(activity=log.activities["activity"].map(lambda a: f"W_{a} aanvraag"),
+                                 start=pd.Series(pd.NaT, index=log.activities.index).dt.tz_localize("UTC"))
+    d = discover(EventLog(acts, log.cases, "events", ()), time_unit="hour", **OFF)
+    assert list(d.stream["steps"]) == [f"W_{a} aanvraag" for a in STEPS]
+    assert any("no start times" in w for w in d.warnings)
+    StreamSpec.from_dict(d.stream)
+    assert yaml.safe_load(d.to_yaml()) == d.stream

@@ -166,8 +166,9 @@ def _pool_name(text: str, taken: set[str]) -> str:
 
 def _max_concurrent(starts: pd.Series, ends: pd.Series) -> int:
     """The most intervals [start, end) open at once (an end before a start at the same instant)."""
-    s = starts.dropna().astype("int64").to_numpy()
-    e = ends.dropna().astype("int64").to_numpy()
+    both = starts.notna().to_numpy() & ends.notna().to_numpy()
+    s = starts[both].astype("int64").to_numpy()
+    e = ends[both].astype("int64").to_numpy()
     if len(s) == 0:
         return 0
     times = np.concatenate([s, e])
@@ -478,8 +479,12 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
             prov[path] = f"all {zeros:,} instances take no time: an instant activity"
             warns.append(f"step {s}: an instant activity (all {zeros:,} instances take no time)")
         elif len(measured) == 0:
-            raise SpecError(f"log activity {s}", message="no instance with a known duration: its work cannot be "
-                            "measured")
+            # completions only, and the step always comes first: its completion is the case's arrival
+            steps[s]["work"] = {"dist": "deterministic", "value": 0.0}
+            prov[path] = ("no start times and always the case's first event: its completion is taken as the "
+                          "arrival, so no work")
+            warns.append(f"step {s}: no start times and never a previous event; taken as instant (its completion "
+                         "is the case's arrival)")
         else:
             dist, text = fit_duration(measured.to_numpy(), f"{s} durations (in {time_unit}s)")
             if zeros:
