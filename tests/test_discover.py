@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
 
 from vssim import StreamSpec
 from vssim.data.discover import calendar_of, discover, fit_duration
@@ -259,3 +261,101 @@ def test_names_with_spaces_and_completions_only():
     assert any("no start times" in w for w in d.warnings)
     StreamSpec.from_dict(d.stream)
     assert yaml.safe_load(d.to_yaml()) == d.stream
+
+
+def _log(rows, tz="UTC", types=None):
+    """A log from (case, activity, start hour, end hour, resource) rows, hours after Monday 2024-01-01 00:00."""
+    t0 = pd.Timestamp("2024-01-01", tz=tz)
+    acts = pd.DataFrame([{"case": c, "activity": a, "start": t0 + pd.Timedelta(hours=s),
+                          "end": t0 + pd.Timedelta(hours=e), "resource": r} for c, a, s, e, r in rows])
+    first = acts.groupby("case")["start"].min()
+    cases = pd.DataFrame({"case": first.index, "first": first.to_numpy(),
+                          "type": None if types is None else [types[c] for c in first.index],
+                          "class_of_service": None, "team": None, "size": None})
+    return EventLog(acts, cases, "events", ())
+
+
+def test_hand_worked_log():
+    rows = [(1, "A", 0, 1, "r1"), (1, "B", 2, 4, "r2"), (1, "C", 4, 5, "r2"), (1, "B", 6, 7, "r2"),
+            (1, "C", 7, 8, "r2"), (1, "Z", 8, 8, "r2"),
+            (2, "A", 1, 3, "r1"), (2, "B", 3, 6, "r3"), (2, "C", 6, 7, "r3"), (2, "Z", 9, 9, "r3"),
+            (3, "A", 3, 4, "r1"), (3, "B", 5, 6, "r2"), (3, "C", 8, 9, "r3"), (3, "Z", 9, 9, "r2")]
+    d = discover(_log(rows), time_unit="hour", **OFF)
+    st = d.stream["steps"]
+    assert list(st) == ["A", "B", "C", "Z"]
+    assert st["C"]["rework"] == {"probability": 0.25, "to": "B"}          # 1 of C's 4 instances goes back
+    assert "1 of 4 instances of C are followed by B" in d.provenance["steps.C.rework"]
+    assert d.stream["pools"] == {"A": 1, "B_C_Z": 2}                      # r1 alone; r2 and r3 do B, C, Z
+    assert st["A"]["pool"] == "A" and st["B"]["pool"] == st["C"]["pool"] == "B_C_Z"
+    # items in the column from the previous end (or arrival) to this end: B holds [1,4) [5,7) [3,6) [4,6)
+    assert [st[s]["wip_limit"] for s in "ABC"] == [1, 3, 2]
+    assert st["Z"]["work"] == {"dist": "deterministic", "value": 0.0}
+    assert any("instant activity" in w for w in d.warnings)
+    assert d.stream["arrivals"] == {"process": "renewal", "interarrival": {"dist": "deterministic", "value": 1.5}}
+    none = discover(_log(rows), time_unit="hour", wip_limits="none", **OFF)
+    assert all(s["wip_limit"] is None for s in none.stream["steps"].values())
+    given = discover(_log(rows), time_unit="hour", wip_limits={"B": 2}, **OFF)
+    assert [given.stream["steps"][s]["wip_limit"] for s in "ABC"] == [None, 2, None]
+
+
+names = hs.permutations(["intake", "W_Call", "build it", "review", "x.y-z", "deploy"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(order=names, k=hs.integers(2, 6), data=hs.data())
+def test_order_recovered_whatever_the_names(order, k, data):
+    """Any step names, any rework edges (one per step, to itself or earlier, p ≤ 0.5): the order is found."""
+    steps = order[:k]
+    back = {j: (data.draw(hs.integers(0, j)), data.draw(hs.floats(0.0, 0.5))) for j in range(k)
+            if data.draw(hs.booleans())}
+    rng = np.random.default_rng(data.draw(hs.integers(0, 2 ** 32 - 1)))
+    rows, clock = [], 0.0
+    for case in range(150):
+        clock += 1.0
+        t, j, visits = clock, 0, 0
+        while j < k and visits < 60:
+            rows.append((case, steps[j], t, t + 0.5, None))
+            t, visits = t + 0.6, visits + 1
+            if j in back and rng.random() < back[j][1]:
+                j = back[j][0]
+            else:
+                j += 1
+    d = discover(_log(rows), time_unit="hour", wip_limits="none", **OFF)
+    assert list(d.stream["steps"]) == list(steps)
+    for j, (to, _) in back.items():
+        if "rework" in d.stream["steps"][steps[j]]:
+            assert d.stream["steps"][steps[j]]["rework"]["to"] == steps[to]
+
+
+def test_daily_profile_and_office_calendar():
+    """Arrivals and work only Mon-Fri 9-17 Amsterdam time: daily and weekly shapes, and that calendar."""
+    rng = np.random.default_rng(8)
+    rows = []
+    for case in range(3000):
+        day = int(rng.integers(0, 70))
+        while day % 7 >= 5:
+            day = int(rng.integers(0, 70))
+        h = day * 24 + 9 + 8 * rng.random()
+        rows.append((case, "work", h, h + 0.25, f"r{case % 3}"))
+    d = discover(_log(rows, tz="Europe/Amsterdam"), time_unit="hour", epoch=False)
+    prof = d.stream["arrivals"]["profile"]
+    assert prof["daily"][:9] == [0] * 9 and prof["daily"][17:] == [0] * 7
+    assert np.allclose(prof["daily"][9:17], 3.0, atol=4 * 3.0 / math.sqrt(3000 / 8))
+    assert prof["weekly"][5:] == [0, 0] and np.allclose(prof["weekly"][:5], 1.4, atol=4 * 1.4 / math.sqrt(600))
+    cal = d.stream["pools"]["work"]["calendar"]
+    assert cal == {"days": ["mon", "tue", "wed", "thu", "fri"], "hours": [[9, 17]]}
+
+
+def test_work_by_type_reported_not_modelled():
+    rng = np.random.default_rng(6)
+    rows, types = [], {}
+    for case in range(400):
+        types[case] = "big" if case % 2 else "small"
+        w = float(_lognormal(rng, 3.0 if case % 2 else 1.0, 0.5))
+        rows.append((case, "work", case * 2.0, case * 2.0 + w, "r"))
+    d = discover(_log(rows, types=types), time_unit="hour", **OFF)
+    assert "by type: big mean" in d.provenance["steps.work.work"]
+    assert any("work differs by type" in w for w in d.warnings)
+    assert d.stream["item_types"] == {"big": {"share": 0.5, "class_of_service": "standard"},
+                                      "small": {"share": 0.5, "class_of_service": "standard"}}
+    assert "item_types" not in discover(_log(rows, types=types), time_unit="hour", by_type=False, **OFF).stream

@@ -114,31 +114,48 @@ def fit_duration(x: np.ndarray, what: str) -> tuple[dict, str]:
     n = len(x)
     if n == 0:
         raise ValueError("no positive durations")
-    if n < 3 or np.ptp(x) == 0:
+    if n < 3 or np.ptp(x) <= 1e-9 * float(np.max(x)):
         v = _sig(float(np.mean(x)))
         return {"dist": "deterministic", "value": v}, f"{n:,} {what}: too few or all equal, the mean as a constant"
     fits = {}
-    with np.errstate(all="ignore"):
-        scale = float(np.mean(x))
-        fits["exponential"] = (1, float(np.sum(scipy.stats.expon.logpdf(x, scale=scale))),
-                               {"dist": "exponential", "mean": scale}, scipy.stats.expon(scale=scale))
+    scale = float(np.mean(x))
+    lx = np.log(x)
+    mu, s = float(lx.mean()), float(lx.std())
+
+    def _gamma():
         a, _, sc = scipy.stats.gamma.fit(x, floc=0)
-        fits["gamma"] = (2, float(np.sum(scipy.stats.gamma.logpdf(x, a, scale=sc))),
-                         {"dist": "gamma", "mean": a * sc, "cv": 1 / math.sqrt(a)}, scipy.stats.gamma(a, scale=sc))
-        lx = np.log(x)
-        mu, s = float(lx.mean()), float(lx.std())
-        if s > 0:
-            fits["lognormal"] = (2, float(np.sum(scipy.stats.lognorm.logpdf(x, s, scale=math.exp(mu)))),
-                                 {"dist": "lognormal", "mean": math.exp(mu + s * s / 2),
-                                  "cv": math.sqrt(math.expm1(s * s))}, scipy.stats.lognorm(s, scale=math.exp(mu)))
+        return 2, scipy.stats.gamma(a, scale=sc), {"dist": "gamma", "mean": a * sc, "cv": 1 / math.sqrt(a)}
+
+    def _weibull():
         k, _, lam = scipy.stats.weibull_min.fit(x, floc=0)
         cv = _weibull_cv(k)
-        if 0.01 <= cv <= 50:
-            fits["weibull"] = (2, float(np.sum(scipy.stats.weibull_min.logpdf(x, k, scale=lam))),
-                               {"dist": "weibull", "mean": lam * math.exp(gammaln(1 + 1 / k)), "cv": cv},
-                               scipy.stats.weibull_min(k, scale=lam))
+        if not 0.01 <= cv <= 50:     # outside what vssim's weibull takes
+            raise ValueError(cv)
+        return 2, scipy.stats.weibull_min(k, scale=lam), {"dist": "weibull", "mean": lam * math.exp(gammaln(1 + 1 / k)),
+                                                          "cv": cv}
+
+    candidates = {
+        "exponential": lambda: (1, scipy.stats.expon(scale=scale), {"dist": "exponential", "mean": scale}),
+        "gamma": _gamma,
+        "lognormal": lambda: (2, scipy.stats.lognorm(s, scale=math.exp(mu)),
+                              {"dist": "lognormal", "mean": math.exp(mu + s * s / 2),
+                               "cv": math.sqrt(math.expm1(s * s))}),
+        "weibull": _weibull,
+    }
+    with np.errstate(all="ignore"):
+        for fam, make in candidates.items():
+            try:
+                k, frozen, params = make()
+            except (ValueError, RuntimeError, FloatingPointError, OverflowError, ZeroDivisionError):
+                continue          # the family cannot be fitted to these data (e.g. gamma on near-constant values)
+            ll = float(np.sum(frozen.logpdf(x)))
+            if math.isfinite(ll) and all(math.isfinite(v) and v > 0 for v in params.values() if isinstance(v, float)):
+                fits[fam] = (k, ll, params, frozen)
     aic = {name: 2 * kk - 2 * ll for name, (kk, ll, _, _) in fits.items() if math.isfinite(ll)}
     ranked = sorted(aic, key=aic.get)
+    if not ranked:
+        return ({"dist": "deterministic", "value": _sig(scale)},
+                f"{n:,} {what}: no family could be fitted, the mean as a constant")
     best = ranked[0]
     pvals = {name: float(scipy.stats.kstest(x, fits[name][3].cdf).pvalue) for name in ranked}
     gap = f" (ΔAIC {aic[ranked[1]] - aic[best]:.1f} to {ranked[1]})" if len(ranked) > 1 else ""
@@ -266,7 +283,8 @@ def _arrivals(first: pd.Series, epoch: pd.Timestamp, unit_s: float, unit: str, p
         if seen.sum() > 1 else 1.0
     p_day = float(scipy.stats.chisquare(hr).pvalue)
     weekly = np.where(seen, wd / np.where(seen, exposure_wd, 1), 0.0)
-    weekly = weekly / weekly.mean() if weekly.mean() > 0 else np.ones(7)
+    weekly = weekly / weekly[seen].mean() if weekly.sum() > 0 else np.ones(7)
+    weekly[~seen] = 1.0       # a weekday the period does not hold: no evidence, the mean
     daily = hr / hr.mean()
     use_week, use_day = p_week < 0.01, p_day < 0.01
     # the trend, on daily counts with the shapes found as offsets
