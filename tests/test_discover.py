@@ -27,7 +27,10 @@ def _lognormal(rng, mean, cv, n=None):
     return rng.lognormal(math.log(mean) - s2 / 2, math.sqrt(s2), n)
 
 
-def generate(rng: np.random.Generator, n_cases: int = 2000, rate: float = 0.5, weekly=None, tz="UTC",
+RATE = 0.25      # per hour: build_review's 3 people busy 70 % (8.4 h of work per item), intake_release 19 %
+
+
+def generate(rng: np.random.Generator, n_cases: int = 2000, rate: float = RATE, weekly=None, tz="UTC",
              types=None) -> EventLog:
     """Cases arriving Poisson (`rate` per hour; with `weekly` weights by thinning), the steps in order with
     review sending work back to build with probability P_REWORK, lognormal work, waits between steps."""
@@ -111,7 +114,7 @@ def test_poisson_arrivals_found(found):
     arr = d.stream["arrivals"]
     assert arr["process"] == "poisson"          # exponential gaps and flat counts
     n = log.n_cases
-    assert abs(arr["rate"] - 0.5) < 3 * 0.5 / math.sqrt(n)
+    assert abs(arr["rate"] - RATE) < 3 * RATE / math.sqrt(n)
 
 
 def test_weekly_profile_recovered():
@@ -288,14 +291,17 @@ def test_hand_worked_log():
     assert d.stream["pools"] == {"A": 1, "B_C_Z": 2}                      # r1 alone; r2 and r3 do B, C, Z
     assert st["A"]["pool"] == "A" and st["B"]["pool"] == st["C"]["pool"] == "B_C_Z"
     # items in the column from the previous end (or arrival) to this end: B holds [1,4) [5,7) [3,6) [4,6)
-    assert [st[s]["wip_limit"] for s in "ABC"] == [1, 3, 2]
+    # B and C form a rework loop: no limits there (they can deadlock), the maxima said in the provenance
+    assert [st[s]["wip_limit"] for s in "ABCZ"] == [1, None, None, 1]   # Z: [7,9) and two stays of no time
+    assert "observed maximum of items in the column is 3" in d.provenance["steps.B.wip_limit"]
+    assert "observed maximum of items in the column is 2" in d.provenance["steps.C.wip_limit"]
     assert st["Z"]["work"] == {"dist": "deterministic", "value": 0.0}
     assert any("instant activity" in w for w in d.warnings)
     assert d.stream["arrivals"] == {"process": "renewal", "interarrival": {"dist": "deterministic", "value": 1.5}}
     none = discover(_log(rows), time_unit="hour", wip_limits="none", **OFF)
     assert all(s["wip_limit"] is None for s in none.stream["steps"].values())
     given = discover(_log(rows), time_unit="hour", wip_limits={"B": 2}, **OFF)
-    assert [given.stream["steps"][s]["wip_limit"] for s in "ABC"] == [None, 2, None]
+    assert [given.stream["steps"][s]["wip_limit"] for s in "ABCZ"] == [None, 2, None, None]
 
 
 names = hs.permutations(["intake", "W_Call", "build it", "review", "x.y-z", "deploy"])
@@ -359,3 +365,16 @@ def test_work_by_type_reported_not_modelled():
     assert d.stream["item_types"] == {"big": {"share": 0.5, "class_of_service": "standard"},
                                       "small": {"share": 0.5, "class_of_service": "standard"}}
     assert "item_types" not in discover(_log(rows, types=types), time_unit="hour", by_type=False, **OFF).stream
+
+
+def test_argument_values_checked_and_discovered_stream_runs(found):
+    import vssim
+    log, d = found
+    with pytest.raises(SpecError, match=r"^headcount.build: must be a positive integer, got 0$"):
+        discover(log, headcount={"build": 0})
+    with pytest.raises(SpecError, match=r"^wip_limits.build: must be a positive integer or null, got true$"):
+        discover(log, wip_limits={"build": True})
+    res = vssim.simulate(StreamSpec.from_dict(d.stream), horizon=3000, warmup=300, replications=2, seed=1)
+    done = res.summary["metrics"]["throughput"]["mean"]
+    assert done == pytest.approx(d.stream["arrivals"]["rate"], rel=0.1)   # a stable line passes its arrivals on
+    assert d.stream["steps"]["build"]["wip_limit"] is None and d.stream["steps"]["intake"]["wip_limit"] >= 1

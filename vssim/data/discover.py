@@ -30,6 +30,7 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLASSES = ("expedite", "fixed_date", "standard", "intangible")
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
 _EMPIRICAL_POINTS = 200
+_CALENDAR_MIN = 50      # starts a pool needs for a calendar of its own
 
 
 # --------------------------------------------------------------------------- result
@@ -417,6 +418,12 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
         raise SpecError("wip_limits", "observed, none or a mapping of steps to limits", wip_limits)
     if not 0 <= rare_share < 1:
         raise SpecError("rare_share", "a number in [0, 1)", rare_share)
+    for arg, values, nullable in (("headcount", headcount or {}, False),
+                                  ("wip_limits", wip_limits if isinstance(wip_limits, Mapping) else {}, True)):
+        for key, v in values.items():
+            whole = isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+            if not ((v is None and nullable) or (whole and v >= 1)):
+                raise SpecError(f"{arg}.{key}", "a positive integer" + (" or null" if nullable else ""), v)
     acts = log.activities.copy()
     if acts.empty:
         raise SpecError("log", message=f"{log.source or 'the log'}: no activity instances")
@@ -571,7 +578,8 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
             groups[acts_set].append(res)
         for acts_set, members in sorted(groups.items(), key=lambda kv: [pos[a] for a in sorted(kv[0], key=pos.get)]):
             ordered = sorted(acts_set, key=pos.get)
-            pname = _pool_name(ordered[0] if len(ordered) == 1 else "+".join(ordered), taken)
+            joined = "+".join(ordered)
+            pname = _pool_name(joined if len(joined) <= 40 else f"pool_{len(taken) + 1}", taken)
             mine = r[r["resource"].isin(members)]
             t = mine["start"].fillna(mine["end"])
             week = t.dt.tz_localize(None).dt.to_period("W") if t.dt.tz is not None else t.dt.to_period("W")
@@ -607,13 +615,27 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
         if unknown:
             raise SpecError("headcount", f"steps of the log ({', '.join(order)})", unknown[0])
     if calendars:
+        everyone = acts["start"].fillna(acts["end"])
         for pname in list(pools):
-            cal, text = calendar_of(pool_starts[pname])
+            few = pool_starts[pname].notna().sum() < _CALENDAR_MIN
+            cal, text = calendar_of(everyone if few else pool_starts[pname])
+            if few:
+                text = (f"only {pool_starts[pname].notna().sum()} starts, fewer than {_CALENDAR_MIN}: the calendar "
+                        f"of all the log's starts; {text}")
             pools[pname] = {"size": pools[pname], "calendar": cal}
             prov[f"pools.{pname}"] += f"; calendar: {text}"
 
     # ---- WIP limits: items in the column, from the case's previous end (or arrival) to this end
     entry = _column_entry(acts)
+    in_loop: dict[str, str] = {}        # steps between a rework target and its sender (another column)
+    for s in order:
+        rw = steps[s].get("rework")
+        if rw and rw["to"] != s:
+            for x in order[pos[rw["to"]]:pos[s] + 1]:
+                in_loop.setdefault(x, f"{rw['to']} .. {s}")
+    if wip_limits == "observed" and in_loop:
+        warns.append("no observed WIP limit on the steps inside rework loops (" + ", ".join(sorted(
+            set(in_loop.values()), key=lambda t: pos[t.split(" .. ")[0]])) + "): limits there can deadlock")
     for s in order:
         if isinstance(wip_limits, Mapping):
             steps[s]["wip_limit"] = wip_limits.get(s)
@@ -623,8 +645,14 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
         else:
             inst = acts[acts["activity"] == s]
             m = _max_concurrent(entry[inst.index], inst["end"].fillna(acts["end"].max()))
-            steps[s]["wip_limit"] = max(1, m)
-            prov[f"steps.{s}.wip_limit"] = f"the observed maximum of items in the column ({m})"
+            if s in in_loop:
+                steps[s]["wip_limit"] = None
+                prov[f"steps.{s}.wip_limit"] = (f"no limit: the step is inside the rework loop {in_loop[s]}, where "
+                                                "limits can deadlock (every column of the loop full of items waiting "
+                                                f"for another); the observed maximum of items in the column is {m}")
+            else:
+                steps[s]["wip_limit"] = max(1, m)
+                prov[f"steps.{s}.wip_limit"] = f"the observed maximum of items in the column ({m})"
     if isinstance(wip_limits, Mapping):
         unknown = sorted(set(wip_limits) - set(order))
         if unknown:
