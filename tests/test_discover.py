@@ -378,3 +378,30 @@ def test_argument_values_checked_and_discovered_stream_runs(found):
     done = res.summary["metrics"]["throughput"]["mean"]
     assert done == pytest.approx(d.stream["arrivals"]["rate"], rel=0.1)   # a stable line passes its arrivals on
     assert d.stream["steps"]["build"]["wip_limit"] is None and d.stream["steps"]["intake"]["wip_limit"] >= 1
+
+
+def test_unexplained_skips_become_routes():
+    """Without a type attribute, 30 % of cases skip review (and so never go back to build): two routes as
+    item types, review restricted to the one that visits it; a stray case that also skips release joins
+    the smallest frequent route containing its steps."""
+    log = generate(np.random.default_rng(12), n_cases=1000)
+    a = log.activities
+    cases = a["case"].unique()
+    skip = set(cases[: 300])
+    keep = ~(a["case"].isin(skip) & (a["activity"] == "review"))
+    acts = a[keep]
+    # a skipping case visits build once only (no review, so no rework)
+    first_build = acts[acts["activity"] == "build"].groupby("case").head(1).index
+    acts = acts[~(acts["case"].isin(skip) & (acts["activity"] == "build") & ~acts.index.isin(first_build))]
+    acts = acts[~((acts["case"] == cases[999]) & (acts["activity"] == "release"))].reset_index(drop=True)
+    d = discover(EventLog(acts, log.cases, "events", ()), time_unit="hour", **OFF)
+    types = d.stream["item_types"]
+    assert types["route_1"]["share"] == pytest.approx(0.7) and types["route_2"]["share"] == pytest.approx(0.3)
+    assert d.stream["steps"]["review"]["types"] == ["route_1"]
+    assert "types" not in d.stream["steps"]["build"]
+    assert "and 1 with a rarer set" in d.provenance["item_types.route_1"]
+    assert not any("skip" in w for w in d.warnings)
+    assert d.stream["steps"]["review"]["rework"]["to"] == "build"
+    StreamSpec.from_dict(d.stream)
+    off = discover(EventLog(acts, log.cases, "events", ()), time_unit="hour", routes=False, **OFF)
+    assert "item_types" not in off.stream and any("30.0% of cases skip it" in w for w in off.warnings)

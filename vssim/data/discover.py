@@ -402,7 +402,8 @@ def _traces(acts: pd.DataFrame) -> dict[Any, tuple]:
 # --------------------------------------------------------------------------- discover
 def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[str, int] | None = None,
              wip_limits: str | Mapping[str, int | None] = "observed", by_type: bool = True,
-             rare_share: float = 0.01, calendars: bool = True, profile: bool = True, epoch: bool = True,
+             rare_share: float = 0.01, routes: bool = True, calendars: bool = True, profile: bool = True,
+             epoch: bool = True,
              name: str = "discovered") -> Discovery:
     """A stream mapping from `log` (module docstring; docs/calibration.md, "Discovery").
 
@@ -410,7 +411,8 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
     `headcount`: people per step when the data has no resources (one pool per step; missing steps get the
     observed maximum of concurrent instances); `wip_limits`: "observed" (the maximum of items in each
     column), "none", or a mapping step -> limit; `by_type`: item types from the cases' `type`;
-    `rare_share`: variants below it are reported; `calendars`, `profile`, `epoch`: write the keys of
+    `rare_share`: variants below it are reported; `routes`: without a type attribute, when cases skip
+    steps, one item type per frequent set of visited steps (a route); `calendars`, `profile`, `epoch`: write the keys of
     those model features (off: a mapping today's `StreamSpec.from_dict` accepts)."""
     if time_unit not in (None, "hour", "day"):
         raise SpecError("time_unit", "hour, day or null", time_unit)
@@ -494,6 +496,8 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
         if len(item_types) > 1:
             _fix_shares(item_types)
         case_type = tnames.to_dict()
+    elif routes:
+        case_type = _routes(traces, order, rare_share, item_types, prov)
     else:
         case_type = {}
 
@@ -673,6 +677,44 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
     stream["pools"] = pools
     stream["steps"] = steps
     return Discovery(stream=stream, provenance=prov, rare_variants=rare, warnings=warns)
+
+
+def _routes(traces: Mapping[Any, tuple], order: list[str], rare_share: float, item_types: dict,
+            prov: dict) -> dict:
+    """Skips no attribute explains, as item types: one type per set of visited steps held by at least
+    `rare_share` of the cases (and at least one case), most frequent first. A case with a rarer set joins
+    the smallest frequent set containing it (it then visits a step or two more than it did), else the
+    frequent set it shares most steps with. Nothing when every case visits every step."""
+    visits = {case: frozenset(tr) for case, tr in traces.items()}
+    counts = Counter(visits.values())
+    n = len(visits)
+    if len(counts) < 2:
+        return {}
+    frequent = [v for v, c in counts.most_common() if c / n >= rare_share] or [counts.most_common(1)[0][0]]
+    if len(frequent) < 2:
+        return {}
+
+    def home(v: frozenset) -> frozenset:
+        if v in frequent:
+            return v
+        supers = [f for f in frequent if v <= f]
+        if supers:
+            return min(supers, key=lambda f: (len(f), frequent.index(f)))
+        return max(frequent, key=lambda f: (len(f & v) - len(f - v), -frequent.index(f)))
+
+    names = {f: f"route_{i + 1}" for i, f in enumerate(frequent)}
+    case_type = {case: names[home(v)] for case, v in visits.items()}
+    share = Counter(case_type.values())
+    for f in frequent:
+        t = names[f]
+        own = counts[f]
+        item_types[t] = {"share": share[t] / n, "class_of_service": "standard"}
+        prov[f"item_types.{t}"] = (f"a route: {own:,} of {n:,} cases visit exactly "
+                                   + ", ".join(sorted(f, key=order.index))
+                                   + (f", and {share[t] - own:,} with a rarer set of steps within or near it"
+                                      if share[t] > own else ""))
+    _fix_shares(item_types)
+    return case_type
 
 
 def _fix_shares(item_types: dict) -> None:
