@@ -163,9 +163,11 @@ def fit_duration(x: np.ndarray, what: str) -> tuple[dict, str]:
     if max(pvals.values()) < 0.01:
         m = min(n, _EMPIRICAL_POINTS)
         q = np.quantile(x, (np.arange(m) + 0.5) / m)
-        out = {"dist": "empirical", "values": [_sig(float(v)) for v in q]}
+        factor = float(np.mean(x) / np.mean(q))     # the grid misses the far tail's share of the mean
+        out = {"dist": "empirical", "values": [_sig(float(v) * factor) for v in q]}
         return out, (f"fitted to {n:,} {what}: a KS test rejects every parametric fit at 1 % (best by AIC {best}, "
-                     f"p = {pvals[best]:.2g}), so an empirical distribution of {m} quantiles (mean {np.mean(x):.4g})")
+                     f"p = {pvals[best]:.2g}), so an empirical distribution of {m} quantiles, scaled by "
+                     f"{factor:.4g} to the data's mean {np.mean(x):.4g}")
     params = {key: (_sig(v) if isinstance(v, float) else v) for key, v in fits[best][2].items()}
     return params, f"fitted to {n:,} {what}: {best} by AIC{gap}, KS p = {pvals[best]:.2g}"
 
@@ -558,7 +560,8 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
         share = len(visits) / n_cases
         if case_type and len(item_types) > 1:
             per = {t: _share_visiting(visits, case_type, t) for t in item_types}
-            if all(v >= 0.9 or v <= 0.1 for v in per.values()) and any(v <= 0.1 for v in per.values()):
+            if all(v >= 0.9 or v <= 0.1 for v in per.values()) and any(v <= 0.1 for v in per.values()) \
+                    and any(v >= 0.9 for v in per.values()):
                 steps[s]["types"] = sorted(t for t, v in per.items() if v >= 0.9)
                 prov[f"steps.{s}.types"] = "visited by " + ", ".join(
                     f"{v:.0%} of {t}" for t, v in sorted(per.items())) + ": the types above 90 %"
@@ -684,13 +687,17 @@ def _routes(traces: Mapping[Any, tuple], order: list[str], rare_share: float, it
     """Skips no attribute explains, as item types: one type per set of visited steps held by at least
     `rare_share` of the cases (and at least one case), most frequent first. A case with a rarer set joins
     the smallest frequent set containing it (it then visits a step or two more than it did), else the
-    frequent set it shares most steps with. Nothing when every case visits every step."""
+    frequent set it shares most steps with. A step no frequent set visits adds its most frequent set as a
+    route (else it would have no route). Nothing when every case visits every step."""
     visits = {case: frozenset(tr) for case, tr in traces.items()}
     counts = Counter(visits.values())
     n = len(visits)
     if len(counts) < 2:
         return {}
     frequent = [v for v, c in counts.most_common() if c / n >= rare_share] or [counts.most_common(1)[0][0]]
+    for step in order:            # a step no frequent set visits: its most frequent set becomes a route too
+        if not any(step in f for f in frequent):
+            frequent.append(next(v for v, _ in counts.most_common() if step in v))
     if len(frequent) < 2:
         return {}
 
