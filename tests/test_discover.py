@@ -177,11 +177,15 @@ def test_types_restrict_steps_and_shares():
     a = log.activities
     defects = set(log.cases.loc[log.cases["type"] == "defect", "case"])
     acts = a[~((a["activity"] == "intake") & a["case"].isin(defects))]
-    cases = log.cases.assign(first=acts.groupby("case")["start"].min().reindex(log.cases["case"]).to_numpy())
+    cases = log.cases.assign(first=acts.groupby("case")["start"].min().reindex(log.cases["case"]).to_numpy(),
+                             class_of_service=np.where(log.cases["type"] == "defect", "expedite", "urgent-ish"))
     d = discover(EventLog(acts.reset_index(drop=True), cases, "events", STEPS), time_unit="hour", **OFF)
     assert d.stream["steps"]["intake"]["types"] == ["feature"]
-    assert d.stream["item_types"]["defect"]["share"] == pytest.approx(1 / 3)
-    assert d.stream["item_types"]["feature"]["share"] == pytest.approx(2 / 3)
+    assert "types" not in d.stream["steps"]["build"]
+    assert d.stream["item_types"]["defect"] == {"share": pytest.approx(1 / 3), "class_of_service": "expedite"}
+    assert d.stream["item_types"]["feature"] == {"share": pytest.approx(2 / 3), "class_of_service": "standard"}
+    assert any("'urgent-ish' of type 'feature'" in w for w in d.warnings)
+    assert "visited by 0% of defect, 100% of feature" in d.provenance["steps.intake.types"]
     StreamSpec.from_dict(d.stream)
 
 
