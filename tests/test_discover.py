@@ -193,7 +193,7 @@ def test_board_log_queues_are_waiting():
     """A board: analysis, dev ready (a queue), dev, test, done. Work at dev is the stay in dev only."""
     rng = np.random.default_rng(4)
     t0 = pd.Timestamp("2024-03-04 09:00", tz="Europe/Amsterdam")
-    stages = ("analysis", "dev ready", "dev", "test", "done")
+    stages = ("analysis", "dev ready", "dev", "test", "blocked", "done")   # nobody is ever blocked
     rows, cases, dev = [], [], []
     P_BACK, tests = 0.25, [0, 0]    # backward moves, test stays
     for i in range(400):
@@ -227,6 +227,8 @@ def test_board_log_queues_are_waiting():
     assert d.stream["pools"]["dev"] == 3 and "headcount given" in d.provenance["pools.dev"]
     assert "observed maximum of concurrent" in d.provenance["pools.analysis"]
     assert any("dev ready" in w and "waiting" in w for w in d.warnings)
+    assert any("blocked: no item was ever there" in w for w in d.warnings)
+    assert "stage(s) done: items never leave them, so they are the board's exit, not steps" in d.warnings
     StreamSpec.from_dict(d.stream)
     full = discover(log, time_unit="hour", headcount={"dev": 3})
     assert full.stream["epoch"] == {"start": "2024-03-04T00:00:00", "tz": "Europe/Amsterdam"}
@@ -420,3 +422,15 @@ def test_unexplained_skips_become_routes():
     assert list(d.stream["steps"])[-1] == "audit" and d.stream["steps"]["audit"]["types"] == ["route_3"]
     assert d.stream["item_types"]["route_3"]["share"] == pytest.approx(0.005)
     StreamSpec.from_dict(d.stream)
+
+
+def test_bad_durations_and_unvisited_stages():
+    rows = [(1, "A", 0, 1, "r"), (1, "B", 2, 1.5, "r"), (2, "A", 1, 2, "r"), (2, "B", 3, 4, "r"),
+            (3, "A", 2, 3, "r"), (3, "B", 5, 6, "r")]
+    d = discover(_log(rows), time_unit="hour", **OFF)
+    assert any("step B: 1 instances end before they start; left out" in w for w in d.warnings)
+    assert d.stream["steps"]["B"]["work"] == {"dist": "deterministic", "value": 1.0}   # two of an hour: too few
+    with pytest.raises(SpecError, match=r"activity B: no instance with a usable duration"):
+        discover(_log([(1, "A", 0, 1, "r"), (1, "B", 2, 1.5, "r"), (2, "A", 1, 2, "r")]), **OFF)
+    with pytest.raises(SpecError, match=r"^rare_share: must be a number in \[0, 1\), got '1%'$"):
+        discover(_log(rows), rare_share="1%")

@@ -420,7 +420,7 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
         raise SpecError("time_unit", "hour, day or null", time_unit)
     if not (isinstance(wip_limits, Mapping) or wip_limits in ("observed", "none")):
         raise SpecError("wip_limits", "observed, none or a mapping of steps to limits", wip_limits)
-    if not 0 <= rare_share < 1:
+    if not isinstance(rare_share, (int, float)) or isinstance(rare_share, bool) or not 0 <= rare_share < 1:
         raise SpecError("rare_share", "a number in [0, 1)", rare_share)
     for arg, values, nullable in (("headcount", headcount or {}, False),
                                   ("wip_limits", wip_limits if isinstance(wip_limits, Mapping) else {}, True)):
@@ -438,9 +438,13 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
 
     # ---- steps
     if board:
-        terminal = [s for s in log.stages if s not in log.queues
+        seen = set(acts["activity"])
+        terminal = [s for s in log.stages if s not in log.queues and s in seen
                     and (acts.loc[acts["activity"] == s, "end"].isna().all())]
-        order = [s for s in log.stages if s not in log.queues and s not in terminal]
+        order = [s for s in log.stages if s not in log.queues and s not in terminal and s in seen]
+        unvisited = [s for s in log.stages if s not in seen]
+        if unvisited:
+            warns.append(f"stage(s) {', '.join(unvisited)}: no item was ever there, so no step")
         if terminal:
             warns.append(f"stage(s) {', '.join(terminal)}: items never leave them, so they are the board's exit, "
                          "not steps")
@@ -510,17 +514,25 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
         d = (inst["end"] - inst["start"]).dt.total_seconds() / unit_s
         measured = d.dropna()
         path = f"steps.{s}.work"
-        if len(measured) == 0:
+        no_starts = len(measured) == 0
+        if no_starts:
             # completions only: the time since the case's previous event is an upper bound of the work
             d = _since_previous(acts, s) / unit_s
             measured = d.dropna()
             warns.append(f"step {s}: no start times, so its work is the time since the case's previous event "
                          "(waiting included: an upper bound)")
+        negative = int((measured < 0).sum())
+        if negative:
+            measured = measured[measured >= 0]
+            warns.append(f"step {s}: {negative:,} instances end before they start; left out")
         zeros = int((measured == 0).sum())
         if len(measured) and zeros == len(measured):
             steps[s]["work"] = {"dist": "deterministic", "value": 0.0}
             prov[path] = f"all {zeros:,} instances take no time: an instant activity"
             warns.append(f"step {s}: an instant activity (all {zeros:,} instances take no time)")
+        elif len(measured) == 0 and not no_starts:
+            raise SpecError(f"{log.source or 'log'}: activity {s}", message="no instance with a usable duration "
+                            "(every one ends before it starts)")
         elif len(measured) == 0:
             # completions only, and the step always comes first: its completion is the case's arrival
             steps[s]["work"] = {"dist": "deterministic", "value": 0.0}
