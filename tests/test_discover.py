@@ -107,6 +107,10 @@ def test_spec_valid_and_yaml_round_trip(found):
     text = d.to_yaml()
     assert yaml.safe_load(text) == d.stream
     assert "# fitted to" in text and "lognormal by AIC" in text and "followed by build" in text
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("rework:"))
+    assert lines[at - 1].strip().startswith("# ") and d.provenance["steps.review.rework"] in lines[at - 1]
+    assert lines[at] == "    rework: {probability: %s, to: build}" % d.stream["steps"]["review"]["rework"]["probability"]
 
 
 def test_poisson_arrivals_found(found):
