@@ -110,7 +110,8 @@ def test_spec_valid_and_yaml_round_trip(found):
     lines = text.splitlines()
     at = next(i for i, line in enumerate(lines) if line.strip().startswith("rework:"))
     assert lines[at - 1].strip().startswith("# ") and d.provenance["steps.review.rework"] in lines[at - 1]
-    assert lines[at] == "    rework: {probability: %s, to: build}" % d.stream["steps"]["review"]["rework"]["probability"]
+    p = d.stream["steps"]["review"]["rework"]["probability"]
+    assert lines[at] == f"    rework: {{probability: {p}, to: build}}"
 
 
 def test_poisson_arrivals_found(found):
@@ -438,3 +439,23 @@ def test_bad_durations_and_unvisited_stages():
         discover(_log([(1, "A", 0, 1, "r"), (1, "B", 2, 1.5, "r"), (2, "A", 1, 2, "r")]), **OFF)
     with pytest.raises(SpecError, match=r"^rare_share: must be a number in \[0, 1\), got '1%'$"):
         discover(_log(rows), rare_share="1%")
+
+
+@settings(max_examples=20, deadline=None)
+@given(names=hs.lists(hs.text(hs.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1,
+                              max_size=12), min_size=2, max_size=4, unique=True))
+def test_yaml_round_trip_whatever_the_names(names):
+    """Activity names with colons, hashes, quotes or nothing printable still give YAML that loads back equal."""
+    rows = [(c, n, c * 3 + i, c * 3 + i + 0.5 + 0.1 * (c % 3), f"r {i}: #{n}") for c in range(12)
+            for i, n in enumerate(names)]
+    d = discover(_log(rows), time_unit="hour", **OFF)
+    assert yaml.safe_load(d.to_yaml()) == d.stream
+
+
+def test_headcount_replaces_resources(found):
+    log, _ = found
+    d = discover(log, time_unit="hour", headcount={"build": 4}, **OFF)
+    assert d.stream["steps"]["build"]["pool"] == "build" and d.stream["pools"]["build"] == 4
+    assert "observed maximum of concurrent" in d.provenance["pools.review"]
+    with pytest.raises(SpecError, match="^headcount: must be steps of the log"):
+        discover(log, headcount={"biuld": 4}, **OFF)

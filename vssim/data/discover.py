@@ -63,14 +63,21 @@ def _comment(text: str, indent: int) -> str:
 
 
 def _flow(value: Any) -> str:
+    """`value` as one line of flow YAML that loads back equal: readable Unicode where PyYAML gets it right,
+    else escaped (it writes a no-break space unquoted, which does not load back, and a line separator
+    inside a quoted scalar, which breaks the line)."""
     import yaml
-    text = yaml.safe_dump(value, default_flow_style=True, width=10 ** 9, allow_unicode=True, sort_keys=False)
-    text = text.strip()
-    if text.endswith("\n..."):
-        text = text[:-4].strip()
-    elif text.endswith("..."):
-        text = text[:-3].strip()
-    return text
+    for unicode in (True, False):
+        text = yaml.safe_dump(value, default_flow_style=True, width=10 ** 9, allow_unicode=unicode, sort_keys=False)
+        text = text.strip()
+        if text.endswith("\n..."):
+            text = text[:-4].strip()
+        elif text.endswith("..."):
+            text = text[:-3].strip()
+        if len(text.splitlines()) == 1 and not re.search("[\x85\u2028\u2029]", text) \
+                and yaml.safe_load(f"k: {text}") == {"k": value}:
+            return text
+    raise ValueError(f"cannot write {value!r} as one line of YAML")
 
 
 def _is_leaf(path: str, value: Any) -> bool:
@@ -763,6 +770,8 @@ def _by_type_note(inst: pd.DataFrame, d: pd.Series, case_type: Mapping, step: st
     groups = {k: d[(t == k) & d.notna() & (d > 0)] for k in sorted(set(t.dropna()))}
     if len(groups) < 2 or any(len(g) < 30 for g in groups.values()):
         return ""
+    if len({float(v) for g in groups.values() for v in g}) < 2:
+        return ""      # every duration equal: nothing to compare
     p = float(scipy.stats.kruskal(*groups.values()).pvalue)
     if p < 0.01:
         warns.append(f"step {step}: work differs by type (Kruskal-Wallis p = {p:.2g}); the model's work cannot "
