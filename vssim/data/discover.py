@@ -23,7 +23,7 @@ from scipy.special import gammaln
 from vssim.data.log import EventLog
 from vssim.errors import SpecError
 
-__all__ = ["Discovery", "discover", "fit_duration"]
+__all__ = ["Discovery", "calendar_of", "discover", "fit_duration"]
 
 _UNIT_SECONDS = {"hour": 3600.0, "day": 86400.0}
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
