@@ -261,8 +261,9 @@ def test_bad_arguments_are_one_line_errors(found):
 def test_flat_calendar_is_all_week_and_rare_variants(found):
     _, d = found
     full = discover(found[0], time_unit="hour", profile=False, epoch=False)
-    for pool in full.stream["pools"].values():
-        assert pool["calendar"] == {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": [[0, 24]]}
+    for name, pool in full.stream["pools"].items():     # round the clock: no calendar at all, and the reason
+        assert isinstance(pool, int)
+        assert "no calendar (work at every hour of every day)" in full.provenance[f"pools.{name}"]
     assert d.rare_variants and all(v["share"] < 0.01 for v in d.rare_variants)
     assert all(v["trace"].count("review") >= 5 for v in d.rare_variants)   # (0.3)^4 of cases: rare loops
 

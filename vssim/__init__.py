@@ -14,7 +14,8 @@ from vssim.errors import DeadlockError, SpecError, VssimError
 from vssim.model.spec import StreamSpec, load_stream
 from vssim.model.transition import Transition
 from vssim.run.simulate import simulate
+from vssim.studies.calibrate import Calibration, calibrate
 
-__all__ = ["BoardState", "DeadlockError", "EventLog", "SimResult", "SpecError", "StreamSpec", "Transition",
-           "VssimError", "load_stream", "read_log", "read_state", "simulate"]
+__all__ = ["BoardState", "Calibration", "DeadlockError", "EventLog", "SimResult", "SpecError", "StreamSpec",
+           "Transition", "VssimError", "calibrate", "load_stream", "read_log", "read_state", "simulate"]
 __version__ = "0.1.0"

@@ -145,6 +145,9 @@ def main() -> None:
     """Console entry point. With no argument at all, the default experiment runs."""
     if len(sys.argv) == 1:
         sys.argv.append(f"experiment={DEFAULT_EXPERIMENT}")
+    if sys.argv[1] == "calibrate":   # a subcommand (DESIGN.md §11); anything else is the Hydra run of §4
+        from vssim.cli.calibrate import main as calibrate_main
+        sys.exit(calibrate_main(sys.argv[2:]))
     try:
         preflight(sys.argv[1:])      # a -cd folder's files, before Hydra reads (and runs) any of them
     except VssimError as e:

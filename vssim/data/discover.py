@@ -648,6 +648,9 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
             if few:
                 text = (f"only {pool_starts[pname].notna().sum()} starts, fewer than {_CALENDAR_MIN}: the calendar "
                         f"of all the log's starts; {text}")
+            if len(cal.get("days", ())) == 7 and [list(h) for h in cal.get("hours", ())] == [[0, 24]]:
+                prov[f"pools.{pname}"] += f"; no calendar (work at every hour of every day): {text}"
+                continue                # round the clock: no calendar, so the engines' fast paths stay open
             pools[pname] = {"size": pools[pname], "calendar": cal}
             prov[f"pools.{pname}"] += f"; calendar: {text}"
 

@@ -12,8 +12,10 @@ completions only has NaT starts.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["ACTIVITY_COLUMNS", "CASE_COLUMNS", "EVENT_COLUMNS", "EventLog"]
@@ -58,3 +60,24 @@ class EventLog:
         order = out.assign(_l=(out["lifecycle"] == "complete").astype(int)).sort_values(
             ["timestamp", "_l"], kind="stable").index
         return out.loc[order].reset_index(drop=True)
+
+    def select(self, *, activities=None, cases=None) -> EventLog:
+        """The log restricted to some activities (a callable on the activity name, or a collection of
+        names) and/or some cases: a case's `first` becomes its first remaining event, and a case left
+        without instances is dropped (BPIC 2012's `W_` work items are `select(activities=lambda a:
+        a.startswith("W_"))`)."""
+        a = self.activities
+        keep = np.ones(len(a), dtype=bool)
+        if activities is not None:
+            names = a["activity"].astype(str)
+            keep &= (names.map(activities) if callable(activities) else names.isin(set(activities))).to_numpy(bool)
+        if cases is not None:
+            keep &= a["case"].astype(str).isin({str(c) for c in cases}).to_numpy(bool)
+        a = a[keep].reset_index(drop=True)
+        first = pd.concat([a["start"], a["end"]], axis=1).min(axis=1).groupby(a["case"].astype(str)).min()
+        c = self.cases[self.cases["case"].astype(str).isin(first.index)].copy()
+        c["first"] = c["case"].astype(str).map(first).to_numpy()
+        stages = tuple(s for s in self.stages if s in set(a["activity"]))
+        return dataclasses.replace(self, activities=a, cases=c.sort_values("first", kind="stable")
+                                   .reset_index(drop=True), stages=stages,
+                                   queues=frozenset(q for q in self.queues if q in stages))
