@@ -22,6 +22,7 @@ from scipy.special import gammaln
 
 from vssim.data.log import EventLog
 from vssim.errors import SpecError
+from vssim.model.spec import StreamSpec
 
 __all__ = ["Discovery", "calendar_of", "discover", "fit_duration"]
 
@@ -701,7 +702,57 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
         stream["item_types"] = item_types
     stream["pools"] = pools
     stream["steps"] = steps
+    span = pd.concat([acts["start"], acts["end"]]).max() - t0
+    _enough_people(stream, prov, warns, steady=span >= pd.Timedelta(weeks=_STEADY_WEEKS))
     return Discovery(stream=stream, provenance=prov, rare_variants=rare, warnings=warns)
+
+
+_MAX_RAISES = 1000
+_STEADY_WEEKS = 4
+"""A log shorter than this is a burst, not a steady state: a load at or above 1 is only reported."""
+
+
+def _enough_people(stream: dict, prov: dict, warns: list, steady: bool = True) -> None:
+    """The log shows its work done: a pool that could not do it (offered load >= 1 over its calendar,
+    with the steps' demand spread over their pools as the stability check spreads it) had more people
+    than the weekly count of active resources says (part-timers, resources the log does not name, work
+    outside the calendar's hours). Raise such a pool one person at a time, the most loaded first, until
+    every load is below 1: the fewest people consistent with the work done, said in the provenance. In a
+    log shorter than `_STEADY_WEEKS` weeks (`steady` false) the work may have been a burst that a long run
+    could not sustain: the pools over 1 are then only named in a warning."""
+    def size(name):
+        v = stream["pools"][name]
+        return v if isinstance(v, int) else v["size"]
+
+    def set_size(name, n):
+        if isinstance(stream["pools"][name], int):
+            stream["pools"][name] = n
+        else:
+            stream["pools"][name]["size"] = n
+
+    before = {name: size(name) for name in stream["pools"]}
+    try:
+        for _ in range(_MAX_RAISES):
+            load = StreamSpec.from_dict(stream).offered_load()
+            name, worst = max(load.items(), key=lambda kv: kv[1]) if load else (None, 0.0)
+            if worst < 1.0 or name not in stream["pools"]:
+                break
+            if not steady:
+                over = ", ".join(f"{p} {v:.2f}" for p, v in load.items() if v >= 1.0)
+                warns.append(f"offered load at or above 1 ({over}) in a log of under {_STEADY_WEEKS} weeks: "
+                             "sizes kept as counted")
+                return
+            set_size(name, size(name) + 1)
+    except SpecError as e:          # a stream the model refuses is reported where it is built
+        warns.append(f"the offered load could not be checked: {e}")
+        return
+    for name, n in before.items():
+        if size(name) > n:
+            prov[f"pools.{name}"] = prov.get(f"pools.{name}", "") + (
+                f"; raised from {n} to {size(name)} people: with {n} the stream could not do the work the log "
+                f"shows done (offered load at or above 1)")
+            warns.append(f"pool {name}: {n} people by the weekly count of active resources, raised to "
+                         f"{size(name)} so that the stream can do the work the log shows done")
 
 
 def _routes(traces: Mapping[Any, tuple], order: list[str], rare_share: float, item_types: dict,
