@@ -111,3 +111,28 @@ def test_aging_wip_figure(tmp_path):
     in_hours = _build_aging_wip(state, NOW, unit="hour").axes[0].collections
     hours = np.concatenate([c.get_offsets()[:, 1] for c in in_hours])
     assert np.allclose(sorted(hours), [67, 95, 168, 408])
+
+
+def test_a_state_starts_a_run(tmp_path):
+    """Today's board as the start of a run (time 0 = now): a build started 3 h ago on 5 h of work is
+    done at 2 and tested 2..3; an item in "Ready for test" (a queue before test) waits there, not
+    started, so the tester takes it at 0 (done at 1); the backlog item is built 2..7, tested 7..8;
+    the stream's one arrival comes at 1000."""
+    p = tmp_path / "state.csv"
+    p.write_text("id,column,entered,started\nA,build,2024-03-01 09:00,yes\nB,Ready for test,2024-03-01 11:00,no\n"
+                 "C,Backlog,2024-02-20 10:00,no\n")
+    state = vssim.read_state(p, tz="UTC", mapping={"columns": ["Backlog", "build", "Ready for test", "test"]})
+    d = {"name": "two", "time_unit": "hour", "arrivals": {"process": "deterministic", "rate": 0.001, "limit": 1},
+         "pools": {"dev": 1, "qa": 1},
+         "steps": {"build": {"pool": "dev", "work": {"dist": "deterministic", "value": 5.0}},
+                   "test": {"pool": "qa", "work": {"dist": "deterministic", "value": 1.0}}}}
+    spec = vssim.StreamSpec.from_dict(d)
+    init = state.initial(spec, pd.Timestamp("2024-03-01 12:00", tz="UTC"))
+    assert [(i.id, i.column, i.started, i.entered) for i in init] == [
+        ("A", "build", True, -3.0), ("B", "test", False, -1.0), ("C", "backlog", False, -242.0)]
+    rec = vssim.simulate(spec, horizon=None, initial=init, progress=False).records[0]
+    assert sorted(rec.done.tolist()) == [1.0, 3.0, 8.0, 1006.0]     # and the one arrival, at 1000
+    with pytest.raises(vssim.SpecError, match="columns.Nowhere"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text("id,column,entered\nX,Nowhere,2024-03-01 09:00\n")
+        vssim.read_state(bad, tz="UTC").initial(spec, pd.Timestamp("2024-03-01 12:00", tz="UTC"))

@@ -19,6 +19,8 @@ import pandas as pd
 from vssim.data._common import ATTRIBUTE_NAMES, check_mapping, column, is_queue, name_list, read_text_csv
 from vssim.data._times import check_tz, parse_times, where
 from vssim.errors import SpecError
+from vssim.model.calendar import unit_seconds
+from vssim.model.initial import BACKLOG, InitialState
 
 __all__ = ["STATE_COLUMNS", "BoardState", "read_state"]
 
@@ -71,6 +73,50 @@ class BoardState:
             raise SpecError("now", message=(f"{t} is before item {self.items['id'].iloc[i]!r} entered "
                                             f"{self.items['column'].iloc[i]!r} ({self.items['entered'].iloc[i]})"))
         return pd.Series(age.to_numpy(), index=pd.Index(self.items["id"], name="id"), name="age")
+
+
+    def initial(self, spec, now, columns: Mapping | None = None):
+        """The state as the `initial=` of `vssim.simulate` for `spec`, with time 0 at `now`
+        (docs/model.md, "Starting from today's board").
+
+        A board column becomes a step by `columns` (column -> a step name, "backlog", or
+        `{step: NAME, done: true}` for a "... done" column whose items wait to move on), else by
+        name (a column named as a step is that step), else it is the queue of the next column in
+        board order that is a step (its items wait there, not started). `entered` becomes
+        (entered - now) in the stream's time unit (minute, hour, day or week)."""
+        seconds = unit_seconds(spec.time_unit, "time_unit")
+        age = self.age(now)
+        columns = dict(columns or {})
+        steps = list(spec.steps)
+        board = list(self.columns)
+
+        def place(name: str) -> tuple[str, bool, bool]:      # (step or backlog, done, a queue before it)
+            target = columns.get(name)
+            if isinstance(target, Mapping):
+                return str(target.get("step")), bool(target.get("done", False)), False
+            if target is not None:
+                return str(target), False, False
+            if name in steps:
+                return name, False, False
+            if name.lower() == BACKLOG:
+                return BACKLOG, False, False
+            later = [c for c in board[board.index(name) + 1:] if c in steps] if name in board else []
+            if not later:
+                raise SpecError(f"columns.{name}", message=(
+                    f"the state's column {name!r} is no step of the stream ({', '.join(steps)}) and no later "
+                    "column is: map it (columns={...: STEP | 'backlog' | {step: STEP, done: true}})"))
+            return later[0], False, True
+
+        rows = []
+        for k, row in enumerate(self.items.itertuples(index=False)):
+            step, done, queue = place(str(row.column))
+            started = bool(row.started) and not done and not queue and step != BACKLOG
+            rows.append({"id": str(row.id), "column": step, "done": done, "started": started,
+                         "entered": -age.iloc[k].total_seconds() / seconds,
+                         "type": None if pd.isna(row.type) else str(row.type),
+                         "class_of_service": None if pd.isna(row.class_of_service) else str(row.class_of_service),
+                         "size": None if pd.isna(row.size) else float(row.size)})
+        return InitialState.from_rows(rows, spec)
 
 
 def read_state(path: str | Path, tz: str | None = None, *, mapping: Mapping | None = None,
