@@ -413,7 +413,7 @@ def _traces(acts: pd.DataFrame) -> dict[Any, tuple]:
 def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[str, int] | None = None,
              wip_limits: str | Mapping[str, int | None] = "observed", by_type: bool = True,
              rare_share: float = 0.01, routes: bool = True, calendars: bool = True, profile: bool = True,
-             epoch: bool = True,
+             epoch: bool = True, extraneous: bool = True,
              name: str = "discovered") -> Discovery:
     """A stream mapping from `log` (module docstring; docs/calibration.md, "Discovery").
 
@@ -422,8 +422,9 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
     observed maximum of concurrent instances); `wip_limits`: "observed" (the maximum of items in each
     column), "none", or a mapping step -> limit; `by_type`: item types from the cases' `type`;
     `rare_share`: variants below it are reported; `routes`: without a type attribute, when cases skip
-    steps, one item type per frequent set of visited steps (a route); `calendars`, `profile`, `epoch`: write the keys of
-    those model features (off: a mapping today's `StreamSpec.from_dict` accepts)."""
+    steps, one item type per frequent set of visited steps (a route); `extraneous`: waits that neither a
+    busy resource nor its calendar explains become each step's `dependency` delay; `calendars`, `profile`,
+    `epoch`: write the keys of those model features."""
     if time_unit not in (None, "hour", "day"):
         raise SpecError("time_unit", "hour, day or null", time_unit)
     if not (isinstance(wip_limits, Mapping) or wip_limits in ("observed", "none")):
@@ -655,6 +656,10 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
             pools[pname] = {"size": pools[pname], "calendar": cal}
             prov[f"pools.{pname}"] += f"; calendar: {text}"
 
+    # ---- waits that no queue explains: extraneous delays, as each step's dependency delay
+    if extraneous:
+        _extraneous(acts, order, steps, pools, unit_s, time_unit, prov, warns)
+
     # ---- WIP limits: items in the column, from the case's previous end (or arrival) to this end
     entry = _column_entry(acts)
     in_loop: dict[str, str] = {}        # steps between a rework target and its sender (another column)
@@ -708,6 +713,85 @@ def discover(log: EventLog, *, time_unit: str | None = None, headcount: Mapping[
 
 
 _MAX_RAISES = 1000
+_EXTRANEOUS_MIN = 60.0
+"""Seconds: a wait shorter than a minute beyond the resource's availability is no delay (rounding)."""
+_EXTRANEOUS_SHARE = 0.01
+"""A step where fewer than 1 % of the instances wait so gets no delay."""
+
+
+def _next_open(t: pd.Timestamp, calendar: Mapping | None) -> pd.Timestamp:
+    """The first instant at or after t (local time) inside `calendar`'s days and hours (t itself
+    without a calendar)."""
+    if not calendar:
+        return t
+    days = [_DAYS.index(d) for d in calendar.get("days", _DAYS)]
+    hours = [tuple(h) for h in calendar.get("hours", [[0, 24]])]
+    day = t.normalize()
+    for k in range(15):
+        d = day + pd.Timedelta(days=k)
+        if d.dayofweek not in days:
+            continue
+        for lo, hi in hours:
+            a, b = d + pd.Timedelta(hours=lo), d + pd.Timedelta(hours=hi)
+            if b > t:
+                return max(a, t)
+    return t
+
+
+def _extraneous(acts: pd.DataFrame, order: list[str], steps: dict, pools: dict, unit_s: float, time_unit: str,
+                prov: dict, warns: list) -> None:
+    """Waits before a step that neither a busy resource nor its working hours explain (a customer who
+    calls back in three days, an approval, a release window): for each instance, start − max(enabled,
+    its resource's previous end, the next opening of its pool's calendar), where `enabled` is the end
+    of the case's previous instance (Chapela-Campa and Dumas 2022, "Enhancing business process
+    simulation models with extraneous activity delays", the idea Simod uses). A step where at least
+    1 % of the instances wait so gets `dependency: {probability: share, delay: fitted}` (every entry
+    into the step draws it again, rework too). Handoffs, dependencies and cadences of the system that
+    made the log are found this way, as waits; queueing for a busy person is not."""
+    a = acts[acts["start"].notna() & acts["end"].notna()].copy()
+    if a.empty:
+        return
+    a = a.sort_values(["start", "end"], kind="stable")
+    # enabled: the latest end of the case's earlier instances (ended at or before this start)
+    a["_enabled"] = a.groupby("case")["end"].transform(lambda e: e.shift().cummax())
+    a.loc[a["_enabled"] > a["start"], "_enabled"] = pd.NaT
+    # the resource's previous end (ended at or before this start)
+    has = a["resource"].notna()
+    a["_res_free"] = pd.Series(pd.NaT, index=a.index, dtype=a["end"].dtype)
+    if has.any():
+        r = a[has].sort_values(["resource", "start"], kind="stable")
+        prev = r.groupby("resource")["end"].transform(lambda e: e.shift().cummax())
+        a.loc[prev.index, "_res_free"] = prev
+    pool_of = {}
+    for s in order:
+        p = steps[s].get("pool")
+        pool_of[s] = p[0] if isinstance(p, list) else p
+    for s in order:
+        if "split" in steps[s] or steps[s].get("work") is None:
+            continue
+        inst = a[(a["activity"] == s) & a["_enabled"].notna()]
+        if len(inst) < 30:
+            continue
+        ready = inst["_enabled"].where(inst["_res_free"].isna() | (inst["_res_free"] < inst["_enabled"]),
+                                       inst["_res_free"])
+        pool = pools.get(pool_of[s])
+        cal = pool.get("calendar") if isinstance(pool, Mapping) else None
+        if cal:
+            ready = pd.Series([_next_open(t, cal) for t in ready], index=ready.index)
+        wait = (inst["start"] - ready).dt.total_seconds().to_numpy()
+        waited = wait > _EXTRANEOUS_MIN
+        share = float(waited.mean())
+        if share < _EXTRANEOUS_SHARE or waited.sum() < 3:
+            continue
+        dist, text = fit_duration(wait[waited] / unit_s, f"{s} extraneous delays (in {time_unit}s)")
+        dep = {"probability": round(share, 4), "delay": dist}
+        if "dependency" in steps[s]:
+            warns.append(f"step {s}: an extraneous delay and a dependency: the delay replaces it")
+        steps[s]["dependency"] = dep
+        prov[f"steps.{s}.dependency"] = (
+            f"{int(waited.sum()):,} of {len(inst):,} instances of {s} waited beyond their resource's availability "
+            f"and working hours (extraneous delays: a customer, an approval, a window; waits for a busy person are "
+            f"not counted); {text}")
 _STEADY_WEEKS = 4
 """A log shorter than this is a burst, not a steady state: a load at or above 1 is only reported."""
 
