@@ -747,7 +747,10 @@ def _extraneous(acts: pd.DataFrame, order: list[str], steps: dict, pools: dict, 
     simulation models with extraneous activity delays", the idea Simod uses). A step where at least
     1 % of the instances wait so gets `dependency: {probability: share, delay: fitted}` (every entry
     into the step draws it again, rework too). Handoffs, dependencies and cadences of the system that
-    made the log are found this way, as waits; queueing for a busy person is not."""
+    made the log are found this way, as waits; queueing for a busy person is not: the resource's
+    availability is the end of the busy stretch (its instances, merged) that holds `enabled`, so a
+    person busy without a break from the moment the case was ready until they started it explains the
+    whole wait, and one who had an idle moment in between leaves the rest of the wait unexplained."""
     a = acts[acts["start"].notna() & acts["end"].notna()].copy()
     if a.empty:
         return
@@ -755,13 +758,30 @@ def _extraneous(acts: pd.DataFrame, order: list[str], steps: dict, pools: dict, 
     # enabled: the latest end of the case's earlier instances (ended at or before this start)
     a["_enabled"] = a.groupby("case")["end"].transform(lambda e: e.shift().cummax())
     a.loc[a["_enabled"] > a["start"], "_enabled"] = pd.NaT
-    # the resource's previous end (ended at or before this start)
-    has = a["resource"].notna()
+    # the resource's availability at `enabled`: the end of its busy stretch that holds that instant
+    # (its instances merged where they overlap or touch), or `enabled` itself when it was idle then
     a["_res_free"] = pd.Series(pd.NaT, index=a.index, dtype=a["end"].dtype)
+    has = a["resource"].notna() & a["_enabled"].notna()
     if has.any():
-        r = a[has].sort_values(["resource", "start"], kind="stable")
-        prev = r.groupby("resource")["end"].transform(lambda e: e.shift().cummax())
-        a.loc[prev.index, "_res_free"] = prev
+        tz = a["end"].dt.tz
+        ns = {c: a[c].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").astype(np.int64)
+              for c in ("start", "end")}
+        enabled = a["_enabled"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+        free = np.full(len(a), np.iinfo(np.int64).min, dtype=np.int64)
+        res = a["resource"].astype(str).to_numpy()
+        for r in np.unique(res[a["resource"].notna().to_numpy()]):
+            mine = np.flatnonzero(res == r)
+            o = mine[np.argsort(ns["start"][mine], kind="stable")]
+            st, en = ns["start"][o], np.maximum.accumulate(ns["end"][o])
+            block = np.r_[True, st[1:] > en[:-1]]          # a new busy stretch starts after an idle gap
+            bs, be = st[block], np.r_[en[np.flatnonzero(block)[1:] - 1], en[-1]]
+            ask = mine[has.to_numpy()[mine]]
+            e = enabled[ask].astype(np.int64)
+            k = np.searchsorted(bs, e, side="right") - 1
+            inside = (k >= 0) & (be[np.maximum(k, 0)] > e)
+            free[ask] = np.where(inside, be[np.maximum(k, 0)], e)
+        ok = free != np.iinfo(np.int64).min
+        a.loc[a.index[ok], "_res_free"] = pd.to_datetime(free[ok]).tz_localize("UTC").tz_convert(tz)
     pool_of = {}
     for s in order:
         p = steps[s].get("pool")
@@ -772,8 +792,7 @@ def _extraneous(acts: pd.DataFrame, order: list[str], steps: dict, pools: dict, 
         inst = a[(a["activity"] == s) & a["_enabled"].notna()]
         if len(inst) < 30:
             continue
-        ready = inst["_enabled"].where(inst["_res_free"].isna() | (inst["_res_free"] < inst["_enabled"]),
-                                       inst["_res_free"])
+        ready = inst["_enabled"].where(inst["_res_free"].isna(), inst["_res_free"])
         pool = pools.get(pool_of[s])
         cal = pool.get("calendar") if isinstance(pool, Mapping) else None
         if cal:
