@@ -117,6 +117,7 @@ def test_save_writes_what_anyone_needs_to_recompute(calibrated, tmp_path):
     assert list(spec.steps) == ["build", "review", "test"]
     text = (out / "report.md").read_text()
     assert text.index("Cycle-time distance") < text.index("## Fidelity")   # the answer first
+    assert "closest" in text.lower() and "cannot answer a what-if" in text      # and what the baselines are
     assert "# fitted to" in (out / "stream.yaml").read_text()
     held = pd.read_csv(out / "heldout.csv")
     assert list(held.columns) == ["case_id", "activity", "timestamp", "lifecycle", "resource"]

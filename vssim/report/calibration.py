@@ -30,7 +30,12 @@ def report_text(cal, figures: dict[str, str] | None = None) -> str:
              f"{cal.n_test:,} arrivals. Cycle-time distance {number(f['cycle_time']['mean'])} h "
              f"(sd {number(f['cycle_time']['sd'], 2)}), 3-gram distance {number(f['ngram_3']['mean'])}.", ""]
     if cal.baselines:
-        lines += ["Closest to the held-out log, per measure: " + "; ".join(_closest(cal)) + ".", ""]
+        best = [line.split(": ")[1] for line in _closest(cal)]
+        said = (f"{best[0]} is the closest on every measure" if len(set(best)) == 1
+                else "Closest to the held-out log, per measure: " + "; ".join(_closest(cal)))
+        lines += [said[0].upper() + said[1:] + ". The baselines copy real cases (replay: the training log "
+                  "shifted into the held-out period; naive: training cases resampled whole), so they are floors for "
+                  "the trace measures, not models: they cannot answer a what-if.", ""]
     if cal.warnings:
         lines += ["## Warnings", ""] + [f"- {w}" for w in cal.warnings] + [""]
     lines.append(fidelity_section({"vssim": cal.fidelity, **cal.baselines}, figures))
