@@ -93,8 +93,8 @@ def queue_times(result) -> dict[str, float]:
     if v.empty:
         return {}
     q = (v["start"] - v["ready"]).rename("queue")
-    per_rep = q.groupby([v["step"], v["replication"]]).mean()
-    return {str(s): float(g.mean()) for s, g in per_rep.groupby(level=0)}
+    per_rep = q.groupby([v["step"], v["replication"]], observed=False).mean()   # every step, visited or not
+    return {str(s): float(g.mean()) for s, g in per_rep.groupby(level=0, observed=False)}
 
 
 def _table(result, spec, summary) -> pd.DataFrame:
