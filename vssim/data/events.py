@@ -59,6 +59,18 @@ END_NAMES = ("end", "end_time", "end_timestamp", "endtime", "end time", "complet
 RESOURCE_NAMES = ("resource", "org:resource", "user", "agent")
 
 
+def _lifecycle(life: np.ndarray, mapping: dict, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(is a start, is kept) per event from its lowercased lifecycle word; the words neither start nor
+    complete (schedule, suspend, ...) are skipped, and counted in `notes`."""
+    starts, completes = _values(mapping, "start_value", "start"), _values(mapping, "complete_value", "complete")
+    is_start = np.isin(life, list(starts))
+    keep = is_start | np.isin(life, list(completes))
+    if (~keep).any():
+        skipped = pd.Series(life[~keep]).value_counts()
+        notes.append("lifecycle transitions skipped: " + ", ".join(f"{k} ({v})" for k, v in skipped.items()))
+    return is_start, keep
+
+
 def _values(mapping: dict, key: str, default: str) -> set[str]:
     v = mapping.get(key, default)
     return {str(x).strip().lower() for x in ([v] if isinstance(v, str) else v)}
@@ -197,13 +209,8 @@ def read_events_csv(path: str | Path, mapping: Mapping | None = None, *, tz: str
             is_start = np.zeros(len(frame), dtype=bool)
             notes.append("no lifecycle column: every event is a completion, starts unknown")
         else:
-            life = frame[life_col].str.strip().str.lower().to_numpy(dtype=object)
-            starts, completes = _values(mapping, "start_value", "start"), _values(mapping, "complete_value", "complete")
-            is_start = np.isin(life, list(starts))
-            keep = is_start | np.isin(life, list(completes))
-            if (~keep).any():
-                skipped = pd.Series(life[~keep]).value_counts()
-                notes.append("lifecycle transitions skipped: " + ", ".join(f"{k} ({v})" for k, v in skipped.items()))
+            is_start, keep = _lifecycle(frame[life_col].str.strip().str.lower().to_numpy(dtype=object), mapping,
+                                        notes)
         idx = np.flatnonzero(keep)
         acts, no_start, no_end = pair_fifo(case[idx], activity[idx], is_start[idx],
                                            time.iloc[idx].reset_index(drop=True), resource[idx])
@@ -371,12 +378,7 @@ def read_xes(path: str | Path, mapping: Mapping | None = None, *, tz: str | None
     if tz is None:
         notes.append("times read in UTC (the XES gives offsets; pass tz= for local hours)")
     life = np.asarray([(v or "complete").strip().lower() for v in ev_life], dtype=object)
-    starts, completes = _values(mapping, "start_value", "start"), _values(mapping, "complete_value", "complete")
-    is_start = np.isin(life, list(starts))
-    keep = is_start | np.isin(life, list(completes))
-    if (~keep).any():
-        skipped = pd.Series(life[~keep]).value_counts()
-        notes.append("lifecycle transitions skipped: " + ", ".join(f"{k} ({v})" for k, v in skipped.items()))
+    is_start, keep = _lifecycle(life, mapping, notes)
     names, more = case_names(trace_names)
     notes += more
     case = names[np.asarray(ev_case)]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,12 +205,3 @@ def _resample(log: EventLog, picked: np.ndarray) -> EventLog:
     a = pd.concat(acts, ignore_index=True)
     cs = pd.concat(cases, ignore_index=True).sort_values("first", kind="stable").reset_index(drop=True)
     return dataclasses.replace(log, activities=a, cases=cs)
-
-
-def input_interval(values: list[float], level: float = 0.95) -> tuple[float, float]:
-    """The percentile interval of a metric over the bootstrap's streams (input uncertainty)."""
-    x = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
-    if len(x) < 2:
-        return (math.nan, math.nan)
-    lo, hi = np.quantile(x, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)

@@ -243,8 +243,8 @@ class Board:
             self._enter(best, i, -1)
 
     # ------------------------------------------------------------------ columns
-    def _enter(self, k: int, i: int, src: int) -> None:
-        """Item i has been admitted to column k (already counted) from column src (-1: backlog)."""
+    def _new_visit(self, i: int, k: int, at: float) -> int:
+        """Item i's visit of column k, entered at `at`: the visit's number."""
         v = self.n_visits
         if v == self.visit_capacity:
             self._grow_visits()
@@ -252,7 +252,12 @@ class Board:
         self.current_visit[i] = v
         self.visit_item[v] = i
         self.visit_step[v] = k
-        self.visit_enter[v] = self.env._now
+        self.visit_enter[v] = at
+        return v
+
+    def _enter(self, k: int, i: int, src: int) -> None:
+        """Item i has been admitted to column k (already counted) from column src (-1: backlog)."""
+        self._new_visit(i, k, self.env._now)
         delay = 0.0
         if src >= 0 and src != k:
             h = self.handoff[src]

@@ -127,14 +127,7 @@ class Initial:
             self.commit_seq[i] = self._next_order()
             self.board_wip[0] += 1
             self.in_column[k] += 1
-            v = self.n_visits
-            if v == self.visit_capacity:
-                self._grow_visits()
-            self.n_visits = v + 1
-            self.current_visit[i] = v
-            self.visit_item[v] = i
-            self.visit_step[v] = k
-            self.visit_enter[v] = it.entered
+            v = self._new_visit(i, k, it.entered)
             self.visit_ready[v] = it.entered
             self.entered_steps[i] |= 1 << k
         # started items: a person each (reserved first, so that a swarm's crew takes only the people left)

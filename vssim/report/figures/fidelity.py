@@ -82,17 +82,8 @@ def _build_throughput_band(real: pd.DataFrame, simulated: list[pd.DataFrame], la
         c = weekly_throughput(log, weeks)
         return np.append(c, c[-1])
 
-    with mpl.rc_context(RC):
-        fig = figure(9, 4.5)
-        ax = fig.subplots()
-        _band(ax, x, np.array([counts(s) for s in simulated]), label, step=True)
-        ax.plot(x, counts(real), color=_REAL, linewidth=2, drawstyle="steps-post", label="real")
-        ax.set_xlabel(f"week starting ({weeks.tz})")
-        ax.set_ylabel("cases finished per week")
-        ax.set_title(title)
-        ax.legend()
-        fig.autofmt_xdate()
-    return fig
+    return _time_band(x, counts(real), [counts(s) for s in simulated], label, f"week starting ({weeks.tz})",
+                      "cases finished per week", title)
 
 
 def throughput_band(real: pd.DataFrame, simulated: list[pd.DataFrame], path, *, label: str = "simulated") -> Path:
@@ -109,13 +100,19 @@ def _build_wip_band(real: pd.DataFrame, simulated: list[pd.DataFrame], points: i
     hi = max(log["timestamp"].max() for log in logs).tz_convert(tz)
     times = pd.date_range(lo, hi, periods=points)
     x = times.tz_localize(None)
+    return _time_band(x, wip_series(real, times), [wip_series(s, times) for s in simulated], label, f"time ({tz})",
+                      "cases in progress (first to last event)", title)
+
+
+def _time_band(x, real, simulated: list, label: str, xlabel: str, ylabel: str, title: str) -> Figure:
+    """A step curve of the real log over the band of the simulated ones, against dates."""
     with mpl.rc_context(RC):
         fig = figure(9, 4.5)
         ax = fig.subplots()
-        _band(ax, x, np.array([wip_series(s, times) for s in simulated]), label, step=True)
-        ax.plot(x, wip_series(real, times), color=_REAL, linewidth=2, drawstyle="steps-post", label="real")
-        ax.set_xlabel(f"time ({tz})")
-        ax.set_ylabel("cases in progress (first to last event)")
+        _band(ax, x, np.array(simulated), label, step=True)
+        ax.plot(x, real, color=_REAL, linewidth=2, drawstyle="steps-post", label="real")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.legend()
         fig.autofmt_xdate()
